@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -45,7 +46,8 @@ struct VersionedValue {
 // An ordered byte-string key/value store. Keys compare as unsigned bytes (memcmp order).
 //
 // Keys that start with the byte 0xFF are reserved for the versioned-value bookkeeping below;
-// Put/Delete/Write reject them, and Scan over user keys should stop below "\xff".
+// Put/Delete/SetWithVersion reject them with InvalidArgumentError. Write is the raw primitive
+// and accepts any key. Scan over user keys should stop below "\xff".
 //
 // Thread-safe: any method may be called from any thread. A successful Write with sync = true
 // is on stable storage when it returns; one with sync = false survives a process crash but
@@ -63,9 +65,9 @@ class Storage {
   // Calls `visit(key, value)` for each key in [begin, end) in ascending order until it returns
   // false. An empty `end` means "to the last key". The view is a consistent snapshot taken when
   // Scan starts; writes made during the scan are not seen.
-  virtual absl::Status Scan(absl::string_view begin, absl::string_view end,
-                            const std::function<bool(absl::string_view key,
-                                                     absl::string_view value)>& visit) = 0;
+  virtual absl::Status Scan(
+      absl::string_view begin, absl::string_view end,
+      const std::function<bool(absl::string_view key, absl::string_view value)>& visit) = 0;
 
   // Makes every earlier write durable.
   virtual absl::Status Flush() = 0;
@@ -75,15 +77,17 @@ class Storage {
   absl::Status Delete(absl::string_view key, bool sync = false);
 
   // Up to `limit` key/value pairs in [begin, end) (limit 0 = no limit).
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> GetRange(
-      absl::string_view begin, absl::string_view end, size_t limit = 0);
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> GetRange(absl::string_view begin,
+                                                                            absl::string_view end,
+                                                                            size_t limit = 0);
 
   // Versioned values. Each key written this way has a version that starts at 0 (absent) and
   // grows by one per write; Get(key) returns the latest value too.
   //
   // Writes `value` as version expected_version + 1 if the key's current version equals
   // `expected_version`; otherwise FailedPreconditionError naming the current version.
-  // Returns the new version. At most `kMaxVersionHistory` older versions are kept.
+  // Returns the new version. The `kMaxVersionHistory` most recent versions (the latest
+  // included) are kept; older ones are deleted in the same atomic write.
   absl::StatusOr<uint64_t> SetWithVersion(absl::string_view key, absl::string_view value,
                                           uint64_t expected_version, bool sync = false);
   // version == 0 reads the latest version; otherwise that version if it is still kept.
@@ -95,6 +99,10 @@ class Storage {
                                                          uint64_t max_version = 0);
 
   static constexpr uint64_t kMaxVersionHistory = 16;
+
+ private:
+  // Serialises the read-check-write of SetWithVersion on this object.
+  std::mutex version_mu_;
 };
 
 }  // namespace resdb

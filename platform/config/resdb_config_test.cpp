@@ -1,0 +1,259 @@
+#include "platform/config/resdb_config.h"
+
+#include <fstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+
+namespace resdb {
+namespace {
+
+// Three RAFT-sized replicas; `extra` is spliced into the top-level object.
+std::string ConfigJson(const std::string& extra = "", const std::string& replicas = "") {
+  const std::string default_replicas = R"(
+        {"id": 1, "ip": "127.0.0.1", "port": 10001},
+        {"id": 2, "ip": "127.0.0.1", "port": 10002},
+        {"id": 3, "ip": "127.0.0.1", "port": 10003},
+        {"id": 4, "ip": "127.0.0.1", "port": 10004})";
+  return absl::StrCat(R"({"region": [{"region_id": 1, "replica_info": [)",
+                      replicas.empty() ? default_replicas : replicas, "]}]",
+                      extra.empty() ? "" : ", ", extra, "}");
+}
+
+// Loads `json` and returns the error message ("" when it loads).
+std::string LoadError(const std::string& json, int64_t self_id = 1) {
+  auto config = ResDBConfig::LoadFromJson(json, self_id);
+  return config.ok() ? "" : std::string(config.status().message());
+}
+
+std::string SamplePath(const std::string& name) {
+  return absl::StrCat(getenv("TEST_SRCDIR"), "/", getenv("TEST_WORKSPACE"),
+                      "/platform/config/samples/", name);
+}
+
+TEST(ResDBConfigTest, ProtocolDefaultsToPbftWhenAbsent) {
+  auto config = ResDBConfig::LoadFromJson(ConfigJson(), 1);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_FALSE(config->GetConfigData().has_consensus_protocol());
+  EXPECT_EQ(config->GetConsensusProtocol(), "pbft");
+}
+
+TEST(ResDBConfigTest, ProtocolRaftWhenSet) {
+  auto config = ResDBConfig::LoadFromJson(ConfigJson(R"("consensus_protocol": "raft")"), 2);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->GetConsensusProtocol(), "raft");
+  EXPECT_EQ(config->GetSelfInfo().port(), 10002);
+  EXPECT_EQ(config->GetMaxMaliciousReplicaNum(), 1);  // (4-1)/2
+  EXPECT_EQ(config->GetMinDataReceiveNum(), 2);
+}
+
+TEST(ResDBConfigTest, SetConsensusProtocolOverrides) {
+  auto config = ResDBConfig::LoadFromJson(ConfigJson(), 1);
+  ASSERT_TRUE(config.ok());
+  config->SetConsensusProtocol("raft");
+  EXPECT_EQ(config->GetConsensusProtocol(), "raft");
+}
+
+TEST(ResDBConfigTest, PbftQuorumsFollowThreeFPlusOne) {
+  auto config = ResDBConfig::LoadFromJson(ConfigJson(), 0);
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->GetReplicaNum(), 4);
+  EXPECT_EQ(config->GetMaxMaliciousReplicaNum(), 1);
+  EXPECT_EQ(config->GetMinDataReceiveNum(), 3);
+}
+
+TEST(ResDBConfigTest, DefaultsAreDocumentedValues) {
+  auto config = ResDBConfig::LoadFromJson(ConfigJson(), 1);
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->GetRaftConfig().election_timeout_min_ms(), 300);
+  EXPECT_EQ(config->GetRaftConfig().heartbeat_interval_ms(), 50);
+  EXPECT_EQ(config->GetPbftConfig().checkpoint_interval(), 100);
+  EXPECT_EQ(config->GetMaxMessageBytes(), 16 << 20);
+  EXPECT_TRUE(config->IsSyncWrites());
+}
+
+TEST(ResDBConfigTest, JsonRoundTripPreservesEveryField) {
+  auto config =
+      ResDBConfig::LoadFromJson(ConfigJson(R"("consensus_protocol": "raft", "client_batch_num": 7,
+                    "raft_config": {"election_timeout_min_ms": 500,
+                                    "election_timeout_max_ms": 900},
+                    "data_dir": "/var/lib/resdb")"),
+                                1);
+  ASSERT_TRUE(config.ok()) << config.status();
+  const std::string json = ResDBConfig::ToJson(config->GetConfigData());
+  auto reloaded = ResDBConfig::LoadFromJson(json, 1);
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status() << "\n" << json;
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(config->GetConfigData(),
+                                                                 reloaded->GetConfigData()));
+  EXPECT_EQ(reloaded->GetConsensusProtocol(), "raft");
+  EXPECT_EQ(reloaded->GetClientBatchNum(), 7);
+  EXPECT_EQ(reloaded->GetRaftConfig().election_timeout_max_ms(), 900);
+}
+
+TEST(ResDBConfigTest, CommentLinesAreIgnored) {
+  const std::string json = "// a comment\n# another\n" + ConfigJson();
+  EXPECT_EQ(LoadError(json), "");
+}
+
+TEST(ResDBConfigTest, RejectsUnknownProtocol) {
+  EXPECT_EQ(LoadError(ConfigJson(R"("consensus_protocol": "paxos")")),
+            "consensus_protocol: unknown protocol \"paxos\" (expected \"pbft\" or \"raft\")");
+  EXPECT_NE(LoadError(ConfigJson(R"("consensus_protocol": "")")), "");
+  EXPECT_NE(LoadError(ConfigJson(R"("consensus_protocol": "RAFT")")), "");
+}
+
+TEST(ResDBConfigTest, RejectsDuplicateReplicaId) {
+  const std::string replicas = R"(
+      {"id": 1, "ip": "127.0.0.1", "port": 10001},
+      {"id": 2, "ip": "127.0.0.1", "port": 10002},
+      {"id": 2, "ip": "127.0.0.1", "port": 10003},
+      {"id": 4, "ip": "127.0.0.1", "port": 10004})";
+  EXPECT_EQ(LoadError(ConfigJson("", replicas)),
+            "region[0].replica_info[2].id: duplicate replica id 2");
+}
+
+TEST(ResDBConfigTest, RejectsDuplicateAddress) {
+  const std::string replicas = R"(
+      {"id": 1, "ip": "127.0.0.1", "port": 10001},
+      {"id": 2, "ip": "127.0.0.1", "port": 10002},
+      {"id": 3, "ip": "127.0.0.1", "port": 10001},
+      {"id": 4, "ip": "127.0.0.1", "port": 10004})";
+  EXPECT_EQ(LoadError(ConfigJson("", replicas)),
+            "region[0].replica_info[2].port: duplicate address 127.0.0.1:10001");
+}
+
+TEST(ResDBConfigTest, RejectsBadAddress) {
+  for (const char* ip : {"127.0.0.300", "not an ip", "", "-bad.example", "a..b"}) {
+    const std::string replicas = absl::StrCat(R"(
+        {"id": 1, "ip": "127.0.0.1", "port": 10001},
+        {"id": 2, "ip": ")",
+                                              ip, R"(", "port": 10002},
+        {"id": 3, "ip": "127.0.0.1", "port": 10003},
+        {"id": 4, "ip": "127.0.0.1", "port": 10004})");
+    EXPECT_EQ(LoadError(ConfigJson("", replicas)),
+              absl::StrCat("region[0].replica_info[1].ip: \"", ip, "\" is not a valid address"));
+  }
+  const std::string hostnames = R"(
+      {"id": 1, "ip": "localhost", "port": 10001},
+      {"id": 2, "ip": "db-2.example.org", "port": 10002},
+      {"id": 3, "ip": "::1", "port": 10003},
+      {"id": 4, "ip": "10.0.0.4", "port": 10004})";
+  EXPECT_EQ(LoadError(ConfigJson("", hostnames)), "");
+}
+
+TEST(ResDBConfigTest, RejectsOutOfRangePort) {
+  const std::string replicas = R"(
+      {"id": 1, "ip": "127.0.0.1", "port": 70000},
+      {"id": 2, "ip": "127.0.0.1", "port": 10002},
+      {"id": 3, "ip": "127.0.0.1", "port": 10003},
+      {"id": 4, "ip": "127.0.0.1", "port": 10004})";
+  EXPECT_EQ(LoadError(ConfigJson("", replicas)),
+            "region[0].replica_info[0].port: 70000 is out of range 1..65535");
+}
+
+TEST(ResDBConfigTest, RejectsMissingOrNonPositiveId) {
+  EXPECT_EQ(LoadError(ConfigJson("", R"({"ip": "127.0.0.1", "port": 1})")),
+            "region[0].replica_info[0].id: missing");
+  EXPECT_EQ(LoadError(ConfigJson("", R"({"id": -3, "ip": "127.0.0.1", "port": 1})")),
+            "region[0].replica_info[0].id: -3 must be positive");
+}
+
+TEST(ResDBConfigTest, RejectsSelfIdNotInConfig) {
+  EXPECT_EQ(LoadError(ConfigJson(), 9),
+            "region: no replica has id 9 (the id this process was started with)");
+}
+
+TEST(ResDBConfigTest, RejectsNoReplicas) {
+  EXPECT_EQ(LoadError(R"({"region": []})", 0), "region: no replica_info entries");
+}
+
+TEST(ResDBConfigTest, RejectsTooFewReplicasForProtocol) {
+  const std::string two = R"(
+      {"id": 1, "ip": "127.0.0.1", "port": 10001},
+      {"id": 2, "ip": "127.0.0.1", "port": 10002})";
+  EXPECT_EQ(LoadError(ConfigJson(R"("consensus_protocol": "raft")", two)),
+            "region: raft needs at least 3 replicas, config has 2");
+  const std::string three = R"(
+      {"id": 1, "ip": "127.0.0.1", "port": 10001},
+      {"id": 2, "ip": "127.0.0.1", "port": 10002},
+      {"id": 3, "ip": "127.0.0.1", "port": 10003})";
+  EXPECT_EQ(LoadError(ConfigJson("", three)),
+            "region: pbft needs at least 4 replicas (n = 3f+1), config has 3");
+  EXPECT_EQ(LoadError(ConfigJson(R"("consensus_protocol": "raft")", three)), "");
+}
+
+TEST(ResDBConfigTest, RejectsOutOfRangeParameters) {
+  EXPECT_EQ(LoadError(ConfigJson(R"("raft_config": {"election_timeout_min_ms": 60})")),
+            "raft_config.election_timeout_min_ms: 60 is out of range 100..600000");
+  EXPECT_EQ(LoadError(ConfigJson(R"("raft_config": {"election_timeout_min_ms": 400,
+                                                    "election_timeout_max_ms": 350})")),
+            "raft_config.election_timeout_max_ms: 350 is out of range 400..600000");
+  EXPECT_EQ(LoadError(ConfigJson(R"("raft_config": {"heartbeat_interval_ms": 0})")),
+            "raft_config.heartbeat_interval_ms: 0 is out of range 1..60000");
+  EXPECT_EQ(LoadError(ConfigJson(R"("client_batch_num": 0)")),
+            "client_batch_num: 0 is out of range 1..100000");
+  EXPECT_EQ(LoadError(ConfigJson(R"("max_message_bytes": 100)")),
+            "max_message_bytes: 100 is out of range 65536..1073741824");
+  EXPECT_EQ(LoadError(ConfigJson(R"("pbft_config": {"checkpoint_interval": 100,
+                                                    "watermark_window": 150})")),
+            "pbft_config.watermark_window: 150 is out of range 200..16777216");
+}
+
+TEST(ResDBConfigTest, RejectsMalformedJsonAndUnknownFields) {
+  EXPECT_NE(LoadError("{\"region\": [").find("invalid config JSON"), std::string::npos);
+  EXPECT_NE(LoadError(ConfigJson(R"("consensus_protocl": "raft")")).find("consensus_protocl"),
+            std::string::npos);
+  EXPECT_NE(LoadError(ConfigJson(R"("client_batch_num": "many")")).find("invalid config JSON"),
+            std::string::npos);
+}
+
+TEST(ResDBConfigTest, MissingFileNamesThePath) {
+  auto config = ResDBConfig::LoadFromFile("/nonexistent/dir/server.config", 1);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().message(),
+            "config file /nonexistent/dir/server.config: cannot be read");
+}
+
+TEST(ResDBConfigTest, FileErrorsNameTheFileAndField) {
+  const std::string path = testing::TempDir() + "/bad.config";
+  std::ofstream(path) << ConfigJson(R"("consensus_protocol": "paxos")");
+  auto config = ResDBConfig::LoadFromFile(path, 1);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().message(),
+            absl::StrCat("config file ", path,
+                         ": consensus_protocol: unknown protocol \"paxos\" (expected \"pbft\" "
+                         "or \"raft\")"));
+}
+
+TEST(ResDBConfigTest, RelativeKeyFilesResolveAgainstConfigDirectory) {
+  const std::string path = testing::TempDir() + "/keys.config";
+  std::ofstream(path) << ConfigJson("", R"(
+      {"id": 1, "ip": "127.0.0.1", "port": 10001, "public_key_file": "keys/replica1.pub"},
+      {"id": 2, "ip": "127.0.0.1", "port": 10002, "public_key_file": "/abs/replica2.pub"},
+      {"id": 3, "ip": "127.0.0.1", "port": 10003},
+      {"id": 4, "ip": "127.0.0.1", "port": 10004})");
+  auto config = ResDBConfig::LoadFromFile(path, 1);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->GetReplicaInfos()[0].public_key_file(),
+            testing::TempDir() + "/keys/replica1.pub");
+  EXPECT_EQ(config->GetSelfInfo().public_key_file(), testing::TempDir() + "/keys/replica1.pub");
+  EXPECT_EQ(config->GetReplicaInfos()[1].public_key_file(), "/abs/replica2.pub");
+}
+
+TEST(ResDBConfigTest, SampleConfigsLoad) {
+  auto pbft = ResDBConfig::LoadFromFile(SamplePath("kv_server_pbft.config"), 1);
+  ASSERT_TRUE(pbft.ok()) << pbft.status();
+  EXPECT_EQ(pbft->GetConsensusProtocol(), "pbft");
+  auto raft = ResDBConfig::LoadFromFile(SamplePath("kv_server_raft.config"), 3);
+  ASSERT_TRUE(raft.ok()) << raft.status();
+  EXPECT_EQ(raft->GetConsensusProtocol(), "raft");
+  auto fallback = ResDBConfig::LoadFromFile(SamplePath("kv_server_default.config"), 0);
+  ASSERT_TRUE(fallback.ok()) << fallback.status();
+  EXPECT_EQ(fallback->GetConsensusProtocol(), "pbft");
+}
+
+}  // namespace
+}  // namespace resdb

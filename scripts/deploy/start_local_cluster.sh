@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Starts a local cluster of replicas on 127.0.0.1.
+#
+# Usage: scripts/deploy/start_local_cluster.sh [--protocol pbft|raft] [--replicas N]
+#          [--service kv] [--dir DIR] [--base_port P] [--no_build]
+#
+#   --protocol   consensus protocol (default pbft)
+#   --replicas   number of replicas (default 4 for pbft, 3 for raft)
+#   --service    service to run (default kv)
+#   --dir        deployment directory (default ./resdb_cluster)
+#   --base_port  replica i listens on base_port + i (default 20000)
+#   --no_build   use the binaries already built
+#
+# Installs what is missing, builds, writes DIR/server.config, DIR/client.config and a key pair
+# per replica under DIR/keys, then starts every replica with its data in DIR/replica<ID>/data,
+# its log in DIR/replica<ID>/server.log and its pid in DIR/replica<ID>/pid, and waits until
+# every replica accepts connections. Running it again on a DIR whose replicas are stopped
+# restarts them on their existing data and config. Stop with stop_local_cluster.sh --dir DIR.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+protocol=pbft
+replicas=""
+service=kv
+dir=resdb_cluster
+base_port=20000
+build=1
+
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+die() { echo "start_local_cluster: $*" >&2; exit 1; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --protocol) protocol=${2:?--protocol needs a value}; shift 2 ;;
+    --replicas) replicas=${2:?--replicas needs a value}; shift 2 ;;
+    --service) service=${2:?--service needs a value}; shift 2 ;;
+    --dir) dir=${2:?--dir needs a value}; shift 2 ;;
+    --base_port) base_port=${2:?--base_port needs a value}; shift 2 ;;
+    --no_build) build=0; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument $1" ;;
+  esac
+done
+
+case "$protocol" in
+  pbft) : "${replicas:=4}" ;;
+  raft) : "${replicas:=3}" ;;
+  *) die "--protocol must be pbft or raft, not \"$protocol\"" ;;
+esac
+[ "$service" = kv ] || die "--service must be kv (the only service this build runs)"
+[[ "$replicas" =~ ^[0-9]+$ ]] || die "--replicas must be a number"
+[[ "$base_port" =~ ^[0-9]+$ ]] && [ "$base_port" -ge 1024 ] && [ $((base_port + replicas)) -le 65535 ] ||
+  die "--base_port must be a number in 1024..$((65535 - replicas))"
+
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+
+if [ "$build" -eq 1 ]; then
+  bash "$repo/scripts/install_deps.sh" >/dev/null || die "installing dependencies failed"
+  (cd "$repo" && bazel build //service/kv:kv_service //service/tools/kv:kv_service_tools \
+    //service/tools/keys:resdb_keygen >"$dir/build.log" 2>&1) ||
+    { tail -20 "$dir/build.log" >&2; die "build failed (full log: $dir/build.log)"; }
+fi
+bin=$(cd "$repo" && bazel info bazel-bin 2>/dev/null)
+server_bin="$bin/service/kv/kv_service"
+keygen_bin="$bin/service/tools/keys/resdb_keygen"
+[ -x "$server_bin" ] || die "$server_bin is missing: run without --no_build"
+
+# A running replica must be stopped first: never start a second process on the same data.
+for pidfile in "$dir"/replica*/pid; do
+  [ -f "$pidfile" ] || continue
+  if kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    die "replica $(basename "$(dirname "$pidfile")") in $dir is running (pid $(cat "$pidfile")); stop it with stop_local_cluster.sh --dir $dir"
+  fi
+done
+
+if [ -f "$dir/server.config" ]; then
+  echo "start_local_cluster: restarting the cluster in $dir on its existing data and config"
+else
+  mkdir -p "$dir/keys"
+  # PBFT assumes replicas may lie, so their messages are signed; RAFT assumes crashes only.
+  require_signatures=false
+  [ "$protocol" = pbft ] && require_signatures=true
+  entries=""
+  for id in $(seq 1 "$replicas"); do
+    [ -f "$dir/keys/replica$id.key" ] || "$keygen_bin" --private_key "$dir/keys/replica$id.key" \
+      --public_key "$dir/keys/replica$id.pub" || die "key generation failed"
+    entries+="${entries:+,
+}        {\"id\": $id, \"ip\": \"127.0.0.1\", \"port\": $((base_port + id)), \"public_key_file\": \"keys/replica$id.pub\"}"
+  done
+  cat >"$dir/server.config" <<CONFIG
+// Written by start_local_cluster.sh. consensus_protocol may be "pbft" or "raft".
+{
+  "region": [
+    {
+      "region_id": 1,
+      "replica_info": [
+$entries
+      ]
+    }
+  ],
+  "self_region_id": 1,
+  "consensus_protocol": "$protocol",
+  "require_signatures": $require_signatures
+}
+CONFIG
+  cp "$dir/server.config" "$dir/client.config"
+fi
+
+started=()
+cleanup_on_failure() {
+  for pid in "${started[@]}"; do kill "$pid" 2>/dev/null || true; done
+}
+
+ids=$(grep -o '"id": [0-9]*' "$dir/server.config" | grep -o '[0-9]*')
+for id in $ids; do
+  rdir="$dir/replica$id"
+  mkdir -p "$rdir"
+  nohup "$server_bin" --config "$dir/server.config" --id "$id" --data_dir "$rdir/data" \
+    --private_key "$dir/keys/replica$id.key" >>"$rdir/server.log" 2>&1 </dev/null &
+  echo $! >"$rdir/pid"
+  started+=($!)
+done
+
+# Wait until each replica listens, or report the first one that died.
+deadline=$((SECONDS + 60))
+for id in $ids; do
+  port=$(grep -o "\"id\": $id, \"ip\": \"[^\"]*\", \"port\": [0-9]*" "$dir/server.config" | grep -o '[0-9]*$')
+  pid=$(cat "$dir/replica$id/pid")
+  until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      cleanup_on_failure
+      die "replica $id exited: $(tail -1 "$dir/replica$id/server.log")"
+    fi
+    if [ $SECONDS -ge $deadline ]; then
+      cleanup_on_failure
+      die "replica $id did not listen on port $port within 60 s (log: $dir/replica$id/server.log)"
+    fi
+    sleep 0.2
+  done
+done
+
+echo "start_local_cluster: $protocol cluster of $(echo $ids | wc -w) replicas running in $dir"
+echo "$dir/client.config"

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Runs every test of the project and prints one summary line:
+#   tests: <N> passed, <M> failed
+# Exit status 0 only if every test passed.
+#
+# Usage: scripts/test.sh [--asan] [--long] [bazel test target patterns...]
+#   --asan   build and run the tests with AddressSanitizer and UBSan
+#   --long   also run the long variants of the multi-process tests
+#   targets  default: //...
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+
+bazel_args=()
+targets=()
+for arg in "$@"; do
+  case "$arg" in
+    --asan) bazel_args+=(--config=asan) ;;
+    --long) bazel_args+=(--test_env=RESDB_LONG_TESTS=1) ;;
+    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "test.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
+    *) targets+=("$arg") ;;
+  esac
+done
+[ "${#targets[@]}" -eq 0 ] && targets=(//...)
+
+bash scripts/install_deps.sh || { echo "test.sh: installing dependencies failed" >&2; exit 1; }
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+bazel test "${bazel_args[@]}" --keep_going "${targets[@]}" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+
+# Count test cases from the JUnit XML Bazel writes for every test target that ran.
+testlogs=$(bazel info "${bazel_args[@]}" bazel-testlogs 2>/dev/null)
+passed=0
+failed=0
+while read -r target result; do
+  xml="$testlogs/${target#//}"
+  xml="${xml/://}/test.xml"
+  cases=0
+  bad=0
+  if [ -f "$xml" ]; then
+    cases=$(grep -o '<testsuites [^>]*' "$xml" | grep -o ' tests="[0-9]*"' | grep -o '[0-9]*' | head -1)
+    bad=$(grep -o '<testsuites [^>]*' "$xml" | grep -o -E ' (failures|errors)="[0-9]*"' |
+      grep -o '[0-9]*' | awk '{s += $1} END {print s + 0}')
+  fi
+  cases=${cases:-0}
+  bad=${bad:-0}
+  if [ "$result" != "PASSED" ] && [ "$result" != "FLAKY" ]; then
+    # A target that timed out, crashed or failed to build counts at least once.
+    [ "$bad" -eq 0 ] && bad=1
+  fi
+  [ "$cases" -lt "$bad" ] && cases=$bad
+  passed=$((passed + cases - bad))
+  failed=$((failed + bad))
+done < <(grep -E '^//[^ ]+ +(\(cached\) +)?(PASSED|FAILED|FLAKY|TIMEOUT|NO STATUS|FAILED TO BUILD|INCOMPLETE)' "$log" |
+  sed -E 's/\(cached\) +//; s/ in [0-9.]+s.*//; s/ +/ /' | awk '{t=$1; $1=""; sub(/^ /,""); gsub(/ /,"_"); print t, $0}')
+
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  # The build itself failed before any test could report.
+  failed=1
+fi
+echo "tests: $passed passed, $failed failed"
+exit "$status"
