@@ -1,0 +1,277 @@
+#include "platform/consensus/execution/transaction_executor.h"
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace resdb {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr milliseconds kDeadline(10000);
+
+// What the state machine and the callback observed, shared between the test and the
+// execution thread.
+struct Record {
+  std::mutex mu;
+  std::vector<std::string> executed;         // ExecuteData payloads, in call order
+  std::vector<uint64_t> callback_seqs;       // request->seq() per callback
+  std::vector<uint64_t> response_seqs;       // response->seq() per callback
+  std::vector<int> response_counts;          // responses per callback
+  std::vector<std::string> first_responses;  // first response per callback, or ""
+
+  std::vector<std::string> Executed() {
+    std::lock_guard<std::mutex> lock(mu);
+    return executed;
+  }
+};
+
+class RecordingManager : public TransactionManager {
+ public:
+  explicit RecordingManager(std::shared_ptr<Record> record) : record_(std::move(record)) {}
+
+  std::unique_ptr<std::string> ExecuteData(const std::string& request) override {
+    std::lock_guard<std::mutex> lock(record_->mu);
+    record_->executed.push_back(request);
+    return std::make_unique<std::string>("ok:" + request);
+  }
+
+ private:
+  std::shared_ptr<Record> record_;
+};
+
+ResDBConfig MakeConfig(int window) {
+  ResConfigData data;
+  data.set_max_pending_executions(window);
+  return ResDBConfig(data, 0);
+}
+
+// A committed request at `seq` whose batch holds one request with payload "req-<seq>".
+std::unique_ptr<Request> MakeRequest(uint64_t seq) {
+  BatchUserRequest batch;
+  batch.add_requests()->set_data(absl::StrCat("req-", seq));
+  auto request = std::make_unique<Request>();
+  request->set_seq(seq);
+  batch.SerializeToString(request->mutable_data());
+  return request;
+}
+
+std::vector<std::string> ExpectedPayloads(uint64_t first, uint64_t last) {
+  std::vector<std::string> payloads;
+  for (uint64_t seq = first; seq <= last; ++seq) payloads.push_back(absl::StrCat("req-", seq));
+  return payloads;
+}
+
+// Polls `condition` until it holds or the deadline passes.
+bool WaitUntil(const std::function<bool()>& condition, milliseconds deadline = kDeadline) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+class TransactionExecutorTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<TransactionExecutor> MakeExecutor(int window, uint64_t next_seq = 1) {
+    return std::make_unique<TransactionExecutor>(
+        MakeConfig(window), std::make_unique<RecordingManager>(record_),
+        [record = record_](std::unique_ptr<Request> request,
+                           std::unique_ptr<BatchUserResponse> response) {
+          std::lock_guard<std::mutex> lock(record->mu);
+          record->callback_seqs.push_back(request->seq());
+          record->response_seqs.push_back(response->seq());
+          record->response_counts.push_back(response->responses_size());
+          record->first_responses.push_back(response->responses_size() > 0 ? response->responses(0)
+                                                                           : "");
+        },
+        next_seq, &stats_);
+  }
+
+  std::shared_ptr<Record> record_ = std::make_shared<Record>();
+  Stats stats_;
+};
+
+TEST_F(TransactionExecutorTest, ShuffledCommitsFromSeveralThreadsExecuteInOrderOnce) {
+  constexpr uint64_t kCount = 400;
+  constexpr int kThreads = 4;
+  auto executor = MakeExecutor(/*window=*/10000);
+
+  std::vector<uint64_t> seqs;
+  for (uint64_t seq = 1; seq <= kCount; ++seq) seqs.push_back(seq);
+  std::shuffle(seqs.begin(), seqs.end(), std::mt19937(20240611));
+
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (size_t i = t; i < seqs.size(); i += kThreads) {
+        EXPECT_TRUE(executor->Commit(MakeRequest(seqs[i])).ok());
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+
+  ASSERT_TRUE(executor->WaitForExecuted(kCount, kDeadline));
+  EXPECT_EQ(executor->GetMaxExecutedSeq(), kCount);
+  EXPECT_EQ(record_->Executed(), ExpectedPayloads(1, kCount));
+  std::vector<uint64_t> in_order(kCount);
+  for (uint64_t i = 0; i < kCount; ++i) in_order[i] = i + 1;
+  {
+    std::lock_guard<std::mutex> lock(record_->mu);
+    EXPECT_EQ(record_->callback_seqs, in_order);
+    EXPECT_EQ(record_->response_seqs, in_order);
+    EXPECT_EQ(record_->first_responses.front(), "ok:req-1");
+    EXPECT_EQ(record_->first_responses.back(), absl::StrCat("ok:req-", kCount));
+  }
+  EXPECT_EQ(stats_.CounterValue("executor_executed_batches"), kCount);
+  EXPECT_EQ(stats_.CounterValue("executor_executed_requests"), kCount);
+  EXPECT_EQ(stats_.CounterValue("executor_duplicates"), 0u);
+}
+
+TEST_F(TransactionExecutorTest, SmallWindowWithConcurrentCommittersMakesProgress) {
+  constexpr uint64_t kCount = 300;
+  constexpr int kThreads = 3;
+  auto executor = MakeExecutor(/*window=*/4);
+
+  // Each seq goes to a random thread; each thread commits its own seqs in ascending order, as
+  // a consensus thread would. Whoever owns the next seq is never blocked, so all complete.
+  std::vector<std::vector<uint64_t>> per_thread(kThreads);
+  std::mt19937 rng(7);
+  for (uint64_t seq = 1; seq <= kCount; ++seq) per_thread[rng() % kThreads].push_back(seq);
+
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (uint64_t seq : per_thread[t]) EXPECT_TRUE(executor->Commit(MakeRequest(seq)).ok());
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+
+  ASSERT_TRUE(executor->WaitForExecuted(kCount, kDeadline));
+  EXPECT_EQ(record_->Executed(), ExpectedPayloads(1, kCount));
+}
+
+TEST_F(TransactionExecutorTest, DuplicateCommitsAreDroppedAndCounted) {
+  auto executor = MakeExecutor(/*window=*/100);
+  ASSERT_TRUE(executor->Commit(MakeRequest(1)).ok());
+  ASSERT_TRUE(executor->Commit(MakeRequest(2)).ok());
+  ASSERT_TRUE(executor->WaitForExecuted(2, kDeadline));
+
+  // 1 and 2 are executed; 4 is pending when its second copy arrives.
+  EXPECT_TRUE(executor->Commit(MakeRequest(1)).ok());
+  EXPECT_TRUE(executor->Commit(MakeRequest(2)).ok());
+  ASSERT_TRUE(executor->Commit(MakeRequest(4)).ok());
+  auto second_four = MakeRequest(4);
+  BatchUserRequest other;
+  other.add_requests()->set_data("impostor");
+  other.SerializeToString(second_four->mutable_data());
+  EXPECT_TRUE(executor->Commit(std::move(second_four)).ok());
+  ASSERT_TRUE(executor->Commit(MakeRequest(3)).ok());
+
+  ASSERT_TRUE(executor->WaitForExecuted(4, kDeadline));
+  EXPECT_EQ(record_->Executed(), ExpectedPayloads(1, 4));
+  EXPECT_EQ(stats_.CounterValue("executor_duplicates"), 3u);
+  EXPECT_EQ(stats_.CounterValue("executor_executed_batches"), 4u);
+}
+
+TEST_F(TransactionExecutorTest, MalformedBatchConsumesItsSeqWithNoResponses) {
+  auto executor = MakeExecutor(/*window=*/100);
+  auto malformed = std::make_unique<Request>();
+  malformed->set_seq(1);
+  malformed->set_data("\xff\xff");  // a truncated varint: not a valid message
+  ASSERT_FALSE(BatchUserRequest().ParseFromString(malformed->data()));
+
+  ASSERT_TRUE(executor->Commit(MakeRequest(2)).ok());
+  ASSERT_TRUE(executor->Commit(std::move(malformed)).ok());
+  ASSERT_TRUE(executor->WaitForExecuted(2, kDeadline));
+
+  EXPECT_EQ(record_->Executed(), ExpectedPayloads(2, 2));
+  std::lock_guard<std::mutex> lock(record_->mu);
+  EXPECT_EQ(record_->callback_seqs, (std::vector<uint64_t>{1, 2}));
+  EXPECT_EQ(record_->response_seqs, (std::vector<uint64_t>{1, 2}));
+  EXPECT_EQ(record_->response_counts, (std::vector<int>{0, 1}));
+  EXPECT_EQ(stats_.CounterValue("executor_malformed_batches"), 1u);
+  EXPECT_EQ(stats_.CounterValue("executor_executed_batches"), 2u);
+}
+
+TEST_F(TransactionExecutorTest, CommitBeyondWindowBlocksUntilGapExecutes) {
+  auto executor = MakeExecutor(/*window=*/2);
+  // With next seq 1 the window holds seqs 1 and 2.
+  ASSERT_TRUE(executor->Commit(MakeRequest(2)).ok());
+  std::future<absl::Status> far =
+      std::async(std::launch::async, [&] { return executor->Commit(MakeRequest(3)); });
+  ASSERT_TRUE(WaitUntil([&] { return stats_.GaugeValue("executor_waiting_commits") == 1; }));
+  EXPECT_EQ(far.wait_for(milliseconds(0)), std::future_status::timeout);
+  EXPECT_EQ(executor->GetMaxExecutedSeq(), 0u);
+
+  // The next seq is accepted even though the window is full, and unblocks seq 3.
+  ASSERT_TRUE(executor->Commit(MakeRequest(1)).ok());
+  ASSERT_EQ(far.wait_for(kDeadline), std::future_status::ready);
+  EXPECT_TRUE(far.get().ok());
+  ASSERT_TRUE(executor->WaitForExecuted(3, kDeadline));
+  EXPECT_EQ(record_->Executed(), ExpectedPayloads(1, 3));
+  EXPECT_EQ(stats_.GaugeValue("executor_waiting_commits"), 0);
+}
+
+TEST_F(TransactionExecutorTest, StartsAtNextSeqAndTreatsEarlierSeqsAsExecuted) {
+  auto executor = MakeExecutor(/*window=*/100, /*next_seq=*/5);
+  EXPECT_EQ(executor->GetMaxExecutedSeq(), 4u);
+  EXPECT_TRUE(executor->WaitForExecuted(4, milliseconds(0)));
+
+  ASSERT_TRUE(executor->Commit(MakeRequest(3)).ok());
+  ASSERT_TRUE(executor->Commit(MakeRequest(6)).ok());
+  ASSERT_TRUE(executor->Commit(MakeRequest(5)).ok());
+  ASSERT_TRUE(executor->WaitForExecuted(6, kDeadline));
+
+  EXPECT_EQ(record_->Executed(), ExpectedPayloads(5, 6));
+  EXPECT_EQ(stats_.CounterValue("executor_duplicates"), 1u);
+}
+
+TEST_F(TransactionExecutorTest, StopUnblocksWaitersWithAnError) {
+  auto executor = MakeExecutor(/*window=*/1);
+  std::future<absl::Status> blocked =
+      std::async(std::launch::async, [&] { return executor->Commit(MakeRequest(3)); });
+  std::future<bool> waiter =
+      std::async(std::launch::async, [&] { return executor->WaitForExecuted(3, kDeadline); });
+  ASSERT_TRUE(WaitUntil([&] { return stats_.GaugeValue("executor_waiting_commits") == 1; }));
+
+  executor->Stop();
+
+  ASSERT_EQ(blocked.wait_for(kDeadline), std::future_status::ready);
+  absl::Status status = blocked.get();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  ASSERT_EQ(waiter.wait_for(kDeadline), std::future_status::ready);
+  EXPECT_FALSE(waiter.get());
+  EXPECT_EQ(executor->Commit(MakeRequest(1)).code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(executor->WaitForExecuted(1, milliseconds(0)));
+  executor->Stop();  // idempotent
+  EXPECT_TRUE(record_->Executed().empty());
+}
+
+TEST_F(TransactionExecutorTest, NullRequestIsRejected) {
+  auto executor = MakeExecutor(/*window=*/10);
+  EXPECT_EQ(executor->Commit(nullptr).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(TransactionExecutorTest, WaitForExecutedTimesOutWhileGapRemains) {
+  auto executor = MakeExecutor(/*window=*/10);
+  ASSERT_TRUE(executor->Commit(MakeRequest(2)).ok());
+  EXPECT_FALSE(executor->WaitForExecuted(2, milliseconds(20)));
+  EXPECT_EQ(executor->GetMaxExecutedSeq(), 0u);
+  EXPECT_TRUE(record_->Executed().empty());
+}
+
+}  // namespace
+}  // namespace resdb

@@ -1,0 +1,67 @@
+#ifndef SERVICE_KV_KV_EXECUTOR_H_
+#define SERVICE_KV_KV_EXECUTOR_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "platform/consensus/execution/transaction_manager.h"
+#include "platform/storage/storage.h"
+#include "service/kv/proto/kv.pb.h"
+
+namespace resdb {
+
+// The key-value service's state machine: executes serialized KVRequests against a Storage
+// and answers with serialized KVResponses.
+//
+// Rules every command follows:
+// - A payload that does not parse, or names no known command, yields INVALID.
+// - Keys must be 1..kMaxKeyBytes bytes and must not start with 0xFF (reserved for the
+//   storage's version bookkeeping); otherwise INVALID.
+// - GETRANGE returns the keys in [min_key, max_key] (both ends included; an empty max_key
+//   means no upper bound; min_key > max_key gives no items), at most `limit` of them, or
+//   kDefaultRangeLimit when limit is 0.
+// - SET_WITH_VERSION writes only if the key is at `version` (0 = never written with a
+//   version) and returns the new version; otherwise VERSION_MISMATCH with the current version.
+//   SET and DELETE change the plain value only, not the version history.
+// - GET_WITH_VERSION reads `version` (0 = latest); GET_HISTORY returns the kept versions from
+//   `version` on, oldest first, capped like GETRANGE.
+// - A storage failure yields ERROR with the storage's message.
+//
+// Thread-safety: ExecuteData (called by the executor's single thread) and Query (from any
+// thread) may run concurrently; Storage is thread-safe.
+class KVExecutor : public TransactionManager {
+ public:
+  static constexpr size_t kMaxKeyBytes = 1024;
+  static constexpr uint32_t kDefaultRangeLimit = 10000;
+
+  // `storage` is the user-data view and must outlive the executor. With `sync` set, every
+  // write is on stable storage before its response is produced.
+  explicit KVExecutor(Storage* storage, bool sync = true);
+
+  std::unique_ptr<std::string> ExecuteData(const std::string& request) override;
+
+  // Serves GET, GETRANGE, GET_WITH_VERSION and GET_HISTORY from local state; any other
+  // command yields INVALID and changes nothing.
+  std::unique_ptr<std::string> Query(const std::string& request) override;
+
+  // The same operations on parsed messages.
+  KVResponse Execute(const KVRequest& request);
+  KVResponse ExecuteReadOnly(const KVRequest& request);
+
+ private:
+  KVResponse Set(const KVRequest& request);
+  KVResponse Get(const KVRequest& request);
+  KVResponse Delete(const KVRequest& request);
+  KVResponse GetRange(const KVRequest& request);
+  KVResponse SetWithVersion(const KVRequest& request);
+  KVResponse GetWithVersion(const KVRequest& request);
+  KVResponse GetHistory(const KVRequest& request);
+
+  Storage* storage_;
+  bool sync_;
+};
+
+}  // namespace resdb
+
+#endif  // SERVICE_KV_KV_EXECUTOR_H_
