@@ -194,8 +194,12 @@ absl::StatusOr<ResDBConfig> ResDBConfig::LoadFromJson(const std::string& json, i
   auto parsed =
       google::protobuf::util::JsonStringToMessage(StripCommentLines(json), &data, options);
   if (!parsed.ok()) {
+    // The parser appends a caret line under the error; a one-line message is easier to log.
+    const std::string full_message(parsed.message());
+    absl::string_view message = full_message;
+    message = message.substr(0, message.find('\n'));
     return absl::InvalidArgumentError(
-        absl::StrCat("invalid config JSON: ", std::string(parsed.message())));
+        absl::StrCat("invalid config JSON: ", absl::StripAsciiWhitespace(message)));
   }
   absl::Status valid = Validate(data, self_id);
   if (!valid.ok()) return valid;

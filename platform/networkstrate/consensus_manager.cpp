@@ -1,0 +1,76 @@
+#include "platform/networkstrate/consensus_manager.h"
+
+#include <chrono>
+#include <utility>
+
+namespace resdb {
+namespace {
+
+Stats* OwnIfNull(Stats* stats, std::unique_ptr<Stats>* owned) {
+  if (stats != nullptr) return stats;
+  *owned = std::make_unique<Stats>();
+  return owned->get();
+}
+
+}  // namespace
+
+ConsensusManager::ConsensusManager(const ResDBConfig& config, Stats* stats)
+    : config_(config),
+      stats_(OwnIfNull(stats, &owned_stats_)),
+      communicator_(std::make_unique<ReplicaCommunicator>(config_, stats_)) {}
+
+ConsensusManager::~ConsensusManager() { Stop(); }
+
+absl::Status ConsensusManager::Start() {
+  std::lock_guard<std::mutex> join_lock(join_mu_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (started_ || stopping_) {
+      return absl::FailedPreconditionError("consensus manager already started or stopped");
+    }
+    started_ = true;
+  }
+  absl::Status status = communicator_->Start();
+  if (!status.ok()) return status;
+  if (config_.GetHeartBeatIntervalMs() > 0) {
+    heartbeat_thread_ = std::thread([this] { HeartBeatLoop(); });
+  }
+  return absl::OkStatus();
+}
+
+void ConsensusManager::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  {
+    std::lock_guard<std::mutex> join_lock(join_mu_);
+    if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
+  }
+  communicator_->Stop();
+}
+
+void ConsensusManager::SetSigner(std::unique_ptr<Signer> signer) {
+  communicator_->SetSigner(std::move(signer));
+}
+
+void ConsensusManager::HeartBeat() {
+  Request heartbeat;
+  heartbeat.set_type(Request::TYPE_HEART_BEAT);
+  heartbeat.set_sender_id(config_.GetSelfId());
+  communicator_->BroadCast(heartbeat);
+}
+
+void ConsensusManager::HeartBeatLoop() {
+  const std::chrono::milliseconds interval(config_.GetHeartBeatIntervalMs());
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!cv_.wait_until(lock, std::chrono::steady_clock::now() + interval,
+                         [this] { return stopping_; })) {
+    lock.unlock();
+    HeartBeat();
+    lock.lock();
+  }
+}
+
+}  // namespace resdb

@@ -1,0 +1,60 @@
+#include "service/utils/server_factory.h"
+
+#include <set>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace resdb {
+namespace {
+
+// Protocols whose ConsensusManager is part of this build. A protocol joins this list in the
+// same change that adds its manager to CreateConsensusManager.
+const std::set<std::string>& BuiltProtocols() {
+  static const std::set<std::string>* built = new std::set<std::string>();
+  return *built;
+}
+
+bool IsBuilt(const std::string& protocol) { return BuiltProtocols().count(protocol) > 0; }
+
+}  // namespace
+
+absl::Status CheckServerConfig(const ResDBConfig& config) {
+  absl::Status valid = ResDBConfig::Validate(config.GetConfigData(), config.GetSelfId());
+  if (!valid.ok()) return valid;
+  if (config.GetSelfId() <= 0) {
+    return absl::InvalidArgumentError("id: a server needs a replica id from the config");
+  }
+  const std::string protocol = config.GetConsensusProtocol();
+  if (!IsBuilt(protocol)) {
+    return absl::UnimplementedError(
+        absl::StrCat("consensus_protocol: \"", protocol,
+                     "\" is a valid protocol but its consensus manager is not part of this "
+                     "build yet"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<ConsensusManager>> CreateConsensusManager(ServerParts parts) {
+  if (parts.config == nullptr || parts.transaction_manager == nullptr || parts.storage == nullptr) {
+    return absl::InvalidArgumentError(
+        "server parts: config, transaction manager and storage "
+        "are required");
+  }
+  absl::Status check = CheckServerConfig(*parts.config);
+  if (!check.ok()) return check;
+  // CheckServerConfig admits only protocols built into this binary.
+  return absl::InternalError(absl::StrCat("consensus_protocol: no manager for \"",
+                                          parts.config->GetConsensusProtocol(), "\""));
+}
+
+absl::StatusOr<std::unique_ptr<ServiceNetwork>> CreateResDBServer(ServerParts parts) {
+  const ResDBConfig* config = parts.config;
+  Stats* stats = parts.stats;
+  auto manager = CreateConsensusManager(std::move(parts));
+  if (!manager.ok()) return manager.status();
+  return std::make_unique<ServiceNetwork>(*config, std::move(*manager), stats);
+}
+
+}  // namespace resdb

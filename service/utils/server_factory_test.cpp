@@ -1,0 +1,66 @@
+#include "service/utils/server_factory.h"
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "platform/storage/memory_storage.h"
+#include "service/kv/kv_executor.h"
+
+namespace resdb {
+namespace {
+
+ResDBConfig FourReplicas(int64_t self_id) {
+  ResConfigData data;
+  RegionInfo* region = data.add_region();
+  for (int id = 1; id <= 4; ++id) {
+    ReplicaInfo* replica = region->add_replica_info();
+    replica->set_id(id);
+    replica->set_ip("127.0.0.1");
+    replica->set_port(30000 + id);
+  }
+  return ResDBConfig(data, self_id);
+}
+
+TEST(ServerFactoryTest, UnknownProtocolIsAnErrorNotPbft) {
+  ResDBConfig config = FourReplicas(1);
+  config.SetConsensusProtocol("paxos");
+  absl::Status status = CheckServerConfig(config);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(status.message()).find("consensus_protocol"), std::string::npos);
+}
+
+TEST(ServerFactoryTest, ServerNeedsAReplicaId) {
+  absl::Status status = CheckServerConfig(FourReplicas(0));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(status.message()).find("id"), std::string::npos);
+}
+
+TEST(ServerFactoryTest, ProtocolsWithoutAManagerAreRefusedByName) {
+  for (const char* protocol : {"pbft", "raft"}) {
+    ResDBConfig config = FourReplicas(1);
+    config.SetConsensusProtocol(protocol);
+    auto storage = NewMemoryStorage();
+    ServerParts parts;
+    parts.config = &config;
+    parts.transaction_manager = std::make_unique<KVExecutor>(storage.get());
+    parts.storage = storage.get();
+    auto server = CreateResDBServer(std::move(parts));
+    ASSERT_FALSE(server.ok());
+    EXPECT_EQ(server.status().code(), absl::StatusCode::kUnimplemented);
+    EXPECT_NE(std::string(server.status().message()).find(absl::StrCat("\"", protocol, "\"")),
+              std::string::npos);
+  }
+}
+
+TEST(ServerFactoryTest, MissingPartsAreRejected) {
+  ResDBConfig config = FourReplicas(1);
+  ServerParts parts;
+  parts.config = &config;
+  auto manager = CreateConsensusManager(std::move(parts));
+  EXPECT_EQ(manager.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace resdb
