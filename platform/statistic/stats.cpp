@@ -20,29 +20,31 @@ class Stats::Collector : public prometheus::Collectable {
     std::vector<prometheus::MetricFamily> families;
     std::lock_guard<std::mutex> lock(stats_->mu_);
     for (const auto& [name, counter] : stats_->counters_) {
-      prometheus::MetricFamily family;
-      family.name = "resdb_" + name;
-      family.help = name;
-      family.type = prometheus::MetricType::Counter;
-      prometheus::ClientMetric metric;
-      metric.counter.value = static_cast<double>(counter->Value());
-      family.metric.push_back(metric);
-      families.push_back(std::move(family));
+      families.push_back(Family(name, prometheus::MetricType::Counter, counter->Value()));
     }
     for (const auto& [name, gauge] : stats_->gauges_) {
-      prometheus::MetricFamily family;
-      family.name = "resdb_" + name;
-      family.help = name;
-      family.type = prometheus::MetricType::Gauge;
-      prometheus::ClientMetric metric;
-      metric.gauge.value = static_cast<double>(gauge->Value());
-      family.metric.push_back(metric);
-      families.push_back(std::move(family));
+      families.push_back(Family(name, prometheus::MetricType::Gauge, gauge->Value()));
     }
     return families;
   }
 
  private:
+  static prometheus::MetricFamily Family(const std::string& name, prometheus::MetricType type,
+                                         double value) {
+    prometheus::MetricFamily family;
+    family.name = "resdb_" + name;
+    family.help = name;
+    family.type = type;
+    prometheus::ClientMetric metric;
+    if (type == prometheus::MetricType::Counter) {
+      metric.counter.value = value;
+    } else {
+      metric.gauge.value = value;
+    }
+    family.metric.push_back(std::move(metric));
+    return family;
+  }
+
   Stats* stats_;
 };
 
