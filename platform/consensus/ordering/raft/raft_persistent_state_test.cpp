@@ -1,0 +1,199 @@
+#include "platform/consensus/ordering/raft/raft_persistent_state.h"
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "platform/storage/leveldb_storage.h"
+#include "platform/storage/memory_storage.h"
+#include "platform/storage/prefix_allocator.h"
+#include "platform/storage/scoped_temp_dir.h"
+
+namespace resdb {
+namespace raft {
+namespace {
+
+using ::testing::HasSubstr;
+
+enum class Backend { kMemory, kLevelDB };
+
+class RaftPersistentStateTest : public testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    OpenBase();
+    ASSERT_TRUE(base_->Put("pbft_view", "p").ok());
+    ASSERT_TRUE(base_->Put("user_key", "u").ok());
+  }
+
+  void TearDown() override {
+    if (base_ == nullptr) return;
+    EXPECT_EQ(base_->Get("pbft_view").value_or(""), "p");
+    EXPECT_EQ(base_->Get("user_key").value_or(""), "u");
+  }
+
+  void OpenBase() {
+    if (GetParam() == Backend::kLevelDB) {
+      absl::StatusOr<std::unique_ptr<Storage>> db = OpenLevelDBStorage(dir_.path());
+      ASSERT_TRUE(db.ok()) << db.status();
+      base_ = *std::move(db);
+    } else if (base_ == nullptr) {
+      base_ = NewMemoryStorage();
+    }
+    PrefixAllocator allocator;
+    absl::StatusOr<std::unique_ptr<Storage>> view =
+        allocator.Allocate(base_.get(), kRaftStatePrefix, "raft state");
+    ASSERT_TRUE(view.ok()) << view.status();
+    view_ = *std::move(view);
+  }
+
+  std::unique_ptr<RaftPersistentState> OpenState() {
+    absl::StatusOr<std::unique_ptr<RaftPersistentState>> state =
+        RaftPersistentState::Open(view_.get());
+    EXPECT_TRUE(state.ok()) << state.status();
+    return state.ok() ? *std::move(state) : nullptr;
+  }
+
+  // Drops `state` and, for LevelDB, closes and reopens the database; returns the state reopened.
+  std::unique_ptr<RaftPersistentState> Restart(std::unique_ptr<RaftPersistentState> state) {
+    state.reset();
+    view_.reset();
+    if (GetParam() == Backend::kLevelDB) base_.reset();
+    OpenBase();
+    return OpenState();
+  }
+
+  ScopedTempDir dir_;
+  std::unique_ptr<Storage> base_;
+  std::unique_ptr<Storage> view_;
+};
+
+SnapshotMetadata MakeSnapshotMetadata() {
+  SnapshotMetadata metadata;
+  metadata.set_last_included_index(120);
+  metadata.set_last_included_term(4);
+  metadata.mutable_membership()->add_voters(1);
+  metadata.mutable_membership()->add_voters(2);
+  metadata.mutable_membership()->add_voters(3);
+  metadata.mutable_membership()->add_learners(4);
+  metadata.set_size(4096);
+  metadata.set_checksum(std::string(32, '\x5a'));
+  return metadata;
+}
+
+TEST_P(RaftPersistentStateTest, StartsEmpty) {
+  std::unique_ptr<RaftPersistentState> state = OpenState();
+  EXPECT_EQ(state->current_term(), 0u);
+  EXPECT_EQ(state->voted_for(), kNoVote);
+  EXPECT_EQ(state->commit_index(), 0u);
+  EXPECT_EQ(state->last_applied(), 0u);
+  EXPECT_EQ(state->snapshot_metadata().last_included_index(), 0u);
+}
+
+TEST_P(RaftPersistentStateTest, RoundTripAcrossReopen) {
+  std::unique_ptr<RaftPersistentState> state = OpenState();
+  ASSERT_TRUE(state->SetTermAndVote(5, 2).ok());
+  ASSERT_TRUE(state->SetCommitIndex(40).ok());
+  ASSERT_TRUE(state->SetLastApplied(38).ok());
+  ASSERT_TRUE(state->SetSnapshotMetadata(MakeSnapshotMetadata()).ok());
+
+  state = Restart(std::move(state));
+  ASSERT_NE(state, nullptr);
+  EXPECT_EQ(state->current_term(), 5u);
+  EXPECT_EQ(state->voted_for(), 2);
+  EXPECT_EQ(state->commit_index(), 40u);
+  EXPECT_EQ(state->last_applied(), 38u);
+  EXPECT_EQ(state->snapshot_metadata().SerializeAsString(),
+            MakeSnapshotMetadata().SerializeAsString());
+
+  HardState saved;
+  saved.set_current_term(6);
+  saved.set_voted_for(3);
+  saved.set_commit_index(50);
+  saved.set_last_applied(45);
+  ASSERT_TRUE(state->Save(saved).ok());
+  state = Restart(std::move(state));
+  EXPECT_EQ(state->hard_state().SerializeAsString(), saved.SerializeAsString());
+}
+
+TEST_P(RaftPersistentStateTest, TermNeverGoesBack) {
+  std::unique_ptr<RaftPersistentState> state = OpenState();
+  ASSERT_TRUE(state->SetTermAndVote(7, kNoVote).ok());
+  absl::Status back = state->SetTermAndVote(6, 1);
+  EXPECT_TRUE(absl::IsFailedPrecondition(back)) << back;
+  EXPECT_THAT(back.message(), HasSubstr("from 7 to 6"));
+
+  HardState older;
+  older.set_current_term(3);
+  EXPECT_TRUE(absl::IsFailedPrecondition(state->Save(older)));
+
+  state = Restart(std::move(state));
+  EXPECT_EQ(state->current_term(), 7u);
+  EXPECT_EQ(state->voted_for(), kNoVote);
+}
+
+TEST_P(RaftPersistentStateTest, OneVotePerTerm) {
+  std::unique_ptr<RaftPersistentState> state = OpenState();
+  ASSERT_TRUE(state->SetTermAndVote(2, kNoVote).ok());
+  ASSERT_TRUE(state->SetTermAndVote(2, 3).ok());
+  EXPECT_TRUE(state->SetTermAndVote(2, 3).ok());  // Same vote again.
+  absl::Status other = state->SetTermAndVote(2, 1);
+  EXPECT_TRUE(absl::IsFailedPrecondition(other)) << other;
+  EXPECT_THAT(other.message(), HasSubstr("already voted for 3"));
+  EXPECT_EQ(state->voted_for(), 3);
+  HardState revote = state->hard_state();
+  revote.set_voted_for(1);
+  EXPECT_TRUE(absl::IsFailedPrecondition(state->Save(revote)));
+  EXPECT_EQ(state->voted_for(), 3);
+  ASSERT_TRUE(state->SetTermAndVote(3, 1).ok());  // A new term frees the vote.
+  EXPECT_EQ(state->voted_for(), 1);
+}
+
+TEST_P(RaftPersistentStateTest, CommitAndAppliedOnlyMoveForward) {
+  std::unique_ptr<RaftPersistentState> state = OpenState();
+  ASSERT_TRUE(state->SetCommitIndex(10).ok());
+  ASSERT_TRUE(state->SetCommitIndex(8).ok());
+  ASSERT_TRUE(state->SetLastApplied(9).ok());
+  ASSERT_TRUE(state->SetLastApplied(2).ok());
+  state = Restart(std::move(state));
+  EXPECT_EQ(state->commit_index(), 10u);
+  EXPECT_EQ(state->last_applied(), 9u);
+}
+
+TEST_P(RaftPersistentStateTest, CorruptRecordIsDataLoss) {
+  std::unique_ptr<RaftPersistentState> state = OpenState();
+  ASSERT_TRUE(state->SetTermAndVote(4, 1).ok());
+  ASSERT_TRUE(state->SetSnapshotMetadata(MakeSnapshotMetadata()).ok());
+  state.reset();
+
+  for (const char* key : {"hard_state", "snapshot_metadata"}) {
+    SCOPED_TRACE(key);
+    std::string good = view_->Get(key).value_or("");
+    ASSERT_FALSE(good.empty());
+    std::string bad = good;
+    bad[0] ^= 0x10;
+    ASSERT_TRUE(view_->Put(key, bad).ok());
+    absl::Status status = RaftPersistentState::Open(view_.get()).status();
+    EXPECT_TRUE(absl::IsDataLoss(status)) << status;
+    EXPECT_THAT(status.message(), HasSubstr(std::string("\"") + key + "\""));
+
+    ASSERT_TRUE(view_->Put(key, "x").ok());
+    EXPECT_TRUE(absl::IsDataLoss(RaftPersistentState::Open(view_.get()).status()));
+    ASSERT_TRUE(view_->Put(key, good).ok());
+  }
+  state = OpenState();
+  EXPECT_EQ(state->current_term(), 4u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, RaftPersistentStateTest,
+                         testing::Values(Backend::kMemory, Backend::kLevelDB),
+                         [](const testing::TestParamInfo<Backend>& info) {
+                           return info.param == Backend::kMemory ? "Memory" : "LevelDB";
+                         });
+
+}  // namespace
+}  // namespace raft
+}  // namespace resdb
