@@ -1,0 +1,1073 @@
+#include "platform/consensus/ordering/raft/raft_node.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+
+namespace resdb {
+namespace raft {
+namespace {
+
+// ---------------------------------------------------------------------------
+// A deterministic in-test network of RaftNodes. Each node's Ready is handled the way the
+// real glue does it: persist the hard state and log, queue the messages, apply the
+// committed entries, Advance. Messages are delivered in FIFO order (after a round trip
+// through serialization), unless a link is cut or the random drop says otherwise.
+// Every apply is checked against every other node's applies (state machine safety) and
+// every leader against the other leaders of its term (election safety).
+
+struct NodeStorage {
+  HardState hard_state;
+  std::map<uint64_t, Entry> log;
+  std::vector<Entry> applied;
+  std::vector<ReadState> read_states;
+  std::vector<uint64_t> dropped_reads;
+  std::vector<std::pair<uint64_t, std::string>> dropped_proposals;
+};
+
+class Network {
+ public:
+  explicit Network(int n, std::function<void(RaftNodeOptions&)> tweak = nullptr,
+                   std::map<int64_t, RaftRestoredState> restored = {})
+      : drop_rng_(7) {
+    std::vector<int64_t> voters;
+    for (int64_t id = 1; id <= n; ++id) voters.push_back(id);
+    for (int64_t id = 1; id <= n; ++id) {
+      RaftNodeOptions options;
+      options.id = id;
+      options.voters = voters;
+      if (tweak) tweak(options);
+      options_[id] = options;
+      RaftRestoredState state = restored.count(id) ? restored[id] : RaftRestoredState{};
+      NodeStorage& s = storage_[id];
+      s.hard_state = state.hard_state;
+      for (const Entry& e : state.entries) s.log[e.index()] = e;
+      nodes_[id] = std::make_unique<RaftNode>(options, state);
+    }
+  }
+
+  RaftNode& node(int64_t id) { return *nodes_.at(id); }
+  NodeStorage& storage(int64_t id) { return storage_.at(id); }
+  std::vector<int64_t> ids() const {
+    std::vector<int64_t> out;
+    for (const auto& [id, n] : nodes_) out.push_back(id);
+    return out;
+  }
+
+  // Rebuilds node `id` from what it persisted, as after a crash.
+  void Restart(int64_t id) {
+    RaftRestoredState state;
+    state.hard_state = storage_[id].hard_state;
+    for (const auto& [index, e] : storage_[id].log) state.entries.push_back(e);
+    storage_[id].applied.clear();
+    nodes_[id] = std::make_unique<RaftNode>(options_[id], state);
+  }
+
+  void Isolate(int64_t id) { isolated_.insert(id); }
+  void Cut(int64_t a, int64_t b) {
+    cut_.insert({a, b});
+    cut_.insert({b, a});
+  }
+  void Heal() {
+    isolated_.clear();
+    cut_.clear();
+  }
+  void set_drop_rate(double rate) { drop_rate_ = rate; }
+  // Delivers each batch in a random order and delivers some messages twice.
+  void set_reorder_and_duplicate(double duplicate_rate) {
+    reorder_ = true;
+    duplicate_rate_ = duplicate_rate;
+  }
+
+  void ProcessReady(int64_t id) {
+    RaftNode& n = node(id);
+    CheckElectionSafety(id);
+    while (n.HasReady()) {
+      Ready rd = n.GetReady();
+      NodeStorage& s = storage_[id];
+      if (rd.hard_state.has_value()) s.hard_state = *rd.hard_state;
+      if (rd.truncate_from != 0) {
+        s.log.erase(s.log.lower_bound(rd.truncate_from), s.log.end());
+      }
+      for (const Entry& e : rd.entries) s.log[e.index()] = e;
+      for (const RaftMessage& m : rd.messages) {
+        sent_.push_back(m);
+        queue_.push_back(m);
+      }
+      for (const Entry& e : rd.committed_entries) Apply(id, e);
+      for (const ReadState& r : rd.read_states) s.read_states.push_back(r);
+      for (uint64_t c : rd.dropped_reads) s.dropped_reads.push_back(c);
+      for (const auto& d : rd.dropped_proposals) s.dropped_proposals.push_back(d);
+      n.Advance(rd);
+    }
+  }
+
+  void ProcessAllReady() {
+    for (int64_t id : ids()) ProcessReady(id);
+  }
+
+  // Delivers every queued message once.
+  void DeliverAll() {
+    std::deque<RaftMessage> queue;
+    queue.swap(queue_);
+    if (reorder_) {
+      std::shuffle(queue.begin(), queue.end(), drop_rng_);
+      const size_t n = queue.size();
+      for (size_t i = 0; i < n; ++i) {
+        if (std::uniform_real_distribution<double>(0, 1)(drop_rng_) < duplicate_rate_) {
+          queue.push_back(queue[i]);
+        }
+      }
+    }
+    for (const RaftMessage& m : queue) Deliver(m);
+  }
+
+  // Runs the cluster without ticking until no node has anything left to do.
+  void Stabilize(int max_rounds = 1000) {
+    for (int round = 0; round < max_rounds; ++round) {
+      ProcessAllReady();
+      if (queue_.empty()) return;
+      DeliverAll();
+    }
+    ADD_FAILURE() << "cluster did not stabilize";
+  }
+
+  void TickAll() {
+    for (int64_t id : ids()) node(id).Tick();
+  }
+
+  // Ticks all nodes and stabilizes after each tick until a leader emerges.
+  int64_t TickUntilLeader(int max_ticks = 500) {
+    for (int t = 0; t < max_ticks; ++t) {
+      TickAll();
+      Stabilize();
+      int64_t leader = Leader();
+      if (leader != 0) return leader;
+    }
+    return 0;
+  }
+
+  // The leader with the highest term, or 0.
+  int64_t Leader() {
+    int64_t leader = 0;
+    uint64_t term = 0;
+    for (int64_t id : ids()) {
+      if (isolated_.count(id)) continue;
+      if (node(id).role() == Role::kLeader && node(id).term() >= term) {
+        leader = id;
+        term = node(id).term();
+      }
+    }
+    return leader;
+  }
+
+  const std::vector<RaftMessage>& sent() const { return sent_; }
+  void ClearSent() { sent_.clear(); }
+  std::deque<RaftMessage>& queue() { return queue_; }
+  const std::map<uint64_t, Entry>& committed() const { return committed_; }
+  // Number of terms that had a leader.
+  size_t leader_terms() const { return leaders_.size(); }
+
+ private:
+  bool Blocked(const RaftMessage& m) {
+    if (isolated_.count(m.from) || isolated_.count(m.to)) return true;
+    if (cut_.count({m.from, m.to})) return true;
+    if (drop_rate_ > 0 && std::uniform_real_distribution<double>(0, 1)(drop_rng_) < drop_rate_) {
+      return true;
+    }
+    return false;
+  }
+
+  void Deliver(const RaftMessage& m) {
+    if (Blocked(m)) return;
+    absl::StatusOr<RaftMessage> parsed =
+        RaftMessage::Parse(m.from, m.to, m.user_type, m.SerializePayload());
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_TRUE(node(m.to).Step(*parsed).ok());
+  }
+
+  void Apply(int64_t id, const Entry& e) {
+    NodeStorage& s = storage_[id];
+    // Entries are applied in order, and only once they are durable on this node.
+    if (!s.applied.empty()) {
+      EXPECT_EQ(e.index(), s.applied.back().index() + 1) << "node " << id;
+    }
+    auto durable = s.log.find(e.index());
+    EXPECT_TRUE(durable != s.log.end() && durable->second.term() == e.term())
+        << "node " << id << " applies index " << e.index() << " before persisting it";
+    s.applied.push_back(e);
+    auto [it, inserted] = committed_.emplace(e.index(), e);
+    if (!inserted) {
+      EXPECT_EQ(it->second.term(), e.term()) << "index " << e.index() << " node " << id;
+      EXPECT_EQ(it->second.data(), e.data()) << "index " << e.index() << " node " << id;
+    }
+  }
+
+  void CheckElectionSafety(int64_t id) {
+    if (node(id).role() != Role::kLeader) return;
+    auto [it, inserted] = leaders_.emplace(node(id).term(), id);
+    EXPECT_EQ(it->second, id) << "two leaders in term " << node(id).term();
+  }
+
+  std::map<int64_t, RaftNodeOptions> options_;
+  std::map<int64_t, std::unique_ptr<RaftNode>> nodes_;
+  std::map<int64_t, NodeStorage> storage_;
+  std::deque<RaftMessage> queue_;
+  std::vector<RaftMessage> sent_;
+  std::set<int64_t> isolated_;
+  std::set<std::pair<int64_t, int64_t>> cut_;
+  double drop_rate_ = 0;
+  bool reorder_ = false;
+  double duplicate_rate_ = 0;
+  std::mt19937_64 drop_rng_;
+  std::map<uint64_t, Entry> committed_;
+  std::map<uint64_t, int64_t> leaders_;
+};
+
+Entry MakeEntry(uint64_t index, uint64_t term, std::string data = "") {
+  Entry e;
+  e.set_index(index);
+  e.set_term(term);
+  e.set_type(data.empty() ? Entry::NOOP : Entry::NORMAL);
+  e.set_data(std::move(data));
+  return e;
+}
+
+// A restored state holding entries with the given terms at indices 1, 2, ...
+RaftRestoredState LogWithTerms(const std::vector<uint64_t>& terms, uint64_t current_term) {
+  RaftRestoredState state;
+  state.hard_state.set_current_term(current_term);
+  for (size_t i = 0; i < terms.size(); ++i) {
+    state.entries.push_back(MakeEntry(i + 1, terms[i], "e" + std::to_string(i + 1)));
+  }
+  return state;
+}
+
+template <typename T>
+std::vector<T> PayloadsOf(const std::vector<RaftMessage>& messages, int64_t from = 0,
+                          int64_t to = 0) {
+  std::vector<T> out;
+  for (const RaftMessage& m : messages) {
+    if (from != 0 && m.from != from) continue;
+    if (to != 0 && m.to != to) continue;
+    if (const T* p = std::get_if<T>(&m.payload)) out.push_back(*p);
+  }
+  return out;
+}
+
+// Appends carrying entries (heartbeats and empty appends excluded).
+std::vector<AppendEntriesRequest> EntryAppends(const std::vector<RaftMessage>& messages,
+                                               int64_t to) {
+  std::vector<AppendEntriesRequest> out;
+  for (const AppendEntriesRequest& a : PayloadsOf<AppendEntriesRequest>(messages, 0, to)) {
+    if (a.entries_size() > 0) out.push_back(a);
+  }
+  return out;
+}
+
+RaftMessage VoteResponse(int64_t from, int64_t to, uint64_t term, bool granted, bool pre) {
+  RequestVoteResponse resp;
+  resp.set_term(term);
+  resp.set_voter_id(from);
+  resp.set_vote_granted(granted);
+  resp.set_pre_vote(pre);
+  return RaftMessage::Make(from, to, resp);
+}
+
+RaftNodeOptions ThreeNodeOptions(int64_t id) {
+  RaftNodeOptions options;
+  options.id = id;
+  options.voters = {1, 2, 3};
+  return options;
+}
+
+int64_t ElectViaCampaign(Network& net, int64_t id) {
+  EXPECT_TRUE(net.node(id).Campaign().ok());
+  net.Stabilize();
+  EXPECT_EQ(net.node(id).role(), Role::kLeader);
+  return id;
+}
+
+// ---------------------------------------------------------------------------
+// Leader election (Raft 5.2)
+
+TEST(RaftNodeTest, LeaderElection_CandidateWithMajorityBecomesLeaderInThreeNodes) {
+  Network net(3);
+  const int64_t leader = net.TickUntilLeader();
+  ASSERT_NE(leader, 0);
+  for (int64_t id : net.ids()) {
+    EXPECT_EQ(net.node(id).term(), net.node(leader).term());
+    EXPECT_EQ(net.node(id).leader_id(), leader);
+    if (id != leader) {
+      EXPECT_EQ(net.node(id).role(), Role::kFollower);
+    }
+  }
+}
+
+TEST(RaftNodeTest, LeaderElection_CandidateWithMajorityBecomesLeaderInFiveNodes) {
+  Network net(5);
+  const int64_t leader = net.TickUntilLeader();
+  ASSERT_NE(leader, 0);
+  EXPECT_EQ(net.node(leader).term(), 1u);
+  int leaders = 0;
+  for (int64_t id : net.ids()) {
+    if (net.node(id).role() == Role::kLeader) ++leaders;
+    EXPECT_EQ(net.node(id).leader_id(), leader);
+  }
+  EXPECT_EQ(leaders, 1);
+}
+
+TEST(RaftNodeTest, LeaderElection_SplitVoteIsResolvedByRandomizedTimeouts) {
+  Network net(4, [](RaftNodeOptions& o) { o.pre_vote = false; });
+  // Nodes 1 and 2 campaign at once; 3 only hears 1 and 4 only hears 2: two votes each,
+  // three needed.
+  net.Cut(1, 4);
+  net.Cut(2, 3);
+  ASSERT_TRUE(net.node(1).Campaign().ok());
+  ASSERT_TRUE(net.node(2).Campaign().ok());
+  net.Stabilize();
+  EXPECT_EQ(net.node(1).role(), Role::kCandidate);
+  EXPECT_EQ(net.node(2).role(), Role::kCandidate);
+  EXPECT_EQ(net.Leader(), 0);
+  net.Heal();
+
+  // Timeouts drawn from [10, 20] differ per node, so one candidate times out first and
+  // wins the next term.
+  const int64_t leader = net.TickUntilLeader();
+  ASSERT_NE(leader, 0);
+  EXPECT_GE(net.node(leader).term(), 2u);
+  for (int64_t id : net.ids()) EXPECT_EQ(net.node(id).leader_id(), leader);
+}
+
+TEST(RaftNodeTest, LeaderElection_NodeWithStaleLogCannotWin) {
+  std::map<int64_t, RaftRestoredState> restored = {
+      {1, LogWithTerms({1, 1, 2}, 2)},
+      {2, LogWithTerms({1, 1, 2}, 2)},
+      {3, LogWithTerms({1}, 2)},
+  };
+  Network net(
+      3, [](RaftNodeOptions& o) { o.pre_vote = false; }, restored);
+  ASSERT_TRUE(net.node(3).Campaign().ok());
+  net.Stabilize();
+  EXPECT_NE(net.node(3).role(), Role::kLeader);
+  for (const RequestVoteResponse& r : PayloadsOf<RequestVoteResponse>(net.sent(), 0, 3)) {
+    EXPECT_FALSE(r.vote_granted()) << "voter " << r.voter_id();
+  }
+  // A node with an up-to-date log then wins, and node 3's log is repaired.
+  ElectViaCampaign(net, 1);
+  net.Stabilize();
+  EXPECT_EQ(net.node(3).last_index(), net.node(1).last_index());
+}
+
+TEST(RaftNodeTest, LeaderElection_VoteIsPersistedInTheSameReadyBeforeTheResponse) {
+  RaftNode node(ThreeNodeOptions(2));
+  RequestVoteRequest req;
+  req.set_term(1);
+  req.set_candidate_id(1);
+  ASSERT_TRUE(node.Step(RaftMessage::Make(1, 2, req)).ok());
+  ASSERT_TRUE(node.HasReady());
+  Ready rd = node.GetReady();
+  ASSERT_TRUE(rd.hard_state.has_value());
+  EXPECT_EQ(rd.hard_state->current_term(), 1u);
+  EXPECT_EQ(rd.hard_state->voted_for(), 1);
+  auto responses = PayloadsOf<RequestVoteResponse>(rd.messages);
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_TRUE(responses[0].vote_granted());
+  node.Advance(rd);
+
+  // The vote is not given twice in one term.
+  req.set_candidate_id(3);
+  ASSERT_TRUE(node.Step(RaftMessage::Make(3, 2, req)).ok());
+  rd = node.GetReady();
+  responses = PayloadsOf<RequestVoteResponse>(rd.messages);
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_FALSE(responses[0].vote_granted());
+}
+
+// ---------------------------------------------------------------------------
+// PreVote and CheckQuorum (Raft thesis 9.6, 6.2)
+
+TEST(RaftNodeTest, PreVote_PartitionedNodeDoesNotDisruptLeaderWhenItRejoins) {
+  Network net(3);
+  const int64_t leader = net.TickUntilLeader();
+  ASSERT_NE(leader, 0);
+  const uint64_t term = net.node(leader).term();
+  const int64_t partitioned = leader == 3 ? 2 : 3;
+
+  net.Isolate(partitioned);
+  for (int t = 0; t < 100; ++t) {
+    net.TickAll();
+    net.Stabilize();
+  }
+  // Its pre-elections failed, so its term never moved.
+  EXPECT_EQ(net.node(partitioned).term(), term);
+  EXPECT_NE(net.node(partitioned).role(), Role::kLeader);
+
+  net.Heal();
+  for (int t = 0; t < 30; ++t) {
+    net.TickAll();
+    net.Stabilize();
+  }
+  EXPECT_EQ(net.node(leader).role(), Role::kLeader);
+  EXPECT_EQ(net.node(leader).term(), term);
+  EXPECT_EQ(net.node(partitioned).leader_id(), leader);
+}
+
+TEST(RaftNodeTest, PreVote_WithoutItARejoiningNodeForcesAnElection) {
+  // The contrast case: without PreVote and CheckQuorum the partitioned node's term grows,
+  // and its return deposes the leader.
+  Network net(3, [](RaftNodeOptions& o) {
+    o.pre_vote = false;
+    o.check_quorum = false;
+  });
+  const int64_t leader = net.TickUntilLeader();
+  ASSERT_NE(leader, 0);
+  const uint64_t term = net.node(leader).term();
+  const int64_t partitioned = leader == 3 ? 2 : 3;
+  net.Isolate(partitioned);
+  for (int t = 0; t < 100; ++t) {
+    net.TickAll();
+    net.Stabilize();
+  }
+  EXPECT_GT(net.node(partitioned).term(), term);
+  net.Heal();
+  for (int t = 0; t < 30 && net.node(leader).term() == term; ++t) {
+    net.TickAll();
+    net.Stabilize();
+  }
+  EXPECT_GT(net.node(leader).term(), term);
+}
+
+TEST(RaftNodeTest, CheckQuorum_IsolatedLeaderStepsDown) {
+  Network net(3);
+  const int64_t leader = net.TickUntilLeader();
+  ASSERT_NE(leader, 0);
+  net.Isolate(leader);
+  // Checked once per election_ticks_min (10) ticks: the leader heard from its followers
+  // in the first window, not in the second.
+  for (int t = 0; t < 20; ++t) {
+    net.TickAll();
+    net.Stabilize();
+  }
+  EXPECT_EQ(net.node(leader).role(), Role::kFollower);
+  EXPECT_EQ(net.node(leader).leader_id(), 0);
+  // The others elect a new leader among themselves.
+  int64_t new_leader = 0;
+  for (int t = 0; t < 100 && new_leader == 0; ++t) {
+    net.TickAll();
+    net.Stabilize();
+    new_leader = net.Leader();
+  }
+  EXPECT_NE(new_leader, 0);
+  EXPECT_NE(new_leader, leader);
+}
+
+TEST(RaftNodeTest, CheckQuorum_FollowerInLeaseIgnoresVoteRequests) {
+  Network net(3);
+  const int64_t leader = ElectViaCampaign(net, 1);
+  const uint64_t term = net.node(leader).term();
+  RequestVoteRequest req;
+  req.set_term(term + 1);
+  req.set_candidate_id(3);
+  req.set_last_log_index(100);
+  req.set_last_log_term(term);
+  ASSERT_TRUE(net.node(2).Step(RaftMessage::Make(3, 2, req)).ok());
+  EXPECT_EQ(net.node(2).term(), term);
+  EXPECT_FALSE(net.node(2).HasReady());
+}
+
+// ---------------------------------------------------------------------------
+// Log replication (Raft 5.3)
+
+TEST(RaftNodeTest, LogReplication_NewLeaderAppendsNoopAtStartOfTerm) {
+  Network net(3);
+  const int64_t leader = ElectViaCampaign(net, 1);
+  const uint64_t term = net.node(leader).term();
+  for (int64_t id : net.ids()) {
+    ASSERT_EQ(net.storage(id).applied.size(), 1u) << "node " << id;
+    const Entry& noop = net.storage(id).applied[0];
+    EXPECT_EQ(noop.type(), Entry::NOOP);
+    EXPECT_EQ(noop.term(), term);
+    EXPECT_EQ(net.node(id).commit_index(), 1u);
+  }
+}
+
+TEST(RaftNodeTest, LogReplication_ProposalsAreCommittedAndAppliedEverywhere) {
+  Network net(5);
+  const int64_t leader = ElectViaCampaign(net, 1);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(net.node(leader).Propose("v" + std::to_string(i)).ok());
+    net.Stabilize();
+  }
+  for (int64_t id : net.ids()) {
+    EXPECT_EQ(net.node(id).commit_index(), 21u);
+    EXPECT_EQ(net.node(id).applied_index(), 21u);
+    EXPECT_EQ(net.storage(id).applied.back().data(), "v19");
+  }
+  EXPECT_TRUE(absl::IsFailedPrecondition(net.node(2).Propose("x").status()));
+  EXPECT_EQ(net.node(2).leader_id(), leader);
+}
+
+TEST(RaftNodeTest, LogReplication_ProposalsBetweenReadiesShareOneAppend) {
+  Network net(3, [](RaftNodeOptions& o) { o.max_entries_per_append = 4; });
+  const int64_t leader = ElectViaCampaign(net, 1);
+  net.ClearSent();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(net.node(leader).Propose("p").ok());
+  net.ProcessReady(leader);
+  for (int64_t follower : {2, 3}) {
+    auto appends = EntryAppends(net.sent(), follower);
+    ASSERT_EQ(appends.size(), 3u);  // 4 + 4 + 2
+    EXPECT_EQ(appends[0].entries_size(), 4);
+    EXPECT_EQ(appends[1].entries_size(), 4);
+    EXPECT_EQ(appends[2].entries_size(), 2);
+  }
+  net.Stabilize();
+  EXPECT_EQ(net.node(2).commit_index(), 11u);
+}
+
+TEST(RaftNodeTest, LogReplication_AppendRespectsByteLimit) {
+  Network net(3, [](RaftNodeOptions& o) { o.max_bytes_per_append = 250; });
+  const int64_t leader = ElectViaCampaign(net, 1);
+  net.ClearSent();
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(net.node(leader).Propose(std::string(100, 'x')).ok());
+  net.ProcessReady(leader);
+  auto appends = EntryAppends(net.sent(), 2);
+  ASSERT_EQ(appends.size(), 2u);
+  EXPECT_EQ(appends[0].entries_size(), 2);
+  EXPECT_EQ(appends[1].entries_size(), 2);
+}
+
+TEST(RaftNodeTest, FlowControl_InflightWindowCapsUnacknowledgedAppends) {
+  Network net(3, [](RaftNodeOptions& o) { o.max_inflight_appends = 3; });
+  const int64_t leader = ElectViaCampaign(net, 1);
+  ASSERT_EQ(net.node(leader).progress(2)->state(), ProgressState::kReplicate);
+  net.ClearSent();
+  net.queue().clear();
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(net.node(leader).Propose("p" + std::to_string(i)).ok());
+    net.ProcessReady(leader);  // nothing is delivered: no acknowledgement comes back
+  }
+  for (int64_t follower : {2, 3}) {
+    EXPECT_EQ(EntryAppends(net.sent(), follower).size(), 3u);
+    EXPECT_EQ(net.node(leader).progress(follower)->inflights().count(), 3);
+    EXPECT_TRUE(net.node(leader).progress(follower)->IsPaused());
+  }
+  // Acknowledgements open the window again and the rest follows.
+  net.Stabilize();
+  for (int64_t id : net.ids()) EXPECT_EQ(net.node(id).commit_index(), 11u);
+}
+
+TEST(RaftNodeTest, LogReplication_LostAppendsAreResentAfterHeartbeats) {
+  Network net(3);
+  const int64_t leader = ElectViaCampaign(net, 1);
+  ASSERT_TRUE(net.node(leader).Propose("lost").ok());
+  net.ProcessReady(leader);
+  net.queue().clear();  // the appends are lost
+  for (int t = 0; t < 5; ++t) {
+    net.node(leader).Tick();
+    net.Stabilize();
+  }
+  for (int64_t id : net.ids()) EXPECT_EQ(net.node(id).commit_index(), 2u);
+}
+
+TEST(RaftNodeTest, LogMatching_ConflictingFollowerIsRepairedWithFastBackoff) {
+  // Raft Figure 7: the leader's log and a follower that holds extra entries of terms the
+  // leader never saw.
+  const std::vector<uint64_t> leader_log = {1, 1, 1, 4, 4, 5, 5, 6, 6, 6};
+  std::map<int64_t, RaftRestoredState> restored = {
+      {1, LogWithTerms(leader_log, 7)},
+      {2, LogWithTerms(leader_log, 7)},
+      {3, LogWithTerms({1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3}, 7)},
+  };
+  Network net(3, nullptr, restored);
+  ElectViaCampaign(net, 1);
+  net.Stabilize();
+
+  int rejections = 0;
+  for (const AppendEntriesResponse& r : PayloadsOf<AppendEntriesResponse>(net.sent(), 3, 1)) {
+    if (!r.success()) ++rejections;
+  }
+  // One rejection per conflicting term rather than one per entry (7 without hints).
+  EXPECT_LE(rejections, 2);
+  EXPECT_EQ(net.node(3).last_index(), 11u);
+  for (uint64_t i = 1; i <= 11; ++i) {
+    EXPECT_EQ(net.node(3).TermAt(i), net.node(1).TermAt(i)) << "index " << i;
+  }
+  // The durable log was truncated as well.
+  EXPECT_EQ(net.storage(3).log.size(), 11u);
+  EXPECT_EQ(net.storage(3).log.at(4).term(), 4u);
+  EXPECT_EQ(net.node(3).commit_index(), 11u);
+}
+
+TEST(RaftNodeTest, LogMatching_FollowerRejectsAppendWithMismatchedPrevTermAndHints) {
+  RaftRestoredState state = LogWithTerms({1, 2, 2, 2}, 2);
+  RaftNode node(ThreeNodeOptions(2), state);
+  AppendEntriesRequest req;
+  req.set_term(3);
+  req.set_leader_id(1);
+  req.set_prev_log_index(4);
+  req.set_prev_log_term(3);
+  req.set_sequence(9);
+  ASSERT_TRUE(node.Step(RaftMessage::Make(1, 2, req)).ok());
+  Ready rd = node.GetReady();
+  auto responses = PayloadsOf<AppendEntriesResponse>(rd.messages);
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_FALSE(responses[0].success());
+  EXPECT_EQ(responses[0].conflict_term(), 2u);
+  EXPECT_EQ(responses[0].conflict_index(), 2u);
+  EXPECT_EQ(responses[0].sequence(), 9u);
+  EXPECT_EQ(node.leader_id(), 1);
+}
+
+TEST(RaftNodeTest, LeaderCompleteness_LeaderCommitsOnlyEntriesOfItsCurrentTerm) {
+  // Raft Figure 8: an entry of an earlier term replicated on a majority is not committed
+  // by counting; it commits only together with an entry of the leader's term.
+  RaftNodeOptions options = ThreeNodeOptions(1);
+  options.pre_vote = false;
+  RaftNode node(options, LogWithTerms({1, 2}, 2));
+  ASSERT_TRUE(node.Campaign().ok());
+  ASSERT_TRUE(node.Step(VoteResponse(2, 1, 3, true, false)).ok());
+  ASSERT_EQ(node.role(), Role::kLeader);
+  ASSERT_EQ(node.term(), 3u);
+  ASSERT_EQ(node.last_index(), 3u);  // the NOOP of term 3
+  node.Advance(node.GetReady());
+
+  AppendEntriesResponse ack;
+  ack.set_term(3);
+  ack.set_follower_id(2);
+  ack.set_success(true);
+  ack.set_match_index(2);
+  ASSERT_TRUE(node.Step(RaftMessage::Make(2, 1, ack)).ok());
+  EXPECT_EQ(node.commit_index(), 0u) << "index 2 (term 2) is on a majority but not of term 3";
+
+  ack.set_match_index(3);
+  ASSERT_TRUE(node.Step(RaftMessage::Make(2, 1, ack)).ok());
+  EXPECT_EQ(node.commit_index(), 3u);
+  Ready rd = node.GetReady();
+  ASSERT_EQ(rd.committed_entries.size(), 3u);
+  EXPECT_EQ(rd.committed_entries[2].type(), Entry::NOOP);
+}
+
+TEST(RaftNodeTest, LogReplication_HeartbeatCarriesCommitBoundedByFollowerMatch) {
+  Network net(3);
+  const int64_t leader = ElectViaCampaign(net, 1);
+  net.Isolate(3);
+  ASSERT_TRUE(net.node(leader).Propose("a").ok());
+  net.Stabilize();
+  ASSERT_EQ(net.node(leader).commit_index(), 2u);
+  net.ClearSent();
+  net.node(leader).Tick();
+  net.ProcessReady(leader);
+  auto to2 = PayloadsOf<AppendEntriesRequest>(net.sent(), leader, 2);
+  auto to3 = PayloadsOf<AppendEntriesRequest>(net.sent(), leader, 3);
+  ASSERT_FALSE(to2.empty());
+  ASSERT_FALSE(to3.empty());
+  EXPECT_EQ(to2.back().leader_commit(), 2u);
+  EXPECT_EQ(to3.back().leader_commit(), 1u);  // node 3 only matches up to 1
+}
+
+TEST(RaftNodeTest, Proposal_RefusedWhenTooManyBytesAreUncommitted) {
+  Network net(3, [](RaftNodeOptions& o) { o.max_uncommitted_bytes = 100; });
+  const int64_t leader = ElectViaCampaign(net, 1);
+  net.Isolate(2);
+  net.Isolate(3);
+  ASSERT_TRUE(net.node(leader).Propose(std::string(60, 'a')).ok());
+  EXPECT_TRUE(absl::IsResourceExhausted(net.node(leader).Propose(std::string(60, 'b')).status()));
+  net.Heal();
+  net.node(leader).Tick();
+  net.Stabilize();
+  for (int t = 0; t < 5; ++t) {
+    net.node(leader).Tick();
+    net.Stabilize();
+  }
+  EXPECT_EQ(net.node(leader).commit_index(), 2u);
+  EXPECT_TRUE(net.node(leader).Propose(std::string(60, 'b')).ok());
+}
+
+TEST(RaftNodeTest, Proposal_OverwrittenByNewLeaderIsReportedDropped) {
+  Network net(3);
+  ElectViaCampaign(net, 1);
+  net.Isolate(1);
+  absl::StatusOr<uint64_t> index = net.node(1).Propose("doomed");
+  ASSERT_TRUE(index.ok());
+  net.ProcessReady(1);
+  // 2 and 3 elect a new leader, whose NOOP takes that index.
+  const int64_t new_leader = net.TickUntilLeader();
+  ASSERT_TRUE(new_leader == 2 || new_leader == 3);
+  ASSERT_TRUE(net.node(new_leader).Propose("winner").ok());
+  net.Stabilize();
+  net.Heal();
+  for (int t = 0; t < 30 && net.node(1).leader_id() != new_leader; ++t) {
+    net.TickAll();
+    net.Stabilize();
+  }
+  ASSERT_EQ(net.node(1).leader_id(), new_leader);
+  EXPECT_EQ(net.storage(1).applied.back().data(), "winner");
+  ASSERT_EQ(net.storage(1).dropped_proposals.size(), 1u);
+  EXPECT_EQ(net.storage(1).dropped_proposals[0].first, *index);
+}
+
+// ---------------------------------------------------------------------------
+// ReadIndex (Raft thesis 6.4)
+
+TEST(RaftNodeTest, ReadIndex_LeaderConfirmsLeadershipWithHeartbeatRound) {
+  Network net(3);
+  const int64_t leader = ElectViaCampaign(net, 1);
+  ASSERT_TRUE(net.node(leader).Propose("x").ok());
+  net.Stabilize();
+  const uint64_t commit = net.node(leader).commit_index();
+
+  net.ClearSent();
+  ASSERT_TRUE(net.node(leader).ReadIndex(42).ok());
+  net.ProcessReady(leader);
+  EXPECT_TRUE(net.storage(leader).read_states.empty()) << "served before a quorum answered";
+  auto heartbeats = PayloadsOf<AppendEntriesRequest>(net.sent(), leader);
+  ASSERT_EQ(heartbeats.size(), 2u);
+  EXPECT_NE(heartbeats[0].read_context(), 0u);
+
+  net.Stabilize();
+  ASSERT_EQ(net.storage(leader).read_states.size(), 1u);
+  EXPECT_EQ(net.storage(leader).read_states[0].context, 42u);
+  EXPECT_EQ(net.storage(leader).read_states[0].index, commit);
+}
+
+TEST(RaftNodeTest, ReadIndex_LeaderWithoutQuorumNeverServesTheRead) {
+  Network net(3);
+  const int64_t leader = ElectViaCampaign(net, 1);
+  net.Isolate(2);
+  net.Isolate(3);
+  ASSERT_TRUE(net.node(leader).ReadIndex(5).ok());
+  net.Stabilize();
+  EXPECT_TRUE(net.storage(leader).read_states.empty());
+  // It steps down at the next CheckQuorum and reports the read as dropped.
+  for (int t = 0; t < 20; ++t) net.node(leader).Tick();
+  net.ProcessReady(leader);
+  EXPECT_EQ(net.node(leader).role(), Role::kFollower);
+  EXPECT_EQ(net.storage(leader).dropped_reads, std::vector<uint64_t>{5});
+}
+
+TEST(RaftNodeTest, ReadIndex_FollowerForwardsToLeader) {
+  Network net(3);
+  const int64_t leader = ElectViaCampaign(net, 1);
+  ASSERT_TRUE(net.node(leader).Propose("x").ok());
+  net.Stabilize();
+  ASSERT_TRUE(net.node(2).ReadIndex(7).ok());
+  net.Stabilize();
+  ASSERT_EQ(net.storage(2).read_states.size(), 1u);
+  EXPECT_EQ(net.storage(2).read_states[0].context, 7u);
+  EXPECT_EQ(net.storage(2).read_states[0].index, net.node(leader).commit_index());
+  EXPECT_TRUE(net.storage(leader).read_states.empty());
+
+  RaftNode lonely(ThreeNodeOptions(1));
+  EXPECT_TRUE(absl::IsFailedPrecondition(lonely.ReadIndex(1)));
+}
+
+TEST(RaftNodeTest, ReadIndex_NewLeaderDefersReadUntilItCommitsAnEntryOfItsTerm) {
+  Network net(3);
+  ASSERT_TRUE(net.node(1).Campaign().ok());
+  // Run the election only as far as node 1 becoming leader.
+  for (int round = 0; round < 10 && net.node(1).role() != Role::kLeader; ++round) {
+    net.ProcessAllReady();
+    net.DeliverAll();
+  }
+  ASSERT_EQ(net.node(1).role(), Role::kLeader);
+  ASSERT_EQ(net.node(1).commit_index(), 0u);
+  net.ClearSent();
+  ASSERT_TRUE(net.node(1).ReadIndex(11).ok());
+  net.ProcessReady(1);
+  for (const AppendEntriesRequest& a : PayloadsOf<AppendEntriesRequest>(net.sent(), 1)) {
+    EXPECT_EQ(a.read_context(), 0u) << "read round started before a current-term commit";
+  }
+  net.Stabilize();
+  ASSERT_EQ(net.storage(1).read_states.size(), 1u);
+  EXPECT_EQ(net.storage(1).read_states[0].index, 1u);  // the NOOP
+}
+
+// ---------------------------------------------------------------------------
+// Leadership transfer (Raft thesis 3.10)
+
+TEST(RaftNodeTest, LeadershipTransfer_ToUpToDateFollower) {
+  Network net(3);
+  const int64_t leader = ElectViaCampaign(net, 1);
+  const uint64_t term = net.node(leader).term();
+  ASSERT_TRUE(net.node(leader).TransferLeadership(2).ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(net.node(leader).Propose("x").status()));
+  net.Stabilize();
+  EXPECT_EQ(net.node(2).role(), Role::kLeader);
+  EXPECT_EQ(net.node(2).term(), term + 1);
+  EXPECT_EQ(net.node(1).role(), Role::kFollower);
+  EXPECT_EQ(net.node(1).leader_id(), 2);
+  EXPECT_TRUE(net.node(2).Propose("after").ok());
+}
+
+TEST(RaftNodeTest, LeadershipTransfer_ToLaggingFollowerCatchesItUpFirst) {
+  Network net(3);
+  const int64_t leader = ElectViaCampaign(net, 1);
+  net.Isolate(3);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(net.node(leader).Propose("v").ok());
+  net.Stabilize();
+  ASSERT_LT(net.node(3).last_index(), net.node(leader).last_index());
+  net.Heal();
+
+  net.ClearSent();
+  ASSERT_TRUE(net.node(leader).TransferLeadership(3).ok());
+  EXPECT_EQ(net.node(leader).lead_transferee(), 3);
+  net.ProcessReady(leader);
+  EXPECT_TRUE(PayloadsOf<TimeoutNow>(net.sent()).empty()) << "target not caught up yet";
+  for (int t = 0; t < 5 && net.node(3).role() != Role::kLeader; ++t) {
+    net.node(leader).Tick();
+    net.Stabilize();
+  }
+  EXPECT_EQ(net.node(3).role(), Role::kLeader);
+  EXPECT_EQ(PayloadsOf<TimeoutNow>(net.sent()).size(), 1u);
+  EXPECT_GE(net.node(3).commit_index(), 6u);
+}
+
+TEST(RaftNodeTest, LeadershipTransfer_AbortedAfterAnElectionTimeout) {
+  Network net(3);
+  const int64_t leader = ElectViaCampaign(net, 1);
+  net.Isolate(3);
+  ASSERT_TRUE(net.node(leader).TransferLeadership(3).ok());
+  for (int t = 0; t < 10; ++t) {
+    net.node(leader).Tick();
+    net.node(2).Tick();
+    net.Stabilize();
+  }
+  EXPECT_EQ(net.node(leader).role(), Role::kLeader);
+  EXPECT_EQ(net.node(leader).lead_transferee(), 0);
+  EXPECT_TRUE(net.node(leader).Propose("ok again").ok());
+}
+
+TEST(RaftNodeTest, LeadershipTransfer_VotersIgnoreTheirLeaseForTheTarget) {
+  Network net(3);
+  ElectViaCampaign(net, 1);
+  // Node 2 just heard from the leader, yet grants node 3's transfer election.
+  ASSERT_TRUE(net.node(1).TransferLeadership(3).ok());
+  net.Stabilize();
+  EXPECT_EQ(net.node(3).role(), Role::kLeader);
+}
+
+// ---------------------------------------------------------------------------
+// Restart and roles
+
+TEST(RaftNodeTest, Restart_RestoredStateKeepsTermVoteAndLog) {
+  Network net(3);
+  const int64_t leader = ElectViaCampaign(net, 1);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(net.node(leader).Propose("v").ok());
+  net.Stabilize();
+  const uint64_t term = net.node(2).term();
+  const int64_t vote = net.node(2).voted_for();
+  const uint64_t last = net.node(2).last_index();
+  const uint64_t commit = net.node(2).commit_index();
+  ASSERT_EQ(vote, 1);
+
+  net.Restart(2);
+  EXPECT_EQ(net.node(2).term(), term);
+  EXPECT_EQ(net.node(2).voted_for(), vote);
+  EXPECT_EQ(net.node(2).last_index(), last);
+  EXPECT_EQ(net.node(2).commit_index(), commit);
+  EXPECT_EQ(net.node(2).role(), Role::kFollower);
+
+  // It keeps serving: no second vote in the old term, and it catches up on new entries.
+  ASSERT_TRUE(net.node(leader).Propose("after restart").ok());
+  net.Stabilize();
+  EXPECT_EQ(net.node(2).commit_index(), commit + 1);
+  EXPECT_EQ(net.storage(2).applied.back().data(), "after restart");
+}
+
+TEST(RaftNodeTest, Roles_FollowerPreCandidateCandidateLeaderFollower) {
+  RaftNodeOptions options = ThreeNodeOptions(1);
+  RaftNode node(options);
+  EXPECT_EQ(node.role(), Role::kFollower);
+  for (int t = 0; t < options.election_ticks_max && node.role() == Role::kFollower; ++t) {
+    node.Tick();
+  }
+  ASSERT_EQ(node.role(), Role::kPreCandidate);
+  EXPECT_EQ(node.term(), 0u) << "a pre-candidate keeps its term";
+  Ready rd = node.GetReady();
+  auto requests = PayloadsOf<RequestVoteRequest>(rd.messages);
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_TRUE(requests[0].pre_vote());
+  EXPECT_EQ(requests[0].term(), 1u);
+  node.Advance(rd);
+
+  ASSERT_TRUE(node.Step(VoteResponse(2, 1, 1, true, true)).ok());
+  ASSERT_EQ(node.role(), Role::kCandidate);
+  EXPECT_EQ(node.term(), 1u);
+  EXPECT_EQ(node.voted_for(), 1);
+
+  ASSERT_TRUE(node.Step(VoteResponse(3, 1, 1, true, false)).ok());
+  ASSERT_EQ(node.role(), Role::kLeader);
+  EXPECT_EQ(node.leader_id(), 1);
+
+  AppendEntriesRequest append;
+  append.set_term(2);
+  append.set_leader_id(3);
+  ASSERT_TRUE(node.Step(RaftMessage::Make(3, 1, append)).ok());
+  EXPECT_EQ(node.role(), Role::kFollower);
+  EXPECT_EQ(node.term(), 2u);
+  EXPECT_EQ(node.leader_id(), 3);
+}
+
+TEST(RaftNodeTest, Roles_CandidateLosingTheElectionBecomesFollower) {
+  RaftNodeOptions options = ThreeNodeOptions(1);
+  options.pre_vote = false;
+  RaftNode node(options);
+  ASSERT_TRUE(node.Campaign().ok());
+  ASSERT_EQ(node.role(), Role::kCandidate);
+  ASSERT_TRUE(node.Step(VoteResponse(2, 1, 1, false, false)).ok());
+  EXPECT_EQ(node.role(), Role::kCandidate);
+  ASSERT_TRUE(node.Step(VoteResponse(3, 1, 1, false, false)).ok());
+  EXPECT_EQ(node.role(), Role::kFollower);
+}
+
+TEST(RaftNodeTest, Roles_SingleNodeClusterElectsItselfAndCommitsAlone) {
+  RaftNodeOptions options;
+  options.id = 1;
+  options.voters = {1};
+  RaftNode node(options);
+  for (int t = 0; t < 20 && node.role() != Role::kLeader; ++t) node.Tick();
+  ASSERT_EQ(node.role(), Role::kLeader);
+  absl::StatusOr<uint64_t> index = node.Propose("solo");
+  ASSERT_TRUE(index.ok());
+  EXPECT_EQ(node.commit_index(), *index);
+  ASSERT_TRUE(node.ReadIndex(3).ok());
+  Ready rd = node.GetReady();
+  ASSERT_EQ(rd.read_states.size(), 1u);
+  EXPECT_EQ(rd.read_states[0].index, *index);
+}
+
+TEST(RaftNodeTest, Step_UnknownSenderAndMismatchedTypeAreRejectedHarmlessly) {
+  RaftNode node(ThreeNodeOptions(1));
+  AppendEntriesRequest append;
+  append.set_term(5);
+  EXPECT_TRUE(absl::IsInvalidArgument(node.Step(RaftMessage::Make(9, 1, append))));
+  RaftMessage wrong = RaftMessage::Make(2, 1, append);
+  wrong.user_type = RAFT_REQUEST_VOTE;
+  EXPECT_TRUE(absl::IsInvalidArgument(node.Step(wrong)));
+  EXPECT_EQ(node.term(), 0u);
+  EXPECT_FALSE(RaftMessage::Parse(2, 1, 99, "").ok());
+  EXPECT_FALSE(RaftMessage::Parse(2, 1, RAFT_APPEND_ENTRIES, "\xff\xff").ok());
+}
+
+TEST(RaftNodeTest, Compaction_FollowerBehindTheCompactedLogNeedsASnapshot) {
+  Network net(3);
+  const int64_t leader = ElectViaCampaign(net, 1);
+  net.Isolate(3);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(net.node(leader).Propose("v").ok());
+  net.Stabilize();
+  ASSERT_EQ(net.node(leader).applied_index(), 6u);
+  EXPECT_TRUE(absl::IsFailedPrecondition(net.node(leader).CompactTo(7)));
+  ASSERT_TRUE(net.node(leader).CompactTo(5).ok());
+  EXPECT_EQ(net.node(leader).first_index(), 6u);
+  net.Heal();
+  for (int t = 0; t < 5; ++t) {
+    net.node(leader).Tick();
+    net.Stabilize();
+  }
+  EXPECT_EQ(net.node(leader).FollowersNeedingSnapshot(), std::vector<int64_t>{3});
+  EXPECT_EQ(net.node(leader).progress(3)->state(), ProgressState::kSnapshot);
+}
+
+// ---------------------------------------------------------------------------
+// Randomized safety check: 3 nodes, random drops, 200 proposals. Every apply is compared
+// with every other node's apply at the same index by the harness.
+
+// Runs 3 nodes under random faults until `target` proposals were accepted, then heals the
+// network and checks that every node converges on one log.
+// Returns the number of terms that had a leader.
+size_t RunRandomFaults(uint64_t seed, int target, bool reorder_duplicate_restart) {
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  Network net(3, [seed](RaftNodeOptions& o) { o.seed = seed; });
+  std::mt19937_64 rng(seed);
+  net.set_drop_rate(0.2);
+  if (reorder_duplicate_restart) net.set_reorder_and_duplicate(0.1);
+  int proposals = 0;
+  int fault_steps_left = 0;
+  for (int step = 0; step < 50000 && proposals < target; ++step) {
+    for (int64_t id : net.ids()) {
+      if (rng() % 2 == 0) net.node(id).Tick();
+    }
+    const int64_t leader = net.Leader();
+    if (leader != 0 && rng() % 4 == 0) {
+      if (net.node(leader).Propose("s" + std::to_string(proposals)).ok()) ++proposals;
+    }
+    if (fault_steps_left > 0 && --fault_steps_left == 0) net.Heal();
+    if (fault_steps_left == 0 && rng() % 40 == 0) {
+      // A fault lasting 10 to 60 steps: the leader (or a random node) isolated, or one
+      // link cut.
+      fault_steps_left = 10 + rng() % 50;
+      switch (rng() % 3) {
+        case 0:
+          net.Isolate(leader != 0 ? leader : 1 + rng() % 3);
+          break;
+        case 1:
+          net.Isolate(1 + rng() % 3);
+          break;
+        default: {
+          const int64_t a = 1 + rng() % 3;
+          net.Cut(a, a % 3 + 1);
+          break;
+        }
+      }
+    }
+    if (reorder_duplicate_restart && rng() % 200 == 0) {
+      net.ProcessAllReady();  // what a node handed out is durable before it crashes
+      net.Restart(1 + rng() % 3);
+    }
+    net.ProcessAllReady();
+    net.DeliverAll();
+  }
+  EXPECT_EQ(proposals, target);
+
+  net.Heal();
+  net.set_drop_rate(0);
+  for (int t = 0; t < 200; ++t) {
+    net.TickAll();
+    net.Stabilize();
+  }
+  const int64_t leader = net.Leader();
+  EXPECT_NE(leader, 0);
+  if (leader == 0) return net.leader_terms();
+  EXPECT_TRUE(net.node(leader).Propose("final").ok());
+  net.Stabilize();
+  for (int64_t id : net.ids()) {
+    EXPECT_EQ(net.node(id).commit_index(), net.node(leader).commit_index()) << "node " << id;
+    EXPECT_EQ(net.node(id).last_index(), net.node(leader).last_index()) << "node " << id;
+    EXPECT_EQ(net.storage(id).applied.back().data(), "final") << "node " << id;
+  }
+  return net.leader_terms();
+}
+
+// RAFT_RANDOM_SEEDS=<n> runs more seeds.
+int RandomSeeds(int default_seeds) {
+  const char* env = std::getenv("RAFT_RANDOM_SEEDS");
+  return env == nullptr ? default_seeds : std::max(1, std::atoi(env));
+}
+
+TEST(RaftNodeTest, Safety_RandomDropsNeverCommitDifferentEntriesAtOneIndex) {
+  const int seeds = RandomSeeds(3);
+  size_t leader_terms = 0;
+  for (int seed = 1; seed <= seeds; ++seed) leader_terms += RunRandomFaults(seed, 200, false);
+  EXPECT_GT(leader_terms, static_cast<size_t>(seeds)) << "the faults never changed leaders";
+}
+
+TEST(RaftNodeTest, Safety_ReorderingDuplicationAndRestartsNeverCommitDifferentEntries) {
+  const int seeds = RandomSeeds(3);
+  size_t leader_terms = 0;
+  for (int seed = 1; seed <= seeds; ++seed) {
+    leader_terms += RunRandomFaults(1000 + seed, 200, true);
+  }
+  EXPECT_GT(leader_terms, static_cast<size_t>(seeds)) << "the faults never changed leaders";
+}
+
+}  // namespace
+}  // namespace raft
+}  // namespace resdb
