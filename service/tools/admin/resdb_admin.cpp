@@ -1,0 +1,217 @@
+// Command-line administration of a deployment: asks replicas about their state.
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "platform/config/resdb_config.h"
+#include "service/tools/admin/admin_client.h"
+#include "service/tools/admin/status_format.h"
+
+namespace resdb {
+namespace {
+
+constexpr char kTool[] = "resdb_admin";
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+
+constexpr char kUsage[] = R"(administers a deployment of replicas.
+
+Usage:
+  resdb_admin --config CLIENT_CONFIG COMMAND [flags]
+
+Commands:
+  status   asks every replica of the config for its state, all at once, and prints one row
+           per replica: id, protocol, role, then for RAFT term, leader_id, commit_index,
+           applied_index, first_index, last_index, snapshot_index, for PBFT view,
+           primary_id, executed_seq, stable_checkpoint. A replica that does not answer
+           shows "error: ..." instead.
+           --json          print exactly one JSON array instead: one object per replica, in
+                           config order, with the fields above as keys (numbers as JSON
+                           numbers), or {"id": N, "error": "..."} for a replica that did not
+                           answer
+           --timeout_ms N  how long to wait for each replica (default: the config's
+                           client_timeout_ms)
+           Exit status: 0 if at least one replica answered, 1 if none did.
+
+Flags:
+  --config PATH   client config (JSON) listing the replicas; required
+  --help          this text
+
+Flags may come before or after the command, as --name=value or --name value.
+Exit status 2: bad arguments or config. Failures print one line starting with "resdb_admin: "
+on stderr.)";
+
+// Every flag the tool knows and whether it takes a value (--json is a switch).
+const std::map<std::string, bool>& KnownFlags() {
+  static const auto* flags =
+      new std::map<std::string, bool>{{"config", true}, {"json", false}, {"timeout_ms", true}};
+  return *flags;
+}
+
+struct Arguments {
+  std::string command;
+  std::map<std::string, std::string> flags;
+  // Arguments after the command that are not flags.
+  std::vector<std::string> operands;
+};
+
+// What a command needs: its name, the flags it accepts besides --config, and how it runs.
+struct Command {
+  const char* name;
+  std::set<std::string> flags;
+  int (*run)(const ResDBConfig& config, const Arguments& args);
+};
+
+// Prints one line to stderr: newlines inside the message would break "one line".
+int Fail(int exit_code, const std::string& message) {
+  std::cerr << kTool << ": " << absl::StrReplaceAll(message, {{"\r", " "}, {"\n", " "}})
+            << std::endl;
+  return exit_code;
+}
+
+int UsageError(const std::string& message) {
+  return Fail(kExitUsage, absl::StrCat(message, " (see --help)"));
+}
+
+int RunStatus(const ResDBConfig& config, const Arguments& args);
+
+const std::vector<Command>& Commands() {
+  static const auto* commands = new std::vector<Command>{
+      {"status", {"json", "timeout_ms"}, &RunStatus},
+  };
+  return *commands;
+}
+
+std::string CommandNames() {
+  std::vector<std::string> names;
+  for (const Command& command : Commands()) names.push_back(command.name);
+  return absl::StrJoin(names, ", ");
+}
+
+// Parses the command line into `args`. Returns -1 to go on, otherwise the exit status (0
+// after --help).
+int ParseArguments(int argc, char** argv, Arguments* args) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.size() < 2 || arg[0] != '-') {
+      if (args->command.empty()) {
+        args->command = arg;
+      } else {
+        args->operands.push_back(arg);
+      }
+      continue;
+    }
+    const std::string body = arg.substr(arg[1] == '-' ? 2 : 1);
+    const size_t equals = body.find('=');
+    const std::string name = body.substr(0, equals);
+    if (name == "help" || name == "h") {
+      std::cout << kTool << " " << kUsage << std::endl;
+      return 0;
+    }
+    auto known = KnownFlags().find(name);
+    if (known == KnownFlags().end()) return UsageError(absl::StrCat("unknown flag --", name));
+    if (args->flags.count(name) > 0) return UsageError(absl::StrCat("--", name, " given twice"));
+    std::string value;
+    if (equals != std::string::npos) {
+      value = body.substr(equals + 1);
+    } else if (!known->second) {
+      value = "true";
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      return UsageError(absl::StrCat("--", name, " needs a value"));
+    }
+    args->flags[name] = value;
+  }
+  return -1;
+}
+
+// Reads a switch: absent -> false; "true"/"false" (and 1/0, yes/no) otherwise.
+absl::StatusOr<bool> SwitchValue(const Arguments& args, const std::string& name) {
+  auto it = args.flags.find(name);
+  if (it == args.flags.end()) return false;
+  bool value = false;
+  if (!absl::SimpleAtob(it->second, &value)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, " takes no value or true/false, not \"", it->second, "\""));
+  }
+  return value;
+}
+
+int RunStatus(const ResDBConfig& config, const Arguments& args) {
+  absl::StatusOr<bool> json = SwitchValue(args, "json");
+  if (!json.ok()) return UsageError(std::string(json.status().message()));
+  int timeout_ms = config.GetClientTimeoutMs();
+  if (auto it = args.flags.find("timeout_ms"); it != args.flags.end()) {
+    if (!absl::SimpleAtoi(it->second, &timeout_ms) || timeout_ms <= 0) {
+      return UsageError(absl::StrCat(
+          "--timeout_ms must be a positive number of milliseconds, not \"", it->second, "\""));
+    }
+  }
+  if (timeout_ms <= 0) timeout_ms = 5000;
+
+  const std::vector<ReplicaStatusResult> results =
+      GetClusterStatus(config, std::chrono::milliseconds(timeout_ms));
+  int answered = 0;
+  for (const ReplicaStatusResult& result : results) answered += result.second.ok() ? 1 : 0;
+  std::cout << (*json ? StatusJson(results) : StatusTable(results, config.GetConsensusProtocol()))
+            << std::flush;
+  if (answered == 0) {
+    return Fail(kExitFailed,
+                absl::StrCat("status: none of the ", results.size(), " replicas answered"));
+  }
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  Arguments args;
+  if (int exit_code = ParseArguments(argc, argv, &args); exit_code >= 0) return exit_code;
+
+  if (args.command.empty()) {
+    return UsageError(absl::StrCat("a command is required: one of ", CommandNames()));
+  }
+  const Command* command = nullptr;
+  for (const Command& candidate : Commands()) {
+    if (args.command == candidate.name) command = &candidate;
+  }
+  if (command == nullptr) {
+    return UsageError(
+        absl::StrCat("unknown command \"", args.command, "\": expected one of ", CommandNames()));
+  }
+  if (!args.operands.empty()) {
+    return UsageError(
+        absl::StrCat("unexpected argument \"", args.operands.front(), "\" after ", command->name));
+  }
+  for (const auto& [name, value] : args.flags) {
+    if (name != "config" && command->flags.count(name) == 0) {
+      return UsageError(absl::StrCat("--", name, " is not a flag of ", command->name));
+    }
+  }
+  auto config_flag = args.flags.find("config");
+  if (config_flag == args.flags.end() || config_flag->second.empty()) {
+    return UsageError("--config is required: the client config file");
+  }
+  absl::StatusOr<ResDBConfig> config = ResDBConfig::LoadFromFile(config_flag->second, 0);
+  if (!config.ok()) return Fail(kExitUsage, std::string(config.status().message()));
+  return command->run(*config, args);
+}
+
+}  // namespace
+}  // namespace resdb
+
+int main(int argc, char** argv) {
+  // gRPC logs connection trouble to stderr; the tool reports failures itself.
+  // GRPC_VERBOSITY set by the user still wins.
+  setenv("GRPC_VERBOSITY", "NONE", /*overwrite=*/0);
+  return resdb::Main(argc, argv);
+}
