@@ -55,6 +55,28 @@ void ConsensusManager::SetSigner(std::unique_ptr<Signer> signer) {
   communicator_->SetSigner(std::move(signer));
 }
 
+ReplicaStatus ConsensusManager::GetStatus() {
+  ReplicaStatus status;
+  status.set_id(config_.GetSelfId());
+  status.set_protocol(config_.GetConsensusProtocol());
+  status.set_leader_id(GetPrimary());
+  status.set_term(GetVersion());
+  return status;
+}
+
+bool ConsensusManager::AnswerStatusRequest(const Request& request, Context* context) {
+  if (request.type() != Request::TYPE_STATUS) return false;
+  if (context == nullptr) return true;
+  Response response;
+  response.set_status(Response::OK);
+  response.set_replica_id(config_.GetSelfId());
+  const ReplicaStatus status = GetStatus();
+  response.set_leader_id(status.leader_id());
+  status.SerializeToString(response.mutable_data());
+  context->Reply(response);
+  return true;
+}
+
 void ConsensusManager::HeartBeat() {
   Request heartbeat;
   heartbeat.set_type(Request::TYPE_HEART_BEAT);

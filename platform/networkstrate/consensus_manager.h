@@ -54,6 +54,16 @@ class ConsensusManager {
   // Current term (RAFT) or view (PBFT).
   virtual uint64_t GetVersion() = 0;
 
+  // What Request{type = TYPE_STATUS} is answered with. The default fills id, protocol (from
+  // the config), leader_id = GetPrimary() and term = GetVersion(); protocols add their own
+  // fields. Called from transport threads; must be thread-safe.
+  virtual ReplicaStatus GetStatus();
+
+  // If `request` is a TYPE_STATUS client call, answers it through `context` with
+  // Response{OK, data = serialized GetStatus()} and returns true; otherwise returns false and
+  // touches nothing. Derived ConsensusCommit implementations call it first.
+  bool AnswerStatusRequest(const Request& request, Context* context);
+
   // Signs every message the communicator sends from now on (see ReplicaCommunicator).
   void SetSigner(std::unique_ptr<Signer> signer);
 

@@ -86,5 +86,30 @@ TEST(ConsensusManagerTest, StatsAndCommunicatorAreAlwaysAvailable) {
   EXPECT_EQ(manager.config().GetSelfId(), 1);
 }
 
+TEST(ConsensusManagerTest, StatusRequestsAreAnsweredWithGetStatus) {
+  CountingManager manager(HeartBeatConfig());
+  Response answer;
+  bool answered = false;
+  Context context(SignatureInfo(), "", [&](const Response& response) {
+    answer = response;
+    answered = true;
+  });
+  Request status_request;
+  status_request.set_type(Request::TYPE_STATUS);
+  EXPECT_TRUE(manager.AnswerStatusRequest(status_request, &context));
+  ASSERT_TRUE(answered);
+  EXPECT_EQ(answer.status(), Response::OK);
+  ReplicaStatus status;
+  ASSERT_TRUE(status.ParseFromString(answer.data()));
+  EXPECT_EQ(status.id(), 1);
+  EXPECT_EQ(status.protocol(), "pbft");
+
+  Context other(SignatureInfo(), "", [](const Response&) {});
+  Request client_request;
+  client_request.set_type(Request::TYPE_CLIENT_REQUEST);
+  EXPECT_FALSE(manager.AnswerStatusRequest(client_request, &other));
+  EXPECT_TRUE(other.CanReply());
+}
+
 }  // namespace
 }  // namespace resdb

@@ -14,8 +14,10 @@
 # Installs what is missing, builds, writes DIR/server.config, DIR/client.config and a key pair
 # per replica under DIR/keys, then starts every replica with its data in DIR/replica<ID>/data,
 # its log in DIR/replica<ID>/server.log and its pid in DIR/replica<ID>/pid, and waits until
-# every replica accepts connections. Running it again on a DIR whose replicas are stopped
-# restarts them on their existing data and config. Stop with stop_local_cluster.sh --dir DIR.
+# every replica accepts connections; for RAFT also until a replica reports itself leader
+# (resdb_admin status), within 60 s in all. Running it again on a DIR whose replicas are
+# stopped restarts them on their existing data and config. Stop with stop_local_cluster.sh
+# --dir DIR.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -26,7 +28,7 @@ dir=resdb_cluster
 base_port=20000
 build=1
 
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "start_local_cluster: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -58,12 +60,13 @@ dir=$(cd "$dir" && pwd)
 if [ "$build" -eq 1 ]; then
   bash "$repo/scripts/install_deps.sh" >/dev/null || die "installing dependencies failed"
   (cd "$repo" && bazel build //service/kv:kv_service //service/tools/kv:kv_service_tools \
-    //service/tools/keys:resdb_keygen >"$dir/build.log" 2>&1) ||
+    //service/tools/keys:resdb_keygen //service/tools/admin:resdb_admin >"$dir/build.log" 2>&1) ||
     { tail -20 "$dir/build.log" >&2; die "build failed (full log: $dir/build.log)"; }
 fi
 bin=$(cd "$repo" && bazel info bazel-bin 2>/dev/null)
 server_bin="$bin/service/kv/kv_service"
 keygen_bin="$bin/service/tools/keys/resdb_keygen"
+admin_bin="$bin/service/tools/admin/resdb_admin"
 [ -x "$server_bin" ] || die "$server_bin is missing: run without --no_build"
 
 # A running replica must be stopped first: never start a second process on the same data.
@@ -139,6 +142,26 @@ for id in $ids; do
     sleep 0.2
   done
 done
+
+# RAFT: wait until the replicas elected a leader, so that the cluster takes writes at once.
+if grep -Eq '"consensus_protocol": *"raft"' "$dir/server.config"; then
+  [ -x "$admin_bin" ] || { cleanup_on_failure; die "$admin_bin is missing: run without --no_build"; }
+  until "$admin_bin" --config "$dir/client.config" status --json --timeout_ms 1000 2>/dev/null |
+      grep -q '"role": *"leader"'; do
+    for id in $ids; do
+      if ! kill -0 "$(cat "$dir/replica$id/pid")" 2>/dev/null; then
+        cleanup_on_failure
+        die "replica $id exited: $(tail -1 "$dir/replica$id/server.log")"
+      fi
+    done
+    if [ $SECONDS -ge $deadline ]; then
+      cleanup_on_failure
+      die "no leader was elected within 60 s (logs: $dir/replica*/server.log)"
+    fi
+    sleep 0.2
+  done
+  echo "start_local_cluster: leader elected"
+fi
 
 echo "start_local_cluster: $protocol cluster of $(echo $ids | wc -w) replicas running in $dir"
 echo "$dir/client.config"

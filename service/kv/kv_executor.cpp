@@ -49,7 +49,7 @@ absl::Status CheckKey(absl::string_view key) {
   return absl::OkStatus();
 }
 
-bool IsReadOnly(KVRequest::CMD cmd) {
+bool IsReadOnlyCommand(KVRequest::CMD cmd) {
   switch (cmd) {
     case KVRequest::GET:
     case KVRequest::GETRANGE:
@@ -85,8 +85,13 @@ std::unique_ptr<std::string> KVExecutor::Query(const std::string& request) {
   return Serialize(ExecuteReadOnly(kv_request));
 }
 
+bool KVExecutor::IsReadOnly(const std::string& request) {
+  KVRequest kv_request;
+  return kv_request.ParseFromString(request) && IsReadOnlyCommand(kv_request.cmd());
+}
+
 KVResponse KVExecutor::ExecuteReadOnly(const KVRequest& request) {
-  if (!IsReadOnly(request.cmd())) {
+  if (!IsReadOnlyCommand(request.cmd())) {
     return Failure(KVResponse::INVALID,
                    absl::StrCat("command ", KVRequest::CMD_Name(request.cmd()),
                                 " changes state and cannot be served as a local read"));

@@ -45,6 +45,9 @@ class KVExecutor : public TransactionManager {
   // command yields INVALID and changes nothing.
   std::unique_ptr<std::string> Query(const std::string& request) override;
 
+  // True for a parseable GET, GETRANGE, GET_WITH_VERSION or GET_HISTORY.
+  bool IsReadOnly(const std::string& request) override;
+
   // The same operations on parsed messages.
   KVResponse Execute(const KVRequest& request);
   KVResponse ExecuteReadOnly(const KVRequest& request);

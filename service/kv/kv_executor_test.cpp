@@ -264,5 +264,17 @@ TEST_F(KVExecutorTest, RunsThroughTheDefaultBatchPath) {
   EXPECT_EQ(invalid.status(), KVResponse::INVALID);
 }
 
+TEST_F(KVExecutorTest, IsReadOnlyNamesTheReadCommands) {
+  for (KVRequest::CMD cmd : {KVRequest::GET, KVRequest::GETRANGE, KVRequest::GET_WITH_VERSION,
+                             KVRequest::GET_HISTORY}) {
+    EXPECT_TRUE(executor_.IsReadOnly(Encode(Make(cmd, "k")))) << KVRequest::CMD_Name(cmd);
+  }
+  for (KVRequest::CMD cmd : {KVRequest::SET, KVRequest::DELETE, KVRequest::SET_WITH_VERSION,
+                             KVRequest::NONE}) {
+    EXPECT_FALSE(executor_.IsReadOnly(Encode(Make(cmd, "k")))) << KVRequest::CMD_Name(cmd);
+  }
+  EXPECT_FALSE(executor_.IsReadOnly(std::string("\xff\xff\xff", 3)));
+}
+
 }  // namespace
 }  // namespace resdb

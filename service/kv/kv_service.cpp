@@ -110,9 +110,13 @@ int Run() {
 
   ServerParts parts;
   parts.config = &*config;
-  parts.transaction_manager =
-      std::make_unique<KVExecutor>(user_data->get(), config->IsSyncWrites());
+  // Under RAFT the synced log is the durable record and the applied index is written after
+  // each batch's state in the same database, so the state machine itself need not sync.
+  const bool sync_state =
+      config->IsSyncWrites() && config->GetConsensusProtocol() != kProtocolRaft;
+  parts.transaction_manager = std::make_unique<KVExecutor>(user_data->get(), sync_state);
   parts.storage = storage->get();
+  parts.prefixes = &prefixes;
   parts.stats = &stats;
   auto server = CreateResDBServer(std::move(parts));
   if (!server.ok()) Fail(server.status());

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "platform/consensus/ordering/raft/consensus_manager_raft.h"
 
 namespace resdb {
 namespace {
@@ -12,7 +13,7 @@ namespace {
 // Protocols whose ConsensusManager is part of this build. A protocol joins this list in the
 // same change that adds its manager to CreateConsensusManager.
 const std::set<std::string>& BuiltProtocols() {
-  static const std::set<std::string>* built = new std::set<std::string>();
+  static const std::set<std::string>* built = new std::set<std::string>({kProtocolRaft});
   return *built;
 }
 
@@ -44,6 +45,16 @@ absl::StatusOr<std::unique_ptr<ConsensusManager>> CreateConsensusManager(ServerP
   }
   absl::Status check = CheckServerConfig(*parts.config);
   if (!check.ok()) return check;
+  if (parts.config->GetConsensusProtocol() == kProtocolRaft) {
+    if (parts.prefixes == nullptr) {
+      return absl::InvalidArgumentError("server parts: raft needs the storage's prefix allocator");
+    }
+    auto manager = ConsensusManagerRaft::Create(*parts.config,
+                                                std::move(parts.transaction_manager),
+                                                parts.storage, parts.prefixes, parts.stats);
+    if (!manager.ok()) return manager.status();
+    return std::unique_ptr<ConsensusManager>(std::move(*manager));
+  }
   // CheckServerConfig admits only protocols built into this binary.
   return absl::InternalError(absl::StrCat("consensus_protocol: no manager for \"",
                                           parts.config->GetConsensusProtocol(), "\""));

@@ -10,6 +10,7 @@
 #include "platform/networkstrate/consensus_manager.h"
 #include "platform/networkstrate/service_network.h"
 #include "platform/statistic/stats.h"
+#include "platform/storage/prefix_allocator.h"
 #include "platform/storage/storage.h"
 
 namespace resdb {
@@ -21,6 +22,9 @@ struct ServerParts {
   std::unique_ptr<TransactionManager> transaction_manager;
   // The replica's database; protocols take their own prefixes from it.
   Storage* storage = nullptr;
+  // Where every prefix of `storage` is registered (the service's own included); RAFT takes
+  // its log, state and snapshot prefixes from it. Required for "raft".
+  PrefixAllocator* prefixes = nullptr;
   Stats* stats = nullptr;
 };
 

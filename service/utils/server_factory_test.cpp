@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "platform/storage/memory_storage.h"
+#include "platform/storage/prefix_allocator.h"
 #include "service/kv/kv_executor.h"
 
 namespace resdb {
@@ -38,7 +39,7 @@ TEST(ServerFactoryTest, ServerNeedsAReplicaId) {
 }
 
 TEST(ServerFactoryTest, ProtocolsWithoutAManagerAreRefusedByName) {
-  for (const char* protocol : {"pbft", "raft"}) {
+  for (const char* protocol : {"pbft"}) {
     ResDBConfig config = FourReplicas(1);
     config.SetConsensusProtocol(protocol);
     auto storage = NewMemoryStorage();
@@ -52,6 +53,38 @@ TEST(ServerFactoryTest, ProtocolsWithoutAManagerAreRefusedByName) {
     EXPECT_NE(std::string(server.status().message()).find(absl::StrCat("\"", protocol, "\"")),
               std::string::npos);
   }
+}
+
+TEST(ServerFactoryTest, RaftIsBuilt) {
+  ResDBConfig config = FourReplicas(1);
+  config.SetConsensusProtocol("raft");
+  EXPECT_TRUE(CheckServerConfig(config).ok());
+  auto storage = NewMemoryStorage();
+  PrefixAllocator prefixes;
+  auto user_data = prefixes.Allocate(storage.get(), kUserDataPrefix, "kv user data");
+  ASSERT_TRUE(user_data.ok());
+  ServerParts parts;
+  parts.config = &config;
+  parts.transaction_manager = std::make_unique<KVExecutor>(user_data->get());
+  parts.storage = storage.get();
+  parts.prefixes = &prefixes;
+  auto manager = CreateConsensusManager(std::move(parts));
+  ASSERT_TRUE(manager.ok()) << manager.status();
+  EXPECT_EQ((*manager)->GetPrimary(), 0);
+  // The raft prefixes are registered next to the service's.
+  EXPECT_EQ(prefixes.Registered().size(), 4u);
+}
+
+TEST(ServerFactoryTest, RaftNeedsThePrefixAllocator) {
+  ResDBConfig config = FourReplicas(1);
+  config.SetConsensusProtocol("raft");
+  auto storage = NewMemoryStorage();
+  ServerParts parts;
+  parts.config = &config;
+  parts.transaction_manager = std::make_unique<KVExecutor>(storage.get());
+  parts.storage = storage.get();
+  auto manager = CreateConsensusManager(std::move(parts));
+  EXPECT_EQ(manager.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ServerFactoryTest, MissingPartsAreRejected) {

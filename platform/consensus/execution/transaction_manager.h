@@ -32,6 +32,10 @@ class TransactionManager {
   // nullptr when the service does not support local reads (the default); the caller then
   // reports the request as unimplemented or orders it instead.
   virtual std::unique_ptr<std::string> Query(const std::string& request);
+
+  // True if `request` only reads state, so that a protocol may serve it through Query
+  // instead of ordering it. The default (false) orders everything.
+  virtual bool IsReadOnly(const std::string& /*request*/) { return false; }
 };
 
 }  // namespace resdb

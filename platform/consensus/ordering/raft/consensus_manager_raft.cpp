@@ -1,0 +1,764 @@
+#include "platform/consensus/ordering/raft/consensus_manager_raft.h"
+
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace resdb {
+namespace {
+
+// Client writes waiting for apply, per replica.
+constexpr size_t kMaxPendingWrites = 20000;
+// Work items queued for the raft thread.
+constexpr size_t kMaxQueuedWork = 100000;
+// Entries read per call when the log is loaded at start.
+constexpr uint64_t kRestoreChunkBytes = 64 << 20;
+
+std::string RoleString(raft::Role role) {
+  switch (role) {
+    case raft::Role::kFollower:
+      return "follower";
+    case raft::Role::kPreCandidate:
+      return "precandidate";
+    case raft::Role::kCandidate:
+      return "candidate";
+    case raft::Role::kLeader:
+      return "leader";
+  }
+  return "unknown";
+}
+
+uint64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+ConsensusManagerRaft::ConsensusManagerRaft(const ResDBConfig& config, Stats* stats)
+    : ConsensusManager(config, stats),
+      self_id_(config.GetSelfId()),
+      tick_(std::max(1, config.GetRaftConfig().heartbeat_interval_ms())),
+      client_timeout_(std::max(1, config.GetClientTimeoutMs())),
+      batch_limit_(static_cast<size_t>(std::max(1, config.GetClientBatchNum()))),
+      sync_(config.IsSyncWrites()),
+      forward_retry_(std::max(1000, 2 * config.GetRaftConfig().election_timeout_max_ms())),
+      tracker_(kMaxPendingWrites),
+      max_queue_(kMaxQueuedWork) {
+  Stats* s = this->stats();
+  log_fsyncs_ = s->GetCounter("raft_log_fsyncs");
+  committed_entries_ = s->GetCounter("raft_committed_entries");
+  proposed_requests_ = s->GetCounter("raft_proposed_requests");
+  proposals_ = s->GetCounter("raft_proposals");
+  forwarded_requests_ = s->GetCounter("raft_forwarded_requests");
+  forward_dropped_ = s->GetCounter("raft_forward_dropped");
+  queue_dropped_ = s->GetCounter("raft_queue_dropped");
+  malformed_messages_ = s->GetCounter("raft_malformed_messages");
+  rejected_messages_ = s->GetCounter("raft_rejected_messages");
+  reads_served_ = s->GetCounter("raft_linearizable_reads");
+  stale_reads_ = s->GetCounter("raft_stale_reads");
+  request_timeouts_ = s->GetCounter("raft_request_timeouts");
+  term_gauge_ = s->GetGauge("raft_term");
+  leader_gauge_ = s->GetGauge("raft_leader_id");
+  commit_gauge_ = s->GetGauge("raft_commit_index");
+  applied_gauge_ = s->GetGauge("raft_applied_index");
+  pending_gauge_ = s->GetGauge("raft_pending_requests");
+}
+
+absl::StatusOr<std::unique_ptr<ConsensusManagerRaft>> ConsensusManagerRaft::Create(
+    const ResDBConfig& config, std::unique_ptr<TransactionManager> transaction_manager,
+    Storage* storage, PrefixAllocator* prefixes, Stats* stats) {
+  if (transaction_manager == nullptr || storage == nullptr || prefixes == nullptr) {
+    return absl::InvalidArgumentError(
+        "raft: transaction manager, storage and prefix allocator are required");
+  }
+  std::unique_ptr<ConsensusManagerRaft> manager(new ConsensusManagerRaft(config, stats));
+  absl::Status opened = manager->Open(std::move(transaction_manager), storage, prefixes);
+  if (!opened.ok()) return opened;
+  return manager;
+}
+
+absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> transaction_manager,
+                                        Storage* storage, PrefixAllocator* prefixes) {
+  auto log_view = prefixes->Allocate(storage, kRaftLogPrefix, "raft log");
+  if (!log_view.ok()) return log_view.status();
+  log_view_ = std::move(*log_view);
+  auto state_view = prefixes->Allocate(storage, kRaftStatePrefix, "raft state");
+  if (!state_view.ok()) return state_view.status();
+  state_view_ = std::move(*state_view);
+  auto snapshot_view = prefixes->Allocate(storage, kRaftSnapshotPrefix, "raft snapshots");
+  if (!snapshot_view.ok()) return snapshot_view.status();
+  snapshot_view_ = std::move(*snapshot_view);
+
+  auto log = raft::RaftLog::Open(log_view_.get(), sync_);
+  if (!log.ok()) {
+    return absl::Status(log.status().code(),
+                        absl::StrCat("raft log: ", log.status().message()));
+  }
+  log_ = std::move(*log);
+  auto state = raft::RaftPersistentState::Open(state_view_.get(), sync_);
+  if (!state.ok()) {
+    return absl::Status(state.status().code(),
+                        absl::StrCat("raft state: ", state.status().message()));
+  }
+  state_ = std::move(*state);
+  table_ = std::make_unique<raft::AppliedRequestTable>();
+  absl::Status loaded = table_->Load(state_view_.get());
+  if (!loaded.ok()) return loaded;
+
+  raft::RaftRestoredState restored;
+  restored.hard_state = state_->hard_state();
+  const uint64_t boundary = log_->FirstIndex() - 1;
+  restored.snapshot.set_last_included_index(boundary);
+  auto boundary_term = log_->Term(boundary);
+  if (!boundary_term.ok()) return boundary_term.status();
+  restored.snapshot.set_last_included_term(*boundary_term);
+  for (uint64_t lo = log_->FirstIndex(); lo <= log_->LastLogIndex();) {
+    auto entries = log_->Entries(lo, log_->LastLogIndex() + 1, kRestoreChunkBytes);
+    if (!entries.ok()) {
+      return absl::Status(entries.status().code(),
+                          absl::StrCat("raft log: ", entries.status().message()));
+    }
+    lo += entries->size();
+    for (raft::Entry& entry : *entries) restored.entries.push_back(std::move(entry));
+  }
+  // The applied index is the one stored with the applied-request table: the state machine
+  // holds at least the entries up to it.
+  const uint64_t applied = table_->applied_index();
+  restored.hard_state.set_last_applied(applied);
+  restored.hard_state.set_commit_index(
+      std::max({restored.hard_state.commit_index(), log_->CommitIndex(), applied}));
+  if (applied > log_->LastLogIndex()) {
+    return absl::DataLossError(absl::StrCat("raft state: applied index ", applied,
+                                            " is beyond the last log index ",
+                                            log_->LastLogIndex()));
+  }
+
+  const RaftConfig& rc = config().GetRaftConfig();
+  raft::RaftNodeOptions options;
+  options.id = self_id_;
+  for (const ReplicaInfo& replica : config().GetReplicaInfos()) {
+    options.voters.push_back(replica.id());
+  }
+  const int tick_ms = static_cast<int>(tick_.count());
+  options.election_ticks_min = std::max(2, rc.election_timeout_min_ms() / tick_ms);
+  options.election_ticks_max =
+      std::max(options.election_ticks_min, rc.election_timeout_max_ms() / tick_ms);
+  options.heartbeat_ticks = 1;
+  options.max_entries_per_append = static_cast<uint64_t>(rc.max_entries_per_append());
+  options.max_bytes_per_append = static_cast<uint64_t>(rc.max_bytes_per_append());
+  options.max_inflight_appends = rc.max_inflight_appends();
+  options.pre_vote = rc.enable_pre_vote();
+  options.check_quorum = rc.enable_check_quorum();
+  options.seed = static_cast<uint64_t>(self_id_) * 0x9E3779B97F4A7C15ULL ^
+                 static_cast<uint64_t>(Clock::now().time_since_epoch().count());
+  node_ = std::make_unique<raft::RaftNode>(options, std::move(restored));
+
+  rpc_ = std::make_unique<raft::RaftRpc>(self_id_, GetCommunicator());
+  auto dedup = std::make_unique<raft::DedupTransactionManager>(std::move(transaction_manager),
+                                                                table_.get(), stats());
+  transaction_manager_ = dedup.get();
+  applied_index_.store(applied);
+  executor_ = std::make_unique<TransactionExecutor>(
+      config(), std::move(dedup),
+      [this](std::unique_ptr<Request> request, std::unique_ptr<BatchUserResponse> response) {
+        OnExecuted(std::move(request), std::move(response));
+      },
+      applied + 1, stats());
+  PublishState();
+  LOG(INFO) << "raft replica " << self_id_ << " opened: term " << node_->term() << ", log ["
+            << log_->FirstIndex() << ", " << log_->LastLogIndex() << "], commit "
+            << node_->commit_index() << ", applied " << applied;
+  return absl::OkStatus();
+}
+
+ConsensusManagerRaft::~ConsensusManagerRaft() { Stop(); }
+
+absl::Status ConsensusManagerRaft::Start() {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (started_ || stopping_) {
+      return absl::FailedPreconditionError("raft consensus manager already started or stopped");
+    }
+    started_ = true;
+  }
+  absl::Status status = ConsensusManager::Start();
+  if (!status.ok()) return status;
+  raft_thread_ = std::thread([this] { RaftLoop(); });
+  return absl::OkStatus();
+}
+
+void ConsensusManagerRaft::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    stopping_ = true;
+  }
+  stopping_flag_.store(true);
+  queue_cv_.notify_all();
+  // The executor first: a raft thread blocked in Commit by the execution window returns.
+  if (executor_ != nullptr) executor_->Stop();
+  if (raft_thread_.joinable()) raft_thread_.join();
+  tracker_.FailAll(MakeResponse(Response::UNAVAILABLE, "replica is stopping"));
+  std::map<uint64_t, PendingRead> reads;
+  {
+    std::lock_guard<std::mutex> lock(reads_mu_);
+    reads.swap(reads_);
+    waiting_reads_.clear();
+  }
+  for (auto& [id, read] : reads) {
+    read.context->Reply(MakeResponse(Response::UNAVAILABLE, "replica is stopping"));
+  }
+  ConsensusManager::Stop();
+}
+
+Response ConsensusManagerRaft::MakeResponse(Response::Status status,
+                                            const std::string& error) const {
+  Response response;
+  response.set_status(status);
+  response.set_error(error);
+  response.set_replica_id(self_id_);
+  const int64_t leader = leader_.load();
+  response.set_leader_id(leader != 0 ? leader : last_known_leader_.load());
+  return response;
+}
+
+Response ConsensusManagerRaft::NoLeaderResponse(const std::string& why) const {
+  return MakeResponse(Response::NO_LEADER, why);
+}
+
+bool ConsensusManagerRaft::Enqueue(Work work) {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (stopping_ || queue_.size() >= max_queue_) {
+      queue_dropped_->Increment();
+      return false;
+    }
+    queue_.push_back(std::move(work));
+  }
+  queue_cv_.notify_one();
+  return true;
+}
+
+int ConsensusManagerRaft::ConsensusCommit(std::unique_ptr<Context> context,
+                                          std::unique_ptr<Request> request) {
+  if (request == nullptr) return -1;
+  if (AnswerStatusRequest(*request, context.get())) return 0;
+  const bool from_client = context != nullptr && context->CanReply();
+  switch (request->type()) {
+    case Request::TYPE_CUSTOM_CONSENSUS: {
+      if (from_client) {
+        context->Reply(MakeResponse(Response::INVALID_REQUEST,
+                                    "raft messages are accepted from replicas only"));
+        return -1;
+      }
+      auto message = raft::RaftRpc::FromRequest(self_id_, *request);
+      if (!message.ok()) {
+        malformed_messages_->Increment();
+        return -1;
+      }
+      Work work;
+      work.kind = Work::kMessage;
+      work.message = std::move(*message);
+      return Enqueue(std::move(work)) ? 0 : -1;
+    }
+    case Request::TYPE_CLIENT_REQUEST: {
+      if (!from_client) {
+        // A write another replica forwards to this one as leader.
+        if (request->proxy_id() <= 0 || request->client_id() == 0) {
+          malformed_messages_->Increment();
+          return -1;
+        }
+        Work work;
+        work.kind = Work::kForwarded;
+        work.request.set_data(std::move(*request->mutable_data()));
+        work.request.set_client_id(request->client_id());
+        work.request.set_request_id(request->request_id());
+        work.request.set_proxy_id(request->proxy_id());
+        return Enqueue(std::move(work)) ? 0 : -1;
+      }
+      HandleClientRequest(std::move(context), std::move(request));
+      return 0;
+    }
+    case Request::TYPE_QUERY:
+      // An explicit read: served like a read-only client request, never ordered.
+      if (!from_client) return -1;
+      if (!transaction_manager_->IsReadOnly(request->data())) {
+        context->Reply(MakeResponse(Response::INVALID_REQUEST,
+                                    "TYPE_QUERY carries a request that is not read-only"));
+        return 0;
+      }
+      HandleClientRequest(std::move(context), std::move(request));
+      return 0;
+    case Request::TYPE_HEART_BEAT:
+      return 0;
+    default:
+      if (from_client) {
+        context->Reply(MakeResponse(
+            Response::UNIMPLEMENTED,
+            absl::StrCat("raft replicas do not serve ", Request::Type_Name(request->type()))));
+      }
+      return -1;
+  }
+}
+
+void ConsensusManagerRaft::HandleClientRequest(std::unique_ptr<Context> context,
+                                               std::unique_ptr<Request> request) {
+  if (transaction_manager_->IsReadOnly(request->data())) {
+    const std::string& consistency = request->consistency();
+    if (consistency == "stale") {
+      stale_reads_->Increment();
+      std::unique_ptr<std::string> result = transaction_manager_->Query(request->data());
+      if (result == nullptr) {
+        context->Reply(MakeResponse(Response::UNIMPLEMENTED, "the service has no local reads"));
+        return;
+      }
+      Response response = MakeResponse(Response::OK, "stale read");
+      response.set_data(std::move(*result));
+      response.set_seq(applied_index_.load());
+      context->Reply(response);
+      return;
+    }
+    if (!consistency.empty() && consistency != "linearizable") {
+      context->Reply(MakeResponse(
+          Response::INVALID_REQUEST,
+          absl::StrCat("unknown read consistency \"", consistency,
+                       "\" (expected \"linearizable\" or \"stale\")")));
+      return;
+    }
+    if (leader_.load() == 0) {
+      context->Reply(NoLeaderResponse("no leader"));
+      return;
+    }
+    const uint64_t read_id = next_read_id_.fetch_add(1);
+    {
+      std::lock_guard<std::mutex> lock(reads_mu_);
+      PendingRead& read = reads_[read_id];
+      read.context = std::move(context);
+      read.data = std::move(*request->mutable_data());
+      read.deadline = Clock::now() + client_timeout_;
+    }
+    Work work;
+    work.kind = Work::kRead;
+    work.read_id = read_id;
+    if (!Enqueue(std::move(work))) {
+      FailRead(read_id, MakeResponse(Response::UNAVAILABLE, "replica overloaded"));
+    }
+    return;
+  }
+
+  if (request->client_id() == 0) {
+    context->Reply(
+        MakeResponse(Response::INVALID_REQUEST, "a write needs a non-zero client_id"));
+    return;
+  }
+  // A retry of a write this replica has applied: answer with the recorded response.
+  if (auto stored = table_->Lookup(request->client_id(), request->request_id())) {
+    Response response = MakeResponse(Response::OK, "");
+    response.set_data(std::move(*stored));
+    context->Reply(response);
+    return;
+  }
+  if (leader_.load() == 0) {
+    context->Reply(NoLeaderResponse("no leader"));
+    return;
+  }
+  UserRequest user_request;
+  user_request.set_data(std::move(*request->mutable_data()));
+  user_request.set_client_id(request->client_id());
+  user_request.set_request_id(request->request_id());
+  user_request.set_proxy_id(self_id_);
+  if (!tracker_.Add(user_request, &context, Clock::now() + client_timeout_)) {
+    context->Reply(MakeResponse(Response::UNAVAILABLE, "too many pending requests"));
+    return;
+  }
+  Work work;
+  work.kind = Work::kWrite;
+  work.request = user_request;
+  if (!Enqueue(std::move(work))) {
+    tracker_.Complete({user_request.client_id(), user_request.request_id()},
+                      MakeResponse(Response::UNAVAILABLE, "replica overloaded"));
+  }
+}
+
+void ConsensusManagerRaft::RaftLoop() {
+  Clock::time_point next_tick = Clock::now() + tick_;
+  std::vector<Work> work;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      queue_cv_.wait_until(lock, next_tick, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      work.swap(queue_);
+    }
+    for (Work& item : work) HandleWork(item);
+    work.clear();
+
+    const Clock::time_point now = Clock::now();
+    if (now >= next_tick) {
+      // After a long stall, tick once rather than catching up on every missed tick.
+      if (now - next_tick > 5 * tick_) next_tick = now;
+      while (now >= next_tick) {
+        node_->Tick();
+        next_tick += tick_;
+      }
+      ExpireRequests(now);
+    }
+    CheckLeaderChange();
+    ProposePending();
+    DrainReady();
+    PublishState();
+  }
+}
+
+void ConsensusManagerRaft::HandleWork(Work& work) {
+  switch (work.kind) {
+    case Work::kMessage: {
+      absl::Status stepped = node_->Step(work.message);
+      if (!stepped.ok()) rejected_messages_->Increment();
+      // A message may change the leader; pending writes follow before new ones are routed.
+      CheckLeaderChange();
+      break;
+    }
+    case Work::kWrite:
+      RouteWrite(work.request);
+      break;
+    case Work::kForwarded:
+      if (node_->role() == raft::Role::kLeader) {
+        pending_proposals_.push_back(std::move(work.request));
+      } else {
+        forward_dropped_->Increment();
+      }
+      break;
+    case Work::kRead: {
+      absl::Status read = node_->ReadIndex(work.read_id);
+      if (!read.ok()) FailRead(work.read_id, NoLeaderResponse("no leader"));
+      break;
+    }
+  }
+}
+
+void ConsensusManagerRaft::RouteWrite(const UserRequest& request) {
+  const raft::ClientRequestTracker::Key key(request.client_id(), request.request_id());
+  if (node_->role() == raft::Role::kLeader) {
+    pending_proposals_.push_back(request);
+    return;
+  }
+  const int64_t leader = node_->leader_id();
+  if (leader == 0) {
+    tracker_.Complete(key, NoLeaderResponse("no leader"));
+    return;
+  }
+  Request forward;
+  forward.set_type(Request::TYPE_CLIENT_REQUEST);
+  forward.set_sender_id(self_id_);
+  forward.set_proxy_id(self_id_);
+  forward.set_client_id(request.client_id());
+  forward.set_request_id(request.request_id());
+  forward.set_data(request.data());
+  if (GetCommunicator()->SendMessage(forward, leader)) {
+    forwarded_requests_->Increment();
+  } else {
+    forward_dropped_->Increment();
+    tracker_.Complete(key, MakeResponse(Response::UNAVAILABLE,
+                                        absl::StrCat("cannot reach leader ", leader)));
+  }
+}
+
+void ConsensusManagerRaft::ProposePending() {
+  if (pending_proposals_.empty()) return;
+  std::vector<UserRequest> requests;
+  requests.swap(pending_proposals_);
+  if (node_->role() != raft::Role::kLeader) {
+    for (const UserRequest& request : requests) {
+      if (request.proxy_id() == self_id_) {
+        RouteWrite(request);
+      } else {
+        forward_dropped_->Increment();
+      }
+    }
+    return;
+  }
+  for (size_t begin = 0; begin < requests.size(); begin += batch_limit_) {
+    const size_t end = std::min(requests.size(), begin + batch_limit_);
+    BatchUserRequest batch;
+    for (size_t i = begin; i < end; ++i) *batch.add_requests() = std::move(requests[i]);
+    batch.set_create_time_us(NowMicros());
+    std::string data;
+    batch.SerializeToString(&data);
+    absl::StatusOr<uint64_t> index = node_->Propose(std::move(data));
+    if (index.ok()) {
+      proposals_->Increment();
+      proposed_requests_->Increment(end - begin);
+      continue;
+    }
+    for (const UserRequest& request : batch.requests()) {
+      if (request.proxy_id() != self_id_) continue;
+      tracker_.Complete({request.client_id(), request.request_id()},
+                        MakeResponse(Response::UNAVAILABLE,
+                                     absl::StrCat("proposal refused: ", index.status().message())));
+    }
+  }
+}
+
+void ConsensusManagerRaft::CheckLeaderChange() {
+  const int64_t leader = node_->leader_id();
+  if (leader == last_leader_) return;
+  LOG(INFO) << "raft replica " << self_id_ << ": leader " << last_leader_ << " -> " << leader
+            << " in term " << node_->term();
+  last_leader_ = leader;
+  leader_.store(leader);
+  if (leader != 0) last_known_leader_.store(leader);
+  if (leader == 0) {
+    tracker_.FailAll(NoLeaderResponse("no leader (leader lost)"));
+    return;
+  }
+  // Whatever the old leader did not commit may be lost: send every pending write again.
+  // The applied-request table keeps a write that ends up twice in the log from applying twice.
+  for (const UserRequest& request : tracker_.PendingRequests()) RouteWrite(request);
+}
+
+void ConsensusManagerRaft::ExpireRequests(Clock::time_point now) {
+  // A forwarded write can be lost on the way (delivery is at most once): forward what waits
+  // long again. The leader itself does not: its proposal either commits or is overwritten by
+  // a new leader, which CheckLeaderChange handles.
+  if (node_->role() != raft::Role::kLeader) {
+    for (const UserRequest& request : tracker_.TakeDueForRetry(now, forward_retry_)) {
+      RouteWrite(request);
+    }
+  }
+  for (auto& expired : tracker_.TakeExpired(now)) {
+    request_timeouts_->Increment();
+    expired.context->Reply(MakeResponse(
+        Response::TIMEOUT, absl::StrCat("not applied within the ", client_timeout_.count(),
+                                        " ms client timeout")));
+  }
+  std::vector<PendingRead> expired_reads;
+  {
+    std::lock_guard<std::mutex> lock(reads_mu_);
+    for (auto it = reads_.begin(); it != reads_.end();) {
+      if (it->second.deadline <= now) {
+        if (it->second.index != 0) {
+          auto range = waiting_reads_.equal_range(it->second.index);
+          for (auto w = range.first; w != range.second; ++w) {
+            if (w->second == it->first) {
+              waiting_reads_.erase(w);
+              break;
+            }
+          }
+        }
+        expired_reads.push_back(std::move(it->second));
+        it = reads_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (PendingRead& read : expired_reads) {
+    request_timeouts_->Increment();
+    read.context->Reply(MakeResponse(
+        Response::TIMEOUT,
+        absl::StrCat("read not served within the ", client_timeout_.count(), " ms client timeout")));
+  }
+}
+
+void ConsensusManagerRaft::DrainReady() {
+  while (node_->HasReady()) {
+    raft::Ready ready = node_->GetReady();
+    // 1. Term, vote and commit index; a changed term or vote is synced before anything that
+    //    depends on it is sent.
+    if (ready.hard_state.has_value()) {
+      raft::HardState hard_state = *ready.hard_state;
+      hard_state.set_last_applied(applied_index_.load());
+      absl::Status saved;
+      if (hard_state.current_term() != state_->current_term() ||
+          hard_state.voted_for() != state_->voted_for()) {
+        saved = state_->Save(hard_state);
+      } else {
+        saved = state_->SetCommitIndex(hard_state.commit_index());
+      }
+      LOG_IF(FATAL, !saved.ok()) << "raft replica " << self_id_
+                                 << ": cannot persist hard state: " << saved;
+    }
+    // 2. Log changes: truncation, then the new entries as one synced write.
+    if (ready.truncate_from != 0) {
+      absl::Status truncated = log_->Truncate(ready.truncate_from);
+      LOG_IF(FATAL, !truncated.ok()) << "raft replica " << self_id_
+                                     << ": cannot truncate the log: " << truncated;
+    }
+    if (!ready.entries.empty()) {
+      absl::Status appended = log_->Append(ready.entries);
+      LOG_IF(FATAL, !appended.ok()) << "raft replica " << self_id_
+                                    << ": cannot append to the log: " << appended;
+      if (sync_) log_fsyncs_->Increment();
+    }
+    const uint64_t commit = std::min(node_->commit_index(), log_->LastLogIndex());
+    if (commit > log_->CommitIndex()) {
+      absl::Status committed = log_->CommitTo(commit);
+      LOG_IF(ERROR, !committed.ok()) << "raft replica " << self_id_
+                                     << ": cannot record the commit index: " << committed;
+    }
+    // 3. Messages.
+    for (const raft::RaftMessage& message : ready.messages) rpc_->Send(message);
+    // 4. Committed entries, in index order, to the executor.
+    for (const raft::Entry& entry : ready.committed_entries) {
+      auto request = std::make_unique<Request>();
+      request->set_type(Request::TYPE_CLIENT_REQUEST);
+      request->set_seq(entry.index());
+      request->set_view(entry.term());
+      // NOOP and CONFIG entries execute as an empty batch, so that seqs stay contiguous.
+      if (entry.type() == raft::Entry::NORMAL) request->set_data(entry.data());
+      absl::Status status = executor_->Commit(std::move(request));
+      if (!status.ok() && !stopping_flag_.load()) {
+        LOG(WARNING) << "raft replica " << self_id_ << ": executor refused entry "
+                     << entry.index() << ": " << status;
+      }
+      committed_entries_->Increment();
+    }
+    // 5. Reads.
+    for (const raft::ReadState& read : ready.read_states) SetReadIndex(read.context, read.index);
+    for (uint64_t read_id : ready.dropped_reads) {
+      FailRead(read_id, NoLeaderResponse("read dropped: leadership changed"));
+    }
+    node_->Advance(ready);
+  }
+}
+
+void ConsensusManagerRaft::PublishState() {
+  const int64_t leader = node_->leader_id();
+  leader_.store(leader);
+  if (leader != 0) last_known_leader_.store(leader);
+  term_.store(node_->term());
+  role_.store(static_cast<int>(node_->role()));
+  commit_index_.store(node_->commit_index());
+  first_index_.store(node_->first_index());
+  last_index_.store(node_->last_index());
+  term_gauge_->Set(static_cast<int64_t>(node_->term()));
+  leader_gauge_->Set(leader);
+  commit_gauge_->Set(static_cast<int64_t>(node_->commit_index()));
+  pending_gauge_->Set(static_cast<int64_t>(tracker_.size()));
+}
+
+void ConsensusManagerRaft::FailRead(uint64_t read_id, const Response& response) {
+  PendingRead read;
+  {
+    std::lock_guard<std::mutex> lock(reads_mu_);
+    auto it = reads_.find(read_id);
+    if (it == reads_.end()) return;
+    read = std::move(it->second);
+    reads_.erase(it);
+    if (read.index != 0) {
+      auto range = waiting_reads_.equal_range(read.index);
+      for (auto w = range.first; w != range.second; ++w) {
+        if (w->second == read_id) {
+          waiting_reads_.erase(w);
+          break;
+        }
+      }
+    }
+  }
+  read.context->Reply(response);
+}
+
+void ConsensusManagerRaft::SetReadIndex(uint64_t read_id, uint64_t index) {
+  PendingRead ready;
+  {
+    std::lock_guard<std::mutex> lock(reads_mu_);
+    auto it = reads_.find(read_id);
+    if (it == reads_.end()) return;  // expired meanwhile
+    // Checked under the lock that OnExecuted's ServeReadsUpTo takes after publishing the
+    // applied index, so a read is either served here or found by ServeReadsUpTo.
+    const uint64_t applied = applied_index_.load();
+    if (applied < index) {
+      it->second.index = std::max<uint64_t>(index, 1);
+      waiting_reads_.emplace(it->second.index, read_id);
+      return;
+    }
+    ready = std::move(it->second);
+    reads_.erase(it);
+  }
+  ServeRead(std::move(ready), applied_index_.load());
+}
+
+void ConsensusManagerRaft::ServeReadsUpTo(uint64_t applied) {
+  std::vector<PendingRead> ready;
+  {
+    std::lock_guard<std::mutex> lock(reads_mu_);
+    while (!waiting_reads_.empty() && waiting_reads_.begin()->first <= applied) {
+      auto it = reads_.find(waiting_reads_.begin()->second);
+      waiting_reads_.erase(waiting_reads_.begin());
+      if (it == reads_.end()) continue;
+      ready.push_back(std::move(it->second));
+      reads_.erase(it);
+    }
+  }
+  for (PendingRead& read : ready) ServeRead(std::move(read), applied);
+}
+
+void ConsensusManagerRaft::ServeRead(PendingRead read, uint64_t applied) {
+  reads_served_->Increment();
+  std::unique_ptr<std::string> result = transaction_manager_->Query(read.data);
+  if (result == nullptr) {
+    read.context->Reply(MakeResponse(Response::UNIMPLEMENTED, "the service has no local reads"));
+    return;
+  }
+  Response response = MakeResponse(Response::OK, "");
+  response.set_data(std::move(*result));
+  response.set_seq(applied);
+  read.context->Reply(response);
+}
+
+void ConsensusManagerRaft::OnExecuted(std::unique_ptr<Request> request,
+                                      std::unique_ptr<BatchUserResponse> response) {
+  const uint64_t seq = request->seq();
+  // The applied-request table and the applied index, in one write. Not synced: RAFT's log is
+  // the durable record, and a lost suffix of these writes is applied again at restart.
+  WriteBatch batch;
+  table_->Flush(seq, &batch);
+  absl::Status written = state_view_->Write(batch, /*sync=*/false);
+  LOG_IF(ERROR, !written.ok()) << "raft replica " << self_id_
+                               << ": cannot record applied index " << seq << ": " << written;
+  applied_index_.store(seq);
+  applied_gauge_->Set(static_cast<int64_t>(seq));
+
+  if (tracker_.size() > 0 && !request->data().empty()) {
+    BatchUserRequest user_requests;
+    if (user_requests.ParseFromString(request->data())) {
+      for (int i = 0; i < user_requests.requests_size(); ++i) {
+        const UserRequest& user_request = user_requests.requests(i);
+        const raft::ClientRequestTracker::Key key(user_request.client_id(), user_request.request_id());
+        if (!tracker_.Contains(key)) continue;
+        Response answer = MakeResponse(Response::OK, "");
+        if (i < response->responses_size()) answer.set_data(response->responses(i));
+        answer.set_seq(seq);
+        tracker_.Complete(key, answer);
+      }
+    }
+  }
+  ServeReadsUpTo(seq);
+}
+
+ReplicaStatus ConsensusManagerRaft::GetStatus() {
+  ReplicaStatus status = ConsensusManager::GetStatus();
+  status.set_role(RoleString(static_cast<raft::Role>(role_.load())));
+  status.set_commit_index(commit_index_.load());
+  status.set_applied_index(applied_index_.load());
+  status.set_first_index(first_index_.load());
+  status.set_last_index(last_index_.load());
+  status.set_snapshot_index(0);
+  auto& metrics = *status.mutable_metrics();
+  for (const char* name :
+       {"raft_log_fsyncs", "raft_committed_entries", "raft_proposed_requests", "raft_proposals",
+        "raft_forwarded_requests", "raft_forward_dropped", "raft_queue_dropped",
+        "raft_duplicate_requests", "raft_linearizable_reads", "raft_stale_reads",
+        "raft_request_timeouts", "raft_malformed_messages"}) {
+    metrics[name] = static_cast<int64_t>(stats()->CounterValue(name));
+  }
+  metrics["raft_pending_requests"] = static_cast<int64_t>(tracker_.size());
+  return status;
+}
+
+}  // namespace resdb

@@ -1,0 +1,207 @@
+#ifndef PLATFORM_CONSENSUS_ORDERING_RAFT_CONSENSUS_MANAGER_RAFT_H_
+#define PLATFORM_CONSENSUS_ORDERING_RAFT_CONSENSUS_MANAGER_RAFT_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "platform/config/resdb_config.h"
+#include "platform/consensus/execution/transaction_executor.h"
+#include "platform/consensus/execution/transaction_manager.h"
+#include "platform/consensus/ordering/raft/applied_request_table.h"
+#include "platform/consensus/ordering/raft/client_request_tracker.h"
+#include "platform/consensus/ordering/raft/raft_log.h"
+#include "platform/consensus/ordering/raft/raft_node.h"
+#include "platform/consensus/ordering/raft/raft_persistent_state.h"
+#include "platform/consensus/ordering/raft/raft_rpc.h"
+#include "platform/networkstrate/consensus_manager.h"
+#include "platform/statistic/stats.h"
+#include "platform/storage/prefix_allocator.h"
+#include "platform/storage/storage.h"
+
+namespace resdb {
+
+// RAFT behind the shared transport: replicates client writes through a RaftNode, applies
+// what commits through a TransactionExecutor (seq = log index) and answers clients after
+// apply.
+//
+// Threads. One raft thread owns the RaftNode. Transport threads hand it work (RAFT messages,
+// client writes, reads) through a bounded queue; what does not fit is dropped, counted in
+// "raft_queue_dropped" and, for a client call, answered UNAVAILABLE. The thread sleeps on a
+// condition variable until work arrives or the next tick (raft_config.heartbeat_interval_ms)
+// is due. After each round of work it drains Ready: hard state and log changes are persisted
+// (the appended entries as one synced write) before any message is sent, committed entries
+// go to the executor, then Advance.
+//
+// Writes. The leader proposes what arrived in one round as one entry holding a
+// BatchUserRequest of up to client_batch_num requests. A follower forwards a client write to
+// the leader over the replica stream (proxy_id = self) and keeps the client's Context; the
+// replica holding the Context answers it once it applied the entry with that
+// (client_id, request_id). With no leader known the answer is NO_LEADER at once (with the
+// last known leader); a write still waiting when the leader is lost gets NO_LEADER, one
+// waiting longer than client_timeout_ms gets TIMEOUT. A pending write is proposed or
+// forwarded again whenever a new leader appears, and a forwarded one also when it waited
+// longer than max(1 s, twice the largest election timeout). An AppliedRequestTable, updated
+// only when entries are applied, makes every (client_id, request_id) apply once.
+//
+// Reads (TransactionManager::IsReadOnly): consistency "stale" is served from local state at
+// once; "" and "linearizable" go through RaftNode::ReadIndex and are served once the applied
+// index reaches the read index.
+//
+// Storage: kRaftLogPrefix (RaftLog), kRaftStatePrefix (RaftPersistentState and the applied
+// request table with the applied index) and kRaftSnapshotPrefix (registered, not used yet)
+// views of the replica's database.
+class ConsensusManagerRaft : public ConsensusManager {
+ public:
+  // Opens the durable RAFT state and builds the node and the executor. Errors (a damaged
+  // log: DataLossError; a prefix already taken) come back as a Status naming the cause.
+  // `storage` and `prefixes` must outlive the manager; `stats` may be null.
+  static absl::StatusOr<std::unique_ptr<ConsensusManagerRaft>> Create(
+      const ResDBConfig& config, std::unique_ptr<TransactionManager> transaction_manager,
+      Storage* storage, PrefixAllocator* prefixes, Stats* stats);
+
+  ~ConsensusManagerRaft() override;
+
+  absl::Status Start() override;
+  void Stop() override;
+
+  int ConsensusCommit(std::unique_ptr<Context> context, std::unique_ptr<Request> request) override;
+  int64_t GetPrimary() override { return leader_.load(); }
+  uint64_t GetVersion() override { return term_.load(); }
+  ReplicaStatus GetStatus() override;
+
+ protected:
+  // RAFT heartbeats come from RaftNode ticks.
+  void HeartBeat() override {}
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  struct Work {
+    enum Kind { kMessage, kWrite, kForwarded, kRead };
+    Kind kind = kMessage;
+    raft::RaftMessage message;
+    UserRequest request;
+    uint64_t read_id = 0;
+  };
+
+  struct PendingRead {
+    std::unique_ptr<Context> context;
+    std::string data;
+    Clock::time_point deadline;
+    uint64_t index = 0;  // 0 until the read index is known
+  };
+
+  ConsensusManagerRaft(const ResDBConfig& config, Stats* stats);
+
+  absl::Status Open(std::unique_ptr<TransactionManager> transaction_manager, Storage* storage,
+                    PrefixAllocator* prefixes);
+
+  // Transport side.
+  void HandleClientRequest(std::unique_ptr<Context> context, std::unique_ptr<Request> request);
+  bool Enqueue(Work work);
+  Response MakeResponse(Response::Status status, const std::string& error) const;
+  Response NoLeaderResponse(const std::string& why) const;
+
+  // Raft thread.
+  void RaftLoop();
+  void HandleWork(Work& work);
+  void RouteWrite(const UserRequest& request);
+  void ProposePending();
+  void CheckLeaderChange();
+  void ExpireRequests(Clock::time_point now);
+  void DrainReady();
+  void PublishState();
+
+  // Reads (any thread).
+  void FailRead(uint64_t read_id, const Response& response);
+  void SetReadIndex(uint64_t read_id, uint64_t index);
+  void ServeReadsUpTo(uint64_t applied);
+  void ServeRead(PendingRead read, uint64_t applied);
+
+  // Executor thread.
+  void OnExecuted(std::unique_ptr<Request> request, std::unique_ptr<BatchUserResponse> response);
+
+  const int64_t self_id_;
+  const std::chrono::milliseconds tick_;
+  const std::chrono::milliseconds client_timeout_;
+  const size_t batch_limit_;
+  const bool sync_;
+  // How long a forwarded write waits before it is forwarded again.
+  const std::chrono::milliseconds forward_retry_;
+
+  // Declared in dependency order: destroyed in reverse.
+  std::unique_ptr<Storage> log_view_;
+  std::unique_ptr<Storage> state_view_;
+  std::unique_ptr<Storage> snapshot_view_;
+  std::unique_ptr<raft::RaftLog> log_;
+  std::unique_ptr<raft::RaftPersistentState> state_;
+  std::unique_ptr<raft::AppliedRequestTable> table_;
+  std::unique_ptr<raft::RaftNode> node_;  // raft thread only (after Open)
+  raft::ClientRequestTracker tracker_;
+  std::unique_ptr<raft::RaftRpc> rpc_;
+  TransactionManager* transaction_manager_ = nullptr;  // owned by executor_
+  std::unique_ptr<TransactionExecutor> executor_;
+
+  // Work queue.
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::vector<Work> queue_;  // guarded by queue_mu_
+  const size_t max_queue_;
+  bool stopping_ = false;  // guarded by queue_mu_
+  bool started_ = false;   // guarded by queue_mu_
+  std::atomic<bool> stopping_flag_{false};
+  std::thread raft_thread_;
+
+  // Reads waiting for their read index or for apply.
+  std::mutex reads_mu_;
+  std::map<uint64_t, PendingRead> reads_;             // guarded by reads_mu_
+  std::multimap<uint64_t, uint64_t> waiting_reads_;   // index -> read id, guarded by reads_mu_
+  std::atomic<uint64_t> next_read_id_{1};
+
+  // Raft thread only.
+  int64_t last_leader_ = 0;
+  std::vector<UserRequest> pending_proposals_;
+
+  // Published by the raft thread for other threads.
+  std::atomic<int64_t> leader_{0};
+  std::atomic<int64_t> last_known_leader_{0};
+  std::atomic<uint64_t> term_{0};
+  std::atomic<int> role_{0};
+  std::atomic<uint64_t> commit_index_{0};
+  std::atomic<uint64_t> first_index_{1};
+  std::atomic<uint64_t> last_index_{0};
+  // Published by the executor thread.
+  std::atomic<uint64_t> applied_index_{0};
+
+  Counter* log_fsyncs_;
+  Counter* committed_entries_;
+  Counter* proposed_requests_;
+  Counter* proposals_;
+  Counter* forwarded_requests_;
+  Counter* forward_dropped_;
+  Counter* queue_dropped_;
+  Counter* malformed_messages_;
+  Counter* rejected_messages_;
+  Counter* reads_served_;
+  Counter* stale_reads_;
+  Counter* request_timeouts_;
+  Gauge* term_gauge_;
+  Gauge* leader_gauge_;
+  Gauge* commit_gauge_;
+  Gauge* applied_gauge_;
+  Gauge* pending_gauge_;
+};
+
+}  // namespace resdb
+
+#endif  // PLATFORM_CONSENSUS_ORDERING_RAFT_CONSENSUS_MANAGER_RAFT_H_

@@ -1,0 +1,360 @@
+#include "platform/consensus/ordering/raft/consensus_manager_raft.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "platform/networkstrate/service_network.h"
+#include "platform/storage/memory_storage.h"
+#include "platform/storage/prefix_allocator.h"
+#include "service/kv/kv_executor.h"
+#include "service/tools/kv/kv_client.h"
+
+namespace resdb {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+class RaftClusterTest : public ::testing::Test {
+ protected:
+  struct Replica {
+    std::unique_ptr<Storage> storage = NewMemoryStorage();
+    std::unique_ptr<PrefixAllocator> prefixes;
+    std::unique_ptr<Storage> user_data;
+    std::unique_ptr<Stats> stats;
+    std::unique_ptr<ServiceNetwork> server;
+  };
+
+  void SetUp() override {
+    RegionInfo* region = data_.add_region();
+    for (int id = 1; id <= 3; ++id) {
+      ReplicaInfo* info = region->add_replica_info();
+      info->set_id(id);
+      info->set_ip("127.0.0.1");
+      info->set_port(FreePort());
+    }
+    data_.set_consensus_protocol("raft");
+    data_.set_require_signatures(false);
+    data_.set_sync_writes(false);
+    data_.set_client_timeout_ms(5000);
+    data_.mutable_raft_config()->set_heartbeat_interval_ms(20);
+    data_.mutable_raft_config()->set_election_timeout_min_ms(150);
+    data_.mutable_raft_config()->set_election_timeout_max_ms(300);
+    replicas_.resize(4);
+    for (int id = 1; id <= 3; ++id) StartReplica(id);
+  }
+
+  void TearDown() override {
+    for (Replica& replica : replicas_) {
+      if (replica.server != nullptr) replica.server->Stop();
+    }
+  }
+
+  void StartReplica(int id) {
+    Replica& replica = replicas_[id];
+    replica.server.reset();
+    replica.user_data.reset();
+    replica.prefixes = std::make_unique<PrefixAllocator>();
+    replica.stats = std::make_unique<Stats>();
+    auto user = replica.prefixes->Allocate(replica.storage.get(), kUserDataPrefix, "kv");
+    ASSERT_TRUE(user.ok());
+    replica.user_data = std::move(*user);
+    ResDBConfig config(data_, id);
+    auto manager = ConsensusManagerRaft::Create(
+        config, std::make_unique<KVExecutor>(replica.user_data.get(), false),
+        replica.storage.get(), replica.prefixes.get(), replica.stats.get());
+    ASSERT_TRUE(manager.ok()) << manager.status();
+    replica.server =
+        std::make_unique<ServiceNetwork>(config, std::move(*manager), replica.stats.get());
+    ASSERT_TRUE(replica.server->Start().ok());
+  }
+
+  void StopReplica(int id) {
+    replicas_[id].server->Stop();
+    replicas_[id].server.reset();
+  }
+
+  ReplicaStatus Status(int id) { return replicas_[id].server->manager()->GetStatus(); }
+
+  // The id of the replica all running replicas agree leads, 0 if none within the deadline.
+  int64_t WaitForLeader(std::chrono::seconds timeout = std::chrono::seconds(20)) {
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      int64_t leader = 0;
+      bool agreed = true;
+      for (int id = 1; id <= 3; ++id) {
+        if (replicas_[id].server == nullptr) continue;
+        ReplicaStatus status = Status(id);
+        if (status.role() == "leader") leader = id;
+        if (leader != 0 && status.leader_id() != leader) agreed = false;
+      }
+      if (leader != 0 && agreed) {
+        for (int id = 1; id <= 3; ++id) {
+          if (replicas_[id].server != nullptr && Status(id).leader_id() != leader) agreed = false;
+        }
+        if (agreed) return leader;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return 0;
+  }
+
+  bool WaitForApplied(uint64_t index, std::chrono::seconds timeout = std::chrono::seconds(20)) {
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      bool all = true;
+      for (int id = 1; id <= 3; ++id) {
+        if (replicas_[id].server != nullptr && Status(id).applied_index() < index) all = false;
+      }
+      if (all) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+
+  // A client config naming only replica `id` (0: all replicas).
+  ResDBConfig ClientConfig(int id = 0) {
+    ResConfigData data = data_;
+    if (id != 0) {
+      RegionInfo* region = data.mutable_region(0);
+      ReplicaInfo only = region->replica_info(id - 1);
+      region->clear_replica_info();
+      *region->add_replica_info() = only;
+    }
+    return ResDBConfig(data, 0);
+  }
+
+  ResConfigData data_;
+  std::vector<Replica> replicas_;
+};
+
+TEST_F(RaftClusterTest, WritesReplicateThroughEveryReplica) {
+  const int64_t leader = WaitForLeader();
+  ASSERT_NE(leader, 0);
+  for (int id = 1; id <= 3; ++id) {
+    KVClient client(ClientConfig(id));
+    const std::string key = "key" + std::to_string(id);
+    ASSERT_TRUE(client.Set(key, "value" + std::to_string(id)).ok()) << "via replica " << id;
+    auto value = client.Get(key);
+    ASSERT_TRUE(value.ok()) << value.status();
+    EXPECT_EQ(*value, "value" + std::to_string(id));
+  }
+  const uint64_t applied = Status(leader).applied_index();
+  ASSERT_TRUE(WaitForApplied(applied));
+  for (int id = 1; id <= 3; ++id) {
+    KVClient client(ClientConfig(id));
+    client.SetConsistency("stale");
+    for (int k = 1; k <= 3; ++k) {
+      auto value = client.Get("key" + std::to_string(k));
+      ASSERT_TRUE(value.ok()) << value.status();
+      EXPECT_EQ(*value, "value" + std::to_string(k));
+    }
+  }
+  ReplicaStatus status = Status(leader);
+  EXPECT_EQ(status.protocol(), "raft");
+  EXPECT_GE(status.metrics().at("raft_log_fsyncs"), 0);
+  EXPECT_GE(status.commit_index(), 4u);
+}
+
+TEST_F(RaftClusterTest, VersionedWriteGetsVersionOne) {
+  ASSERT_NE(WaitForLeader(), 0);
+  KVClient client(ClientConfig());
+  auto version = client.SetWithVersion("once", "v", 0);
+  ASSERT_TRUE(version.ok()) << version.status();
+  EXPECT_EQ(*version, 1u);
+  auto current = client.GetWithVersion("once");
+  ASSERT_TRUE(current.ok());
+  EXPECT_EQ(current->version, 1u);
+}
+
+TEST_F(RaftClusterTest, NewLeaderAfterLeaderStopsAndOldLeaderCatchesUp) {
+  const int64_t leader = WaitForLeader();
+  ASSERT_NE(leader, 0);
+  KVClient client(ClientConfig());
+  ASSERT_TRUE(client.Set("before", "1").ok());
+  StopReplica(static_cast<int>(leader));
+  const int64_t next = WaitForLeader();
+  ASSERT_NE(next, 0);
+  EXPECT_NE(next, leader);
+  ASSERT_TRUE(client.Set("after", "2").ok());
+  auto before = client.Get("before");
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_EQ(*before, "1");
+
+  // The old leader restarts from its durable state and catches up.
+  StartReplica(static_cast<int>(leader));
+  const uint64_t applied = Status(static_cast<int>(next)).applied_index();
+  ASSERT_TRUE(WaitForApplied(applied));
+  KVClient old_leader(ClientConfig(static_cast<int>(leader)));
+  old_leader.SetConsistency("stale");
+  auto after = old_leader.Get("after");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(*after, "2");
+}
+
+TEST_F(RaftClusterTest, NoLeaderWithoutAMajority) {
+  const int64_t leader = WaitForLeader();
+  ASSERT_NE(leader, 0);
+  const int survivor = leader == 1 ? 2 : 1;
+  for (int id = 1; id <= 3; ++id) {
+    if (id != survivor) StopReplica(id);
+  }
+  KVClient client(ClientConfig(survivor));
+  client.SetTimeoutMs(3000);
+  absl::Status status = client.Set("k", "v");
+  ASSERT_FALSE(status.ok());
+  EXPECT_TRUE(std::string(status.message()).find("no leader") != std::string::npos ||
+              absl::IsUnavailable(status))
+      << status;
+  auto read = client.Get("k");
+  EXPECT_FALSE(read.ok());
+}
+
+// Sends `request` to replica `id`'s manager as a client call and waits for the answer.
+class Call {
+ public:
+  explicit Call(ConsensusManager* manager, const Request& request) {
+    auto context = std::make_unique<Context>(SignatureInfo(), "", [this](const Response& r) {
+      std::lock_guard<std::mutex> lock(mu_);
+      response_ = r;
+      done_ = true;
+      cv_.notify_all();
+    });
+    manager->ConsensusCommit(std::move(context), std::make_unique<Request>(request));
+  }
+  Response Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(10), [this] { return done_; });
+    EXPECT_TRUE(done_);
+    return response_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  Response response_;
+};
+
+Request KVCall(KVRequest::CMD cmd, const std::string& key, uint64_t request_id,
+               const std::string& consistency = "") {
+  KVRequest kv;
+  kv.set_cmd(cmd);
+  kv.set_key(key);
+  kv.set_value("v");
+  Request request;
+  request.set_type(Request::TYPE_CLIENT_REQUEST);
+  request.set_client_id(77);
+  request.set_request_id(request_id);
+  request.set_consistency(consistency);
+  kv.SerializeToString(request.mutable_data());
+  return request;
+}
+
+TEST_F(RaftClusterTest, SameRequestIdAppliesOnceOnEveryPath) {
+  const int64_t leader = WaitForLeader();
+  ASSERT_NE(leader, 0);
+  const int follower = leader == 1 ? 2 : 1;
+  ConsensusManager* on_leader = replicas_[leader].server->manager();
+  ConsensusManager* on_follower = replicas_[follower].server->manager();
+  const Request write = KVCall(KVRequest::SET_WITH_VERSION, "k", 5);
+  // Sent twice at once through different replicas, then again after it applied.
+  Call first(on_follower, write);
+  Call second(on_leader, write);
+  Response a = first.Wait();
+  Response b = second.Wait();
+  ASSERT_EQ(a.status(), Response::OK) << a.error();
+  ASSERT_EQ(b.status(), Response::OK) << b.error();
+  Response c = Call(on_follower, write).Wait();
+  ASSERT_EQ(c.status(), Response::OK) << c.error();
+  for (const Response& response : {a, b, c}) {
+    KVResponse kv;
+    ASSERT_TRUE(kv.ParseFromString(response.data()));
+    EXPECT_EQ(kv.status(), KVResponse::OK);
+    EXPECT_EQ(kv.version(), 1u);
+  }
+  Response read = Call(on_follower, KVCall(KVRequest::GET_WITH_VERSION, "k", 6)).Wait();
+  ASSERT_EQ(read.status(), Response::OK) << read.error();
+  KVResponse kv;
+  ASSERT_TRUE(kv.ParseFromString(read.data()));
+  EXPECT_EQ(kv.version(), 1u);
+}
+
+TEST_F(RaftClusterTest, ReadConsistencyAndStatusRequests) {
+  const int64_t leader = WaitForLeader();
+  ASSERT_NE(leader, 0);
+  ConsensusManager* manager = replicas_[leader == 3 ? 1 : 3].server->manager();
+  Response stale = Call(manager, KVCall(KVRequest::GET, "absent", 1, "stale")).Wait();
+  EXPECT_EQ(stale.status(), Response::OK);
+  EXPECT_EQ(stale.error(), "stale read");
+  Response bad = Call(manager, KVCall(KVRequest::GET, "absent", 2, "eventual")).Wait();
+  EXPECT_EQ(bad.status(), Response::INVALID_REQUEST);
+
+  Request query = KVCall(KVRequest::GET, "absent", 3);
+  query.set_type(Request::TYPE_QUERY);
+  Response queried = Call(manager, query).Wait();
+  EXPECT_EQ(queried.status(), Response::OK) << queried.error();
+  KVResponse not_found;
+  ASSERT_TRUE(not_found.ParseFromString(queried.data()));
+  EXPECT_EQ(not_found.status(), KVResponse::NOT_FOUND);
+  Request write_query = KVCall(KVRequest::SET, "k", 4);
+  write_query.set_type(Request::TYPE_QUERY);
+  EXPECT_EQ(Call(manager, write_query).Wait().status(), Response::INVALID_REQUEST);
+
+  Request status_request;
+  status_request.set_type(Request::TYPE_STATUS);
+  Response answer = Call(manager, status_request).Wait();
+  ASSERT_EQ(answer.status(), Response::OK);
+  ReplicaStatus status;
+  ASSERT_TRUE(status.ParseFromString(answer.data()));
+  EXPECT_EQ(status.protocol(), "raft");
+  EXPECT_EQ(status.role(), "follower");
+  EXPECT_EQ(status.leader_id(), leader);
+  EXPECT_GE(status.term(), 1u);
+}
+
+TEST(ConsensusManagerRaftOpenTest, DamagedLogIsDataLoss) {
+  ResConfigData data;
+  RegionInfo* region = data.add_region();
+  for (int id = 1; id <= 3; ++id) {
+    ReplicaInfo* info = region->add_replica_info();
+    info->set_id(id);
+    info->set_ip("127.0.0.1");
+    info->set_port(30000 + id);
+  }
+  data.set_consensus_protocol("raft");
+  auto storage = NewMemoryStorage();
+  ASSERT_TRUE(storage->Put("raft_log_m", "not a log record").ok());
+  PrefixAllocator prefixes;
+  auto manager = ConsensusManagerRaft::Create(ResDBConfig(data, 1),
+                                              std::make_unique<KVExecutor>(storage.get()),
+                                              storage.get(), &prefixes, nullptr);
+  ASSERT_FALSE(manager.ok());
+  EXPECT_EQ(manager.status().code(), absl::StatusCode::kDataLoss) << manager.status();
+  EXPECT_NE(std::string(manager.status().message()).find("raft log"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace resdb

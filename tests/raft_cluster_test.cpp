@@ -1,0 +1,443 @@
+// Runs real kv_service processes as a 3-replica RAFT cluster on 127.0.0.1 and checks
+// replication, follower forwarding, leader failover, restart catch-up, loss of the majority
+// and exactly-once writes under a leader crash. Every process the test starts is killed
+// when its cluster object goes away, also when a check fails.
+//
+//   raft_cluster_test <path of kv_service> [gtest flags]
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "platform/config/resdb_config.h"
+#include "service/tools/admin/admin_client.h"
+#include "service/tools/kv/kv_client.h"
+
+namespace resdb {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+std::string g_server_binary;
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return 0;
+  }
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string TailOf(const std::string& path, size_t bytes) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string text = buffer.str();
+  return text.size() > bytes ? text.substr(text.size() - bytes) : text;
+}
+
+// Three kv_service processes; the destructor kills every one still running.
+class Cluster {
+ public:
+  static constexpr int kReplicas = 3;
+
+  explicit Cluster(const std::string& name) {
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    dir_ = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/", name);
+    mkdir(dir_.c_str(), 0755);
+    RegionInfo* region = data_.add_region();
+    region->set_region_id(1);
+    for (int id = 1; id <= kReplicas; ++id) {
+      ReplicaInfo* info = region->add_replica_info();
+      info->set_id(id);
+      info->set_ip("127.0.0.1");
+      info->set_port(FreePort());
+    }
+    data_.set_self_region_id(1);
+    data_.set_consensus_protocol("raft");
+    data_.set_require_signatures(false);
+    data_.set_client_timeout_ms(5000);
+    data_.mutable_raft_config()->set_heartbeat_interval_ms(30);
+    data_.mutable_raft_config()->set_election_timeout_min_ms(200);
+    data_.mutable_raft_config()->set_election_timeout_max_ms(400);
+    config_path_ = dir_ + "/server.config";
+    std::ofstream(config_path_) << ResDBConfig::ToJson(data_);
+    pids_.assign(kReplicas + 1, 0);
+  }
+
+  ~Cluster() {
+    for (int id = 1; id <= kReplicas; ++id) Kill(id);
+    if (::testing::Test::HasFailure()) {
+      for (int id = 1; id <= kReplicas; ++id) {
+        std::fprintf(stderr, "---- replica %d log (tail) ----\n%s\n", id,
+                     TailOf(LogPath(id), 3000).c_str());
+      }
+    }
+  }
+
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
+
+  std::string LogPath(int id) const { return absl::StrCat(dir_, "/replica", id, ".log"); }
+
+  void Start(int id) {
+    ASSERT_EQ(pids_[id], 0) << "replica " << id << " is running";
+    const std::string log = LogPath(id);
+    const std::string data_dir = absl::StrCat(dir_, "/data", id);
+    const std::string id_flag = absl::StrCat("--id=", id);
+    const std::string config_flag = "--config=" + config_path_;
+    const std::string data_flag = "--data_dir=" + data_dir;
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      // Dies with the test process even if the test itself is killed.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+      }
+      execl(g_server_binary.c_str(), g_server_binary.c_str(), config_flag.c_str(),
+            id_flag.c_str(), data_flag.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    pids_[id] = pid;
+  }
+
+  void StartAll() {
+    for (int id = 1; id <= kReplicas; ++id) Start(id);
+  }
+
+  // kill -9 and reap.
+  void Kill(int id) {
+    if (pids_[id] == 0) return;
+    kill(pids_[id], SIGKILL);
+    waitpid(pids_[id], nullptr, 0);
+    pids_[id] = 0;
+  }
+
+  bool Running(int id) const { return pids_[id] != 0; }
+
+  ResDBConfig ClientConfig(int only_id = 0) const {
+    ResConfigData data = data_;
+    if (only_id != 0) {
+      RegionInfo* region = data.mutable_region(0);
+      ReplicaInfo only = region->replica_info(only_id - 1);
+      region->clear_replica_info();
+      *region->add_replica_info() = only;
+    }
+    return ResDBConfig(data, 0);
+  }
+
+  std::map<int64_t, ReplicaStatus> Statuses() const {
+    std::map<int64_t, ReplicaStatus> out;
+    for (auto& [info, status] : GetClusterStatus(ClientConfig(), milliseconds(1000))) {
+      if (status.ok() && Running(static_cast<int>(info.id()))) out[info.id()] = *status;
+    }
+    return out;
+  }
+
+  // The leader every running replica agrees on, 0 if none within `timeout`.
+  int64_t WaitForLeader(milliseconds timeout = milliseconds(30000)) const {
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      auto statuses = Statuses();
+      int running = 0;
+      for (int id = 1; id <= kReplicas; ++id) running += Running(id) ? 1 : 0;
+      int64_t leader = 0;
+      for (auto& [id, status] : statuses) {
+        if (status.role() == "leader") leader = id;
+      }
+      bool agreed = leader != 0 && static_cast<int>(statuses.size()) == running;
+      for (auto& [id, status] : statuses) {
+        if (status.leader_id() != leader) agreed = false;
+      }
+      if (agreed) return leader;
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    return 0;
+  }
+
+  // Waits until every running replica has applied at least `index`.
+  bool WaitForApplied(uint64_t index, milliseconds timeout = milliseconds(30000)) const {
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      auto statuses = Statuses();
+      int running = 0;
+      for (int id = 1; id <= kReplicas; ++id) running += Running(id) ? 1 : 0;
+      bool all = static_cast<int>(statuses.size()) == running;
+      for (auto& [id, status] : statuses) {
+        if (status.applied_index() < index) all = false;
+      }
+      if (all) return true;
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    return false;
+  }
+
+  uint64_t AppliedIndex(int64_t id) const {
+    auto statuses = Statuses();
+    auto it = statuses.find(id);
+    return it == statuses.end() ? 0 : it->second.applied_index();
+  }
+
+ private:
+  std::string dir_;
+  std::string config_path_;
+  ResConfigData data_;
+  std::vector<pid_t> pids_;
+};
+
+TEST(RaftClusterTest, WritesThroughEveryReplicaAreReadEverywhere) {
+  Cluster cluster("every_replica");
+  cluster.StartAll();
+  const int64_t leader = cluster.WaitForLeader();
+  ASSERT_NE(leader, 0) << "no leader elected";
+  for (int id = 1; id <= Cluster::kReplicas; ++id) {
+    // A client that knows only replica `id`: followers must forward.
+    KVClient client(cluster.ClientConfig(id));
+    const std::string key = absl::StrCat("key", id);
+    absl::Status set = client.Set(key, absl::StrCat("value", id));
+    ASSERT_TRUE(set.ok()) << "set via replica " << id << ": " << set;
+    auto value = client.Get(key);
+    ASSERT_TRUE(value.ok()) << "get via replica " << id << ": " << value.status();
+    EXPECT_EQ(*value, absl::StrCat("value", id));
+  }
+  for (int id = 1; id <= Cluster::kReplicas; ++id) {
+    KVClient client(cluster.ClientConfig(id));
+    for (int k = 1; k <= Cluster::kReplicas; ++k) {
+      auto value = client.Get(absl::StrCat("key", k));  // linearizable
+      ASSERT_TRUE(value.ok()) << value.status();
+      EXPECT_EQ(*value, absl::StrCat("value", k));
+    }
+  }
+  auto statuses = cluster.Statuses();
+  ASSERT_EQ(statuses.size(), 3u);
+  int64_t forwarded = 0;
+  for (auto& [id, status] : statuses) {
+    EXPECT_EQ(status.protocol(), "raft");
+    EXPECT_EQ(status.leader_id(), leader);
+    EXPECT_GE(status.commit_index(), 4u);  // the leader's no-op + three writes
+    auto it = status.metrics().find("raft_forwarded_requests");
+    if (it != status.metrics().end()) forwarded += it->second;
+  }
+  // The two followers forwarded their client's write to the leader.
+  EXPECT_GE(forwarded, 2);
+}
+
+TEST(RaftClusterTest, LeaderKillFailoverAndRestartCatchUp) {
+  Cluster cluster("failover");
+  cluster.StartAll();
+  const int64_t leader = cluster.WaitForLeader();
+  ASSERT_NE(leader, 0);
+  KVClient client(cluster.ClientConfig());
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(client.Set(absl::StrCat("k", i), absl::StrCat("v", i)).ok());
+  }
+  cluster.Kill(static_cast<int>(leader));
+  const int64_t next = cluster.WaitForLeader();
+  ASSERT_NE(next, 0) << "no new leader after the leader was killed";
+  EXPECT_NE(next, leader);
+  for (int i = 0; i < 20; ++i) {
+    auto value = client.Get(absl::StrCat("k", i));
+    ASSERT_TRUE(value.ok()) << value.status();
+    EXPECT_EQ(*value, absl::StrCat("v", i));
+  }
+  ASSERT_TRUE(client.Set("after", "failover").ok());
+
+  cluster.Start(static_cast<int>(leader));
+  const uint64_t target = cluster.AppliedIndex(next);
+  ASSERT_GT(target, 0u);
+  ASSERT_TRUE(cluster.WaitForApplied(target)) << "the restarted replica did not catch up";
+  KVClient old_leader(cluster.ClientConfig(static_cast<int>(leader)));
+  old_leader.SetConsistency("stale");
+  auto value = old_leader.Get("after");
+  ASSERT_TRUE(value.ok()) << value.status();
+  EXPECT_EQ(*value, "failover");
+}
+
+TEST(RaftClusterTest, WholeClusterRestartKeepsAcknowledgedWrites) {
+  Cluster cluster("restart_all");
+  cluster.StartAll();
+  ASSERT_NE(cluster.WaitForLeader(), 0);
+  KVClient client(cluster.ClientConfig());
+  for (int i = 0; i < 30; ++i) {
+    auto version = client.SetWithVersion(absl::StrCat("d", i), "x", 0);
+    ASSERT_TRUE(version.ok()) << version.status();
+  }
+  auto statuses = cluster.Statuses();
+  uint64_t applied = 0;
+  for (auto& [id, status] : statuses) applied = std::max(applied, status.applied_index());
+  for (int id = 1; id <= Cluster::kReplicas; ++id) cluster.Kill(id);
+  cluster.StartAll();
+  ASSERT_NE(cluster.WaitForLeader(), 0) << "no leader after restarting every replica";
+  ASSERT_TRUE(cluster.WaitForApplied(applied));
+  for (int i = 0; i < 30; ++i) {
+    auto value = client.GetWithVersion(absl::StrCat("d", i));
+    ASSERT_TRUE(value.ok()) << value.status();
+    EXPECT_EQ(value->version, 1u);
+  }
+  ASSERT_TRUE(client.Set("after_restart", "ok").ok());
+}
+
+TEST(RaftClusterTest, WritesFailWithoutAMajorityAndResumeWithIt) {
+  Cluster cluster("majority");
+  cluster.StartAll();
+  const int64_t leader = cluster.WaitForLeader();
+  ASSERT_NE(leader, 0);
+  KVClient client(cluster.ClientConfig());
+  ASSERT_TRUE(client.Set("before", "1").ok());
+  const int survivor = leader == 1 ? 2 : 1;
+  for (int id = 1; id <= Cluster::kReplicas; ++id) {
+    if (id != survivor) cluster.Kill(id);
+  }
+  // Asked directly, the survivor answers that it has no leader; the client keeps trying
+  // until its deadline and reports that.
+  KVClient direct(cluster.ClientConfig(survivor));
+  direct.SetTimeoutMs(3000);
+  auto start = Clock::now();
+  absl::Status failed = direct.Set("during", "2");
+  auto took = Clock::now() - start;
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(std::string(failed.message()).find("no leader"), std::string::npos) << failed;
+  EXPECT_LT(took, milliseconds(6000)) << "the failure took longer than the client deadline";
+  // A client of the whole cluster fails within its deadline too, as unavailable.
+  client.SetTimeoutMs(3000);
+  start = Clock::now();
+  failed = client.Set("during", "2");
+  took = Clock::now() - start;
+  ASSERT_FALSE(failed.ok());
+  EXPECT_TRUE(absl::IsUnavailable(failed)) << failed;
+  EXPECT_LT(took, milliseconds(6000)) << "the failure took longer than the client deadline";
+
+  const int back = survivor == 1 ? 2 : 1;
+  cluster.Start(back);
+  ASSERT_NE(cluster.WaitForLeader(), 0);
+  client.SetTimeoutMs(10000);
+  absl::Status resumed = client.Set("during", "3");
+  ASSERT_TRUE(resumed.ok()) << resumed;
+  auto value = client.Get("before");
+  ASSERT_TRUE(value.ok()) << value.status();
+  EXPECT_EQ(*value, "1");
+}
+
+TEST(RaftClusterTest, ConcurrentWritersSurviveALeaderKillExactlyOnce) {
+  Cluster cluster("concurrent");
+  cluster.StartAll();
+  const int64_t leader = cluster.WaitForLeader();
+  ASSERT_NE(leader, 0);
+
+  constexpr int kThreads = 4;
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::vector<std::string> acknowledged;
+  std::vector<std::string> attempted;
+  std::vector<std::string> mismatches;
+  std::atomic<int> acked_count{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      KVClient client(cluster.ClientConfig());
+      for (int n = 0; !stop.load(); ++n) {
+        const std::string key = absl::StrCat("t", t, "-", n);
+        auto version = client.SetWithVersion(key, "x", 0);
+        std::lock_guard<std::mutex> lock(mu);
+        attempted.push_back(key);
+        if (version.ok()) {
+          acknowledged.push_back(key);
+          acked_count.fetch_add(1);
+          if (*version != 1) mismatches.push_back(absl::StrCat(key, " got version ", *version));
+        } else if (absl::IsFailedPrecondition(version.status())) {
+          mismatches.push_back(absl::StrCat(key, ": ", version.status().ToString()));
+        }
+      }
+    });
+  }
+  // Let some writes through, then crash the leader while the writers keep going.
+  const auto warmup = Clock::now() + seconds(20);
+  while (acked_count.load() < 200 && Clock::now() < warmup) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  cluster.Kill(static_cast<int>(leader));
+  const int before_kill = acked_count.load();
+  const int64_t next = cluster.WaitForLeader();
+  const auto more = Clock::now() + seconds(20);
+  while (acked_count.load() < before_kill + 200 && Clock::now() < more) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  stop.store(true);
+  for (std::thread& thread : threads) thread.join();
+  ASSERT_NE(next, 0);
+  EXPECT_GE(before_kill, 200);
+  EXPECT_GE(acked_count.load(), before_kill + 200) << "writes did not resume after failover";
+  EXPECT_TRUE(mismatches.empty()) << "a write was applied twice: " << mismatches.front();
+
+  KVClient reader(cluster.ClientConfig());
+  for (const std::string& key : acknowledged) {
+    auto value = reader.GetWithVersion(key);
+    ASSERT_TRUE(value.ok()) << "acknowledged write " << key << " is missing: " << value.status();
+    EXPECT_EQ(value->version, 1u) << key;
+  }
+  // Writes without an answer may or may not have been applied, but never twice.
+  for (const std::string& key : attempted) {
+    auto value = reader.GetWithVersion(key);
+    if (value.ok()) EXPECT_EQ(value->version, 1u) << key;
+  }
+
+  // The crashed leader restarts mid-history, replays what it had not applied and catches up
+  // to the same state.
+  cluster.Start(static_cast<int>(leader));
+  const uint64_t target = cluster.AppliedIndex(next);
+  ASSERT_TRUE(cluster.WaitForApplied(target)) << "the old leader did not catch up";
+  KVClient old_leader(cluster.ClientConfig(static_cast<int>(leader)));
+  old_leader.SetConsistency("stale");
+  for (const std::string& key : acknowledged) {
+    auto value = old_leader.GetWithVersion(key);
+    ASSERT_TRUE(value.ok()) << key << " on the restarted replica: " << value.status();
+    EXPECT_EQ(value->version, 1u) << key;
+  }
+}
+
+}  // namespace
+}  // namespace resdb
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s <kv_service binary>\n", argv[0]);
+    return 2;
+  }
+  resdb::g_server_binary = argv[1];
+  signal(SIGPIPE, SIG_IGN);
+  return RUN_ALL_TESTS();
+}
