@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -257,6 +258,15 @@ std::string StatusJson(const std::vector<ReplicaStatusResult>& results) {
         const std::string value = field->value(*status);
         members.push_back(absl::StrCat(JsonQuote(field->name), ": ",
                                        field->is_number ? value : JsonQuote(value)));
+      }
+      if (!status->metrics().empty()) {
+        // Sorted, so the output is stable across runs.
+        std::map<std::string, int64_t> metrics(status->metrics().begin(), status->metrics().end());
+        std::vector<std::string> pairs;
+        for (const auto& [name, value] : metrics) {
+          pairs.push_back(absl::StrCat(JsonQuote(name), ": ", value));
+        }
+        members.push_back(absl::StrCat("\"metrics\": {", absl::StrJoin(pairs, ", "), "}"));
       }
     }
     objects.push_back(absl::StrCat("  {", absl::StrJoin(members, ", "), "}"));

@@ -120,6 +120,20 @@ TEST(StatusJsonTest, PbftObjectsHavePbftKeys) {
   EXPECT_EQ(fields.count("term"), 0u);
 }
 
+TEST(StatusJsonTest, MetricsBecomeANestedObject) {
+  ReplicaStatus status = Raft(1, "leader");
+  (*status.mutable_metrics())["raft_log_fsyncs"] = 12;
+  (*status.mutable_metrics())["raft_committed_entries"] = 30;
+  google::protobuf::ListValue list = ParseArray(StatusJson({{Replica(1), status}}));
+  ASSERT_EQ(list.values_size(), 1);
+  const auto& fields = list.values(0).struct_value().fields();
+  ASSERT_EQ(fields.count("metrics"), 1u);
+  const auto& metrics = fields.at("metrics").struct_value().fields();
+  EXPECT_EQ(metrics.size(), 2u);
+  EXPECT_EQ(metrics.at("raft_log_fsyncs").number_value(), 12);
+  EXPECT_EQ(metrics.at("raft_committed_entries").number_value(), 30);
+}
+
 TEST(StatusJsonTest, EmptyResultIsAnEmptyArray) {
   EXPECT_EQ(ParseArray(StatusJson({})).values_size(), 0);
 }
