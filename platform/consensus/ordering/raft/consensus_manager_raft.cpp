@@ -568,20 +568,14 @@ void ConsensusManagerRaft::ExpireRequests(Clock::time_point now) {
 void ConsensusManagerRaft::DrainReady() {
   while (node_->HasReady()) {
     raft::Ready ready = node_->GetReady();
-    // 1. Term, vote and commit index; a changed term or vote is synced before anything that
-    //    depends on it is sent.
-    if (ready.hard_state.has_value()) {
-      raft::HardState hard_state = *ready.hard_state;
-      hard_state.set_last_applied(applied_index_.load());
-      absl::Status saved;
-      if (hard_state.current_term() != state_->current_term() ||
-          hard_state.voted_for() != state_->voted_for()) {
-        saved = state_->Save(hard_state);
-      } else {
-        saved = state_->SetCommitIndex(hard_state.commit_index());
-      }
+    // 1. Term and vote, synced before anything that depends on them is sent.
+    if (ready.hard_state.has_value() &&
+        (ready.hard_state->current_term() != state_->current_term() ||
+         ready.hard_state->voted_for() != state_->voted_for())) {
+      absl::Status saved =
+          state_->SetTermAndVote(ready.hard_state->current_term(), ready.hard_state->voted_for());
       LOG_IF(FATAL, !saved.ok()) << "raft replica " << self_id_
-                                 << ": cannot persist hard state: " << saved;
+                                 << ": cannot persist term and vote: " << saved;
     }
     // 2. Log changes: truncation, then the new entries as one synced write.
     if (ready.truncate_from != 0) {
@@ -595,9 +589,17 @@ void ConsensusManagerRaft::DrainReady() {
                                     << ": cannot append to the log: " << appended;
       if (sync_) log_fsyncs_->Increment();
     }
+    // The commit index is recorded only after the log holds the entries it covers: recorded
+    // earlier, a crash between the two writes would restart this replica with a commit index
+    // over stale entries that the Ready was replacing, and it would apply them.
     const uint64_t commit = std::min(node_->commit_index(), log_->LastLogIndex());
     if (commit > log_->CommitIndex()) {
       absl::Status committed = log_->CommitTo(commit);
+      LOG_IF(ERROR, !committed.ok()) << "raft replica " << self_id_
+                                     << ": cannot record the commit index: " << committed;
+    }
+    if (commit > state_->commit_index()) {
+      absl::Status committed = state_->SetCommitIndex(commit);
       LOG_IF(ERROR, !committed.ok()) << "raft replica " << self_id_
                                      << ": cannot record the commit index: " << committed;
     }

@@ -104,8 +104,10 @@ struct ReadState {
 
 // Work for the application, to be done in this order, then reported with Advance().
 struct Ready {
-  // Persist (term, vote, commit) before sending any message. last_applied is the applied
-  // index as of the previous Advance(); a change of it alone produces no HardState.
+  // Persist term and vote before sending any message. Persist the commit index only after
+  // the log changes below are durable: recorded first, a crash in between would restart the
+  // node with a commit index over the stale entries this Ready replaces. last_applied is the
+  // applied index as of the previous Advance(); a change of it alone produces no HardState.
   std::optional<HardState> hard_state;
   // If non-zero, delete durable log entries >= truncate_from first ...
   uint64_t truncate_from = 0;
