@@ -122,9 +122,12 @@ struct Ready {
   // Contexts of ReadIndex() calls that will never produce a ReadState (leadership was
   // lost or the leader refused); the caller should retry them.
   std::vector<uint64_t> dropped_reads;
-  // (proposal id, reason) of accepted proposals that will never commit because a new
-  // leader overwrote them. The proposal id is the index Propose() returned. Proposals of
-  // a leader that steps down may still commit, and are reported only if overwritten.
+  // (proposal id, reason) of accepted proposals whose entry this node's log no longer
+  // holds because a new leader overwrote it. The proposal id is the index Propose()
+  // returned. The outcome is unknown, not failed: another node may still hold the entry
+  // and a later leader may commit it (Raft paper, figure 8), so a client must retry with
+  // the same request id and rely on idempotent apply. Proposals of a leader that steps
+  // down are reported only if overwritten.
   std::vector<std::pair<uint64_t, std::string>> dropped_proposals;
 };
 
