@@ -338,18 +338,20 @@ absl::Status RaftNode::Step(const RaftMessage& m) {
 void RaftNode::HandleRequestVote(const RaftMessage& m, const RequestVoteRequest& req) {
   // Grant if this node has not voted for someone else in this term (or the request is a
   // pre-vote for a later term) and the candidate's log is at least as up to date.
-#ifdef RESDB_RAFT_FAULT_DOUBLE_VOTE
-  // Deliberately broken rule, compiled only into the simulator's self-check: a node votes
-  // again in a term in which it already voted. The simulator must catch the split brain.
-  const bool can_vote = true;
-#else
   const bool can_vote =
       vote_ == m.from || (vote_ == 0 && lead_ == 0) || (req.pre_vote() && req.term() > term_);
+#ifdef RESDB_RAFT_FAULT_VOTE_IGNORES_LOG
+  // Deliberately broken rule, compiled only into the simulator's self-check: votes go to
+  // candidates whose log is behind, so a leader can lack committed entries. The simulator
+  // must catch it.
+  const bool log_ok = true;
+#else
+  const bool log_ok = log_.IsUpToDate(req.last_log_index(), req.last_log_term());
 #endif
   RequestVoteResponse resp;
   resp.set_voter_id(id_);
   resp.set_pre_vote(req.pre_vote());
-  if (can_vote && log_.IsUpToDate(req.last_log_index(), req.last_log_term())) {
+  if (can_vote && log_ok) {
     resp.set_term(req.term());
     resp.set_vote_granted(true);
     if (!req.pre_vote()) {

@@ -1,0 +1,149 @@
+#include "platform/consensus/ordering/raft/simulation/invariant_checker.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace resdb {
+namespace raft {
+namespace {
+
+std::string Describe(uint64_t index, uint64_t term, const std::string& data) {
+  return absl::StrCat("(index ", index, ", term ", term, ", data '", data, "')");
+}
+
+uint64_t ChainHash(uint64_t prev, const Entry& e) {
+  uint64_t h = HashU64(prev, e.index());
+  h = HashU64(h, e.term());
+  h = HashU64(h, static_cast<uint64_t>(e.type()));
+  return HashBytes(h, e.data().data(), e.data().size());
+}
+
+}  // namespace
+
+uint64_t HashBytes(uint64_t hash, const void* data, size_t size) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < size; ++i) {
+    hash ^= p[i];
+    hash *= 1099511628211ULL;
+  }
+  return hash;
+}
+
+uint64_t HashU64(uint64_t hash, uint64_t value) {
+  unsigned char bytes[8];
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<unsigned char>(value >> (8 * i));
+  return HashBytes(hash, bytes, sizeof(bytes));
+}
+
+void InvariantChecker::Fail(std::string description) {
+  if (violation_.empty()) violation_ = std::move(description);
+}
+
+void InvariantChecker::OnDurableTruncate(int64_t node, uint64_t from_index) {
+  auto& log = durable_[node];
+  if (from_index == 0) return;
+  if (from_index - 1 < log.size()) log.resize(from_index - 1);
+}
+
+void InvariantChecker::OnDurableAppend(int64_t node, const std::vector<Entry>& entries) {
+  auto& log = durable_[node];
+  for (const Entry& e : entries) {
+    if (e.index() != log.size() + 1) {
+      Fail(absl::StrCat("durable log of node ", node, " would get entry ",
+                        Describe(e.index(), e.term(), e.data()), " after index ", log.size()));
+      return;
+    }
+    const uint64_t prev = log.empty() ? kHashSeed : log.back().first;
+    const uint64_t chain = ChainHash(prev, e);
+    log.emplace_back(chain, e.term());
+    auto [it, inserted] =
+        chains_.emplace(std::make_pair(e.index(), e.term()), std::make_pair(chain, node));
+    if (!inserted && it->second.first != chain) {
+      Fail(absl::StrCat("log matching: node ", node, " holds entry ",
+                        Describe(e.index(), e.term(), e.data()),
+                        " whose log up to it differs from the one node ", it->second.second,
+                        " held with the same index and term"));
+      return;
+    }
+  }
+}
+
+void InvariantChecker::CheckRestoredLog(int64_t node, const std::vector<Entry>& entries) {
+  const auto& log = durable_[node];
+  if (entries.size() != log.size()) {
+    Fail(absl::StrCat("node ", node, " restarted with ", entries.size(),
+                      " durable entries but had written ", log.size()));
+    return;
+  }
+  uint64_t chain = kHashSeed;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    chain = ChainHash(chain, entries[i]);
+    if (chain != log[i].first) {
+      Fail(absl::StrCat("node ", node, " restarted with durable entry ",
+                        Describe(entries[i].index(), entries[i].term(), entries[i].data()),
+                        " that differs from what it wrote"));
+      return;
+    }
+  }
+}
+
+void InvariantChecker::OnApply(int64_t node, uint64_t node_term, const Entry& entry) {
+  auto it = committed_.find(entry.index());
+  if (it == committed_.end()) {
+    Committed c;
+    c.term = entry.term();
+    c.data = entry.data();
+    c.commit_term = node_term;
+    committed_.emplace(entry.index(), std::move(c));
+    commit_order_.push_back(entry.index());
+    return;
+  }
+  Committed& c = it->second;
+  if (c.term != entry.term() || c.data != entry.data()) {
+    Fail(absl::StrCat("state machine safety: node ", node, " applied ",
+                      Describe(entry.index(), entry.term(), entry.data()),
+                      " but another node applied ", Describe(entry.index(), c.term, c.data)));
+    return;
+  }
+  c.commit_term = std::min(c.commit_term, node_term);
+}
+
+void InvariantChecker::CheckLeaderHas(int64_t leader, uint64_t leader_term, const RaftNode& node,
+                                      uint64_t index) {
+  const Committed& c = committed_.at(index);
+  if (c.commit_term >= leader_term) return;  // maybe committed after this term began
+  const std::optional<uint64_t> term = node.TermAt(index);
+  if (!term.has_value() || *term != c.term) {
+    Fail(absl::StrCat("leader completeness: node ", leader, ", leader of term ", leader_term,
+                      ", lacks committed entry ", Describe(index, c.term, c.data),
+                      " (committed by term ", c.commit_term, "); its log has ",
+                      term.has_value() ? absl::StrCat("term ", *term) : "nothing",
+                      " there and ends at index ", node.last_index()));
+  }
+}
+
+void InvariantChecker::CheckNodes(const std::map<int64_t, const RaftNode*>& live) {
+  for (const auto& [id, node] : live) {
+    if (node->role() != Role::kLeader) continue;
+    const uint64_t term = node->term();
+    auto [it, inserted] = leaders_.emplace(term, LeaderCheck{id, 0});
+    if (!inserted && it->second.leader != id) {
+      Fail(absl::StrCat("election safety: nodes ", it->second.leader, " and ", id,
+                        " were both leader of term ", term));
+      return;
+    }
+    LeaderCheck& check = it->second;
+    for (; check.checked < commit_order_.size(); ++check.checked) {
+      CheckLeaderHas(id, term, *node, commit_order_[check.checked]);
+      if (!ok()) return;
+    }
+  }
+}
+
+uint64_t InvariantChecker::max_committed_index() const {
+  return committed_.empty() ? 0 : committed_.rbegin()->first;
+}
+
+}  // namespace raft
+}  // namespace resdb

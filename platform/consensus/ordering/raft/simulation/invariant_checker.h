@@ -1,0 +1,86 @@
+#ifndef PLATFORM_CONSENSUS_ORDERING_RAFT_SIMULATION_INVARIANT_CHECKER_H_
+#define PLATFORM_CONSENSUS_ORDERING_RAFT_SIMULATION_INVARIANT_CHECKER_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "platform/consensus/ordering/raft/proto/raft.pb.h"
+#include "platform/consensus/ordering/raft/raft_node.h"
+
+namespace resdb {
+namespace raft {
+
+// Checks RAFT's safety properties (Raft paper, figure 3) over a whole simulated run:
+//  - election safety: at most one leader per term, ever;
+//  - log matching: two durable logs holding an entry with the same index and term hold the
+//    same entries up to it. Each durable log is summarised by a chain hash per index
+//    (hash of the entry and of the chain hash before it); an (index, term) pair must map to
+//    one chain hash across all nodes and all time, because only the leader of a term
+//    creates entries of that term and it never changes the log below them;
+//  - leader completeness: an entry committed in term T is in the log of every leader of a
+//    term > T. An entry is known committed once some node applies it; the applying node's
+//    term then bounds the term it was committed in from above;
+//  - state-machine safety: no two nodes apply different entries at the same index.
+// The first violation is kept (described in words); later ones are ignored.
+class InvariantChecker {
+ public:
+  // `node` removed its durable entries >= from_index.
+  void OnDurableTruncate(int64_t node, uint64_t from_index);
+  // `node` appended `entries` to its durable log.
+  void OnDurableAppend(int64_t node, const std::vector<Entry>& entries);
+  // `node` read back `entries` (from index 1) from its durable log at restart: they must be
+  // what it wrote.
+  void CheckRestoredLog(int64_t node, const std::vector<Entry>& entries);
+  // `node`, at term `node_term`, applied `entry`.
+  void OnApply(int64_t node, uint64_t node_term, const Entry& entry);
+  // Called after every step with the nodes that are up.
+  void CheckNodes(const std::map<int64_t, const RaftNode*>& live);
+
+  // Records a violation found elsewhere (keeps only the first).
+  void Fail(std::string description);
+
+  bool ok() const { return violation_.empty(); }
+  const std::string& violation() const { return violation_; }
+  // Distinct (term, leader) pairs seen.
+  size_t leaders_seen() const { return leaders_.size(); }
+  uint64_t max_committed_index() const;
+
+ private:
+  struct Committed {
+    uint64_t term = 0;
+    std::string data;
+    // Upper bound of the term in which the entry was committed.
+    uint64_t commit_term = 0;
+  };
+  struct LeaderCheck {
+    int64_t leader = 0;
+    // Committed entries (by position in commit_order_) already checked against its log.
+    size_t checked = 0;
+  };
+
+  void CheckLeaderHas(int64_t leader, uint64_t leader_term, const RaftNode& node, uint64_t index);
+
+  std::string violation_;
+  // Per node: chain hash and term of every durable entry, index i at position i - 1.
+  std::map<int64_t, std::vector<std::pair<uint64_t, uint64_t>>> durable_;
+  // (index, term) -> (chain hash, first node that wrote it).
+  std::map<std::pair<uint64_t, uint64_t>, std::pair<uint64_t, int64_t>> chains_;
+  // index -> the entry applied there.
+  std::map<uint64_t, Committed> committed_;
+  std::vector<uint64_t> commit_order_;
+  // term -> leader check of that term's leader.
+  std::map<uint64_t, LeaderCheck> leaders_;
+};
+
+// FNV-1a, used for chain and trace hashes (stable across platforms and runs).
+uint64_t HashBytes(uint64_t hash, const void* data, size_t size);
+uint64_t HashU64(uint64_t hash, uint64_t value);
+inline constexpr uint64_t kHashSeed = 1469598103934665603ULL;
+
+}  // namespace raft
+}  // namespace resdb
+
+#endif  // PLATFORM_CONSENSUS_ORDERING_RAFT_SIMULATION_INVARIANT_CHECKER_H_

@@ -1,0 +1,129 @@
+#include "platform/consensus/ordering/raft/simulation/scenario.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace resdb {
+namespace raft {
+namespace {
+
+ScenarioConfig Base(const std::string& name) {
+  ScenarioConfig c;
+  c.name = name;
+  c.fault_network.min_delay = 1;
+  c.fault_network.max_delay = 10;
+  c.healed_network.min_delay = 1;
+  c.healed_network.max_delay = 10;
+  return c;
+}
+
+}  // namespace
+
+std::vector<std::string> ScenarioNames() {
+  return {"steady",
+          "lossy",
+          "partitions",
+          "leader_isolation",
+          "crash_restart",
+          "double_crash_5",
+          "high_load",
+          "leader_transfer",
+          "stale_messages",
+          "election_storm",
+          "crash_after_hard_state",
+          "chaos"};
+}
+
+absl::StatusOr<ScenarioConfig> ScenarioByName(const std::string& name) {
+  ScenarioConfig c = Base(name);
+  if (name == "steady") {
+    c.proposal_rate = 0.5;
+  } else if (name == "lossy") {
+    // Drops, duplicates, and delays up to four ticks (reordering across heartbeats).
+    c.fault_network.drop_rate = 0.15;
+    c.fault_network.duplicate_rate = 0.1;
+    c.fault_network.max_delay = 40;
+    c.proposal_rate = 0.4;
+  } else if (name == "partitions") {
+    c.partition_change_rate = 0.04;
+    c.asymmetric_partitions = true;
+    c.fault_network.drop_rate = 0.02;
+    c.fault_network.max_delay = 15;
+  } else if (name == "leader_isolation") {
+    c.leader_isolation_period = 80;
+    c.leader_isolation_ticks = 40;
+    c.fault_ticks = 400;
+  } else if (name == "crash_restart") {
+    c.crash_rate = 0.03;
+    c.crashes_at_once = 1;
+    c.max_down = 1;
+    c.crash_leader_bias = 0.5;
+    c.fault_network.max_delay = 15;
+  } else if (name == "double_crash_5") {
+    c.nodes = 5;
+    c.crash_rate = 0.02;
+    c.crashes_at_once = 2;
+    c.max_down = 2;
+    c.crash_leader_bias = 0.6;
+  } else if (name == "high_load") {
+    // Many proposals against small flow-control windows.
+    c.proposal_rate = 4.0;
+    c.fault_network.drop_rate = 0.02;
+    c.fault_network.duplicate_rate = 0.02;
+    c.fault_network.max_delay = 20;
+    c.crash_rate = 0.005;
+    c.node_options.max_uncommitted_bytes = 200;
+    c.node_options.max_inflight_appends = 4;
+    c.node_options.max_entries_per_append = 8;
+    c.fault_ticks = 200;
+  } else if (name == "leader_transfer") {
+    c.transfer_rate = 0.03;
+    c.fault_network.drop_rate = 0.05;
+    c.fault_network.max_delay = 15;
+  } else if (name == "stale_messages") {
+    // A few messages arrive up to 60 ticks late, across elections; crashes and partitions
+    // make sure there are elections to be late for.
+    c.fault_network.long_delay_rate = 0.03;
+    c.fault_network.long_delay_max = 600;
+    c.fault_network.duplicate_rate = 0.05;
+    c.partition_change_rate = 0.02;
+    c.crash_rate = 0.01;
+    c.transfer_rate = 0.01;
+  } else if (name == "election_storm") {
+    // Election timeouts close to the message delays: split votes, competing candidates and
+    // frequent term changes.
+    c.node_options.election_ticks_min = 4;
+    c.node_options.election_ticks_max = 8;
+    c.fault_network.max_delay = 30;
+    c.fault_network.drop_rate = 0.1;
+    c.fault_network.duplicate_rate = 0.05;
+    c.crash_rate = 0.01;
+  } else if (name == "crash_after_hard_state") {
+    // Isolated leaders collect entries that their successors overwrite; a node often
+    // crashes between saving the hard state and writing the log of the Ready that
+    // truncates them.
+    c.leader_isolation_period = 60;
+    c.leader_isolation_ticks = 30;
+    c.crash_on_truncate_rate = 0.5;
+    c.proposal_rate = 0.6;
+  } else if (name == "chaos") {
+    c.fault_network.drop_rate = 0.08;
+    c.fault_network.duplicate_rate = 0.05;
+    c.fault_network.max_delay = 30;
+    c.fault_network.long_delay_rate = 0.01;
+    c.fault_network.long_delay_max = 300;
+    c.partition_change_rate = 0.02;
+    c.asymmetric_partitions = true;
+    c.crash_rate = 0.02;
+    c.max_down = 2;
+    c.crashes_at_once = 1;
+    c.transfer_rate = 0.01;
+    c.proposal_rate = 0.8;
+  } else {
+    return absl::NotFoundError(absl::StrCat("unknown scenario '", name, "'"));
+  }
+  return c;
+}
+
+}  // namespace raft
+}  // namespace resdb

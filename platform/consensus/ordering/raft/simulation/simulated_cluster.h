@@ -1,0 +1,202 @@
+#ifndef PLATFORM_CONSENSUS_ORDERING_RAFT_SIMULATION_SIMULATED_CLUSTER_H_
+#define PLATFORM_CONSENSUS_ORDERING_RAFT_SIMULATION_SIMULATED_CLUSTER_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "platform/consensus/ordering/raft/proto/raft.pb.h"
+#include "platform/consensus/ordering/raft/raft_log.h"
+#include "platform/consensus/ordering/raft/raft_node.h"
+#include "platform/consensus/ordering/raft/raft_persistent_state.h"
+#include "platform/consensus/ordering/raft/simulation/invariant_checker.h"
+#include "platform/consensus/ordering/raft/simulation/proposal_tracker.h"
+#include "platform/consensus/ordering/raft/simulation/simulated_network.h"
+#include "platform/storage/prefix_allocator.h"
+#include "platform/storage/storage.h"
+
+namespace resdb {
+namespace raft {
+
+// Where in the handling of a Ready a crash strikes (see SimulatedCluster::Crash).
+enum class CrashPoint {
+  kNow,             // between two steps
+  kBeforePersist,   // Ready taken, nothing persisted
+  kAfterHardState,  // term/vote/commit persisted, log not written
+  kAfterLogWrite,   // everything persisted, no message sent
+  kAfterSend,       // messages sent, nothing applied
+  kAfterApply,      // applied, Advance not called
+};
+inline constexpr int kNumCrashPoints = 6;
+const char* CrashPointName(CrashPoint point);
+
+struct ClusterOptions {
+  int num_nodes = 3;
+  uint64_t seed = 1;
+  // True: each node's state machine survives crashes (like the LevelDB-backed executor) and
+  // the node resumes applying after its persisted last_applied. False: the state machine is
+  // volatile and is rebuilt at restart by re-applying the durable log from index 1.
+  bool durable_state_machine = false;
+  // Template for every node; id, voters and seed are set per node.
+  RaftNodeOptions node_options;
+  // Breaks the Ready contract on purpose: messages leave before anything is persisted, so
+  // a crash can lose a vote or an acknowledged entry. Only for checking that the invariant
+  // checks notice such a bug.
+  bool send_before_persist = false;
+  // Probability that a node crashes right after saving the hard state of a Ready that also
+  // truncates its log: the window in which a commit index saved ahead of the log would cover
+  // entries that are about to be overwritten.
+  double crash_on_truncate_rate = 0.0;
+  // If set, receives one line per step (and per notable event inside a step): a readable
+  // trace for debugging one seed.
+  std::function<void(const std::string&)> log;
+};
+
+// N RaftNodes in one process, each with its own memory Storage holding its durable RaftLog
+// and RaftPersistentState (PrefixAllocator views kRaftLogPrefix / kRaftStatePrefix), joined
+// by a SimulatedNetwork and driven by a simulated clock. No threads, no wall clock: a run
+// is a function of the seed and of the calls made.
+//
+// Each node's Ready is drained right after anything that may produce one (a delivered
+// message, a tick, a proposal), strictly in the order of the Ready contract: save the
+// hard state, truncate and append the durable log (then record its commit index), hand
+// the messages to the network, apply the committed entries, Advance. The invariants are
+// checked after every step; the first violation stops nothing but is kept (ok() turns
+// false) together with a description of the step.
+class SimulatedCluster {
+ public:
+  // Simulated time units per tick: message delays are drawn in units, so messages sent
+  // within one tick can still overtake each other.
+  static constexpr int64_t kUnitsPerTick = 10;
+
+  explicit SimulatedCluster(ClusterOptions options);
+  ~SimulatedCluster();
+
+  SimulatedCluster(const SimulatedCluster&) = delete;
+  SimulatedCluster& operator=(const SimulatedCluster&) = delete;
+
+  // One tick: delivers, in time order, every message due before the next tick boundary
+  // (each delivery is one step), then ticks every node that is up (one step).
+  void RunTick();
+
+  // A client submits a new proposal to a leader: one of the nodes that are up and believe
+  // they lead, chosen at random. Counted as "no leader" if there is none.
+  void Propose();
+
+  // A client starts a linearizable read (RaftNode::ReadIndex) at `id`, or at a random up
+  // node if `id` is 0. The ReadState it gets must not be older than any proposal
+  // acknowledged before the read started.
+  // Returns the read's context (0 if no node is up).
+  uint64_t Read(int64_t id = 0);
+  enum class ReadOutcome { kPending, kRefused, kServed, kDropped, kLost };
+  // kLost: the node crashed while the read waited. Unknown contexts are kLost too.
+  ReadOutcome read_outcome(uint64_t context) const;
+  struct ReadCounts {
+    uint64_t issued = 0;
+    uint64_t refused = 0;  // ReadIndex() returned an error
+    uint64_t served = 0;   // a ReadState arrived
+    uint64_t dropped = 0;  // reported in Ready::dropped_reads
+  };
+  const ReadCounts& reads() const { return reads_; }
+  size_t pending_reads() const { return pending_reads_.size(); }
+
+  // Crashes `id`: the RaftNode and everything not yet written to its Storage is lost. With
+  // kNow at once; otherwise the crash strikes at that point of the node's next Ready.
+  void Crash(int64_t id, CrashPoint point);
+  // Cancels crashes armed for a later Ready and stops ClusterOptions::crash_on_truncate_rate.
+  void DisarmCrashes();
+  // Rebuilds a crashed node from its Storage.
+  void Restart(int64_t id);
+
+  // Asks the leader `id` to hand leadership to `to` (errors are ignored: the request may
+  // be stale).
+  void TransferLeadership(int64_t id, int64_t to);
+
+  bool IsUp(int64_t id) const;
+  bool IsCrashArmed(int64_t id) const;
+  const std::vector<int64_t>& ids() const { return ids_; }
+  // nullptr while the node is down.
+  const RaftNode* node(int64_t id) const;
+  // The up node that leads with the highest term, 0 if none.
+  int64_t Leader() const;
+  // The highest term of any up node.
+  uint64_t MaxTerm() const;
+  // The state machine of `id`: every applied entry, index i at position i - 1.
+  const std::vector<Entry>& applied(int64_t id) const;
+
+  SimulatedNetwork& network() { return network_; }
+  const ProposalTracker& proposals() const { return tracker_; }
+  const InvariantChecker& checker() const { return checker_; }
+
+  // Records a violation (only the first is kept). Inside a step it is described with that
+  // step; otherwise as found after the last step.
+  void Fail(const std::string& description);
+  bool ok() const { return checker_.ok(); }
+  // "<step>: <description>" of the first violation; empty while ok().
+  std::string violation() const;
+
+  int64_t now() const { return now_; }
+  int64_t ticks() const { return ticks_; }
+  uint64_t steps() const { return steps_; }
+  uint64_t crashes() const { return crashes_; }
+  // A hash of everything observable in the run so far (messages delivered, ticks, entries
+  // applied, crashes); equal for two runs of the same seed.
+  uint64_t trace_hash() const { return trace_hash_; }
+
+ private:
+  struct Process;
+  struct SimNode;
+
+  SimNode& Get(int64_t id);
+  const SimNode& Get(int64_t id) const;
+  void Deliver(int64_t at, const RaftMessage& message);
+  // Drains `node`'s Ready until it has none (or it crashes).
+  void ProcessReady(SimNode& node);
+  // Hands `messages` of `node` to the network; false (and a violation) if one is malformed.
+  bool Send(const SimNode& node, const std::vector<RaftMessage>& messages);
+  // Returns true (and crashes the node) if a crash is armed at `point`.
+  bool CrashHere(SimNode& node, CrashPoint point);
+  void OnReadState(const SimNode& node, const ReadState& read);
+  void OnDroppedRead(const SimNode& node, uint64_t context);
+  void DoCrash(SimNode& node);
+  void EndStep(const std::string& what);
+  void Log(const std::string& line) const {
+    if (options_.log) options_.log(line);
+  }
+  void Trace(uint64_t value) { trace_hash_ = HashU64(trace_hash_, value); }
+
+  const ClusterOptions options_;
+  std::vector<int64_t> ids_;
+  std::map<int64_t, std::unique_ptr<SimNode>> nodes_;
+  SimulatedNetwork network_;
+  std::mt19937_64 client_rng_;
+  std::mt19937_64 fault_rng_;
+  double crash_on_truncate_rate_;
+  InvariantChecker checker_;
+  struct PendingRead {
+    int64_t node = 0;
+    uint64_t incarnation = 0;
+    // The highest acknowledged index when the read started.
+    uint64_t min_index = 0;
+  };
+  std::map<uint64_t, PendingRead> pending_reads_;  // by context
+  std::map<uint64_t, ReadOutcome> read_outcomes_;  // by context
+  uint64_t next_read_context_ = 1;
+  ReadCounts reads_;
+  ProposalTracker tracker_;
+  int64_t now_ = 0;
+  int64_t ticks_ = 0;
+  uint64_t steps_ = 0;
+  uint64_t crashes_ = 0;
+  uint64_t trace_hash_ = kHashSeed;
+  std::string failed_step_;
+};
+
+}  // namespace raft
+}  // namespace resdb
+
+#endif  // PLATFORM_CONSENSUS_ORDERING_RAFT_SIMULATION_SIMULATED_CLUSTER_H_
