@@ -219,7 +219,14 @@ int Main(int argc, char** argv) {
   KVClient client(*config);
   if (FLAGS_timeout_ms > 0) client.SetTimeoutMs(FLAGS_timeout_ms);
   if (!FLAGS_consistency.empty()) client.SetConsistency(FLAGS_consistency);
-  return RunCommand(FLAGS_cmd, client);
+  const int exit_code = RunCommand(FLAGS_cmd, client);
+  if (exit_code == 0 && FLAGS_consistency == "stale" && FLAGS_cmd != "set" &&
+      FLAGS_cmd != "delete" && FLAGS_cmd != "set_with_version") {
+    // The value on stdout stays parseable; the reminder that it may lag goes to stderr.
+    std::cerr << kTool << ": stale read: served from one replica's local state, which may "
+              << "miss the latest writes" << std::endl;
+  }
+  return exit_code;
 }
 
 }  // namespace

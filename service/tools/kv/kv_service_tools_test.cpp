@@ -215,6 +215,7 @@ TEST_F(KVServiceToolsTest, StaleConsistencyIsSentWithTheRead) {
   ASSERT_EQ(RunTool({"--config", config_, "--cmd=set", "--key=k", "--value=v"}).exit_code, 0);
   RunResult get = RunTool({"--config", config_, "--cmd=get", "--key=k", "--consistency=stale"});
   EXPECT_EQ(get.out, "v\n");
+  EXPECT_THAT(get.err, HasSubstr("stale read"));
   std::vector<Request> received = replica_.ReceivedRequests();
   ASSERT_EQ(received.size(), 2u);
   EXPECT_EQ(received[1].consistency(), "stale");
