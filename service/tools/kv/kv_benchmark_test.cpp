@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "service/kv/proto/kv.pb.h"
 #include "service/tools/kv/fake_replica.h"
+#include "service/tools/testing/tool_runner.h"
 
 namespace resdb {
 namespace {
@@ -24,70 +25,16 @@ namespace {
 using testing::HasSubstr;
 using testing::StartsWith;
 
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string TempDir() {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  return dir != nullptr ? dir : "/tmp";
-}
-
-std::string ToolPath() {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  return absl::StrCat(srcdir != nullptr ? srcdir : ".", "/",
-                      workspace != nullptr ? workspace : "resilientdb",
-                      "/service/tools/kv/kv_benchmark");
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::string ShellQuote(const std::string& arg) {
-  std::string quoted = "'";
-  for (char c : arg) {
-    if (c == '\'') {
-      quoted += "'\\''";
-    } else {
-      quoted += c;
-    }
-  }
-  return quoted + "'";
-}
+using testing_util::ReadFile;
+using testing_util::RunResult;
+using testing_util::TempDir;
 
 RunResult RunTool(const std::vector<std::string>& args) {
-  const std::string out_path = TempDir() + "/bench.out";
-  const std::string err_path = TempDir() + "/bench.err";
-  std::vector<std::string> words = {ShellQuote(ToolPath())};
-  for (const std::string& arg : args) words.push_back(ShellQuote(arg));
-  const std::string command = absl::StrCat(absl::StrJoin(words, " "), " >", ShellQuote(out_path),
-                                           " 2>", ShellQuote(err_path));
-  const int status = std::system(command.c_str());
-  RunResult result;
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  result.out = ReadFile(out_path);
-  result.err = ReadFile(err_path);
-  return result;
+  return testing_util::RunBinary(testing_util::RunfilePath("service/tools/kv/kv_benchmark"), args);
 }
 
-// A client config listing three RAFT replicas on 127.0.0.1 at `ports`.
 std::string WriteConfig(const std::vector<int>& ports) {
-  std::vector<std::string> replicas;
-  for (size_t i = 0; i < ports.size(); ++i) {
-    replicas.push_back(
-        absl::StrCat("{\"id\": ", i + 1, ", \"ip\": \"127.0.0.1\", \"port\": ", ports[i], "}"));
-  }
-  const std::string path = TempDir() + "/bench.config";
-  std::ofstream(path) << "{\"region\": [{\"replica_info\": [" << absl::StrJoin(replicas, ", ")
-                      << "]}], \"consensus_protocol\": \"raft\"}\n";
-  return path;
+  return testing_util::WriteClientConfig(ports, "bench.config");
 }
 
 google::protobuf::Struct ParseObject(const std::string& json) {
