@@ -36,17 +36,22 @@ testlogs=$(bazel info "${bazel_args[@]}" bazel-testlogs 2>/dev/null)
 passed=0
 failed=0
 while read -r target result; do
-  xml="$testlogs/${target#//}"
-  xml="${xml/://}/test.xml"
+  dir="$testlogs/${target#//}"
+  dir="${dir/://}"
+  # A sharded test reports per shard; a top-level test.xml beside the shards may be stale.
+  xmls=("$dir"/shard_*/test.xml)
+  [ -f "${xmls[0]}" ] || xmls=("$dir/test.xml")
   cases=0
   bad=0
-  if [ -f "$xml" ]; then
-    cases=$(grep -o '<testsuites [^>]*' "$xml" | grep -o ' tests="[0-9]*"' | grep -o '[0-9]*' | head -1)
-    bad=$(grep -o '<testsuites [^>]*' "$xml" | grep -o -E ' (failures|errors)="[0-9]*"' |
-      grep -o '[0-9]*' | awk '{s += $1} END {print s + 0}')
-  fi
-  cases=${cases:-0}
-  bad=${bad:-0}
+  for xml in "${xmls[@]}"; do
+    [ -f "$xml" ] || continue
+    header=$(grep -o '<testsuites [^>]*' "$xml" | head -1)
+    n=$(echo "$header" | grep -o ' tests="[0-9]*"' | grep -o '[0-9]*')
+    b=$(echo "$header" | grep -o -E ' (failures|errors)="[0-9]*"' | grep -o '[0-9]*' |
+      awk '{s += $1} END {print s + 0}')
+    cases=$((cases + ${n:-0}))
+    bad=$((bad + ${b:-0}))
+  done
   if [ "$result" != "PASSED" ] && [ "$result" != "FLAKY" ]; then
     # A target that timed out, crashed or failed to build counts at least once.
     [ "$bad" -eq 0 ] && bad=1
