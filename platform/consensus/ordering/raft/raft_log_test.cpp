@@ -15,10 +15,10 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "platform/consensus/ordering/raft/raft_record_codec.h"
+#include "platform/consensus/ordering/raft/restartable_storage.h"
 #include "platform/storage/leveldb_storage.h"
 #include "platform/storage/memory_storage.h"
 #include "platform/storage/prefix_allocator.h"
-#include "platform/storage/scoped_temp_dir.h"
 
 namespace resdb {
 namespace raft {
@@ -74,8 +74,6 @@ std::vector<Entry> MakeEntries(uint64_t first, uint64_t last, uint64_t term) {
   return entries;
 }
 
-enum class Backend { kMemory, kLevelDB };
-
 class RaftLogTest : public testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
@@ -91,23 +89,14 @@ class RaftLogTest : public testing::TestWithParam<Backend> {
   }
 
   void OpenBase() {
-    if (GetParam() == Backend::kLevelDB) {
-      absl::StatusOr<std::unique_ptr<Storage>> db = OpenLevelDBStorage(dir_.path());
-      ASSERT_TRUE(db.ok()) << db.status();
-      base_ = *std::move(db);
-    } else if (base_ == nullptr) {
-      base_ = NewMemoryStorage();
-    }
-    PrefixAllocator allocator;
-    absl::StatusOr<std::unique_ptr<Storage>> view =
-        allocator.Allocate(base_.get(), kRaftLogPrefix, "raft log");
-    ASSERT_TRUE(view.ok()) << view.status();
-    view_ = *std::move(view);
+    ASSERT_TRUE(storage_.Open().ok());
+    base_ = storage_.base();
+    view_ = storage_.view();
   }
 
   std::unique_ptr<RaftLog> OpenLog(Storage* storage = nullptr) {
     absl::StatusOr<std::unique_ptr<RaftLog>> log =
-        RaftLog::Open(storage != nullptr ? storage : view_.get());
+        RaftLog::Open(storage != nullptr ? storage : view_);
     EXPECT_TRUE(log.ok()) << log.status();
     return log.ok() ? *std::move(log) : nullptr;
   }
@@ -116,15 +105,14 @@ class RaftLogTest : public testing::TestWithParam<Backend> {
   // and opened again. Returns the reopened log.
   std::unique_ptr<RaftLog> Restart(std::unique_ptr<RaftLog> log) {
     log.reset();
-    view_.reset();
-    if (GetParam() == Backend::kLevelDB) base_.reset();
+    storage_.Close();
     OpenBase();
     return OpenLog();
   }
 
-  ScopedTempDir dir_;
-  std::unique_ptr<Storage> base_;
-  std::unique_ptr<Storage> view_;
+  RestartableStorage storage_{GetParam(), std::string(kRaftLogPrefix), "raft log"};
+  Storage* base_ = nullptr;
+  Storage* view_ = nullptr;
 };
 
 void ExpectBounds(RaftLog& log, uint64_t first, uint64_t last, uint64_t last_term) {
@@ -344,11 +332,10 @@ TEST_P(RaftLogTest, ReopenReadsOnlyMetadataAndEnds) {
   ASSERT_TRUE(log->CommitTo(90000).ok());
   const uint64_t last_term = log->LastLogTerm();
   log.reset();
-  view_.reset();
-  if (GetParam() == Backend::kLevelDB) base_.reset();
+  storage_.Close();
   OpenBase();
 
-  InstrumentedStorage counting(view_.get());
+  InstrumentedStorage counting(view_);
   auto start = std::chrono::steady_clock::now();
   absl::StatusOr<std::unique_ptr<RaftLog>> reopened = RaftLog::Open(&counting);
   auto elapsed = std::chrono::steady_clock::now() - start;
@@ -368,7 +355,7 @@ TEST_P(RaftLogTest, ReopenReadsOnlyMetadataAndEnds) {
 }
 
 TEST_P(RaftLogTest, RecentTermsComeFromMemory) {
-  InstrumentedStorage counting(view_.get());
+  InstrumentedStorage counting(view_);
   std::unique_ptr<RaftLog> log = OpenLog(&counting);
   ASSERT_TRUE(log->Append(MakeEntries(1, 50, 1)).ok());
   ASSERT_TRUE(log->Append(MakeEntries(51, 100, 2)).ok());
@@ -391,17 +378,17 @@ TEST_P(RaftLogTest, CorruptMetadataIsDataLoss) {
   ASSERT_FALSE(meta.empty());
   meta[3] ^= 0x40;
   ASSERT_TRUE(view_->Put("m", meta).ok());
-  absl::Status status = RaftLog::Open(view_.get()).status();
+  absl::Status status = RaftLog::Open(view_).status();
   EXPECT_TRUE(absl::IsDataLoss(status)) << status;
   EXPECT_THAT(status.message(), HasSubstr("\"m\""));
 
   ASSERT_TRUE(view_->Put("m", "garbage").ok());
-  status = RaftLog::Open(view_.get()).status();
+  status = RaftLog::Open(view_).status();
   EXPECT_TRUE(absl::IsDataLoss(status)) << status;
   EXPECT_THAT(status.message(), HasSubstr("\"m\""));
 
   ASSERT_TRUE(view_->Delete("m").ok());
-  status = RaftLog::Open(view_.get()).status();
+  status = RaftLog::Open(view_).status();
   EXPECT_TRUE(absl::IsDataLoss(status)) << status;
   EXPECT_THAT(status.message(), HasSubstr("missing"));
 }
@@ -415,23 +402,23 @@ TEST_P(RaftLogTest, CorruptOrMisplacedLastEntryIsDataLoss) {
   const std::string good = view_->Get(last_key).value_or("");
 
   ASSERT_TRUE(view_->Put(last_key, "not an entry").ok());
-  absl::Status status = RaftLog::Open(view_.get()).status();
+  absl::Status status = RaftLog::Open(view_).status();
   EXPECT_TRUE(absl::IsDataLoss(status)) << status;
   EXPECT_THAT(status.message(), HasSubstr(escaped));
 
   // A well-formed record that holds another index than its key.
   ASSERT_TRUE(view_->Put(last_key, EncodeMessageRecord(MakeEntry(7, 1))).ok());
-  status = RaftLog::Open(view_.get()).status();
+  status = RaftLog::Open(view_).status();
   EXPECT_TRUE(absl::IsDataLoss(status)) << status;
   EXPECT_THAT(status.message(), HasSubstr("holds index 7"));
 
   ASSERT_TRUE(view_->Delete(last_key).ok());
-  status = RaftLog::Open(view_.get()).status();
+  status = RaftLog::Open(view_).status();
   EXPECT_TRUE(absl::IsDataLoss(status)) << status;
   EXPECT_THAT(status.message(), HasSubstr(escaped));
 
   ASSERT_TRUE(view_->Put(last_key, good).ok());
-  EXPECT_TRUE(RaftLog::Open(view_.get()).ok());
+  EXPECT_TRUE(RaftLog::Open(view_).ok());
 }
 
 TEST_P(RaftLogTest, DamagedMiddleEntryIsReportedOnRead) {
@@ -447,7 +434,7 @@ TEST_P(RaftLogTest, DamagedMiddleEntryIsReportedOnRead) {
 }
 
 TEST_P(RaftLogTest, CrashBetweenAppendsKeepsConsistentPrefix) {
-  InstrumentedStorage crashing(view_.get());
+  InstrumentedStorage crashing(view_);
   std::unique_ptr<RaftLog> log = OpenLog(&crashing);
   ASSERT_TRUE(log->Append(MakeEntries(1, 3, 1)).ok());
   ASSERT_TRUE(log->CommitTo(2).ok());
@@ -501,7 +488,7 @@ TEST_P(RaftLogTest, ConcurrentReadersSeeConsistentLog) {
 INSTANTIATE_TEST_SUITE_P(Backends, RaftLogTest,
                          testing::Values(Backend::kMemory, Backend::kLevelDB),
                          [](const testing::TestParamInfo<Backend>& info) {
-                           return info.param == Backend::kMemory ? "Memory" : "LevelDB";
+                           return BackendName(info.param);
                          });
 
 }  // namespace

@@ -8,18 +8,16 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "platform/consensus/ordering/raft/restartable_storage.h"
 #include "platform/storage/leveldb_storage.h"
 #include "platform/storage/memory_storage.h"
 #include "platform/storage/prefix_allocator.h"
-#include "platform/storage/scoped_temp_dir.h"
 
 namespace resdb {
 namespace raft {
 namespace {
 
 using ::testing::HasSubstr;
-
-enum class Backend { kMemory, kLevelDB };
 
 class RaftPersistentStateTest : public testing::TestWithParam<Backend> {
  protected:
@@ -36,23 +34,13 @@ class RaftPersistentStateTest : public testing::TestWithParam<Backend> {
   }
 
   void OpenBase() {
-    if (GetParam() == Backend::kLevelDB) {
-      absl::StatusOr<std::unique_ptr<Storage>> db = OpenLevelDBStorage(dir_.path());
-      ASSERT_TRUE(db.ok()) << db.status();
-      base_ = *std::move(db);
-    } else if (base_ == nullptr) {
-      base_ = NewMemoryStorage();
-    }
-    PrefixAllocator allocator;
-    absl::StatusOr<std::unique_ptr<Storage>> view =
-        allocator.Allocate(base_.get(), kRaftStatePrefix, "raft state");
-    ASSERT_TRUE(view.ok()) << view.status();
-    view_ = *std::move(view);
+    ASSERT_TRUE(storage_.Open().ok());
+    base_ = storage_.base();
+    view_ = storage_.view();
   }
 
   std::unique_ptr<RaftPersistentState> OpenState() {
-    absl::StatusOr<std::unique_ptr<RaftPersistentState>> state =
-        RaftPersistentState::Open(view_.get());
+    absl::StatusOr<std::unique_ptr<RaftPersistentState>> state = RaftPersistentState::Open(view_);
     EXPECT_TRUE(state.ok()) << state.status();
     return state.ok() ? *std::move(state) : nullptr;
   }
@@ -60,15 +48,14 @@ class RaftPersistentStateTest : public testing::TestWithParam<Backend> {
   // Drops `state` and, for LevelDB, closes and reopens the database; returns the state reopened.
   std::unique_ptr<RaftPersistentState> Restart(std::unique_ptr<RaftPersistentState> state) {
     state.reset();
-    view_.reset();
-    if (GetParam() == Backend::kLevelDB) base_.reset();
+    storage_.Close();
     OpenBase();
     return OpenState();
   }
 
-  ScopedTempDir dir_;
-  std::unique_ptr<Storage> base_;
-  std::unique_ptr<Storage> view_;
+  RestartableStorage storage_{GetParam(), std::string(kRaftStatePrefix), "raft state"};
+  Storage* base_ = nullptr;
+  Storage* view_ = nullptr;
 };
 
 SnapshotMetadata MakeSnapshotMetadata() {
@@ -176,12 +163,12 @@ TEST_P(RaftPersistentStateTest, CorruptRecordIsDataLoss) {
     std::string bad = good;
     bad[0] ^= 0x10;
     ASSERT_TRUE(view_->Put(key, bad).ok());
-    absl::Status status = RaftPersistentState::Open(view_.get()).status();
+    absl::Status status = RaftPersistentState::Open(view_).status();
     EXPECT_TRUE(absl::IsDataLoss(status)) << status;
     EXPECT_THAT(status.message(), HasSubstr(std::string("\"") + key + "\""));
 
     ASSERT_TRUE(view_->Put(key, "x").ok());
-    EXPECT_TRUE(absl::IsDataLoss(RaftPersistentState::Open(view_.get()).status()));
+    EXPECT_TRUE(absl::IsDataLoss(RaftPersistentState::Open(view_).status()));
     ASSERT_TRUE(view_->Put(key, good).ok());
   }
   state = OpenState();
@@ -191,7 +178,7 @@ TEST_P(RaftPersistentStateTest, CorruptRecordIsDataLoss) {
 INSTANTIATE_TEST_SUITE_P(Backends, RaftPersistentStateTest,
                          testing::Values(Backend::kMemory, Backend::kLevelDB),
                          [](const testing::TestParamInfo<Backend>& info) {
-                           return info.param == Backend::kMemory ? "Memory" : "LevelDB";
+                           return BackendName(info.param);
                          });
 
 }  // namespace

@@ -13,10 +13,10 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "platform/common/crypto/signature.h"
+#include "platform/consensus/ordering/raft/restartable_storage.h"
 #include "platform/storage/leveldb_storage.h"
 #include "platform/storage/memory_storage.h"
 #include "platform/storage/prefix_allocator.h"
-#include "platform/storage/scoped_temp_dir.h"
 
 namespace resdb {
 namespace raft {
@@ -75,8 +75,6 @@ SnapshotMetadata DescribeData(uint64_t index, uint64_t term, const std::string& 
   return metadata;
 }
 
-enum class Backend { kMemory, kLevelDB };
-
 class RaftSnapshotManagerTest : public testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
@@ -101,23 +99,14 @@ class RaftSnapshotManagerTest : public testing::TestWithParam<Backend> {
   }
 
   void OpenBase() {
-    if (GetParam() == Backend::kLevelDB) {
-      absl::StatusOr<std::unique_ptr<Storage>> db = OpenLevelDBStorage(dir_.path());
-      ASSERT_TRUE(db.ok()) << db.status();
-      base_ = *std::move(db);
-    } else if (base_ == nullptr) {
-      base_ = NewMemoryStorage();
-    }
-    PrefixAllocator allocator;
-    absl::StatusOr<std::unique_ptr<Storage>> view =
-        allocator.Allocate(base_.get(), kRaftSnapshotPrefix, "raft snapshots");
-    ASSERT_TRUE(view.ok()) << view.status();
-    view_ = *std::move(view);
+    ASSERT_TRUE(storage_.Open().ok());
+    base_ = storage_.base();
+    view_ = storage_.view();
   }
 
   std::unique_ptr<RaftSnapshotManager> OpenManager(Storage* storage = nullptr) {
     absl::StatusOr<std::unique_ptr<RaftSnapshotManager>> manager =
-        RaftSnapshotManager::Open(storage != nullptr ? storage : view_.get(), kChunkBytes);
+        RaftSnapshotManager::Open(storage != nullptr ? storage : view_, kChunkBytes);
     EXPECT_TRUE(manager.ok()) << manager.status();
     return manager.ok() ? *std::move(manager) : nullptr;
   }
@@ -126,17 +115,16 @@ class RaftSnapshotManagerTest : public testing::TestWithParam<Backend> {
   // reopened on the same storage.
   std::unique_ptr<RaftSnapshotManager> Restart(std::unique_ptr<RaftSnapshotManager> manager) {
     manager.reset();
-    view_.reset();
-    if (GetParam() == Backend::kLevelDB) base_.reset();
+    storage_.Close();
     OpenBase();
     return OpenManager();
   }
 
   KeyValues ViewKeys() { return view_->GetRange("", "").value_or(KeyValues{}); }
 
-  ScopedTempDir dir_;
-  std::unique_ptr<Storage> base_;
-  std::unique_ptr<Storage> view_;
+  RestartableStorage storage_{GetParam(), std::string(kRaftSnapshotPrefix), "raft snapshots"};
+  Storage* base_ = nullptr;
+  Storage* view_ = nullptr;
 };
 
 // Sends the current snapshot of `from` to `to` in chunks of `chunk` bytes from `offset`.
@@ -169,7 +157,7 @@ TEST_P(RaftSnapshotManagerTest, NoSnapshotInitially) {
   EXPECT_TRUE(absl::IsFailedPrecondition(manager->FinishIncoming()));
   SnapshotChunk chunk;
   EXPECT_TRUE(absl::IsFailedPrecondition(manager->WriteChunk(chunk).status()));
-  EXPECT_TRUE(absl::IsInvalidArgument(RaftSnapshotManager::Open(view_.get(), 0).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(RaftSnapshotManager::Open(view_, 0).status()));
 }
 
 TEST_P(RaftSnapshotManagerTest, SaveAndReadInChunks) {
@@ -325,7 +313,7 @@ TEST_P(RaftSnapshotManagerTest, ChunkSizeMayChangeAcrossReopen) {
   manager.reset();
 
   absl::StatusOr<std::unique_ptr<RaftSnapshotManager>> small =
-      RaftSnapshotManager::Open(view_.get(), 100);
+      RaftSnapshotManager::Open(view_, 100);
   ASSERT_TRUE(small.ok()) << small.status();
   EXPECT_EQ((*small)->ReadAll().value_or(""), data);
   absl::StatusOr<SnapshotChunk> piece = (*small)->ReadChunk(1000, 100);
@@ -379,7 +367,7 @@ TEST_P(RaftSnapshotManagerTest, CrashMidReceiveLeavesOldIntact) {
   manager.reset();
 
   const std::string data = MakeData(5000, 'n');
-  CrashingStorage crashing(view_.get(), /*writes_left=*/3);
+  CrashingStorage crashing(view_, /*writes_left=*/3);
   manager = OpenManager(&crashing);
   ASSERT_TRUE(manager->BeginIncoming(DescribeData(30, 4, data)).ok());
   uint64_t offset = 0;
@@ -420,7 +408,7 @@ TEST_P(RaftSnapshotManagerTest, CrashAtAnyWriteLeavesOldOrNewSnapshot) {
       ASSERT_TRUE(manager->Save(MakeMetadata(10, 2), old_data).ok());
       manager.reset();
 
-      CrashingStorage crashing(view_.get(), writes);
+      CrashingStorage crashing(view_, writes);
       manager = OpenManager(&crashing);
       absl::Status status;
       if (receive) {
@@ -487,14 +475,14 @@ TEST_P(RaftSnapshotManagerTest, CorruptRecordsAreDataLoss) {
   const std::string record_key = slot + "_meta";
 
   ASSERT_TRUE(view_->Put("active", "zzzzz").ok());
-  absl::Status status = RaftSnapshotManager::Open(view_.get(), kChunkBytes).status();
+  absl::Status status = RaftSnapshotManager::Open(view_, kChunkBytes).status();
   EXPECT_TRUE(absl::IsDataLoss(status)) << status;
   EXPECT_THAT(status.message(), HasSubstr("\"active\""));
   ASSERT_TRUE(view_->Put("active", active).ok());
 
   const std::string good = view_->Get(record_key).value_or("");
   ASSERT_TRUE(view_->Put(record_key, good.substr(1)).ok());
-  status = RaftSnapshotManager::Open(view_.get(), kChunkBytes).status();
+  status = RaftSnapshotManager::Open(view_, kChunkBytes).status();
   EXPECT_TRUE(absl::IsDataLoss(status)) << status;
   EXPECT_THAT(status.message(), HasSubstr("\"" + record_key + "\""));
   ASSERT_TRUE(view_->Put(record_key, good).ok());
@@ -509,7 +497,7 @@ TEST_P(RaftSnapshotManagerTest, CorruptRecordsAreDataLoss) {
 INSTANTIATE_TEST_SUITE_P(Backends, RaftSnapshotManagerTest,
                          testing::Values(Backend::kMemory, Backend::kLevelDB),
                          [](const testing::TestParamInfo<Backend>& info) {
-                           return info.param == Backend::kMemory ? "Memory" : "LevelDB";
+                           return BackendName(info.param);
                          });
 
 }  // namespace
