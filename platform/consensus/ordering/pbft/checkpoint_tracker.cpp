@@ -1,0 +1,60 @@
+#include "platform/consensus/ordering/pbft/checkpoint_tracker.h"
+
+#include <utility>
+
+namespace resdb {
+namespace pbft {
+
+CheckpointTracker::CheckpointTracker(uint64_t checkpoint_interval, size_t threshold,
+                                     uint64_t max_ahead)
+    : interval_(checkpoint_interval), threshold_(threshold), max_ahead_(max_ahead) {}
+
+bool CheckpointTracker::Acceptable(uint64_t seq, const std::string& digest) const {
+  if (digest.empty() || interval_ == 0 || threshold_ == 0) return false;
+  if (seq == 0 || seq % interval_ != 0) return false;
+  if (seq <= stable_.seq) return false;
+  if (max_ahead_ > 0 && seq - stable_.seq > max_ahead_) return false;
+  return true;
+}
+
+std::optional<uint64_t> CheckpointTracker::Add(uint64_t seq, const std::string& digest,
+                                               int64_t sender, const std::string& signature) {
+  if (!Acceptable(seq, digest)) {
+    ++refused_;
+    return std::nullopt;
+  }
+  Pending& pending = pending_[seq];
+  auto [it, inserted] = pending.digest_of.emplace(sender, digest);
+  if (!inserted) {
+    if (it->second != digest && pending.conflicting.insert(sender).second) ++conflicts_;
+    return std::nullopt;
+  }
+  std::vector<SignatureInfo>& votes = pending.votes[digest];
+  SignatureInfo vote;
+  vote.set_node_id(sender);
+  vote.set_signature(signature);
+  votes.push_back(std::move(vote));
+  if (votes.size() < threshold_) return std::nullopt;
+
+  stable_.seq = seq;
+  stable_.digest = digest;
+  stable_.signatures = std::move(votes);
+  pending_.erase(pending_.begin(), pending_.upper_bound(seq));
+  return seq;
+}
+
+size_t CheckpointTracker::MatchingVotes(uint64_t seq, const std::string& digest) const {
+  auto it = pending_.find(seq);
+  if (it == pending_.end()) return 0;
+  auto votes = it->second.votes.find(digest);
+  return votes == it->second.votes.end() ? 0 : votes->second.size();
+}
+
+std::vector<int64_t> CheckpointTracker::ConflictingSenders(uint64_t seq) const {
+  auto it = pending_.find(seq);
+  if (it == pending_.end()) return {};
+  return std::vector<int64_t>(it->second.conflicting.begin(), it->second.conflicting.end());
+}
+
+}  // namespace pbft
+}  // namespace resdb
