@@ -1,0 +1,179 @@
+#ifndef PLATFORM_CONSENSUS_ORDERING_PBFT_PBFT_REPLICA_H_
+#define PLATFORM_CONSENSUS_ORDERING_PBFT_PBFT_REPLICA_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "platform/consensus/ordering/pbft/checkpoint_tracker.h"
+#include "platform/consensus/ordering/pbft/message_validator.h"
+#include "platform/consensus/ordering/pbft/quorum_collector.h"
+#include "platform/consensus/ordering/pbft/watermarks.h"
+#include "platform/proto/resdb.pb.h"
+
+namespace resdb {
+namespace pbft {
+
+// The PbftConfig settings the normal case needs; the defaults are PbftConfig's.
+struct PbftReplicaOptions {
+  // Sequence numbers between checkpoints (> 0).
+  uint64_t checkpoint_interval = 100;
+  // Sequence numbers accepted above the stable checkpoint. Must be at least
+  // checkpoint_interval, or the primary runs out of sequence numbers before the first
+  // checkpoint can become stable.
+  uint64_t watermark_window = 400;
+};
+
+// Work for the caller, produced by Propose(), Step() and OnExecuted() and drained with
+// TakeActions().
+struct Actions {
+  // Send each of these to every other replica, in order.
+  std::vector<Request> broadcast;
+  // Committed batches as (seq, batch data): contiguous, in seq order, continuing the
+  // previous Actions' list. Run them in this order and report each with OnExecuted().
+  std::vector<std::pair<uint64_t, std::string>> execute;
+};
+
+// The normal case of PBFT (Castro and Liskov, OSDI 1999, section 4.2 to 4.3) as a
+// deterministic state machine in the style of RaftNode: no threads, no clock, no I/O.
+// The caller authenticates messages, feeds them to Step(), hands client batches to the
+// primary's Propose(), sends what TakeActions() returns and reports executions back with
+// OnExecuted().
+//
+// Replica ids are 1..n, f = (n-1)/3 and a quorum is 2f+1. The primary of view v is
+// MessageValidator::PrimaryOf(v, n). The replica stays in view 0: view change is not part
+// of this class yet.
+//
+// Rules, per sequence number seq in the watermarks (low, high]:
+// - pre-prepare: the primary assigns seq to a batch and broadcasts PRE_PREPARE{view, seq,
+//   data, hash = BatchDigest(data)}. A backup accepts at most one digest per (view, seq);
+//   on accepting it broadcasts PREPARE{view, seq, hash} and counts its own vote.
+// - prepared: the pre-prepare plus 2f PREPAREs matching its digest from distinct backups
+//   (the primary does not send PREPARE and a PREPARE claiming to come from it is refused).
+//   On becoming prepared the replica broadcasts COMMIT{view, seq, hash} and counts its own.
+// - committed-local: the pre-prepare plus 2f+1 COMMITs matching its digest from distinct
+//   replicas. Committed batches are released for execution strictly in seq order: a
+//   committed seq waits until every earlier seq has been released.
+// - checkpoint: after executing a multiple of checkpoint_interval the replica broadcasts
+//   CHECKPOINT{seq, hash = state digest} and counts its own. 2f+1 matching CHECKPOINTs make
+//   the checkpoint stable; once this replica has released every seq up to it, the
+//   watermarks move to it and all per-seq state at or below it is dropped.
+// Votes may arrive before their pre-prepare; they are held and count once it arrives.
+//
+// Not thread-safe: the caller serializes all calls.
+class PbftReplica {
+ public:
+  // `id` in 1..n, n >= 1.
+  PbftReplica(int64_t id, int n, PbftReplicaOptions options = {});
+
+  // Primary only: orders `batch_data` (a serialized BatchUserRequest) at the next sequence
+  // number and broadcasts its PRE_PREPARE. FailedPrecondition on a backup;
+  // ResourceExhausted, with nothing changed, while the next sequence number is above the
+  // high watermark (retry after the next stable checkpoint).
+  absl::Status Propose(std::string batch_data);
+
+  // Handles a PRE_PREPARE, PREPARE, COMMIT or CHECKPOINT from another replica. A message
+  // that is refused changes nothing and the status says why:
+  // - whatever MessageValidator::Validate returns (type, sender, view, primary, watermarks,
+  //   digest size, pre-prepare digest against its data);
+  // - InvalidArgument for a message carrying this replica's own id, or a PREPARE from the
+  //   primary;
+  // - AlreadyExists for a PRE_PREPARE whose digest differs from the one already accepted
+  //   at its (view, seq);
+  // - InvalidArgument for a CHECKPOINT the CheckpointTracker refuses (not a multiple of
+  //   the interval, at or below the stable checkpoint, too far ahead of it);
+  // - Unimplemented for VIEWCHANGE / NEWVIEW.
+  // Repeats of a message already counted return OK and change nothing.
+  absl::Status Step(const Request& message);
+
+  // The executor has run `seq` (released earlier through Actions::execute) and the state
+  // after it has digest `state_digest`. At a multiple of checkpoint_interval this
+  // broadcasts CHECKPOINT and counts the replica's own vote. Ignores a seq that was never
+  // released, and an empty `state_digest` (no checkpoint is taken).
+  void OnExecuted(uint64_t seq, std::string state_digest);
+
+  // True if TakeActions() would return anything.
+  bool HasActions() const;
+  // Everything produced since the previous call.
+  Actions TakeActions();
+
+  int64_t id() const { return id_; }
+  int replica_num() const { return n_; }
+  uint64_t view() const { return view_; }
+  int64_t primary() const { return MessageValidator::PrimaryOf(view_, n_); }
+  bool is_primary() const { return primary() == id_; }
+  // Matching messages needed to commit and to make a checkpoint stable: 2f+1.
+  size_t quorum() const { return 2 * f_ + 1; }
+
+  // The highest seq released through Actions::execute (every seq up to it was).
+  uint64_t last_executable_seq() const { return last_executable_seq_; }
+  // The highest seq reported with OnExecuted().
+  uint64_t last_executed_seq() const { return last_executed_seq_; }
+  // The highest seq the primary has assigned (0 before the first Propose, and on backups).
+  uint64_t last_proposed_seq() const { return last_proposed_seq_; }
+  // The stable checkpoint this replica has applied; equals low_watermark().
+  uint64_t stable_checkpoint() const { return watermarks_.low(); }
+  const CheckpointProof& stable_checkpoint_proof() const { return checkpoints_.stable_proof(); }
+  uint64_t low_watermark() const { return watermarks_.low(); }
+  uint64_t high_watermark() const { return watermarks_.high(); }
+  // Sequence numbers for which any ordering state (a pre-prepare or votes) is held.
+  size_t tracked_seq_count() const { return slots_.size(); }
+
+ private:
+  // What the replica knows about one sequence number in the current view.
+  struct Slot {
+    bool has_pre_prepare = false;
+    std::string digest;
+    std::string data;
+    bool prepared = false;   // COMMIT sent
+    bool committed = false;  // committed-local
+  };
+
+  absl::Status StepPrePrepare(const Request& message);
+  absl::Status StepVote(const Request& message);
+  absl::Status StepCheckpoint(const Request& message);
+
+  // Moves `seq` through prepared and committed-local as far as the votes held allow.
+  void CheckPreparedAndCommitted(uint64_t seq);
+  // Releases committed slots after last_executable_seq_ in order, then applies a stable
+  // checkpoint that was waiting for them.
+  void ReleaseCommitted();
+  // Records that `seq` became stable; applies it once every seq up to it is released.
+  void OnStable(uint64_t seq);
+  void ApplyStable(uint64_t seq);
+
+  Request Message(Request::Type type, uint64_t seq, const std::string& hash) const;
+
+  int64_t id_;
+  int n_;
+  size_t f_;
+  PbftReplicaOptions options_;
+  uint64_t view_ = 0;
+
+  MessageValidator validator_;
+  Watermarks watermarks_;
+  // PREPARE votes, threshold 2f (backups only).
+  QuorumCollector prepares_;
+  // COMMIT votes, threshold 2f+1.
+  QuorumCollector commits_;
+  CheckpointTracker checkpoints_;
+
+  std::map<uint64_t, Slot> slots_;
+  uint64_t last_proposed_seq_ = 0;
+  uint64_t last_executable_seq_ = 0;
+  uint64_t last_executed_seq_ = 0;
+  // Stable checkpoints above last_executable_seq_, each applied once release reaches it.
+  std::set<uint64_t> pending_stable_;
+
+  Actions actions_;
+};
+
+}  // namespace pbft
+}  // namespace resdb
+
+#endif  // PLATFORM_CONSENSUS_ORDERING_PBFT_PBFT_REPLICA_H_

@@ -1,0 +1,604 @@
+#include "platform/consensus/ordering/pbft/pbft_replica.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "platform/consensus/ordering/pbft/pbft_digest.h"
+
+namespace resdb {
+namespace pbft {
+namespace {
+
+using Executed = std::vector<std::pair<uint64_t, std::string>>;
+
+std::string Batch(const std::string& payload) {
+  BatchUserRequest batch;
+  batch.add_requests()->set_data(payload);
+  std::string out;
+  batch.SerializeToString(&out);
+  return out;
+}
+
+Request PrePrepare(int64_t sender, uint64_t view, uint64_t seq, const std::string& data) {
+  Request m;
+  m.set_type(Request::TYPE_PRE_PREPARE);
+  m.set_sender_id(sender);
+  m.set_view(view);
+  m.set_seq(seq);
+  m.set_data(data);
+  m.set_hash(BatchDigest(data));
+  return m;
+}
+
+Request Vote(Request::Type type, int64_t sender, uint64_t seq, const std::string& data) {
+  Request m;
+  m.set_type(type);
+  m.set_sender_id(sender);
+  m.set_view(0);
+  m.set_seq(seq);
+  m.set_hash(BatchDigest(data));
+  return m;
+}
+
+Request Checkpoint(int64_t sender, uint64_t seq, const std::string& state) {
+  Request m;
+  m.set_type(Request::TYPE_CHECKPOINT);
+  m.set_sender_id(sender);
+  m.set_seq(seq);
+  m.set_hash(state);
+  return m;
+}
+
+// n replicas wired together by an in-memory network. Broadcasts are queued for every other
+// replica; Run() delivers until nothing is in flight, feeding each replica's committed
+// batches to a toy executor whose state digest chains the batches it ran. Delivery is
+// FIFO unless reordering is on; drops, duplicates and reordering come from a seeded PRNG,
+// so every run of a test is the same.
+class Cluster {
+ public:
+  explicit Cluster(int n, PbftReplicaOptions options = {}, uint64_t seed = 1) : rng_(seed) {
+    for (int64_t id = 1; id <= n; ++id) {
+      replicas_[id] = std::make_unique<PbftReplica>(id, n, options);
+      state_[id] = "genesis";
+      executed_[id] = {};
+    }
+  }
+
+  PbftReplica& replica(int64_t id) { return *replicas_.at(id); }
+  const Executed& executed(int64_t id) const { return executed_.at(id); }
+
+  // Messages to and from a silent replica are dropped.
+  void Silence(int64_t id) { silent_.insert(id); }
+  void set_reorder(bool reorder) { reorder_ = reorder; }
+  void set_duplicate_percent(int percent) { duplicate_percent_ = percent; }
+  void set_drop_percent(int percent) { drop_percent_ = percent; }
+
+  absl::Status Propose(const std::string& data) {
+    return replica(replica(1).primary()).Propose(data);
+  }
+
+  // Queues `message` for replica `to` as if sent by message.sender_id().
+  void Inject(int64_t to, Request message) { Enqueue(to, std::move(message), false); }
+
+  void Run() {
+    Collect();
+    while (!in_flight_.empty()) {
+      size_t pick = reorder_ ? rng_() % in_flight_.size() : 0;
+      Envelope envelope = std::move(in_flight_[pick]);
+      in_flight_.erase(in_flight_.begin() + pick);
+      if (!envelope.duplicate && Chance(duplicate_percent_)) {
+        Envelope copy = envelope;
+        copy.duplicate = true;
+        in_flight_.push_back(std::move(copy));
+      }
+      if (!replica(envelope.to).Step(envelope.message).ok()) ++refused_;
+      Collect();
+    }
+  }
+
+  int refused() const { return refused_; }
+
+ private:
+  struct Envelope {
+    int64_t to;
+    Request message;
+    bool duplicate;
+  };
+
+  bool Chance(int percent) { return percent > 0 && static_cast<int>(rng_() % 100) < percent; }
+
+  void Enqueue(int64_t to, Request message, bool duplicate) {
+    in_flight_.push_back(Envelope{to, std::move(message), duplicate});
+  }
+
+  // Drains every replica's actions: sends broadcasts, runs committed batches.
+  void Collect() {
+    bool progress = true;
+    while (progress) {
+      progress = false;
+      for (auto& [id, replica] : replicas_) {
+        if (!replica->HasActions()) continue;
+        progress = true;
+        Actions actions = replica->TakeActions();
+        for (const Request& message : actions.broadcast) {
+          for (const auto& [to, unused] : replicas_) {
+            if (to == id || silent_.count(to) || silent_.count(id) || Chance(drop_percent_)) {
+              continue;
+            }
+            Enqueue(to, message, false);
+          }
+        }
+        for (auto& [seq, data] : actions.execute) {
+          state_[id] = BatchDigest(state_[id] + data);
+          executed_[id].emplace_back(seq, data);
+          replica->OnExecuted(seq, state_[id]);
+        }
+      }
+    }
+  }
+
+  std::mt19937_64 rng_;
+  std::map<int64_t, std::unique_ptr<PbftReplica>> replicas_;
+  std::map<int64_t, std::string> state_;
+  std::map<int64_t, Executed> executed_;
+  std::deque<Envelope> in_flight_;
+  std::set<int64_t> silent_;
+  bool reorder_ = false;
+  int duplicate_percent_ = 0;
+  int drop_percent_ = 0;
+  int refused_ = 0;
+};
+
+Executed Batches(int first, int last) {
+  Executed out;
+  for (int i = first; i <= last; ++i) out.emplace_back(i, Batch(absl::StrCat("set k", i)));
+  return out;
+}
+
+// ---- A single replica driven by hand (n = 4, f = 1; replica 1 is the primary). ----
+
+TEST(PbftReplicaTest, StartsInViewZeroLedByReplicaOne) {
+  PbftReplica replica(2, 4);
+  EXPECT_EQ(replica.view(), 0u);
+  EXPECT_EQ(replica.primary(), 1);
+  EXPECT_FALSE(replica.is_primary());
+  EXPECT_EQ(replica.quorum(), 3u);
+  EXPECT_EQ(replica.low_watermark(), 0u);
+  EXPECT_EQ(replica.high_watermark(), 400u);
+  EXPECT_EQ(replica.stable_checkpoint(), 0u);
+  EXPECT_FALSE(replica.HasActions());
+}
+
+TEST(PbftReplicaTest, PrimaryProposeBroadcastsPrePrepareWithNextSeqAndDigest) {
+  PbftReplica primary(1, 4);
+  const std::string data = Batch("a");
+  ASSERT_TRUE(primary.Propose(data).ok());
+  ASSERT_TRUE(primary.Propose(Batch("b")).ok());
+  Actions actions = primary.TakeActions();
+  ASSERT_EQ(actions.broadcast.size(), 2u);
+  const Request& m = actions.broadcast[0];
+  EXPECT_EQ(m.type(), Request::TYPE_PRE_PREPARE);
+  EXPECT_EQ(m.sender_id(), 1);
+  EXPECT_EQ(m.view(), 0u);
+  EXPECT_EQ(m.seq(), 1u);
+  EXPECT_EQ(m.data(), data);
+  EXPECT_EQ(m.hash(), BatchDigest(data));
+  EXPECT_EQ(actions.broadcast[1].seq(), 2u);
+  EXPECT_TRUE(actions.execute.empty());
+  EXPECT_FALSE(primary.HasActions());
+}
+
+TEST(PbftReplicaTest, ProposeOnBackupIsFailedPrecondition) {
+  PbftReplica backup(3, 4);
+  EXPECT_EQ(backup.Propose(Batch("a")).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(backup.HasActions());
+  EXPECT_EQ(backup.tracked_seq_count(), 0u);
+}
+
+TEST(PbftReplicaTest, BackupPreparesAndCountsItsOwnPrepare) {
+  PbftReplica backup(2, 4);
+  const std::string data = Batch("a");
+  ASSERT_TRUE(backup.Step(PrePrepare(1, 0, 1, data)).ok());
+  Actions actions = backup.TakeActions();
+  ASSERT_EQ(actions.broadcast.size(), 1u);
+  EXPECT_EQ(actions.broadcast[0].type(), Request::TYPE_PREPARE);
+  EXPECT_EQ(actions.broadcast[0].sender_id(), 2);
+  EXPECT_EQ(actions.broadcast[0].seq(), 1u);
+  EXPECT_EQ(actions.broadcast[0].hash(), BatchDigest(data));
+
+  // Own PREPARE + one more = 2f: prepared, so COMMIT goes out.
+  ASSERT_TRUE(backup.Step(Vote(Request::TYPE_PREPARE, 3, 1, data)).ok());
+  actions = backup.TakeActions();
+  ASSERT_EQ(actions.broadcast.size(), 1u);
+  EXPECT_EQ(actions.broadcast[0].type(), Request::TYPE_COMMIT);
+
+  // Own COMMIT + two more = 2f+1: committed and released.
+  ASSERT_TRUE(backup.Step(Vote(Request::TYPE_COMMIT, 1, 1, data)).ok());
+  EXPECT_TRUE(backup.TakeActions().execute.empty());
+  ASSERT_TRUE(backup.Step(Vote(Request::TYPE_COMMIT, 3, 1, data)).ok());
+  actions = backup.TakeActions();
+  EXPECT_EQ(actions.execute, (Executed{{1, data}}));
+  EXPECT_EQ(backup.last_executable_seq(), 1u);
+}
+
+TEST(PbftReplicaTest, VotesBeforeThePrePrepareCountOnceItArrives) {
+  PbftReplica backup(4, 4);
+  const std::string data = Batch("a");
+  ASSERT_TRUE(backup.Step(Vote(Request::TYPE_COMMIT, 1, 1, data)).ok());
+  ASSERT_TRUE(backup.Step(Vote(Request::TYPE_COMMIT, 2, 1, data)).ok());
+  ASSERT_TRUE(backup.Step(Vote(Request::TYPE_PREPARE, 3, 1, data)).ok());
+  EXPECT_FALSE(backup.HasActions());
+  EXPECT_EQ(backup.tracked_seq_count(), 1u);
+
+  ASSERT_TRUE(backup.Step(PrePrepare(1, 0, 1, data)).ok());
+  Actions actions = backup.TakeActions();
+  ASSERT_EQ(actions.broadcast.size(), 2u);
+  EXPECT_EQ(actions.broadcast[0].type(), Request::TYPE_PREPARE);
+  EXPECT_EQ(actions.broadcast[1].type(), Request::TYPE_COMMIT);
+  EXPECT_EQ(actions.execute, (Executed{{1, data}}));
+}
+
+TEST(PbftReplicaTest, PrepareFromPrimaryIsRefusedAndNotCounted) {
+  PbftReplica backup(2, 4);
+  const std::string data = Batch("a");
+  ASSERT_TRUE(backup.Step(PrePrepare(1, 0, 1, data)).ok());
+  backup.TakeActions();
+  EXPECT_EQ(backup.Step(Vote(Request::TYPE_PREPARE, 1, 1, data)).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(backup.HasActions());  // not prepared: own vote only
+}
+
+TEST(PbftReplicaTest, VotesForAnotherDigestDoNotCount) {
+  PbftReplica backup(2, 4);
+  const std::string data = Batch("a");
+  ASSERT_TRUE(backup.Step(PrePrepare(1, 0, 1, data)).ok());
+  backup.TakeActions();
+  ASSERT_TRUE(backup.Step(Vote(Request::TYPE_PREPARE, 3, 1, Batch("other"))).ok());
+  ASSERT_TRUE(backup.Step(Vote(Request::TYPE_PREPARE, 4, 1, Batch("other"))).ok());
+  EXPECT_FALSE(backup.HasActions());
+}
+
+TEST(PbftReplicaTest, RepeatedVotesCountOnce) {
+  PbftReplica backup(2, 4);
+  const std::string data = Batch("a");
+  ASSERT_TRUE(backup.Step(PrePrepare(1, 0, 1, data)).ok());
+  ASSERT_TRUE(backup.Step(Vote(Request::TYPE_PREPARE, 3, 1, data)).ok());
+  backup.TakeActions();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(backup.Step(Vote(Request::TYPE_COMMIT, 3, 1, data)).ok());
+  }
+  EXPECT_FALSE(backup.HasActions());
+  ASSERT_TRUE(backup.Step(Vote(Request::TYPE_COMMIT, 4, 1, data)).ok());
+  EXPECT_EQ(backup.TakeActions().execute.size(), 1u);
+}
+
+TEST(PbftReplicaTest, CommittedBatchesWaitForEarlierSeqs) {
+  PbftReplica backup(2, 4);
+  const std::string a = Batch("a");
+  const std::string b = Batch("b");
+  auto commit = [&](uint64_t seq, const std::string& data) {
+    ASSERT_TRUE(backup.Step(PrePrepare(1, 0, seq, data)).ok());
+    ASSERT_TRUE(backup.Step(Vote(Request::TYPE_PREPARE, 3, seq, data)).ok());
+    ASSERT_TRUE(backup.Step(Vote(Request::TYPE_COMMIT, 3, seq, data)).ok());
+    ASSERT_TRUE(backup.Step(Vote(Request::TYPE_COMMIT, 4, seq, data)).ok());
+  };
+  commit(2, b);
+  EXPECT_TRUE(backup.TakeActions().execute.empty());
+  EXPECT_EQ(backup.last_executable_seq(), 0u);
+  commit(1, a);
+  EXPECT_EQ(backup.TakeActions().execute, (Executed{{1, a}, {2, b}}));
+  EXPECT_EQ(backup.last_executable_seq(), 2u);
+}
+
+TEST(PbftReplicaTest, BackupPrePrepareIsRejected) {
+  PbftReplica backup(3, 4);
+  EXPECT_EQ(backup.Step(PrePrepare(2, 0, 1, Batch("a"))).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_FALSE(backup.HasActions());
+  EXPECT_EQ(backup.tracked_seq_count(), 0u);
+}
+
+TEST(PbftReplicaTest, DigestNotMatchingDataIsRejected) {
+  PbftReplica backup(3, 4);
+  Request m = PrePrepare(1, 0, 1, Batch("a"));
+  m.set_hash(BatchDigest(Batch("b")));
+  EXPECT_EQ(backup.Step(m).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(backup.HasActions());
+  EXPECT_EQ(backup.tracked_seq_count(), 0u);
+}
+
+TEST(PbftReplicaTest, SecondPrePrepareWithOtherDigestIsRejected) {
+  PbftReplica backup(3, 4);
+  ASSERT_TRUE(backup.Step(PrePrepare(1, 0, 1, Batch("a"))).ok());
+  backup.TakeActions();
+  EXPECT_EQ(backup.Step(PrePrepare(1, 0, 1, Batch("b"))).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_FALSE(backup.HasActions());
+  // The same pre-prepare again is a harmless repeat.
+  EXPECT_TRUE(backup.Step(PrePrepare(1, 0, 1, Batch("a"))).ok());
+  EXPECT_FALSE(backup.HasActions());
+}
+
+TEST(PbftReplicaTest, InvalidMessagesAreRefusedWithTheValidatorsError) {
+  PbftReplica backup(2, 4);
+  const std::string data = Batch("a");
+  Request wrong_view = Vote(Request::TYPE_PREPARE, 3, 1, data);
+  wrong_view.set_view(1);
+  EXPECT_EQ(backup.Step(wrong_view).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(backup.Step(Vote(Request::TYPE_PREPARE, 3, 401, data)).code(),
+            absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(backup.Step(Vote(Request::TYPE_PREPARE, 9, 1, data)).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(backup.Step(Vote(Request::TYPE_PREPARE, 2, 1, data)).code(),
+            absl::StatusCode::kInvalidArgument);  // claims to be this replica
+  EXPECT_EQ(backup.Step(Checkpoint(3, 150, "s")).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(backup.HasActions());
+  EXPECT_EQ(backup.tracked_seq_count(), 0u);
+}
+
+TEST(PbftReplicaTest, SingleReplicaCommitsAlone) {
+  PbftReplica alone(1, 1);
+  ASSERT_TRUE(alone.Propose(Batch("a")).ok());
+  EXPECT_EQ(alone.TakeActions().execute, (Executed{{1, Batch("a")}}));
+}
+
+// ---- Clusters of four replicas (f = 1, quorum 3; replica 1 is the primary). ----
+
+TEST(PbftClusterTest, ProposedBatchIsExecutedByAllInOrder) {
+  Cluster cluster(4);
+  ASSERT_TRUE(cluster.Propose(Batch("set k1")).ok());
+  cluster.Run();
+  for (int64_t id = 1; id <= 4; ++id) {
+    EXPECT_EQ(cluster.executed(id), Batches(1, 1)) << "replica " << id;
+    EXPECT_EQ(cluster.replica(id).last_executable_seq(), 1u);
+  }
+  EXPECT_EQ(cluster.refused(), 0);
+}
+
+TEST(PbftClusterTest, FiftyBatchesWithReorderingAndDuplicationExecuteIdentically) {
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    PbftReplicaOptions options;
+    options.checkpoint_interval = 10;
+    options.watermark_window = 100;
+    Cluster cluster(4, options, seed);
+    cluster.set_reorder(true);
+    cluster.set_duplicate_percent(30);
+    for (int i = 1; i <= 50; ++i) {
+      ASSERT_TRUE(cluster.Propose(Batch(absl::StrCat("set k", i))).ok());
+    }
+    cluster.Run();
+    for (int64_t id = 1; id <= 4; ++id) {
+      EXPECT_EQ(cluster.executed(id), Batches(1, 50)) << "seed " << seed << " replica " << id;
+      EXPECT_EQ(cluster.replica(id).stable_checkpoint(), 50u);
+      EXPECT_EQ(cluster.replica(id).tracked_seq_count(), 0u);
+    }
+  }
+}
+
+TEST(PbftClusterTest, RandomDropsNeverMakeReplicasDiverge) {
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    Cluster cluster(4, {}, seed);
+    cluster.set_reorder(true);
+    cluster.set_drop_percent(20);
+    for (int i = 1; i <= 20; ++i) {
+      ASSERT_TRUE(cluster.Propose(Batch(absl::StrCat("set k", i))).ok());
+    }
+    cluster.Run();
+    // Without retransmission some batches may not commit, but every replica executes a
+    // prefix of the same sequence.
+    for (int64_t id = 1; id <= 4; ++id) {
+      const Executed& executed = cluster.executed(id);
+      Executed expected = Batches(1, 20);
+      expected.resize(executed.size());
+      EXPECT_EQ(executed, expected) << "seed " << seed << " replica " << id;
+    }
+  }
+}
+
+TEST(PbftClusterTest, OneSilentBackupDoesNotStopCommit) {
+  Cluster cluster(4);
+  cluster.Silence(4);
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(cluster.Propose(Batch(absl::StrCat("set k", i))).ok());
+  cluster.Run();
+  for (int64_t id = 1; id <= 3; ++id) {
+    EXPECT_EQ(cluster.executed(id), Batches(1, 3)) << "replica " << id;
+  }
+  EXPECT_TRUE(cluster.executed(4).empty());
+}
+
+TEST(PbftClusterTest, SilentPrimaryPeersStillCountItsPrePrepare) {
+  // The primary's messages reach the backups but the primary hears nothing back: the
+  // three backups are still a quorum of commits.
+  Cluster cluster(4);
+  ASSERT_TRUE(cluster.Propose(Batch("set k1")).ok());
+  Actions actions = cluster.replica(1).TakeActions();
+  cluster.Silence(1);
+  for (int64_t to = 2; to <= 4; ++to) cluster.Inject(to, actions.broadcast[0]);
+  cluster.Run();
+  for (int64_t id = 2; id <= 4; ++id) EXPECT_EQ(cluster.executed(id), Batches(1, 1));
+  EXPECT_TRUE(cluster.executed(1).empty());
+}
+
+TEST(PbftClusterTest, TwoSilentBackupsStopAllCommits) {
+  Cluster cluster(4);
+  cluster.Silence(3);
+  cluster.Silence(4);
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(cluster.Propose(Batch(absl::StrCat("set k", i))).ok());
+  cluster.Run();
+  for (int64_t id = 1; id <= 4; ++id) {
+    EXPECT_TRUE(cluster.executed(id).empty()) << "replica " << id;
+    EXPECT_EQ(cluster.replica(id).last_executable_seq(), 0u);
+  }
+}
+
+TEST(PbftClusterTest, ByzantinePrimaryConflictingPrePreparesCannotSplitExecution) {
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    Cluster cluster(4, {}, seed);
+    cluster.set_reorder(true);
+    // Replica 1 is Byzantine: its own state machine is cut off and the test speaks for it.
+    cluster.Silence(1);
+    const std::string a = Batch("pay alice");
+    const std::string b = Batch("pay bob");
+    cluster.Inject(2, PrePrepare(1, 0, 1, a));
+    cluster.Inject(3, PrePrepare(1, 0, 1, a));
+    cluster.Inject(4, PrePrepare(1, 0, 1, b));
+    // It also votes for both digests, to each side.
+    cluster.Inject(2, Vote(Request::TYPE_COMMIT, 1, 1, a));
+    cluster.Inject(3, Vote(Request::TYPE_COMMIT, 1, 1, a));
+    cluster.Inject(4, Vote(Request::TYPE_COMMIT, 1, 1, b));
+    cluster.Run();
+
+    std::map<uint64_t, std::string> decided;
+    for (int64_t id = 2; id <= 4; ++id) {
+      for (const auto& [seq, data] : cluster.executed(id)) {
+        auto [it, inserted] = decided.emplace(seq, data);
+        EXPECT_EQ(it->second, data) << "seed " << seed << " replica " << id << " seq " << seq;
+      }
+    }
+    // Replicas 2 and 3 form a quorum with the primary's vote; 4 cannot commit b.
+    EXPECT_EQ(cluster.executed(2), (Executed{{1, a}}));
+    EXPECT_EQ(cluster.executed(3), (Executed{{1, a}}));
+    EXPECT_TRUE(cluster.executed(4).empty());
+  }
+}
+
+TEST(PbftClusterTest, CheckpointsBecomeStableAndCollectOldState) {
+  PbftReplicaOptions options;
+  options.checkpoint_interval = 5;
+  options.watermark_window = 20;
+  Cluster cluster(4, options);
+  for (int i = 1; i <= 7; ++i) ASSERT_TRUE(cluster.Propose(Batch(absl::StrCat("set k", i))).ok());
+  cluster.Run();
+  for (int64_t id = 1; id <= 4; ++id) {
+    PbftReplica& replica = cluster.replica(id);
+    EXPECT_EQ(cluster.executed(id), Batches(1, 7));
+    EXPECT_EQ(replica.stable_checkpoint(), 5u);
+    EXPECT_EQ(replica.stable_checkpoint_proof().seq, 5u);
+    EXPECT_EQ(replica.stable_checkpoint_proof().signatures.size(), 3u);
+    EXPECT_EQ(replica.low_watermark(), 5u);
+    EXPECT_EQ(replica.high_watermark(), 25u);
+    // Seqs 6 and 7 are above the checkpoint and still held.
+    EXPECT_EQ(replica.tracked_seq_count(), 2u);
+  }
+  // A late vote for a collected seq is refused by the watermarks.
+  EXPECT_EQ(cluster.replica(2).Step(Vote(Request::TYPE_COMMIT, 3, 3, Batch("set k3"))).code(),
+            absl::StatusCode::kOutOfRange);
+
+  for (int i = 8; i <= 10; ++i) ASSERT_TRUE(cluster.Propose(Batch(absl::StrCat("set k", i))).ok());
+  cluster.Run();
+  for (int64_t id = 1; id <= 4; ++id) {
+    EXPECT_EQ(cluster.replica(id).stable_checkpoint(), 10u);
+    EXPECT_EQ(cluster.replica(id).high_watermark(), 30u);
+    EXPECT_EQ(cluster.replica(id).tracked_seq_count(), 0u);
+  }
+}
+
+TEST(PbftClusterTest, CheckpointNeedsQuorumOfMatchingStateDigests) {
+  PbftReplicaOptions options;
+  options.checkpoint_interval = 1;
+  options.watermark_window = 4;
+  PbftReplica backup(2, 4, options);
+  const std::string data = Batch("a");
+  ASSERT_TRUE(backup.Step(PrePrepare(1, 0, 1, data)).ok());
+  ASSERT_TRUE(backup.Step(Vote(Request::TYPE_PREPARE, 3, 1, data)).ok());
+  ASSERT_TRUE(backup.Step(Vote(Request::TYPE_COMMIT, 3, 1, data)).ok());
+  ASSERT_TRUE(backup.Step(Vote(Request::TYPE_COMMIT, 4, 1, data)).ok());
+  ASSERT_EQ(backup.TakeActions().execute.size(), 1u);
+  backup.OnExecuted(1, "s1");
+  Actions actions = backup.TakeActions();
+  ASSERT_EQ(actions.broadcast.size(), 1u);
+  EXPECT_EQ(actions.broadcast[0].type(), Request::TYPE_CHECKPOINT);
+  EXPECT_EQ(actions.broadcast[0].seq(), 1u);
+  EXPECT_EQ(actions.broadcast[0].hash(), "s1");
+
+  ASSERT_TRUE(backup.Step(Checkpoint(3, 1, "s1")).ok());
+  ASSERT_TRUE(backup.Step(Checkpoint(4, 1, "other")).ok());
+  EXPECT_EQ(backup.stable_checkpoint(), 0u);
+  EXPECT_EQ(backup.tracked_seq_count(), 1u);
+  ASSERT_TRUE(backup.Step(Checkpoint(1, 1, "s1")).ok());
+  EXPECT_EQ(backup.stable_checkpoint(), 1u);
+  EXPECT_EQ(backup.tracked_seq_count(), 0u);
+}
+
+TEST(PbftClusterTest, StableCheckpointAheadOfReplicaWaitsForItsExecution) {
+  PbftReplicaOptions options;
+  options.checkpoint_interval = 1;
+  options.watermark_window = 4;
+  PbftReplica backup(4, 4, options);
+  const std::string data = Batch("a");
+  // The other three already agree on the state after seq 1 ...
+  for (int64_t sender = 1; sender <= 3; ++sender) {
+    ASSERT_TRUE(backup.Step(Checkpoint(sender, 1, "s1")).ok());
+  }
+  EXPECT_EQ(backup.stable_checkpoint(), 0u);
+  // ... and their ordering messages for seq 1 are still on their way.
+  ASSERT_TRUE(backup.Step(Vote(Request::TYPE_COMMIT, 2, 1, data)).ok());
+  ASSERT_TRUE(backup.Step(Vote(Request::TYPE_COMMIT, 3, 1, data)).ok());
+  ASSERT_TRUE(backup.Step(PrePrepare(1, 0, 1, data)).ok());
+  ASSERT_TRUE(backup.Step(Vote(Request::TYPE_PREPARE, 2, 1, data)).ok());
+  EXPECT_EQ(backup.TakeActions().execute, (Executed{{1, data}}));
+  EXPECT_EQ(backup.stable_checkpoint(), 1u);
+  EXPECT_EQ(backup.tracked_seq_count(), 0u);
+}
+
+TEST(PbftClusterTest, ReplicaCatchingUpAppliesEachStableCheckpointItReaches) {
+  PbftReplicaOptions options;
+  options.checkpoint_interval = 1;
+  options.watermark_window = 4;
+  PbftReplica backup(4, 4, options);
+  const std::string a = Batch("a");
+  for (uint64_t seq = 1; seq <= 2; ++seq) {
+    for (int64_t sender = 1; sender <= 3; ++sender) {
+      ASSERT_TRUE(backup.Step(Checkpoint(sender, seq, absl::StrCat("s", seq))).ok());
+    }
+  }
+  ASSERT_TRUE(backup.Step(Vote(Request::TYPE_PREPARE, 3, 2, Batch("b"))).ok());
+  EXPECT_EQ(backup.stable_checkpoint(), 0u);
+  ASSERT_TRUE(backup.Step(PrePrepare(1, 0, 1, a)).ok());
+  ASSERT_TRUE(backup.Step(Vote(Request::TYPE_PREPARE, 2, 1, a)).ok());
+  ASSERT_TRUE(backup.Step(Vote(Request::TYPE_COMMIT, 2, 1, a)).ok());
+  ASSERT_TRUE(backup.Step(Vote(Request::TYPE_COMMIT, 3, 1, a)).ok());
+  EXPECT_EQ(backup.TakeActions().execute, (Executed{{1, a}}));
+  // Seq 1 is settled, seq 2 is still being ordered here.
+  EXPECT_EQ(backup.stable_checkpoint(), 1u);
+  EXPECT_EQ(backup.high_watermark(), 5u);
+  EXPECT_EQ(backup.tracked_seq_count(), 1u);
+}
+
+TEST(PbftClusterTest, ProposeBeyondHighWatermarkWaitsForStableCheckpoint) {
+  PbftReplicaOptions options;
+  options.checkpoint_interval = 2;
+  options.watermark_window = 4;
+  Cluster cluster(4, options);
+  for (int i = 1; i <= 4; ++i) ASSERT_TRUE(cluster.Propose(Batch(absl::StrCat("set k", i))).ok());
+  EXPECT_EQ(cluster.Propose(Batch("set k5")).code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(cluster.replica(1).last_proposed_seq(), 4u);
+
+  // A silent quorum keeps the checkpoint from becoming stable: still exhausted.
+  Cluster stalled(4, options);
+  stalled.Silence(3);
+  stalled.Silence(4);
+  for (int i = 1; i <= 4; ++i) ASSERT_TRUE(stalled.Propose(Batch(absl::StrCat("set k", i))).ok());
+  stalled.Run();
+  EXPECT_EQ(stalled.Propose(Batch("set k5")).code(), absl::StatusCode::kResourceExhausted);
+
+  cluster.Run();
+  EXPECT_EQ(cluster.replica(1).stable_checkpoint(), 4u);
+  EXPECT_EQ(cluster.replica(1).high_watermark(), 8u);
+  ASSERT_TRUE(cluster.Propose(Batch("set k5")).ok());
+  cluster.Run();
+  for (int64_t id = 1; id <= 4; ++id) EXPECT_EQ(cluster.executed(id), Batches(1, 5));
+}
+
+}  // namespace
+}  // namespace pbft
+}  // namespace resdb
