@@ -38,6 +38,10 @@ Request PbftReplica::Message(Request::Type type, uint64_t seq, const std::string
 }
 
 absl::Status PbftReplica::Propose(std::string batch_data) {
+  if (!view_active_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("replica ", id_, " is changing to view ", view_));
+  }
   if (!is_primary()) {
     return absl::FailedPreconditionError(
         absl::StrCat("replica ", id_, " is not the primary ", primary(), " of view ", view_));
@@ -69,9 +73,17 @@ absl::Status PbftReplica::Step(const Request& message) {
     return absl::InvalidArgumentError(
         absl::StrCat("sender_id: ", id_, " is this replica; its own votes are already counted"));
   }
+  if (message.type() == Request::TYPE_PRE_PREPARE && !view_active_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("view ", view_, " has not started: waiting for its NEWVIEW"));
+  }
   switch (message.type()) {
     case Request::TYPE_PRE_PREPARE:
       return StepPrePrepare(message);
+    case Request::TYPE_VIEWCHANGE:
+      return StepViewChange(message);
+    case Request::TYPE_NEWVIEW:
+      return StepNewView(message);
     case Request::TYPE_PREPARE:
     case Request::TYPE_COMMIT:
       return StepVote(message);
@@ -146,6 +158,15 @@ void PbftReplica::CheckPreparedAndCommitted(uint64_t seq) {
     slot.prepared = true;
     actions_.broadcast.push_back(Message(Request::TYPE_COMMIT, seq, slot.digest));
     commits_.Add(view_, seq, slot.digest, id_);
+    PreparedCertificate& cert = prepared_certs_[seq];
+    cert.set_seq(seq);
+    cert.set_view(view_);
+    cert.set_digest(slot.digest);
+    cert.set_data(slot.data);
+    cert.clear_prepare_senders();
+    for (int64_t sender : prepares_.Voters(view_, seq, slot.digest)) {
+      cert.add_prepare_senders(sender);
+    }
   }
   // Committed-local needs the pre-prepare and 2f+1 matching COMMITs: at least f+1 correct
   // replicas are prepared for this digest, so no other digest can commit at (view, seq).
@@ -161,6 +182,7 @@ void PbftReplica::ReleaseCommitted() {
        it = slots_.find(last_executable_seq_ + 1)) {
     actions_.execute.emplace_back(it->first, it->second.data);
     ++last_executable_seq_;
+    idle_ticks_ = 0;
   }
   // Apply the highest waiting stable checkpoint this replica has now caught up with.
   auto reached = pending_stable_.upper_bound(last_executable_seq_);
@@ -198,9 +220,265 @@ void PbftReplica::OnStable(uint64_t seq) {
 
 void PbftReplica::ApplyStable(uint64_t seq) {
   if (!watermarks_.Advance(seq)) return;
+  if (checkpoints_.stable_seq() == seq) applied_proof_ = checkpoints_.stable_proof();
   prepares_.GarbageCollect(seq);
   commits_.GarbageCollect(seq);
   slots_.erase(slots_.begin(), slots_.upper_bound(seq));
+  prepared_certs_.erase(prepared_certs_.begin(), prepared_certs_.upper_bound(seq));
+}
+
+// ---- View change. ----
+
+bool PbftReplica::HasPending() const {
+  for (auto it = slots_.upper_bound(last_executable_seq_); it != slots_.end(); ++it) {
+    if (it->second.has_pre_prepare) return true;
+  }
+  return false;
+}
+
+void PbftReplica::Tick() {
+  const uint64_t timeout = std::max<uint64_t>(options_.view_change_timeout_ticks, 1);
+  if (view_active_ && (is_primary() || !HasPending())) {
+    idle_ticks_ = 0;
+    return;
+  }
+  if (++idle_ticks_ >= timeout) StartViewChange(view_ + 1);
+}
+
+void PbftReplica::StartViewChange(uint64_t view) {
+  view_ = view;
+  view_active_ = false;
+  idle_ticks_ = 0;
+
+  ViewChange vc;
+  vc.set_stable_seq(applied_proof_.seq);
+  vc.set_stable_digest(applied_proof_.digest);
+  for (const SignatureInfo& signature : applied_proof_.signatures) {
+    vc.add_checkpoint_senders(signature.node_id());
+  }
+  for (auto it = prepared_certs_.upper_bound(applied_proof_.seq); it != prepared_certs_.end();
+       ++it) {
+    *vc.add_prepared() = it->second;
+  }
+  Request message = Message(Request::TYPE_VIEWCHANGE, applied_proof_.seq, "");
+  vc.SerializeToString(message.mutable_data());
+
+  view_changes_.erase(view_changes_.begin(), view_changes_.lower_bound(view));
+  for (auto& [v, by_sender] : view_changes_) by_sender.erase(id_);
+  view_changes_[view][id_] = message;
+  actions_.broadcast.push_back(std::move(message));
+  MaybeSendNewView();
+}
+
+absl::Status PbftReplica::ParseViewChange(const Request& message, ViewChange* out) const {
+  const int64_t sender = message.sender_id();
+  if (message.view() == 0) {
+    return absl::InvalidArgumentError("VIEWCHANGE view: 0 cannot be changed to");
+  }
+  if (!out->ParseFromString(message.data())) {
+    return absl::InvalidArgumentError(absl::StrCat("VIEWCHANGE from ", sender, ": bad data"));
+  }
+  const uint64_t stable = out->stable_seq();
+  if (stable != message.seq() || (stable > 0 && (options_.checkpoint_interval == 0 ||
+                                                 stable % options_.checkpoint_interval != 0))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("VIEWCHANGE from ", sender, ": bad stable checkpoint ", stable));
+  }
+  auto distinct_replicas = [this](const google::protobuf::RepeatedField<int64_t>& ids,
+                                  int64_t excluded) {
+    std::set<int64_t> seen;
+    for (int64_t id : ids) {
+      if (id < 1 || id > n_ || id == excluded || !seen.insert(id).second) return size_t{0};
+    }
+    return seen.size();
+  };
+  if (stable > 0 && distinct_replicas(out->checkpoint_senders(), 0) < quorum()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("VIEWCHANGE from ", sender, ": checkpoint ", stable, " lacks a quorum"));
+  }
+  uint64_t previous = stable;
+  for (const PreparedCertificate& cert : out->prepared()) {
+    if (cert.seq() <= previous || cert.seq() > stable + options_.watermark_window ||
+        cert.view() >= message.view() || cert.digest() != BatchDigest(cert.data()) ||
+        distinct_replicas(cert.prepare_senders(), MessageValidator::PrimaryOf(cert.view(), n_)) <
+            2 * f_) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "VIEWCHANGE from ", sender, ": bad prepared certificate for seq ", cert.seq()));
+    }
+    previous = cert.seq();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PbftReplica::StepViewChange(const Request& message) {
+  ViewChange vc;
+  absl::Status parsed = ParseViewChange(message, &vc);
+  if (!parsed.ok()) return parsed;
+  const uint64_t view = message.view();
+  const int64_t sender = message.sender_id();
+  if (view == view_ && view_active_) return absl::OkStatus();  // that view has started
+
+  // One VIEWCHANGE per sender: its highest view.
+  for (auto& [v, by_sender] : view_changes_) {
+    if (v > view && by_sender.count(sender)) return absl::OkStatus();
+  }
+  for (auto& [v, by_sender] : view_changes_) {
+    if (v < view) by_sender.erase(sender);
+  }
+  view_changes_[view].emplace(sender, message);
+
+  // f+1 replicas are past this replica's view: at least one correct one timed out.
+  std::set<int64_t> ahead;
+  uint64_t smallest = 0;
+  for (auto& [v, by_sender] : view_changes_) {
+    if (v <= view_ || by_sender.empty()) continue;
+    if (smallest == 0) smallest = v;
+    for (auto& [s, unused] : by_sender) ahead.insert(s);
+  }
+  if (ahead.size() >= f_ + 1) {
+    StartViewChange(smallest);
+    return absl::OkStatus();
+  }
+  if (view == view_) MaybeSendNewView();
+  return absl::OkStatus();
+}
+
+std::vector<Request> PbftReplica::Reproposals(uint64_t view,
+                                              const std::vector<ViewChange>& view_changes,
+                                              uint64_t* max_seq) const {
+  uint64_t min_s = 0;
+  for (const ViewChange& vc : view_changes) min_s = std::max(min_s, vc.stable_seq());
+  std::map<uint64_t, const PreparedCertificate*> best;
+  for (const ViewChange& vc : view_changes) {
+    for (const PreparedCertificate& cert : vc.prepared()) {
+      if (cert.seq() <= min_s) continue;
+      auto [it, inserted] = best.emplace(cert.seq(), &cert);
+      if (!inserted && cert.view() > it->second->view()) it->second = &cert;
+    }
+  }
+  *max_seq = best.empty() ? min_s : best.rbegin()->first;
+  std::vector<Request> out;
+  for (uint64_t seq = min_s + 1; seq <= *max_seq; ++seq) {
+    auto it = best.find(seq);
+    const std::string data = it == best.end() ? std::string() : it->second->data();
+    Request pre_prepare;
+    pre_prepare.set_type(Request::TYPE_PRE_PREPARE);
+    pre_prepare.set_sender_id(MessageValidator::PrimaryOf(view, n_));
+    pre_prepare.set_view(view);
+    pre_prepare.set_seq(seq);
+    pre_prepare.set_data(data);
+    pre_prepare.set_hash(BatchDigest(data));
+    out.push_back(std::move(pre_prepare));
+  }
+  return out;
+}
+
+void PbftReplica::MaybeSendNewView() {
+  if (view_active_ || !is_primary()) return;
+  auto found = view_changes_.find(view_);
+  if (found == view_changes_.end() || found->second.size() < quorum()) return;
+  const std::map<int64_t, Request>& by_sender = found->second;
+  if (!by_sender.count(id_)) return;
+
+  // Its own VIEWCHANGE and the first 2f others by id.
+  std::vector<const Request*> chosen = {&by_sender.at(id_)};
+  for (const auto& [sender, message] : by_sender) {
+    if (chosen.size() >= quorum()) break;
+    if (sender != id_) chosen.push_back(&message);
+  }
+  NewView nv;
+  std::vector<ViewChange> vcs;
+  for (const Request* message : chosen) {
+    nv.add_view_change_senders(message->sender_id());
+    *nv.add_view_changes() = message->SerializeAsString();
+    vcs.emplace_back();
+    vcs.back().ParseFromString(message->data());
+  }
+  uint64_t max_seq = 0;
+  std::vector<Request> pre_prepares = Reproposals(view_, vcs, &max_seq);
+  for (const Request& pre_prepare : pre_prepares) {
+    *nv.add_pre_prepares() = pre_prepare.SerializeAsString();
+  }
+  Request message = Message(Request::TYPE_NEWVIEW, 0, "");
+  nv.SerializeToString(message.mutable_data());
+  actions_.broadcast.push_back(std::move(message));
+  EnterView(view_, pre_prepares, max_seq);
+}
+
+absl::Status PbftReplica::StepNewView(const Request& message) {
+  const uint64_t view = message.view();
+  if (view == view_ && view_active_) return absl::OkStatus();  // already in it
+  if (view == 0) return absl::InvalidArgumentError("NEWVIEW view: 0 cannot be changed to");
+  NewView nv;
+  if (!nv.ParseFromString(message.data())) {
+    return absl::InvalidArgumentError("NEWVIEW: bad data");
+  }
+  std::set<int64_t> senders;
+  std::vector<ViewChange> vcs;
+  if (nv.view_change_senders_size() != nv.view_changes_size()) {
+    return absl::InvalidArgumentError("NEWVIEW: view_change_senders do not match view_changes");
+  }
+  for (int i = 0; i < nv.view_changes_size(); ++i) {
+    Request vc_message;
+    if (!vc_message.ParseFromString(nv.view_changes(i)) ||
+        vc_message.type() != Request::TYPE_VIEWCHANGE || vc_message.view() != view ||
+        vc_message.sender_id() < 1 || vc_message.sender_id() > n_ ||
+        vc_message.sender_id() != nv.view_change_senders(i) ||
+        !senders.insert(vc_message.sender_id()).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "NEWVIEW: view change ", i, " is not a distinct VIEWCHANGE for view ", view));
+    }
+    vcs.emplace_back();
+    absl::Status parsed = ParseViewChange(vc_message, &vcs.back());
+    if (!parsed.ok()) return parsed;
+  }
+  if (senders.size() < quorum()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("NEWVIEW: ", senders.size(), " view changes, need ", quorum()));
+  }
+  uint64_t max_seq = 0;
+  std::vector<Request> expected = Reproposals(view, vcs, &max_seq);
+  if (static_cast<size_t>(nv.pre_prepares_size()) != expected.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("NEWVIEW: ", nv.pre_prepares_size(),
+                                                   " re-proposals, expected ", expected.size()));
+  }
+  for (size_t i = 0; i < expected.size(); ++i) {
+    Request got;
+    const Request& want = expected[i];
+    if (!got.ParseFromString(nv.pre_prepares(static_cast<int>(i))) || got.type() != want.type() ||
+        got.sender_id() != want.sender_id() || got.view() != want.view() ||
+        got.seq() != want.seq() || got.data() != want.data() || got.hash() != want.hash()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("NEWVIEW: re-proposal for seq ", want.seq(), " does not match"));
+    }
+  }
+  EnterView(view, expected, max_seq);
+  return absl::OkStatus();
+}
+
+void PbftReplica::EnterView(uint64_t view, const std::vector<Request>& pre_prepares,
+                            uint64_t max_seq) {
+  view_ = view;
+  view_active_ = true;
+  idle_ticks_ = 0;
+  view_changes_.erase(view_changes_.begin(), view_changes_.upper_bound(view));
+  // Pre-prepares of earlier views; votes already held for this view stay.
+  for (auto it = slots_.begin(); it != slots_.end();) {
+    it = it->second.has_pre_prepare ? slots_.erase(it) : std::next(it);
+  }
+  last_proposed_seq_ = is_primary() ? std::max(max_seq, watermarks_.low()) : 0;
+  for (const Request& pre_prepare : pre_prepares) {
+    if (!watermarks_.InWindow(pre_prepare.seq())) continue;
+    if (is_primary()) {
+      Slot& slot = slots_[pre_prepare.seq()];
+      slot.has_pre_prepare = true;
+      slot.digest = pre_prepare.hash();
+      slot.data = pre_prepare.data();
+      CheckPreparedAndCommitted(pre_prepare.seq());
+    } else {
+      StepPrePrepare(pre_prepare).IgnoreError();
+    }
+  }
 }
 
 bool PbftReplica::HasActions() const {

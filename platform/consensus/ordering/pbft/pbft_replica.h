@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "platform/consensus/ordering/pbft/checkpoint_tracker.h"
 #include "platform/consensus/ordering/pbft/message_validator.h"
+#include "platform/consensus/ordering/pbft/pbft.pb.h"
 #include "platform/consensus/ordering/pbft/quorum_collector.h"
 #include "platform/consensus/ordering/pbft/watermarks.h"
 #include "platform/proto/resdb.pb.h"
@@ -27,6 +28,10 @@ struct PbftReplicaOptions {
   // checkpoint_interval, or the primary runs out of sequence numbers before the first
   // checkpoint can become stable.
   uint64_t watermark_window = 400;
+  // Tick() calls without progress, while a pre-prepare this replica accepted is not yet
+  // executed, before a backup starts a view change; also how long it waits for the NEWVIEW
+  // of a view change before moving on to the next view (> 0).
+  uint64_t view_change_timeout_ticks = 10;
 };
 
 // Work for the caller, produced by Propose(), Step() and OnExecuted() and drained with
@@ -46,8 +51,28 @@ struct Actions {
 // OnExecuted().
 //
 // Replica ids are 1..n, f = (n-1)/3 and a quorum is 2f+1. The primary of view v is
-// MessageValidator::PrimaryOf(v, n). The replica stays in view 0: view change is not part
-// of this class yet.
+// MessageValidator::PrimaryOf(v, n).
+//
+// View change (section 4.4), driven by Tick():
+// - a backup holding an accepted, not yet executed pre-prepare that sees no execution
+//   progress for view_change_timeout_ticks ticks moves to view v+1 and broadcasts
+//   VIEWCHANGE{view v+1, seq = stable checkpoint, data = ViewChange} with its prepared
+//   certificates above the stable checkpoint. From then on it refuses messages of the old
+//   view and PRE_PREPAREs of the new one (PREPARE / COMMIT of the new view are held) until
+//   it enters the view through a NEWVIEW. Waiting a further
+//   view_change_timeout_ticks without a NEWVIEW moves it on to v+2, and so on.
+// - f+1 VIEWCHANGEs for views above the replica's view make it join the smallest of them.
+// - the primary of v+1, once it holds 2f+1 VIEWCHANGEs for v+1 (its own included), takes
+//   min-s = the highest stable checkpoint among them and re-proposes every seq in
+//   (min-s, max-s], max-s being the highest prepared seq: the batch of the certificate with
+//   the highest view, or an empty batch (data "") where none is prepared. It broadcasts
+//   NEWVIEW{data = NewView with those VIEWCHANGEs and PRE_PREPAREs} and enters the view.
+// - a backup accepts a NEWVIEW only from the primary of its view, with 2f+1 VIEWCHANGEs from
+//   distinct replicas for that view, each well formed, and exactly the PRE_PREPAREs they
+//   imply; it then enters the view and handles those PRE_PREPAREs normally. Seqs already
+//   released for execution are not released again.
+// Not covered: state transfer (a replica whose executions are behind min-s stays behind)
+// and signatures inside VIEWCHANGE / NEWVIEW (the caller authenticates the sender only).
 //
 // Rules, per sequence number seq in the watermarks (low, high]:
 // - pre-prepare: the primary assigns seq to a batch and broadcasts PRE_PREPARE{view, seq,
@@ -87,7 +112,9 @@ class PbftReplica {
   //   at its (view, seq);
   // - InvalidArgument for a CHECKPOINT the CheckpointTracker refuses (not a multiple of
   //   the interval, at or below the stable checkpoint, too far ahead of it);
-  // - Unimplemented for VIEWCHANGE / NEWVIEW.
+  // - FailedPrecondition for a PRE_PREPARE while a view change is in progress;
+  // - InvalidArgument for a malformed VIEWCHANGE (bad certificate) or a NEWVIEW that does not
+  //   follow from 2f+1 VIEWCHANGEs.
   // Repeats of a message already counted return OK and change nothing.
   absl::Status Step(const Request& message);
 
@@ -96,6 +123,9 @@ class PbftReplica {
   // broadcasts CHECKPOINT and counts the replica's own vote. Ignores a seq that was never
   // released, and an empty `state_digest` (no checkpoint is taken).
   void OnExecuted(uint64_t seq, std::string state_digest);
+
+  // One unit of time has passed; may start a view change (see the class comment).
+  void Tick();
 
   // True if TakeActions() would return anything.
   bool HasActions() const;
@@ -107,6 +137,8 @@ class PbftReplica {
   uint64_t view() const { return view_; }
   int64_t primary() const { return MessageValidator::PrimaryOf(view_, n_); }
   bool is_primary() const { return primary() == id_; }
+  // False between sending a VIEWCHANGE for view() and entering view() with a NEWVIEW.
+  bool view_active() const { return view_active_; }
   // Matching messages needed to commit and to make a checkpoint stable: 2f+1.
   size_t quorum() const { return 2 * f_ + 1; }
 
@@ -137,6 +169,21 @@ class PbftReplica {
   absl::Status StepPrePrepare(const Request& message);
   absl::Status StepVote(const Request& message);
   absl::Status StepCheckpoint(const Request& message);
+  absl::Status StepViewChange(const Request& message);
+  absl::Status StepNewView(const Request& message);
+
+  // Moves to `view` (not active) and broadcasts this replica's VIEWCHANGE for it.
+  void StartViewChange(uint64_t view);
+  // Primary of view_ during its view change: sends NEWVIEW once 2f+1 VIEWCHANGEs are held.
+  void MaybeSendNewView();
+  // Checks a VIEWCHANGE's form and parses its payload.
+  absl::Status ParseViewChange(const Request& message, ViewChange* out) const;
+  // The PRE_PREPAREs of `view` implied by `view_changes` (already checked); `max_seq` gets
+  // the highest seq covered (or min-s).
+  std::vector<Request> Reproposals(uint64_t view, const std::vector<ViewChange>& view_changes,
+                                   uint64_t* max_seq) const;
+  void EnterView(uint64_t view, const std::vector<Request>& pre_prepares, uint64_t max_seq);
+  bool HasPending() const;
 
   // Moves `seq` through prepared and committed-local as far as the votes held allow.
   void CheckPreparedAndCommitted(uint64_t seq);
@@ -169,6 +216,16 @@ class PbftReplica {
   uint64_t last_executed_seq_ = 0;
   // Stable checkpoints above last_executable_seq_, each applied once release reaches it.
   std::set<uint64_t> pending_stable_;
+
+  // View change.
+  bool view_active_ = true;
+  uint64_t idle_ticks_ = 0;
+  // The latest prepared certificate per seq above the stable checkpoint.
+  std::map<uint64_t, PreparedCertificate> prepared_certs_;
+  // Each sender's latest VIEWCHANGE, by view (views at or above view_).
+  std::map<uint64_t, std::map<int64_t, Request>> view_changes_;
+  // The proof of the newest stable checkpoint applied to the watermarks (if known).
+  CheckpointProof applied_proof_;
 
   Actions actions_;
 };

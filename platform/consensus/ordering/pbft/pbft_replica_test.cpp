@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "platform/consensus/ordering/pbft/pbft.pb.h"
 #include "platform/consensus/ordering/pbft/pbft_digest.h"
 
 namespace resdb {
@@ -86,6 +88,21 @@ class Cluster {
   absl::Status Propose(const std::string& data) {
     return replica(replica(1).primary()).Propose(data);
   }
+  absl::Status ProposeAt(int64_t id, const std::string& data) { return replica(id).Propose(data); }
+
+  // Messages of a dropped type are not sent.
+  void DropType(Request::Type type) { dropped_types_.insert(type); }
+  void AllowType(Request::Type type) { dropped_types_.erase(type); }
+
+  // `ticks` times: every replica that is not silent ticks, then messages are delivered.
+  void Tick(int ticks) {
+    for (int i = 0; i < ticks; ++i) {
+      for (auto& [id, replica] : replicas_) {
+        if (!silent_.count(id)) replica->Tick();
+      }
+      Run();
+    }
+  }
 
   // Queues `message` for replica `to` as if sent by message.sender_id().
   void Inject(int64_t to, Request message) { Enqueue(to, std::move(message), false); }
@@ -132,7 +149,8 @@ class Cluster {
         Actions actions = replica->TakeActions();
         for (const Request& message : actions.broadcast) {
           for (const auto& [to, unused] : replicas_) {
-            if (to == id || silent_.count(to) || silent_.count(id) || Chance(drop_percent_)) {
+            if (to == id || silent_.count(to) || silent_.count(id) ||
+                dropped_types_.count(message.type()) || Chance(drop_percent_)) {
               continue;
             }
             Enqueue(to, message, false);
@@ -153,6 +171,7 @@ class Cluster {
   std::map<int64_t, Executed> executed_;
   std::deque<Envelope> in_flight_;
   std::set<int64_t> silent_;
+  std::set<Request::Type> dropped_types_;
   bool reorder_ = false;
   int duplicate_percent_ = 0;
   int drop_percent_ = 0;
@@ -597,6 +616,355 @@ TEST(PbftClusterTest, ProposeBeyondHighWatermarkWaitsForStableCheckpoint) {
   ASSERT_TRUE(cluster.Propose(Batch("set k5")).ok());
   cluster.Run();
   for (int64_t id = 1; id <= 4; ++id) EXPECT_EQ(cluster.executed(id), Batches(1, 5));
+}
+
+// ---- View change. ----
+
+namespace view_change {
+
+PreparedCertificate Cert(uint64_t seq, uint64_t view, const std::string& data,
+                         const std::vector<int64_t>& senders) {
+  PreparedCertificate cert;
+  cert.set_seq(seq);
+  cert.set_view(view);
+  cert.set_digest(BatchDigest(data));
+  cert.set_data(data);
+  for (int64_t s : senders) cert.add_prepare_senders(s);
+  return cert;
+}
+
+Request ViewChangeMessage(int64_t sender, uint64_t view,
+                          const std::vector<PreparedCertificate>& certs) {
+  ViewChange vc;
+  for (const PreparedCertificate& cert : certs) *vc.add_prepared() = cert;
+  Request m;
+  m.set_type(Request::TYPE_VIEWCHANGE);
+  m.set_sender_id(sender);
+  m.set_view(view);
+  m.set_seq(0);
+  vc.SerializeToString(m.mutable_data());
+  return m;
+}
+
+Request NewViewMessage(int64_t sender, uint64_t view, const std::vector<Request>& view_changes,
+                       const std::vector<Request>& pre_prepares) {
+  NewView nv;
+  for (const Request& vc : view_changes) {
+    nv.add_view_change_senders(vc.sender_id());
+    *nv.add_view_changes() = vc.SerializeAsString();
+  }
+  for (const Request& pp : pre_prepares) *nv.add_pre_prepares() = pp.SerializeAsString();
+  Request m;
+  m.set_type(Request::TYPE_NEWVIEW);
+  m.set_sender_id(sender);
+  m.set_view(view);
+  nv.SerializeToString(m.mutable_data());
+  return m;
+}
+
+std::optional<Request> FindType(const Actions& actions, Request::Type type) {
+  for (const Request& m : actions.broadcast) {
+    if (m.type() == type) return m;
+  }
+  return std::nullopt;
+}
+
+}  // namespace view_change
+
+TEST(PbftViewChangeTest, BackupWithoutPendingWorkDoesNotTimeOut) {
+  PbftReplicaOptions options;
+  options.view_change_timeout_ticks = 2;
+  PbftReplica backup(3, 4, options);
+  for (int i = 0; i < 10; ++i) backup.Tick();
+  EXPECT_EQ(backup.view(), 0u);
+  EXPECT_TRUE(backup.view_active());
+  EXPECT_FALSE(backup.HasActions());
+}
+
+TEST(PbftViewChangeTest, TimeoutSendsViewChangeWithPreparedCertificate) {
+  PbftReplicaOptions options;
+  options.view_change_timeout_ticks = 2;
+  PbftReplica backup(3, 4, options);
+  const std::string a = Batch("a");
+  ASSERT_TRUE(backup.Step(PrePrepare(1, 0, 1, a)).ok());
+  ASSERT_TRUE(backup.Step(Vote(Request::TYPE_PREPARE, 2, 1, a)).ok());
+  backup.TakeActions();
+  backup.Tick();
+  EXPECT_TRUE(backup.view_active());
+  backup.Tick();
+  EXPECT_EQ(backup.view(), 1u);
+  EXPECT_FALSE(backup.view_active());
+  Actions actions = backup.TakeActions();
+  std::optional<Request> vc_message = view_change::FindType(actions, Request::TYPE_VIEWCHANGE);
+  ASSERT_TRUE(vc_message.has_value());
+  EXPECT_EQ(vc_message->view(), 1u);
+  ViewChange vc;
+  ASSERT_TRUE(vc.ParseFromString(vc_message->data()));
+  EXPECT_EQ(vc.stable_seq(), 0u);
+  ASSERT_EQ(vc.prepared_size(), 1);
+  EXPECT_EQ(vc.prepared(0).seq(), 1u);
+  EXPECT_EQ(vc.prepared(0).view(), 0u);
+  EXPECT_EQ(vc.prepared(0).data(), a);
+  EXPECT_EQ(vc.prepared(0).prepare_senders_size(), 2);
+  // Old-view ordering messages are refused now.
+  EXPECT_FALSE(backup.Step(Vote(Request::TYPE_COMMIT, 2, 1, a)).ok());
+  EXPECT_EQ(backup.Propose(a).code(), absl::StatusCode::kFailedPrecondition);
+  // No NEWVIEW: the next timeout moves on to view 2.
+  backup.Tick();
+  backup.Tick();
+  EXPECT_EQ(backup.view(), 2u);
+  std::optional<Request> next =
+      view_change::FindType(backup.TakeActions(), Request::TYPE_VIEWCHANGE);
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->view(), 2u);
+}
+
+TEST(PbftViewChangeTest, MalformedViewChangeIsRejected) {
+  PbftReplica backup(3, 4);
+  const std::string a = Batch("a");
+  // Too few PREPARE senders, and one from the primary of the certificate's view.
+  EXPECT_EQ(
+      backup.Step(view_change::ViewChangeMessage(2, 1, {view_change::Cert(1, 0, a, {2})})).code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(backup.Step(view_change::ViewChangeMessage(2, 1, {view_change::Cert(1, 0, a, {1, 2})}))
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  PreparedCertificate bad_digest = view_change::Cert(1, 0, a, {2, 4});
+  bad_digest.set_data(Batch("b"));
+  EXPECT_EQ(backup.Step(view_change::ViewChangeMessage(2, 1, {bad_digest})).code(),
+            absl::StatusCode::kInvalidArgument);
+  // A certificate from the view being changed to.
+  EXPECT_EQ(backup.Step(view_change::ViewChangeMessage(2, 1, {view_change::Cert(1, 1, a, {3, 4})}))
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PbftViewChangeTest, FPlusOneViewChangesPullALaggingReplicaIn) {
+  PbftReplica backup(4, 4);
+  ASSERT_TRUE(backup.Step(view_change::ViewChangeMessage(2, 1, {})).ok());
+  EXPECT_EQ(backup.view(), 0u);
+  EXPECT_TRUE(backup.view_active());
+  EXPECT_FALSE(backup.HasActions());
+  ASSERT_TRUE(backup.Step(view_change::ViewChangeMessage(3, 1, {})).ok());
+  EXPECT_EQ(backup.view(), 1u);
+  EXPECT_FALSE(backup.view_active());
+  std::optional<Request> vc = view_change::FindType(backup.TakeActions(), Request::TYPE_VIEWCHANGE);
+  ASSERT_TRUE(vc.has_value());
+  EXPECT_EQ(vc->view(), 1u);
+  EXPECT_EQ(vc->sender_id(), 4);
+}
+
+TEST(PbftViewChangeTest, NewPrimaryJoinsAndSendsNewViewWithReproposalsAndNullBatches) {
+  PbftReplica next(2, 4);
+  const std::string a = Batch("a");
+  const std::string c = Batch("c");
+  // Replica 3 prepared seq 1 (view 0) and seq 3; replica 4 prepared nothing; seq 2 is a gap.
+  ASSERT_TRUE(
+      next.Step(view_change::ViewChangeMessage(
+                    3, 1, {view_change::Cert(1, 0, a, {3, 4}), view_change::Cert(3, 0, c, {2, 3})}))
+          .ok());
+  ASSERT_TRUE(next.Step(view_change::ViewChangeMessage(4, 1, {})).ok());
+  // f+1 = 2 pulled replica 2 in; with its own that is 2f+1, so it sends NEWVIEW.
+  EXPECT_EQ(next.view(), 1u);
+  EXPECT_TRUE(next.view_active());
+  EXPECT_TRUE(next.is_primary());
+  Actions actions = next.TakeActions();
+  std::optional<Request> nv_message = view_change::FindType(actions, Request::TYPE_NEWVIEW);
+  ASSERT_TRUE(nv_message.has_value());
+  NewView nv;
+  ASSERT_TRUE(nv.ParseFromString(nv_message->data()));
+  EXPECT_EQ(nv.view_change_senders_size(), 3);
+  ASSERT_EQ(nv.pre_prepares_size(), 3);
+  std::vector<std::string> data;
+  for (const std::string& bytes : nv.pre_prepares()) {
+    Request pp;
+    ASSERT_TRUE(pp.ParseFromString(bytes));
+    EXPECT_EQ(pp.view(), 1u);
+    EXPECT_EQ(pp.sender_id(), 2);
+    data.push_back(pp.data());
+  }
+  EXPECT_EQ(data, (std::vector<std::string>{a, "", c}));
+  // New proposals continue after the re-proposed seqs.
+  ASSERT_TRUE(next.Propose(Batch("d")).ok());
+  EXPECT_EQ(next.TakeActions().broadcast.back().seq(), 4u);
+}
+
+TEST(PbftViewChangeTest, ByzantineNewViewIsRejected) {
+  using view_change::NewViewMessage;
+  using view_change::ViewChangeMessage;
+  PbftReplicaOptions options;
+  options.view_change_timeout_ticks = 1;
+  PbftReplica backup(3, 4, options);
+  const std::string a = Batch("a");
+  ASSERT_TRUE(backup.Step(PrePrepare(1, 0, 1, a)).ok());
+  ASSERT_TRUE(backup.Step(Vote(Request::TYPE_PREPARE, 2, 1, a)).ok());
+  backup.TakeActions();
+  backup.Tick();
+  ASSERT_EQ(backup.view(), 1u);
+  Actions actions = backup.TakeActions();
+  std::optional<Request> own = view_change::FindType(actions, Request::TYPE_VIEWCHANGE);
+  ASSERT_TRUE(own.has_value());
+  const Request vc3 = *own;
+  const Request vc2 = ViewChangeMessage(2, 1, {view_change::Cert(1, 0, a, {2, 3})});
+  const Request vc4 = ViewChangeMessage(4, 1, {});
+  ASSERT_TRUE(backup.Step(vc2).ok());
+  ASSERT_TRUE(backup.Step(vc4).ok());
+  const Request right = PrePrepare(2, 1, 1, a);
+
+  // The prepared batch is left out.
+  EXPECT_EQ(backup.Step(NewViewMessage(2, 1, {vc2, vc3, vc4}, {})).code(),
+            absl::StatusCode::kInvalidArgument);
+  // Replaced by a null batch, or by another batch.
+  EXPECT_EQ(backup.Step(NewViewMessage(2, 1, {vc2, vc3, vc4}, {PrePrepare(2, 1, 1, "")})).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      backup.Step(NewViewMessage(2, 1, {vc2, vc3, vc4}, {PrePrepare(2, 1, 1, Batch("x"))})).code(),
+      absl::StatusCode::kInvalidArgument);
+  // Too few view-change senders, or the same one twice.
+  EXPECT_EQ(backup.Step(NewViewMessage(2, 1, {vc2, vc4}, {right})).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(backup.Step(NewViewMessage(2, 1, {vc2, vc2, vc4}, {right})).code(),
+            absl::StatusCode::kInvalidArgument);
+  // Hiding the certificate by leaving out the view changes that carry it: with replica
+  // 3's own one in, a NEWVIEW that drops seq 1 cannot be built from 2f+1 view changes.
+  EXPECT_EQ(backup.Step(NewViewMessage(2, 1, {vc3, vc4, ViewChangeMessage(1, 1, {})}, {})).code(),
+            absl::StatusCode::kInvalidArgument);
+  // Not from the primary of view 1.
+  EXPECT_EQ(backup.Step(NewViewMessage(4, 1, {vc2, vc3, vc4}, {right})).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_FALSE(backup.view_active());
+  EXPECT_FALSE(backup.HasActions());
+
+  ASSERT_TRUE(backup.Step(NewViewMessage(2, 1, {vc2, vc3, vc4}, {right})).ok());
+  EXPECT_TRUE(backup.view_active());
+  EXPECT_EQ(backup.view(), 1u);
+  std::optional<Request> prepare =
+      view_change::FindType(backup.TakeActions(), Request::TYPE_PREPARE);
+  ASSERT_TRUE(prepare.has_value());
+  EXPECT_EQ(prepare->view(), 1u);
+  EXPECT_EQ(prepare->seq(), 1u);
+}
+
+TEST(PbftClusterTest, SilentPrimaryIsReplacedAndPreparedBatchesExecuteOnce) {
+  PbftReplicaOptions options;
+  options.view_change_timeout_ticks = 5;
+  Cluster cluster(4, options);
+  for (int i = 1; i <= 2; ++i) ASSERT_TRUE(cluster.Propose(Batch(absl::StrCat("set k", i))).ok());
+  cluster.Run();
+  // Seqs 3 and 4 become prepared everywhere but the COMMITs are lost.
+  cluster.DropType(Request::TYPE_COMMIT);
+  for (int i = 3; i <= 4; ++i) ASSERT_TRUE(cluster.Propose(Batch(absl::StrCat("set k", i))).ok());
+  cluster.Run();
+  cluster.AllowType(Request::TYPE_COMMIT);
+  for (int64_t id = 1; id <= 4; ++id) EXPECT_EQ(cluster.executed(id), Batches(1, 2));
+  cluster.Silence(1);
+
+  cluster.Tick(4);
+  for (int64_t id = 2; id <= 4; ++id) EXPECT_EQ(cluster.replica(id).view(), 0u);
+  cluster.Tick(1);
+  for (int64_t id = 2; id <= 4; ++id) {
+    EXPECT_EQ(cluster.replica(id).view(), 1u) << "replica " << id;
+    EXPECT_TRUE(cluster.replica(id).view_active()) << "replica " << id;
+    EXPECT_EQ(cluster.replica(id).primary(), 2);
+    EXPECT_EQ(cluster.executed(id), Batches(1, 4)) << "replica " << id;
+  }
+  ASSERT_TRUE(cluster.ProposeAt(2, Batch("set k5")).ok());
+  cluster.Run();
+  cluster.Tick(20);  // nothing pending: no further view change
+  for (int64_t id = 2; id <= 4; ++id) {
+    EXPECT_EQ(cluster.replica(id).view(), 1u);
+    EXPECT_EQ(cluster.executed(id), Batches(1, 5)) << "replica " << id;
+  }
+  EXPECT_EQ(cluster.executed(1), Batches(1, 2));
+}
+
+TEST(PbftClusterTest, ViewChangeWithReorderingAndDuplicatesKeepsReplicasIdentical) {
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    PbftReplicaOptions options;
+    options.view_change_timeout_ticks = 3;
+    Cluster cluster(4, options, seed);
+    cluster.set_reorder(true);
+    cluster.set_duplicate_percent(20);
+    cluster.DropType(Request::TYPE_COMMIT);
+    for (int i = 1; i <= 5; ++i) {
+      ASSERT_TRUE(cluster.Propose(Batch(absl::StrCat("set k", i))).ok());
+    }
+    cluster.Run();
+    cluster.AllowType(Request::TYPE_COMMIT);
+    cluster.Silence(1);
+    cluster.Tick(3);
+    for (int i = 6; i <= 8; ++i) {
+      ASSERT_TRUE(cluster.ProposeAt(2, Batch(absl::StrCat("set k", i))).ok()) << "seed " << seed;
+    }
+    cluster.Run();
+    for (int64_t id = 2; id <= 4; ++id) {
+      EXPECT_EQ(cluster.executed(id), Batches(1, 8)) << "seed " << seed << " replica " << id;
+    }
+  }
+}
+
+TEST(PbftClusterTest, TwoFailedPrimariesInARowLeadToViewTwo) {
+  // n = 7, f = 2: replicas 1 (view 0) and 2 (view 1) are silent; 3 leads view 2.
+  PbftReplicaOptions options;
+  options.view_change_timeout_ticks = 3;
+  Cluster cluster(7, options);
+  cluster.DropType(Request::TYPE_COMMIT);
+  ASSERT_TRUE(cluster.Propose(Batch("set k1")).ok());
+  cluster.Run();
+  cluster.AllowType(Request::TYPE_COMMIT);
+  cluster.Silence(1);
+  cluster.Silence(2);
+  cluster.Tick(3);
+  for (int64_t id = 3; id <= 7; ++id) {
+    EXPECT_EQ(cluster.replica(id).view(), 1u);
+    EXPECT_FALSE(cluster.replica(id).view_active());
+  }
+  cluster.Tick(3);
+  for (int64_t id = 3; id <= 7; ++id) {
+    EXPECT_EQ(cluster.replica(id).view(), 2u) << "replica " << id;
+    EXPECT_TRUE(cluster.replica(id).view_active()) << "replica " << id;
+    EXPECT_EQ(cluster.replica(id).primary(), 3);
+    EXPECT_EQ(cluster.executed(id), Batches(1, 1)) << "replica " << id;
+  }
+  ASSERT_TRUE(cluster.ProposeAt(3, Batch("set k2")).ok());
+  cluster.Run();
+  for (int64_t id = 3; id <= 7; ++id) EXPECT_EQ(cluster.executed(id), Batches(1, 2));
+}
+
+TEST(PbftClusterTest, ViewChangeStartsAfterTheStableCheckpointAndDropsUnpreparedBatches) {
+  PbftReplicaOptions options;
+  options.checkpoint_interval = 2;
+  options.watermark_window = 8;
+  options.view_change_timeout_ticks = 2;
+  Cluster cluster(4, options);
+  for (int i = 1; i <= 2; ++i) ASSERT_TRUE(cluster.Propose(Batch(absl::StrCat("set k", i))).ok());
+  cluster.Run();
+  for (int64_t id = 1; id <= 4; ++id) ASSERT_EQ(cluster.replica(id).stable_checkpoint(), 2u);
+  cluster.DropType(Request::TYPE_COMMIT);
+  ASSERT_TRUE(cluster.Propose(Batch("set k3")).ok());
+  cluster.Run();
+  cluster.AllowType(Request::TYPE_COMMIT);
+  // Seq 4 reaches replica 3 only: it is not prepared anywhere.
+  ASSERT_TRUE(cluster.Propose(Batch("lost")).ok());
+  Actions actions = cluster.replica(1).TakeActions();
+  cluster.Silence(1);
+  cluster.Inject(3, actions.broadcast.back());
+  cluster.Run();
+
+  cluster.Tick(2);
+  for (int64_t id = 2; id <= 4; ++id) {
+    EXPECT_EQ(cluster.replica(id).view(), 1u) << "replica " << id;
+    EXPECT_TRUE(cluster.replica(id).view_active()) << "replica " << id;
+    EXPECT_EQ(cluster.executed(id), Batches(1, 3)) << "replica " << id;
+  }
+  ASSERT_TRUE(cluster.ProposeAt(2, Batch("set k4")).ok());
+  cluster.Run();
+  cluster.Tick(10);
+  for (int64_t id = 2; id <= 4; ++id) {
+    EXPECT_EQ(cluster.replica(id).view(), 1u) << "replica " << id;
+    EXPECT_EQ(cluster.executed(id), Batches(1, 4)) << "replica " << id;
+    EXPECT_EQ(cluster.replica(id).stable_checkpoint(), 4u) << "replica " << id;
+  }
 }
 
 }  // namespace
