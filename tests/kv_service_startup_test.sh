@@ -63,9 +63,6 @@ expect_failure truncated_json "invalid config JSON" --config "$work/truncated.co
 expect_failure id_not_in_config "no replica has id 9" --config "$work/good.config" --id 9
 expect_failure bad_metrics_port "--metrics_port" --config "$work/good.config" --id 1 \
   --metrics_port 99999
-# PBFT (the default protocol) is not built yet; RAFT is.
-expect_failure protocol_not_built "\"pbft\" is a valid protocol but its consensus manager is not part of this build yet" \
-  --config "$work/good.config" --id 1
 
 # raft_starts: a RAFT replica starts, serves, and stops cleanly on SIGTERM.
 raft_port=0

@@ -14,8 +14,8 @@
 # Installs what is missing, builds, writes DIR/server.config, DIR/client.config and a key pair
 # per replica under DIR/keys, then starts every replica with its data in DIR/replica<ID>/data,
 # its log in DIR/replica<ID>/server.log and its pid in DIR/replica<ID>/pid, and waits until
-# every replica accepts connections; for RAFT also until a replica reports itself leader
-# (resdb_admin status), within 60 s in all. Running it again on a DIR whose replicas are
+# every replica accepts connections and a replica reports itself leader (RAFT) or primary
+# (PBFT) through resdb_admin status, within 60 s in all. Running it again on a DIR whose replicas are
 # stopped restarts them on their existing data and config. Stop with stop_local_cluster.sh
 # --dir DIR.
 set -euo pipefail
@@ -145,25 +145,29 @@ for id in $ids; do
   done
 done
 
-# RAFT: wait until the replicas elected a leader, so that the cluster takes writes at once.
+# Wait until a replica reports itself leader (RAFT) or primary (PBFT), so that the cluster
+# takes writes at once.
 if grep -Eq '"consensus_protocol": *"raft"' "$dir/server.config"; then
-  [ -x "$admin_bin" ] || { cleanup_on_failure; die "$admin_bin is missing: run without --no_build"; }
-  until "$admin_bin" --config "$dir/client.config" status --json --timeout_ms 1000 2>/dev/null |
-      grep -q '"role": *"leader"'; do
-    for id in $ids; do
-      if ! kill -0 "$(cat "$dir/replica$id/pid")" 2>/dev/null; then
-        cleanup_on_failure
-        die "replica $id exited: $(tail -1 "$dir/replica$id/server.log")"
-      fi
-    done
-    if [ $SECONDS -ge $deadline ]; then
-      cleanup_on_failure
-      die "no leader was elected within 60 s (logs: $dir/replica*/server.log)"
-    fi
-    sleep 0.2
-  done
-  echo "start_local_cluster: leader elected"
+  role=leader
+else
+  role=primary
 fi
+[ -x "$admin_bin" ] || { cleanup_on_failure; die "$admin_bin is missing: run without --no_build"; }
+until "$admin_bin" --config "$dir/client.config" status --json --timeout_ms 1000 2>/dev/null |
+    grep -q "\"role\": *\"$role\""; do
+  for id in $ids; do
+    if ! kill -0 "$(cat "$dir/replica$id/pid")" 2>/dev/null; then
+      cleanup_on_failure
+      die "replica $id exited: $(tail -1 "$dir/replica$id/server.log")"
+    fi
+  done
+  if [ $SECONDS -ge $deadline ]; then
+    cleanup_on_failure
+    die "no replica reported itself $role within 60 s (logs: $dir/replica*/server.log)"
+  fi
+  sleep 0.2
+done
+echo "start_local_cluster: $role ready"
 
 echo "start_local_cluster: $protocol cluster of $(echo $ids | wc -w) replicas running in $dir"
 echo "$dir/client.config"

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "platform/consensus/ordering/pbft/consensus_manager_pbft.h"
 #include "platform/consensus/ordering/raft/consensus_manager_raft.h"
 
 namespace resdb {
@@ -13,7 +14,8 @@ namespace {
 // Protocols whose ConsensusManager is part of this build. A protocol joins this list in the
 // same change that adds its manager to CreateConsensusManager.
 const std::set<std::string>& BuiltProtocols() {
-  static const std::set<std::string>* built = new std::set<std::string>({kProtocolRaft});
+  static const std::set<std::string>* built =
+      new std::set<std::string>({kProtocolPbft, kProtocolRaft});
   return *built;
 }
 
@@ -54,6 +56,10 @@ absl::StatusOr<std::unique_ptr<ConsensusManager>> CreateConsensusManager(ServerP
                                                 parts.storage, parts.prefixes, parts.stats);
     if (!manager.ok()) return manager.status();
     return std::unique_ptr<ConsensusManager>(std::move(*manager));
+  }
+  if (parts.config->GetConsensusProtocol() == kProtocolPbft) {
+    return std::unique_ptr<ConsensusManager>(std::make_unique<ConsensusManagerPBFT>(
+        *parts.config, std::move(parts.transaction_manager), parts.stats));
   }
   // CheckServerConfig admits only protocols built into this binary.
   return absl::InternalError(absl::StrCat("consensus_protocol: no manager for \"",

@@ -38,21 +38,24 @@ TEST(ServerFactoryTest, ServerNeedsAReplicaId) {
   EXPECT_NE(std::string(status.message()).find("id"), std::string::npos);
 }
 
-TEST(ServerFactoryTest, ProtocolsWithoutAManagerAreRefusedByName) {
-  for (const char* protocol : {"pbft"}) {
-    ResDBConfig config = FourReplicas(1);
-    config.SetConsensusProtocol(protocol);
-    auto storage = NewMemoryStorage();
-    ServerParts parts;
-    parts.config = &config;
-    parts.transaction_manager = std::make_unique<KVExecutor>(storage.get());
-    parts.storage = storage.get();
-    auto server = CreateResDBServer(std::move(parts));
-    ASSERT_FALSE(server.ok());
-    EXPECT_EQ(server.status().code(), absl::StatusCode::kUnimplemented);
-    EXPECT_NE(std::string(server.status().message()).find(absl::StrCat("\"", protocol, "\"")),
-              std::string::npos);
-  }
+TEST(ServerFactoryTest, PbftIsBuilt) {
+  ResDBConfig config = FourReplicas(2);
+  config.SetConsensusProtocol("pbft");
+  EXPECT_TRUE(CheckServerConfig(config).ok());
+  auto storage = NewMemoryStorage();
+  ServerParts parts;
+  parts.config = &config;
+  parts.transaction_manager = std::make_unique<KVExecutor>(storage.get());
+  parts.storage = storage.get();
+  auto manager = CreateConsensusManager(std::move(parts));
+  ASSERT_TRUE(manager.ok()) << manager.status();
+  // View 0, primary 1.
+  EXPECT_EQ((*manager)->GetPrimary(), 1);
+  EXPECT_EQ((*manager)->GetVersion(), 0u);
+  ReplicaStatus status = (*manager)->GetStatus();
+  EXPECT_EQ(status.protocol(), "pbft");
+  EXPECT_EQ(status.role(), "backup");
+  EXPECT_EQ(status.primary_id(), 1);
 }
 
 TEST(ServerFactoryTest, RaftIsBuilt) {
