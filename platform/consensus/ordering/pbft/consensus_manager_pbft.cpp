@@ -181,11 +181,7 @@ void ConsensusManagerPBFT::HandleClientRequest(std::unique_ptr<Context> context,
     context->Reply(MakeResponse(Response::INVALID_REQUEST, "a request needs a non-zero client_id"));
     return;
   }
-  UserRequest user_request;
-  user_request.set_data(std::move(*request->mutable_data()));
-  user_request.set_client_id(request->client_id());
-  user_request.set_request_id(request->request_id());
-  user_request.set_proxy_id(self_id_);
+  const UserRequest user_request = raft::ToUserRequest(request.get(), self_id_);
   if (!tracker_.Add(user_request, &context, Clock::now() + client_timeout_)) {
     context->Reply(MakeResponse(Response::UNAVAILABLE, "too many pending requests"));
     return;

@@ -3,6 +3,15 @@
 namespace resdb {
 namespace raft {
 
+UserRequest ToUserRequest(Request* request, int64_t proxy_id) {
+  UserRequest user_request;
+  user_request.set_data(std::move(*request->mutable_data()));
+  user_request.set_client_id(request->client_id());
+  user_request.set_request_id(request->request_id());
+  user_request.set_proxy_id(proxy_id);
+  return user_request;
+}
+
 bool ClientRequestTracker::Add(const UserRequest& request, std::unique_ptr<Context>* context,
                                Clock::time_point deadline) {
   std::unique_ptr<Context> replaced;

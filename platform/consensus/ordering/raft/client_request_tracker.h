@@ -20,6 +20,10 @@ namespace raft {
 // (client_id, request_id): the replica that holds a request's Context answers it when it
 // applies the entry that contains the request, or when the request fails or expires.
 // Bounded: Add refuses requests beyond `max_pending`. Thread-safe.
+// The client `request` as it is ordered: its payload (moved out of `request`), client id and
+// request id, with `proxy_id` naming the replica that holds the client's call.
+UserRequest ToUserRequest(Request* request, int64_t proxy_id);
+
 class ClientRequestTracker {
  public:
   using Clock = std::chrono::steady_clock;
