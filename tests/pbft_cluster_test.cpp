@@ -33,6 +33,7 @@
 #include "platform/config/resdb_config.h"
 #include "service/tools/admin/admin_client.h"
 #include "service/tools/kv/kv_client.h"
+#include "tests/local_cluster.h"
 
 namespace resdb {
 namespace {
@@ -43,133 +44,24 @@ using std::chrono::seconds;
 
 std::string g_server_binary;
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return 0;
-  }
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-std::string TailOf(const std::string& path, size_t bytes) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string text = buffer.str();
-  return text.size() > bytes ? text.substr(text.size() - bytes) : text;
-}
-
-// Four kv_service processes with their own Ed25519 keys; the destructor kills every one
-// still running.
-class Cluster {
+// Four kv_service processes running PBFT with their own Ed25519 keys; every one still
+// running is killed at the end.
+class Cluster : public testing_util::LocalCluster {
  public:
   static constexpr int kReplicas = 4;
 
-  explicit Cluster(const std::string& name) {
-    const char* tmp = std::getenv("TEST_TMPDIR");
-    dir_ = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/", name);
-    mkdir(dir_.c_str(), 0755);
-    RegionInfo* region = data_.add_region();
-    region->set_region_id(1);
-    for (int id = 1; id <= kReplicas; ++id) {
-      const std::string private_key = absl::StrCat(dir_, "/replica", id, ".key.pem");
-      const std::string public_key = absl::StrCat(dir_, "/replica", id, ".pub.pem");
-      absl::Status generated = GenerateKeyPair(private_key, public_key);
-      EXPECT_TRUE(generated.ok()) << generated;
-      ReplicaInfo* info = region->add_replica_info();
-      info->set_id(id);
-      info->set_ip("127.0.0.1");
-      info->set_port(FreePort());
-      info->set_public_key_file(public_key);
-    }
-    data_.set_self_region_id(1);
-    data_.set_consensus_protocol("pbft");
-    data_.set_require_signatures(true);
-    data_.set_client_timeout_ms(5000);
-    data_.set_heartbeat_interval_ms(50);
-    data_.mutable_pbft_config()->set_checkpoint_interval(4);
-    data_.mutable_pbft_config()->set_watermark_window(16);
-    config_path_ = dir_ + "/server.config";
-    std::ofstream(config_path_) << ResDBConfig::ToJson(data_);
-    pids_.assign(kReplicas + 1, 0);
-  }
+  explicit Cluster(const std::string& name)
+      : LocalCluster(g_server_binary, name, kReplicas, Settings(), /*with_keys=*/true) {}
 
-  ~Cluster() {
-    for (int id = 1; id <= kReplicas; ++id) Kill(id);
-    if (::testing::Test::HasFailure()) {
-      for (int id = 1; id <= kReplicas; ++id) {
-        std::fprintf(stderr, "---- replica %d log (tail) ----\n%s\n", id,
-                     TailOf(LogPath(id), 3000).c_str());
-      }
-    }
-  }
-
-  Cluster(const Cluster&) = delete;
-  Cluster& operator=(const Cluster&) = delete;
-
-  std::string LogPath(int id) const { return absl::StrCat(dir_, "/replica", id, ".log"); }
-
-  void Start(int id) {
-    ASSERT_EQ(pids_[id], 0) << "replica " << id << " is running";
-    const std::string log = LogPath(id);
-    const std::string id_flag = absl::StrCat("--id=", id);
-    const std::string config_flag = "--config=" + config_path_;
-    const std::string data_flag = absl::StrCat("--data_dir=", dir_, "/data", id);
-    const std::string key_flag = absl::StrCat("--private_key=", dir_, "/replica", id, ".key.pem");
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      // Dies with the test process even if the test itself is killed.
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-      }
-      execl(g_server_binary.c_str(), g_server_binary.c_str(), config_flag.c_str(), id_flag.c_str(),
-            data_flag.c_str(), key_flag.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    pids_[id] = pid;
-  }
-
-  void StartAll() {
-    for (int id = 1; id <= kReplicas; ++id) Start(id);
-  }
-
-  // kill -9 and reap.
-  void Kill(int id) {
-    if (pids_[id] == 0) return;
-    kill(pids_[id], SIGKILL);
-    waitpid(pids_[id], nullptr, 0);
-    pids_[id] = 0;
-  }
-
-  ResDBConfig ClientConfig(int only_id = 0) const {
-    ResConfigData data = data_;
-    if (only_id != 0) {
-      RegionInfo* region = data.mutable_region(0);
-      ReplicaInfo only = region->replica_info(only_id - 1);
-      region->clear_replica_info();
-      *region->add_replica_info() = only;
-    }
-    return ResDBConfig(data, 0);
-  }
-
-  std::map<int64_t, ReplicaStatus> Statuses() const {
-    std::map<int64_t, ReplicaStatus> out;
-    for (auto& [info, status] : GetClusterStatus(ClientConfig(), milliseconds(1000))) {
-      if (status.ok()) out[info.id()] = *status;
-    }
-    return out;
+  static ResConfigData Settings() {
+    ResConfigData data;
+    data.set_consensus_protocol("pbft");
+    data.set_require_signatures(true);
+    data.set_client_timeout_ms(5000);
+    data.set_heartbeat_interval_ms(50);
+    data.mutable_pbft_config()->set_checkpoint_interval(4);
+    data.mutable_pbft_config()->set_watermark_window(16);
+    return data;
   }
 
   // The primary every replica agrees on, 0 if none within `timeout`.
@@ -216,12 +108,6 @@ class Cluster {
     }
     return false;
   }
-
- private:
-  std::string dir_;
-  std::string config_path_;
-  ResConfigData data_;
-  std::vector<pid_t> pids_;
 };
 
 TEST(PbftClusterTest, SignedClusterServesSetAndGetThroughPrimaryAndBackups) {

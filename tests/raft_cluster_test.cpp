@@ -32,6 +32,7 @@
 #include "platform/config/resdb_config.h"
 #include "service/tools/admin/admin_client.h"
 #include "service/tools/kv/kv_client.h"
+#include "tests/local_cluster.h"
 
 namespace resdb {
 namespace {
@@ -42,129 +43,23 @@ using std::chrono::seconds;
 
 std::string g_server_binary;
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return 0;
-  }
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-std::string TailOf(const std::string& path, size_t bytes) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string text = buffer.str();
-  return text.size() > bytes ? text.substr(text.size() - bytes) : text;
-}
-
-// Three kv_service processes; the destructor kills every one still running.
-class Cluster {
+// Three kv_service processes running RAFT; every one still running is killed at the end.
+class Cluster : public testing_util::LocalCluster {
  public:
   static constexpr int kReplicas = 3;
 
-  explicit Cluster(const std::string& name) {
-    const char* tmp = std::getenv("TEST_TMPDIR");
-    dir_ = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/", name);
-    mkdir(dir_.c_str(), 0755);
-    RegionInfo* region = data_.add_region();
-    region->set_region_id(1);
-    for (int id = 1; id <= kReplicas; ++id) {
-      ReplicaInfo* info = region->add_replica_info();
-      info->set_id(id);
-      info->set_ip("127.0.0.1");
-      info->set_port(FreePort());
-    }
-    data_.set_self_region_id(1);
-    data_.set_consensus_protocol("raft");
-    data_.set_require_signatures(false);
-    data_.set_client_timeout_ms(5000);
-    data_.mutable_raft_config()->set_heartbeat_interval_ms(30);
-    data_.mutable_raft_config()->set_election_timeout_min_ms(200);
-    data_.mutable_raft_config()->set_election_timeout_max_ms(400);
-    config_path_ = dir_ + "/server.config";
-    std::ofstream(config_path_) << ResDBConfig::ToJson(data_);
-    pids_.assign(kReplicas + 1, 0);
-  }
+  explicit Cluster(const std::string& name)
+      : LocalCluster(g_server_binary, name, kReplicas, Settings(), /*with_keys=*/false) {}
 
-  ~Cluster() {
-    for (int id = 1; id <= kReplicas; ++id) Kill(id);
-    if (::testing::Test::HasFailure()) {
-      for (int id = 1; id <= kReplicas; ++id) {
-        std::fprintf(stderr, "---- replica %d log (tail) ----\n%s\n", id,
-                     TailOf(LogPath(id), 3000).c_str());
-      }
-    }
-  }
-
-  Cluster(const Cluster&) = delete;
-  Cluster& operator=(const Cluster&) = delete;
-
-  std::string LogPath(int id) const { return absl::StrCat(dir_, "/replica", id, ".log"); }
-
-  void Start(int id) {
-    ASSERT_EQ(pids_[id], 0) << "replica " << id << " is running";
-    const std::string log = LogPath(id);
-    const std::string data_dir = absl::StrCat(dir_, "/data", id);
-    const std::string id_flag = absl::StrCat("--id=", id);
-    const std::string config_flag = "--config=" + config_path_;
-    const std::string data_flag = "--data_dir=" + data_dir;
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      // Dies with the test process even if the test itself is killed.
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-      }
-      execl(g_server_binary.c_str(), g_server_binary.c_str(), config_flag.c_str(),
-            id_flag.c_str(), data_flag.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    pids_[id] = pid;
-  }
-
-  void StartAll() {
-    for (int id = 1; id <= kReplicas; ++id) Start(id);
-  }
-
-  // kill -9 and reap.
-  void Kill(int id) {
-    if (pids_[id] == 0) return;
-    kill(pids_[id], SIGKILL);
-    waitpid(pids_[id], nullptr, 0);
-    pids_[id] = 0;
-  }
-
-  bool Running(int id) const { return pids_[id] != 0; }
-
-  ResDBConfig ClientConfig(int only_id = 0) const {
-    ResConfigData data = data_;
-    if (only_id != 0) {
-      RegionInfo* region = data.mutable_region(0);
-      ReplicaInfo only = region->replica_info(only_id - 1);
-      region->clear_replica_info();
-      *region->add_replica_info() = only;
-    }
-    return ResDBConfig(data, 0);
-  }
-
-  std::map<int64_t, ReplicaStatus> Statuses() const {
-    std::map<int64_t, ReplicaStatus> out;
-    for (auto& [info, status] : GetClusterStatus(ClientConfig(), milliseconds(1000))) {
-      if (status.ok() && Running(static_cast<int>(info.id()))) out[info.id()] = *status;
-    }
-    return out;
+  static ResConfigData Settings() {
+    ResConfigData data;
+    data.set_consensus_protocol("raft");
+    data.set_require_signatures(false);
+    data.set_client_timeout_ms(5000);
+    data.mutable_raft_config()->set_heartbeat_interval_ms(30);
+    data.mutable_raft_config()->set_election_timeout_min_ms(200);
+    data.mutable_raft_config()->set_election_timeout_max_ms(400);
+    return data;
   }
 
   // The leader every running replica agrees on, 0 if none within `timeout`.
@@ -210,12 +105,6 @@ class Cluster {
     auto it = statuses.find(id);
     return it == statuses.end() ? 0 : it->second.applied_index();
   }
-
- private:
-  std::string dir_;
-  std::string config_path_;
-  ResConfigData data_;
-  std::vector<pid_t> pids_;
 };
 
 TEST(RaftClusterTest, WritesThroughEveryReplicaAreReadEverywhere) {
