@@ -70,6 +70,14 @@ class BoundedQueue {
     return item;
   }
 
+  // Waits until an item is queued, the queue is closed, or `deadline` passes. False once the
+  // queue is closed (items still queued are left for PopAll), true otherwise.
+  bool WaitForItems(std::chrono::steady_clock::time_point deadline) {
+    std::unique_lock<std::mutex> lock(mu_);
+    not_empty_.wait_until(lock, deadline, [this] { return closed_ || !items_.empty(); });
+    return !closed_;
+  }
+
   // Removes and returns up to `max_items` of the oldest items, oldest first, without waiting.
   std::vector<T> PopAll(size_t max_items) {
     std::vector<T> out;

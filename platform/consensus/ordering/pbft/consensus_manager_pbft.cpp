@@ -54,10 +54,10 @@ ConsensusManagerPBFT::ConsensusManagerPBFT(const ResDBConfig& config,
       tick_(std::max(1, config.GetHeartBeatIntervalMs())),
       client_timeout_(std::max(1, config.GetClientTimeoutMs())),
       batch_limit_(static_cast<size_t>(std::max(1, config.GetClientBatchNum()))),
-      max_queue_(kMaxQueuedWork),
       replica_(config.GetSelfId(), config.GetReplicaNum(),
                OptionsFrom(config, std::max(1, config.GetHeartBeatIntervalMs()))),
-      tracker_(kMaxPendingRequests) {
+      tracker_(kMaxPendingRequests),
+      queue_(kMaxQueuedWork) {
   Stats* s = this->stats();
   proposals_ = s->GetCounter("pbft_proposals");
   proposed_requests_ = s->GetCounter("pbft_proposed_requests");
@@ -78,7 +78,7 @@ ConsensusManagerPBFT::~ConsensusManagerPBFT() { Stop(); }
 
 absl::Status ConsensusManagerPBFT::Start() {
   {
-    std::lock_guard<std::mutex> lock(queue_mu_);
+    std::lock_guard<std::mutex> lock(lifecycle_mu_);
     if (started_ || stopping_) {
       return absl::FailedPreconditionError("pbft consensus manager already started or stopped");
     }
@@ -92,11 +92,11 @@ absl::Status ConsensusManagerPBFT::Start() {
 
 void ConsensusManagerPBFT::Stop() {
   {
-    std::lock_guard<std::mutex> lock(queue_mu_);
+    std::lock_guard<std::mutex> lock(lifecycle_mu_);
     stopping_ = true;
   }
   stopping_flag_.store(true);
-  queue_cv_.notify_all();
+  queue_.Close();
   if (executor_ != nullptr) executor_->Stop();
   if (thread_.joinable()) thread_.join();
   tracker_.FailAll(MakeResponse(Response::UNAVAILABLE, "replica is stopping"));
@@ -114,15 +114,10 @@ Response ConsensusManagerPBFT::MakeResponse(Response::Status status,
 }
 
 bool ConsensusManagerPBFT::Enqueue(Work work) {
-  {
-    std::lock_guard<std::mutex> lock(queue_mu_);
-    if (stopping_ || queue_.size() >= max_queue_) {
-      queue_dropped_->Increment();
-      return false;
-    }
-    queue_.push_back(std::move(work));
+  if (!queue_.TryPush(std::move(work))) {
+    queue_dropped_->Increment();
+    return false;
   }
-  queue_cv_.notify_one();
   return true;
 }
 
@@ -199,12 +194,8 @@ void ConsensusManagerPBFT::Loop() {
   Clock::time_point next_tick = Clock::now() + tick_;
   std::vector<Work> work;
   while (true) {
-    {
-      std::unique_lock<std::mutex> lock(queue_mu_);
-      queue_cv_.wait_until(lock, next_tick, [this] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
-      work.swap(queue_);
-    }
+    if (!queue_.WaitForItems(next_tick)) return;
+    work = queue_.PopAll(kMaxQueuedWork);
     for (Work& item : work) HandleWork(item);
     work.clear();
 

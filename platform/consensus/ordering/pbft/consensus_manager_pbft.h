@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "platform/common/bounded_queue.h"
 #include "platform/config/resdb_config.h"
 #include "platform/consensus/execution/transaction_executor.h"
 #include "platform/consensus/execution/transaction_manager.h"
@@ -93,17 +94,15 @@ class ConsensusManagerPBFT : public ConsensusManager {
   const std::chrono::milliseconds tick_;
   const std::chrono::milliseconds client_timeout_;
   const size_t batch_limit_;
-  const size_t max_queue_;
 
   pbft::PbftReplica replica_;  // protocol thread only
   raft::ClientRequestTracker tracker_;
   std::unique_ptr<TransactionExecutor> executor_;
 
-  std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
-  std::vector<Work> queue_;  // guarded by queue_mu_
-  bool stopping_ = false;    // guarded by queue_mu_
-  bool started_ = false;     // guarded by queue_mu_
+  BoundedQueue<Work> queue_;
+  std::mutex lifecycle_mu_;
+  bool stopping_ = false;  // guarded by lifecycle_mu_
+  bool started_ = false;   // guarded by lifecycle_mu_
   std::atomic<bool> stopping_flag_{false};
   std::thread thread_;
 

@@ -48,7 +48,7 @@ ConsensusManagerRaft::ConsensusManagerRaft(const ResDBConfig& config, Stats* sta
       sync_(config.IsSyncWrites()),
       forward_retry_(std::max(1000, 2 * config.GetRaftConfig().election_timeout_max_ms())),
       tracker_(kMaxPendingWrites),
-      max_queue_(kMaxQueuedWork) {
+      queue_(kMaxQueuedWork) {
   Stats* s = this->stats();
   log_fsyncs_ = s->GetCounter("raft_log_fsyncs");
   committed_entries_ = s->GetCounter("raft_committed_entries");
@@ -96,8 +96,7 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
 
   auto log = raft::RaftLog::Open(log_view_.get(), sync_);
   if (!log.ok()) {
-    return absl::Status(log.status().code(),
-                        absl::StrCat("raft log: ", log.status().message()));
+    return absl::Status(log.status().code(), absl::StrCat("raft log: ", log.status().message()));
   }
   log_ = std::move(*log);
   auto state = raft::RaftPersistentState::Open(state_view_.get(), sync_);
@@ -160,7 +159,7 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
 
   rpc_ = std::make_unique<raft::RaftRpc>(self_id_, GetCommunicator());
   auto dedup = std::make_unique<raft::DedupTransactionManager>(std::move(transaction_manager),
-                                                                table_.get(), stats());
+                                                               table_.get(), stats());
   transaction_manager_ = dedup.get();
   applied_index_.store(applied);
   executor_ = std::make_unique<TransactionExecutor>(
@@ -180,7 +179,7 @@ ConsensusManagerRaft::~ConsensusManagerRaft() { Stop(); }
 
 absl::Status ConsensusManagerRaft::Start() {
   {
-    std::lock_guard<std::mutex> lock(queue_mu_);
+    std::lock_guard<std::mutex> lock(lifecycle_mu_);
     if (started_ || stopping_) {
       return absl::FailedPreconditionError("raft consensus manager already started or stopped");
     }
@@ -194,11 +193,11 @@ absl::Status ConsensusManagerRaft::Start() {
 
 void ConsensusManagerRaft::Stop() {
   {
-    std::lock_guard<std::mutex> lock(queue_mu_);
+    std::lock_guard<std::mutex> lock(lifecycle_mu_);
     stopping_ = true;
   }
   stopping_flag_.store(true);
-  queue_cv_.notify_all();
+  queue_.Close();
   // The executor first: a raft thread blocked in Commit by the execution window returns.
   if (executor_ != nullptr) executor_->Stop();
   if (raft_thread_.joinable()) raft_thread_.join();
@@ -231,15 +230,10 @@ Response ConsensusManagerRaft::NoLeaderResponse(const std::string& why) const {
 }
 
 bool ConsensusManagerRaft::Enqueue(Work work) {
-  {
-    std::lock_guard<std::mutex> lock(queue_mu_);
-    if (stopping_ || queue_.size() >= max_queue_) {
-      queue_dropped_->Increment();
-      return false;
-    }
-    queue_.push_back(std::move(work));
+  if (!queue_.TryPush(std::move(work))) {
+    queue_dropped_->Increment();
+    return false;
   }
-  queue_cv_.notify_one();
   return true;
 }
 
@@ -323,10 +317,9 @@ void ConsensusManagerRaft::HandleClientRequest(std::unique_ptr<Context> context,
       return;
     }
     if (!consistency.empty() && consistency != "linearizable") {
-      context->Reply(MakeResponse(
-          Response::INVALID_REQUEST,
-          absl::StrCat("unknown read consistency \"", consistency,
-                       "\" (expected \"linearizable\" or \"stale\")")));
+      context->Reply(MakeResponse(Response::INVALID_REQUEST,
+                                  absl::StrCat("unknown read consistency \"", consistency,
+                                               "\" (expected \"linearizable\" or \"stale\")")));
       return;
     }
     if (leader_.load() == 0) {
@@ -351,8 +344,7 @@ void ConsensusManagerRaft::HandleClientRequest(std::unique_ptr<Context> context,
   }
 
   if (request->client_id() == 0) {
-    context->Reply(
-        MakeResponse(Response::INVALID_REQUEST, "a write needs a non-zero client_id"));
+    context->Reply(MakeResponse(Response::INVALID_REQUEST, "a write needs a non-zero client_id"));
     return;
   }
   // A retry of a write this replica has applied: answer with the recorded response.
@@ -384,12 +376,8 @@ void ConsensusManagerRaft::RaftLoop() {
   Clock::time_point next_tick = Clock::now() + tick_;
   std::vector<Work> work;
   while (true) {
-    {
-      std::unique_lock<std::mutex> lock(queue_mu_);
-      queue_cv_.wait_until(lock, next_tick, [this] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
-      work.swap(queue_);
-    }
+    if (!queue_.WaitForItems(next_tick)) return;
+    work = queue_.PopAll(kMaxQueuedWork);
     for (Work& item : work) HandleWork(item);
     work.clear();
 
@@ -459,8 +447,8 @@ void ConsensusManagerRaft::RouteWrite(const UserRequest& request) {
     forwarded_requests_->Increment();
   } else {
     forward_dropped_->Increment();
-    tracker_.Complete(key, MakeResponse(Response::UNAVAILABLE,
-                                        absl::StrCat("cannot reach leader ", leader)));
+    tracker_.Complete(
+        key, MakeResponse(Response::UNAVAILABLE, absl::StrCat("cannot reach leader ", leader)));
   }
 }
 
@@ -529,8 +517,8 @@ void ConsensusManagerRaft::ExpireRequests(Clock::time_point now) {
   for (auto& expired : tracker_.TakeExpired(now)) {
     request_timeouts_->Increment();
     expired.context->Reply(MakeResponse(
-        Response::TIMEOUT, absl::StrCat("not applied within the ", client_timeout_.count(),
-                                        " ms client timeout")));
+        Response::TIMEOUT,
+        absl::StrCat("not applied within the ", client_timeout_.count(), " ms client timeout")));
   }
   std::vector<PendingRead> expired_reads;
   {
@@ -556,8 +544,8 @@ void ConsensusManagerRaft::ExpireRequests(Clock::time_point now) {
   for (PendingRead& read : expired_reads) {
     request_timeouts_->Increment();
     read.context->Reply(MakeResponse(
-        Response::TIMEOUT,
-        absl::StrCat("read not served within the ", client_timeout_.count(), " ms client timeout")));
+        Response::TIMEOUT, absl::StrCat("read not served within the ", client_timeout_.count(),
+                                        " ms client timeout")));
   }
 }
 
@@ -576,13 +564,13 @@ void ConsensusManagerRaft::DrainReady() {
     // 2. Log changes: truncation, then the new entries as one synced write.
     if (ready.truncate_from != 0) {
       absl::Status truncated = log_->Truncate(ready.truncate_from);
-      LOG_IF(FATAL, !truncated.ok()) << "raft replica " << self_id_
-                                     << ": cannot truncate the log: " << truncated;
+      LOG_IF(FATAL, !truncated.ok())
+          << "raft replica " << self_id_ << ": cannot truncate the log: " << truncated;
     }
     if (!ready.entries.empty()) {
       absl::Status appended = log_->Append(ready.entries);
-      LOG_IF(FATAL, !appended.ok()) << "raft replica " << self_id_
-                                    << ": cannot append to the log: " << appended;
+      LOG_IF(FATAL, !appended.ok())
+          << "raft replica " << self_id_ << ": cannot append to the log: " << appended;
       if (sync_) log_fsyncs_->Increment();
     }
     // The commit index is recorded only after the log holds the entries it covers: recorded
@@ -591,13 +579,13 @@ void ConsensusManagerRaft::DrainReady() {
     const uint64_t commit = std::min(node_->commit_index(), log_->LastLogIndex());
     if (commit > log_->CommitIndex()) {
       absl::Status committed = log_->CommitTo(commit);
-      LOG_IF(ERROR, !committed.ok()) << "raft replica " << self_id_
-                                     << ": cannot record the commit index: " << committed;
+      LOG_IF(ERROR, !committed.ok())
+          << "raft replica " << self_id_ << ": cannot record the commit index: " << committed;
     }
     if (commit > state_->commit_index()) {
       absl::Status committed = state_->SetCommitIndex(commit);
-      LOG_IF(ERROR, !committed.ok()) << "raft replica " << self_id_
-                                     << ": cannot record the commit index: " << committed;
+      LOG_IF(ERROR, !committed.ok())
+          << "raft replica " << self_id_ << ": cannot record the commit index: " << committed;
     }
     // 3. Messages.
     for (const raft::RaftMessage& message : ready.messages) rpc_->Send(message);
@@ -611,8 +599,8 @@ void ConsensusManagerRaft::DrainReady() {
       if (entry.type() == raft::Entry::NORMAL) request->set_data(entry.data());
       absl::Status status = executor_->Commit(std::move(request));
       if (!status.ok() && !stopping_flag_.load()) {
-        LOG(WARNING) << "raft replica " << self_id_ << ": executor refused entry "
-                     << entry.index() << ": " << status;
+        LOG(WARNING) << "raft replica " << self_id_ << ": executor refused entry " << entry.index()
+                     << ": " << status;
       }
       committed_entries_->Increment();
     }
@@ -717,8 +705,8 @@ void ConsensusManagerRaft::OnExecuted(std::unique_ptr<Request> request,
   WriteBatch batch;
   table_->Flush(seq, &batch);
   absl::Status written = state_view_->Write(batch, /*sync=*/false);
-  LOG_IF(ERROR, !written.ok()) << "raft replica " << self_id_
-                               << ": cannot record applied index " << seq << ": " << written;
+  LOG_IF(ERROR, !written.ok()) << "raft replica " << self_id_ << ": cannot record applied index "
+                               << seq << ": " << written;
   applied_index_.store(seq);
   applied_gauge_->Set(static_cast<int64_t>(seq));
 
@@ -727,7 +715,8 @@ void ConsensusManagerRaft::OnExecuted(std::unique_ptr<Request> request,
     if (user_requests.ParseFromString(request->data())) {
       for (int i = 0; i < user_requests.requests_size(); ++i) {
         const UserRequest& user_request = user_requests.requests(i);
-        const raft::ClientRequestTracker::Key key(user_request.client_id(), user_request.request_id());
+        const raft::ClientRequestTracker::Key key(user_request.client_id(),
+                                                  user_request.request_id());
         if (!tracker_.Contains(key)) continue;
         Response answer = MakeResponse(Response::OK, "");
         if (i < response->responses_size()) answer.set_data(response->responses(i));

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "platform/common/bounded_queue.h"
 #include "platform/config/resdb_config.h"
 #include "platform/consensus/execution/transaction_executor.h"
 #include "platform/consensus/execution/transaction_manager.h"
@@ -153,19 +154,17 @@ class ConsensusManagerRaft : public ConsensusManager {
   std::unique_ptr<TransactionExecutor> executor_;
 
   // Work queue.
-  std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
-  std::vector<Work> queue_;  // guarded by queue_mu_
-  const size_t max_queue_;
-  bool stopping_ = false;  // guarded by queue_mu_
-  bool started_ = false;   // guarded by queue_mu_
+  BoundedQueue<Work> queue_;
+  std::mutex lifecycle_mu_;
+  bool stopping_ = false;  // guarded by lifecycle_mu_
+  bool started_ = false;   // guarded by lifecycle_mu_
   std::atomic<bool> stopping_flag_{false};
   std::thread raft_thread_;
 
   // Reads waiting for their read index or for apply.
   std::mutex reads_mu_;
-  std::map<uint64_t, PendingRead> reads_;             // guarded by reads_mu_
-  std::multimap<uint64_t, uint64_t> waiting_reads_;   // index -> read id, guarded by reads_mu_
+  std::map<uint64_t, PendingRead> reads_;            // guarded by reads_mu_
+  std::multimap<uint64_t, uint64_t> waiting_reads_;  // index -> read id, guarded by reads_mu_
   std::atomic<uint64_t> next_read_id_{1};
 
   // Raft thread only.

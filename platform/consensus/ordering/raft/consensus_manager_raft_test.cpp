@@ -6,8 +6,8 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -83,8 +83,8 @@ class RaftClusterTest : public ::testing::Test {
     replica.user_data = std::move(*user);
     ResDBConfig config(data_, id);
     auto manager = ConsensusManagerRaft::Create(
-        config, std::make_unique<KVExecutor>(replica.user_data.get(), false),
-        replica.storage.get(), replica.prefixes.get(), replica.stats.get());
+        config, std::make_unique<KVExecutor>(replica.user_data.get(), false), replica.storage.get(),
+        replica.prefixes.get(), replica.stats.get());
     ASSERT_TRUE(manager.ok()) << manager.status();
     replica.server =
         std::make_unique<ServiceNetwork>(config, std::move(*manager), replica.stats.get());
