@@ -61,6 +61,12 @@ ReplicaStatus ConsensusManager::GetStatus() {
   status.set_protocol(config_.GetConsensusProtocol());
   status.set_leader_id(GetPrimary());
   status.set_term(GetVersion());
+  // What the transport refused before any protocol saw it.
+  auto& metrics = *status.mutable_metrics();
+  for (const char* name : {"network_malformed", "network_unknown_type", "network_bad_signature",
+                           "network_consensus_rejected"}) {
+    metrics[name] = static_cast<int64_t>(stats()->CounterValue(name));
+  }
   return status;
 }
 

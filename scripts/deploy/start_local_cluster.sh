@@ -15,9 +15,10 @@
 # per replica under DIR/keys, then starts every replica with its data in DIR/replica<ID>/data,
 # its log in DIR/replica<ID>/server.log and its pid in DIR/replica<ID>/pid, and waits until
 # every replica accepts connections and a replica reports itself leader (RAFT) or primary
-# (PBFT) through resdb_admin status, within 60 s in all. Running it again on a DIR whose replicas are
-# stopped restarts them on their existing data and config. Stop with stop_local_cluster.sh
-# --dir DIR.
+# (PBFT) through resdb_admin status, within 60 s in all. Running it again on an existing DIR
+# restarts the replicas that are not running on their existing data and config (a replica
+# that crashed or was killed rejoins) and leaves the running ones alone. Stop with
+# stop_local_cluster.sh --dir DIR.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -28,7 +29,7 @@ dir=resdb_cluster
 base_port=20000
 build=1
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "start_local_cluster: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -71,16 +72,13 @@ keygen_bin="$bin/service/tools/keys/resdb_keygen"
 admin_bin="$bin/service/tools/admin/resdb_admin"
 [ -x "$server_bin" ] || die "$server_bin is missing: run without --no_build"
 
-# A running replica must be stopped first: never start a second process on the same data.
-for pidfile in "$dir"/replica*/pid; do
-  [ -f "$pidfile" ] || continue
-  if kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-    die "replica $(basename "$(dirname "$pidfile")") in $dir is running (pid $(cat "$pidfile")); stop it with stop_local_cluster.sh --dir $dir"
-  fi
-done
+# Never start a second process on the data of a running replica.
+running() {
+  [ -f "$dir/replica$1/pid" ] && kill -0 "$(cat "$dir/replica$1/pid")" 2>/dev/null
+}
 
 if [ -f "$dir/server.config" ]; then
-  echo "start_local_cluster: restarting the cluster in $dir on its existing data and config"
+  echo "start_local_cluster: restarting the stopped replicas in $dir on their existing data and config"
 else
   mkdir -p "$dir/keys"
   # PBFT assumes replicas may lie, so their messages are signed; RAFT assumes crashes only.
@@ -120,6 +118,10 @@ cleanup_on_failure() {
 ids=$(grep -o '"id": [0-9]*' "$dir/server.config" | grep -o '[0-9]*')
 for id in $ids; do
   rdir="$dir/replica$id"
+  if running "$id"; then
+    echo "start_local_cluster: replica $id is running (pid $(cat "$rdir/pid")), left alone"
+    continue
+  fi
   mkdir -p "$rdir"
   nohup "$server_bin" --config "$dir/server.config" --id "$id" --data_dir "$rdir/data" \
     --private_key "$dir/keys/replica$id.key" >>"$rdir/server.log" 2>&1 </dev/null &

@@ -47,19 +47,21 @@ absl::StatusOr<std::unique_ptr<ConsensusManager>> CreateConsensusManager(ServerP
   }
   absl::Status check = CheckServerConfig(*parts.config);
   if (!check.ok()) return check;
+  if (parts.prefixes == nullptr) {
+    return absl::InvalidArgumentError(
+        "server parts: the consensus manager needs the storage's prefix allocator");
+  }
   if (parts.config->GetConsensusProtocol() == kProtocolRaft) {
-    if (parts.prefixes == nullptr) {
-      return absl::InvalidArgumentError("server parts: raft needs the storage's prefix allocator");
-    }
-    auto manager = ConsensusManagerRaft::Create(*parts.config,
-                                                std::move(parts.transaction_manager),
+    auto manager = ConsensusManagerRaft::Create(*parts.config, std::move(parts.transaction_manager),
                                                 parts.storage, parts.prefixes, parts.stats);
     if (!manager.ok()) return manager.status();
     return std::unique_ptr<ConsensusManager>(std::move(*manager));
   }
   if (parts.config->GetConsensusProtocol() == kProtocolPbft) {
-    return std::unique_ptr<ConsensusManager>(std::make_unique<ConsensusManagerPBFT>(
-        *parts.config, std::move(parts.transaction_manager), parts.stats));
+    auto manager = ConsensusManagerPBFT::Create(*parts.config, std::move(parts.transaction_manager),
+                                                parts.storage, parts.prefixes, parts.stats);
+    if (!manager.ok()) return manager.status();
+    return std::unique_ptr<ConsensusManager>(std::move(*manager));
   }
   // CheckServerConfig admits only protocols built into this binary.
   return absl::InternalError(absl::StrCat("consensus_protocol: no manager for \"",

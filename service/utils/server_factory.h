@@ -22,8 +22,8 @@ struct ServerParts {
   std::unique_ptr<TransactionManager> transaction_manager;
   // The replica's database; protocols take their own prefixes from it.
   Storage* storage = nullptr;
-  // Where every prefix of `storage` is registered (the service's own included); RAFT takes
-  // its log, state and snapshot prefixes from it. Required for "raft".
+  // Where every prefix of `storage` is registered (the service's own included); each
+  // protocol takes its own prefixes from it. Required.
   PrefixAllocator* prefixes = nullptr;
   Stats* stats = nullptr;
 };

@@ -43,12 +43,18 @@ TEST(ServerFactoryTest, PbftIsBuilt) {
   config.SetConsensusProtocol("pbft");
   EXPECT_TRUE(CheckServerConfig(config).ok());
   auto storage = NewMemoryStorage();
+  PrefixAllocator prefixes;
+  auto user_data = prefixes.Allocate(storage.get(), kUserDataPrefix, "kv user data");
+  ASSERT_TRUE(user_data.ok());
   ServerParts parts;
   parts.config = &config;
-  parts.transaction_manager = std::make_unique<KVExecutor>(storage.get());
+  parts.transaction_manager = std::make_unique<KVExecutor>(user_data->get());
   parts.storage = storage.get();
+  parts.prefixes = &prefixes;
   auto manager = CreateConsensusManager(std::move(parts));
   ASSERT_TRUE(manager.ok()) << manager.status();
+  // The pbft prefix is registered next to the service's.
+  EXPECT_EQ(prefixes.Registered().size(), 2u);
   // View 0, primary 1.
   EXPECT_EQ((*manager)->GetPrimary(), 1);
   EXPECT_EQ((*manager)->GetVersion(), 0u);
@@ -78,7 +84,7 @@ TEST(ServerFactoryTest, RaftIsBuilt) {
   EXPECT_EQ(prefixes.Registered().size(), 4u);
 }
 
-TEST(ServerFactoryTest, RaftNeedsThePrefixAllocator) {
+TEST(ServerFactoryTest, ProtocolsNeedThePrefixAllocator) {
   ResDBConfig config = FourReplicas(1);
   config.SetConsensusProtocol("raft");
   auto storage = NewMemoryStorage();

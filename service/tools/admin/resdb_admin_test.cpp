@@ -164,7 +164,7 @@ TEST(ResDBAdminPbftTest, PbftReplicasShowPbftFields) {
   RunResult table = RunTool({"--config", config, "status"});
   EXPECT_EQ(table.exit_code, 0) << table.err;
   EXPECT_THAT(table.out, StartsWith("id  protocol  role     view  primary_id  executed_seq  "
-                                    "stable_checkpoint\n"));
+                                    "stable_checkpoint  state_digest\n"));
   EXPECT_THAT(table.out, HasSubstr("\n1   pbft      primary  5     1           250           200"));
   EXPECT_THAT(table.out, Not(HasSubstr("commit_index")));
 

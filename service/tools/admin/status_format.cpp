@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -55,6 +56,11 @@ const std::vector<Field>& PbftFields() {
       {"primary_id", true, Number(&ReplicaStatus::primary_id)},
       {"executed_seq", true, Number(&ReplicaStatus::executed_seq)},
       {"stable_checkpoint", true, Number(&ReplicaStatus::stable_checkpoint)},
+      // Enough of the digest to compare replicas at a glance.
+      {"state_digest", false,
+       [](const ReplicaStatus& s) {
+         return absl::BytesToHexString(absl::string_view(s.state_digest()).substr(0, 8));
+       }},
   };
   return *fields;
 }

@@ -47,6 +47,7 @@ ReplicaStatus Pbft(int64_t id) {
   status.set_primary_id(1);
   status.set_executed_seq(700);
   status.set_stable_checkpoint(600);
+  status.set_state_digest(std::string("\x01\x23\x45\x67\x89\xab\xcd\xef\xff\xff", 10));
   return status;
 }
 
@@ -111,12 +112,13 @@ TEST(StatusJsonTest, PbftObjectsHavePbftKeys) {
   google::protobuf::ListValue list = ParseArray(json);
   ASSERT_EQ(list.values_size(), 1);
   const auto& fields = list.values(0).struct_value().fields();
-  EXPECT_EQ(fields.size(), 7u);
+  EXPECT_EQ(fields.size(), 8u);
   EXPECT_EQ(fields.at("role").string_value(), "primary");
   EXPECT_EQ(fields.at("view").number_value(), 2);
   EXPECT_EQ(fields.at("primary_id").number_value(), 1);
   EXPECT_EQ(fields.at("executed_seq").number_value(), 700);
   EXPECT_EQ(fields.at("stable_checkpoint").number_value(), 600);
+  EXPECT_EQ(fields.at("state_digest").string_value(), "0123456789abcdef");
   EXPECT_EQ(fields.count("term"), 0u);
 }
 
@@ -156,17 +158,20 @@ TEST(StatusTableTest, RaftColumnsAndErrorRows) {
 
 TEST(StatusTableTest, PbftColumns) {
   const std::string table = StatusTable({{Replica(1), Pbft(1)}, {Replica(2), Pbft(2)}}, "raft");
-  EXPECT_EQ(table,
-            "id  protocol  role     view  primary_id  executed_seq  stable_checkpoint\n"
-            "1   pbft      primary  2     1           700           600\n"
-            "2   pbft      backup   2     1           700           600\n");
+  EXPECT_EQ(
+      table,
+      "id  protocol  role     view  primary_id  executed_seq  stable_checkpoint  state_digest\n"
+      "1   pbft      primary  2     1           700           600                "
+      "0123456789abcdef\n"
+      "2   pbft      backup   2     1           700           600                "
+      "0123456789abcdef\n");
 }
 
 TEST(StatusTableTest, NoAnswerUsesTheConfigProtocolAndOneLineErrors) {
   const std::string table =
       StatusTable({{Replica(1), absl::DeadlineExceededError("slow\nreplica")}}, "pbft");
   EXPECT_EQ(table,
-            "id  protocol  role  view  primary_id  executed_seq  stable_checkpoint\n"
+            "id  protocol  role  view  primary_id  executed_seq  stable_checkpoint  state_digest\n"
             "1   error: slow replica\n");
 }
 

@@ -43,6 +43,12 @@ std::optional<uint64_t> CheckpointTracker::Add(uint64_t seq, const std::string& 
   return seq;
 }
 
+void CheckpointTracker::AdoptStable(CheckpointProof proof) {
+  if (proof.seq <= stable_.seq) return;
+  pending_.erase(pending_.begin(), pending_.upper_bound(proof.seq));
+  stable_ = std::move(proof);
+}
+
 size_t CheckpointTracker::MatchingVotes(uint64_t seq, const std::string& digest) const {
   auto it = pending_.find(seq);
   if (it == pending_.end()) return 0;

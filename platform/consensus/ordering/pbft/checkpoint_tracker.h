@@ -49,6 +49,11 @@ class CheckpointTracker {
   std::optional<uint64_t> Add(uint64_t seq, const std::string& digest, int64_t sender,
                               const std::string& signature = "");
 
+  // Takes `proof` as the stable checkpoint when it is above the current one, as a replica does
+  // when it restarts from its records or learns the checkpoint from f+1 peers; pending votes
+  // at or below it are dropped.
+  void AdoptStable(CheckpointProof proof);
+
   uint64_t stable_seq() const { return stable_.seq; }
   const std::string& stable_digest() const { return stable_.digest; }
   const CheckpointProof& stable_proof() const { return stable_; }

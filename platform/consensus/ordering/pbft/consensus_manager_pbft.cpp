@@ -8,16 +8,34 @@
 
 #include "absl/strings/str_cat.h"
 #include "platform/consensus/ordering/pbft/pbft_digest.h"
+#include "platform/storage/prefixed_storage.h"
 
 namespace resdb {
 namespace {
 
 constexpr size_t kMaxPendingRequests = 20000;
 constexpr size_t kMaxQueuedWork = 100000;
+// Request keys the primary remembers having proposed, to drop the copies clients send
+// through every replica.
+constexpr size_t kRecentKeys = 200000;
+// What one FETCH reply carries at most.
+constexpr size_t kFetchReplyBatches = 64;
+constexpr size_t kFetchReplyBytes = 4 << 20;
+constexpr size_t kReplayChunkBatches = 256;
+constexpr char kStateDigestKey[] = "state_digest";
+
+// The protocol clock: fine enough that a view change takes ten ticks, and never coarser
+// than the heartbeat.
+int TickMs(const ResDBConfig& config) {
+  return std::max(1, std::min(config.GetHeartBeatIntervalMs(),
+                              config.GetPbftConfig().view_change_timeout_ms() / 10));
+}
 
 pbft::PbftReplicaOptions OptionsFrom(const ResDBConfig& config, int tick_ms) {
   const PbftConfig& pbft = config.GetPbftConfig();
   pbft::PbftReplicaOptions options;
+  options.retransmit_ticks =
+      static_cast<uint64_t>(std::max(1, pbft.view_change_timeout_ms() / 3 / std::max(1, tick_ms)));
   options.checkpoint_interval = static_cast<uint64_t>(std::max(1, pbft.checkpoint_interval()));
   options.watermark_window = std::max<uint64_t>(
       options.checkpoint_interval, static_cast<uint64_t>(std::max(1, pbft.watermark_window())));
@@ -38,6 +56,8 @@ bool IsProtocolMessage(Request::Type type) {
     case Request::TYPE_CHECKPOINT:
     case Request::TYPE_VIEWCHANGE:
     case Request::TYPE_NEWVIEW:
+    case Request::TYPE_RECOVERY_DATA:
+    case Request::TYPE_RECOVERY_DATA_RESP:
       return true;
     default:
       return false;
@@ -46,17 +66,15 @@ bool IsProtocolMessage(Request::Type type) {
 
 }  // namespace
 
-ConsensusManagerPBFT::ConsensusManagerPBFT(const ResDBConfig& config,
-                                           std::unique_ptr<TransactionManager> transaction_manager,
-                                           Stats* stats)
+ConsensusManagerPBFT::ConsensusManagerPBFT(const ResDBConfig& config, Stats* stats)
     : ConsensusManager(config, stats),
       self_id_(config.GetSelfId()),
-      tick_(std::max(1, config.GetHeartBeatIntervalMs())),
+      tick_(TickMs(config)),
       client_timeout_(std::max(1, config.GetClientTimeoutMs())),
       batch_limit_(static_cast<size_t>(std::max(1, config.GetClientBatchNum()))),
-      replica_(config.GetSelfId(), config.GetReplicaNum(),
-               OptionsFrom(config, std::max(1, config.GetHeartBeatIntervalMs()))),
+      replica_(config.GetSelfId(), config.GetReplicaNum(), OptionsFrom(config, TickMs(config))),
       tracker_(kMaxPendingRequests),
+      sync_(config.GetConfigData().sync_writes()),
       queue_(kMaxQueuedWork) {
   Stats* s = this->stats();
   proposals_ = s->GetCounter("pbft_proposals");
@@ -65,13 +83,72 @@ ConsensusManagerPBFT::ConsensusManagerPBFT(const ResDBConfig& config,
   queue_dropped_ = s->GetCounter("pbft_queue_dropped");
   rejected_messages_ = s->GetCounter("pbft_rejected_messages");
   request_timeouts_ = s->GetCounter("pbft_request_timeouts");
+  wal_writes_ = s->GetCounter("pbft_wal_writes");
+  duplicate_proposals_ = s->GetCounter("pbft_duplicate_proposals");
+}
+
+absl::StatusOr<std::unique_ptr<ConsensusManagerPBFT>> ConsensusManagerPBFT::Create(
+    const ResDBConfig& config, std::unique_ptr<TransactionManager> transaction_manager,
+    Storage* storage, PrefixAllocator* prefixes, Stats* stats) {
+  if (transaction_manager == nullptr || storage == nullptr || prefixes == nullptr) {
+    return absl::InvalidArgumentError(
+        "pbft: transaction manager, storage and prefix allocator are required");
+  }
+  std::unique_ptr<ConsensusManagerPBFT> manager(new ConsensusManagerPBFT(config, stats));
+  absl::Status opened = manager->Open(std::move(transaction_manager), storage, prefixes);
+  if (!opened.ok()) return opened;
+  return manager;
+}
+
+absl::Status ConsensusManagerPBFT::Open(std::unique_ptr<TransactionManager> transaction_manager,
+                                        Storage* storage, PrefixAllocator* prefixes) {
+  auto pbft_view = prefixes->Allocate(storage, kPbftPrefix, "pbft");
+  if (!pbft_view.ok()) return pbft_view.status();
+  pbft_view_ = std::move(*pbft_view);
+  wal_view_ = std::make_unique<PrefixedStorage>(pbft_view_.get(), "wal/");
+  table_view_ = std::make_unique<PrefixedStorage>(pbft_view_.get(), "applied/");
+
+  auto wal = pbft::PbftWal::Open(wal_view_.get(), sync_);
+  if (!wal.ok()) {
+    return absl::Status(wal.status().code(), absl::StrCat("pbft log: ", wal.status().message()));
+  }
+  wal_ = std::move(*wal);
+  table_ = std::make_unique<raft::AppliedRequestTable>();
+  absl::Status loaded = table_->Load(table_view_.get());
+  if (!loaded.ok()) {
+    return absl::Status(loaded.code(), absl::StrCat("pbft applied requests: ", loaded.message()));
+  }
+  const uint64_t executed = table_->applied_index();
+  const pbft::RestoredState& restored = wal_->restored();
+  if (executed > restored.last_committed) {
+    return absl::DataLossError(absl::StrCat("pbft: executed seq ", executed,
+                                            " is beyond the last committed seq ",
+                                            restored.last_committed, " of the ledger"));
+  }
+  auto digest = table_view_->Get(kStateDigestKey);
+  if (digest.ok()) {
+    state_digest_ = *digest;
+  } else if (!absl::IsNotFound(digest.status())) {
+    return digest.status();
+  }
+  replica_.Restore(restored);
+  restored_executed_seq_ = executed;
+  executed_seq_.store(executed);
+  published_digest_ = state_digest_;
+
   executor_ = std::make_unique<TransactionExecutor>(
-      config, std::move(transaction_manager),
+      config(),
+      std::make_unique<raft::DedupTransactionManager>(std::move(transaction_manager), table_.get(),
+                                                      stats()),
       [this](std::unique_ptr<Request> request, std::unique_ptr<BatchUserResponse> response) {
         OnExecuted(std::move(request), std::move(response));
       },
-      1, this->stats());
+      executed + 1, stats());
   PublishState();
+  LOG(INFO) << "pbft replica " << self_id_ << " opened: view " << restored.view << ", stable "
+            << restored.stable.seq() << ", committed " << restored.last_committed << ", executed "
+            << executed;
+  return absl::OkStatus();
 }
 
 ConsensusManagerPBFT::~ConsensusManagerPBFT() { Stop(); }
@@ -176,6 +253,14 @@ void ConsensusManagerPBFT::HandleClientRequest(std::unique_ptr<Context> context,
     context->Reply(MakeResponse(Response::INVALID_REQUEST, "a request needs a non-zero client_id"));
     return;
   }
+  // A retry of a request this replica has executed: answer with the recorded response.
+  if (std::optional<std::string> done =
+          table_->Lookup(request->client_id(), request->request_id())) {
+    Response response = MakeResponse(Response::OK, "");
+    response.set_data(std::move(*done));
+    context->Reply(response);
+    return;
+  }
   const UserRequest user_request = raft::ToUserRequest(request.get(), self_id_);
   if (!tracker_.Add(user_request, &context, Clock::now() + client_timeout_)) {
     context->Reply(MakeResponse(Response::UNAVAILABLE, "too many pending requests"));
@@ -190,7 +275,28 @@ void ConsensusManagerPBFT::HandleClientRequest(std::unique_ptr<Context> context,
   }
 }
 
+void ConsensusManagerPBFT::ReplayLedger() {
+  const uint64_t last = wal_->last_committed();
+  for (uint64_t seq = restored_executed_seq_ + 1; seq <= last && !stopping_flag_.load();) {
+    auto batches = wal_->ReadLedger(seq, kReplayChunkBatches, kFetchReplyBytes);
+    if (!batches.ok() || batches->empty()) {
+      LOG(ERROR) << "pbft replica " << self_id_ << ": cannot read ledger at seq " << seq << ": "
+                 << (batches.ok() ? absl::NotFoundError("missing") : batches.status());
+      return;
+    }
+    for (pbft::CommittedBatch& batch : *batches) {
+      auto request = std::make_unique<Request>();
+      request->set_type(Request::TYPE_CLIENT_REQUEST);
+      request->set_seq(batch.seq());
+      request->set_data(std::move(*batch.mutable_data()));
+      if (!executor_->Commit(std::move(request)).ok()) return;
+      seq = batch.seq() + 1;
+    }
+  }
+}
+
 void ConsensusManagerPBFT::Loop() {
+  ReplayLedger();
   Clock::time_point next_tick = Clock::now() + tick_;
   std::vector<Work> work;
   while (true) {
@@ -201,7 +307,7 @@ void ConsensusManagerPBFT::Loop() {
 
     const Clock::time_point now = Clock::now();
     if (now >= next_tick) {
-      replica_.Tick();
+      replica_.Tick(/*requests_waiting=*/tracker_.size() > 0);
       next_tick = now + tick_;
       for (auto& expired : tracker_.TakeExpired(now)) {
         request_timeouts_->Increment();
@@ -213,6 +319,9 @@ void ConsensusManagerPBFT::Loop() {
     // A new primary: requests this replica holds go to it.
     if (replica_.view_active() && replica_.primary() != last_primary_) {
       last_primary_ = replica_.primary();
+      // What an earlier term as primary proposed is settled by the view change.
+      recent_keys_.clear();
+      recent_order_.clear();
       if (last_primary_ != 0) {
         for (const UserRequest& request : tracker_.PendingRequests()) RouteWrite(request);
       }
@@ -236,6 +345,10 @@ void ConsensusManagerPBFT::HandleWork(Work& work) {
       break;
     }
     case Work::kWrite:
+      if (replica_.is_primary() && ProposedRecently(work.request)) {
+        duplicate_proposals_->Increment();
+        break;
+      }
       RouteWrite(work.request);
       break;
     case Work::kExecuted:
@@ -265,6 +378,17 @@ void ConsensusManagerPBFT::RouteWrite(const UserRequest& request) {
   }
 }
 
+bool ConsensusManagerPBFT::ProposedRecently(const UserRequest& request) {
+  const std::pair<uint64_t, uint64_t> key(request.client_id(), request.request_id());
+  if (!recent_keys_.insert(key).second) return true;
+  recent_order_.push_back(key);
+  if (recent_order_.size() > kRecentKeys) {
+    recent_keys_.erase(recent_order_.front());
+    recent_order_.pop_front();
+  }
+  return false;
+}
+
 void ConsensusManagerPBFT::ProposePending() {
   if (pending_proposals_.empty()) return;
   if (!replica_.is_primary() || !replica_.view_active()) {
@@ -288,7 +412,24 @@ void ConsensusManagerPBFT::ProposePending() {
 void ConsensusManagerPBFT::DrainActions() {
   while (replica_.HasActions()) {
     pbft::Actions actions = replica_.TakeActions();
+    if (actions.view_record.has_value() || !actions.slots.empty() || actions.stable.has_value() ||
+        !actions.execute.empty()) {
+      absl::Status written =
+          wal_->Write(actions.view_record, actions.slots, actions.stable, actions.execute);
+      if (!written.ok()) {
+        // Sending what the log does not hold could break a promise after a crash; stop
+        // taking part instead.
+        LOG(ERROR) << "pbft replica " << self_id_
+                   << ": cannot write its log, stopping: " << written;
+        stopping_flag_.store(true);
+        queue_.Close();
+        return;
+      }
+      wal_writes_->Increment();
+    }
     for (const Request& message : actions.broadcast) GetCommunicator()->BroadCast(message);
+    for (const auto& [to, message] : actions.send) GetCommunicator()->SendMessage(message, to);
+    for (const Request& fetch : actions.fetches) AnswerFetch(fetch);
     for (auto& [seq, data] : actions.execute) {
       auto request = std::make_unique<Request>();
       request->set_type(Request::TYPE_CLIENT_REQUEST);
@@ -304,7 +445,20 @@ void ConsensusManagerPBFT::DrainActions() {
   }
 }
 
+void ConsensusManagerPBFT::AnswerFetch(const Request& fetch) {
+  auto batches = wal_->ReadLedger(fetch.seq(), kFetchReplyBatches, kFetchReplyBytes);
+  if (!batches.ok()) {
+    LOG(WARNING) << "pbft replica " << self_id_ << ": cannot read ledger for a fetch from "
+                 << fetch.sender_id() << ": " << batches.status();
+    return;
+  }
+  GetCommunicator()->SendMessage(replica_.FetchReply(fetch, std::move(*batches)),
+                                 fetch.sender_id());
+}
+
 void ConsensusManagerPBFT::PublishState() {
+  fetched_batches_.store(replica_.fetched_batch_count());
+  fetch_requests_.store(replica_.fetch_request_count());
   primary_.store(replica_.view_active() ? replica_.primary() : 0);
   view_.store(replica_.view());
   is_primary_.store(replica_.is_primary());
@@ -314,14 +468,27 @@ void ConsensusManagerPBFT::PublishState() {
 void ConsensusManagerPBFT::OnExecuted(std::unique_ptr<Request> request,
                                       std::unique_ptr<BatchUserResponse> response) {
   const uint64_t seq = request->seq();
+  // Execution is deterministic, so a replica that executed a batch again after a restart, or
+  // fetched it, computes the same chain as one that executed it once.
   state_digest_ = pbft::BatchDigest(absl::StrCat(state_digest_, response->SerializeAsString()));
+  // The applied-request table, the executed seq and the digest in one write. Not synced: the
+  // ledger is the durable record, and what a crash loses here is executed again.
+  WriteBatch batch;
+  table_->Flush(seq, &batch);
+  batch.Put(kStateDigestKey, state_digest_);
+  absl::Status written = table_view_->Write(batch, /*sync=*/false);
+  LOG_IF(ERROR, !written.ok()) << "pbft replica " << self_id_ << ": cannot record executed seq "
+                               << seq << ": " << written;
+  {
+    std::lock_guard<std::mutex> lock(digest_mu_);
+    published_digest_ = state_digest_;
+  }
   executed_seq_.store(seq);
   if (tracker_.size() > 0 && !request->data().empty()) {
     BatchUserRequest user_requests;
     if (user_requests.ParseFromString(request->data())) {
       for (int i = 0; i < user_requests.requests_size(); ++i) {
         const UserRequest& user_request = user_requests.requests(i);
-        if (user_request.proxy_id() != self_id_) continue;
         const raft::ClientRequestTracker::Key key(user_request.client_id(),
                                                   user_request.request_id());
         Response answer = MakeResponse(Response::OK, "");
@@ -345,12 +512,18 @@ ReplicaStatus ConsensusManagerPBFT::GetStatus() {
   status.set_primary_id(primary_.load());
   status.set_executed_seq(executed_seq_.load());
   status.set_stable_checkpoint(stable_checkpoint_.load());
+  {
+    std::lock_guard<std::mutex> lock(digest_mu_);
+    status.set_state_digest(published_digest_);
+  }
   auto& metrics = *status.mutable_metrics();
-  for (const char* name :
-       {"pbft_proposals", "pbft_proposed_requests", "pbft_forwarded_requests", "pbft_queue_dropped",
-        "pbft_rejected_messages", "pbft_request_timeouts"}) {
+  for (const char* name : {"pbft_proposals", "pbft_proposed_requests", "pbft_forwarded_requests",
+                           "pbft_queue_dropped", "pbft_rejected_messages", "pbft_request_timeouts",
+                           "pbft_wal_writes", "pbft_duplicate_proposals"}) {
     metrics[name] = static_cast<int64_t>(stats()->CounterValue(name));
   }
+  metrics["pbft_fetched_batches"] = static_cast<int64_t>(fetched_batches_.load());
+  metrics["pbft_fetch_requests"] = static_cast<int64_t>(fetch_requests_.load());
   metrics["pbft_pending_requests"] = static_cast<int64_t>(tracker_.size());
   return status;
 }

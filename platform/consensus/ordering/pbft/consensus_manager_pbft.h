@@ -5,21 +5,29 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "platform/common/bounded_queue.h"
 #include "platform/config/resdb_config.h"
 #include "platform/consensus/execution/transaction_executor.h"
 #include "platform/consensus/execution/transaction_manager.h"
 #include "platform/consensus/ordering/pbft/pbft_replica.h"
+#include "platform/consensus/ordering/raft/applied_request_table.h"
 #include "platform/consensus/ordering/raft/client_request_tracker.h"
+#include "platform/consensus/recovery/pbft_wal.h"
 #include "platform/networkstrate/consensus_manager.h"
 #include "platform/statistic/stats.h"
+#include "platform/storage/prefix_allocator.h"
+#include "platform/storage/storage.h"
 
 namespace resdb {
 
@@ -32,20 +40,32 @@ namespace resdb {
 // executed seqs. The thread sleeps on a condition variable until work arrives or the next
 // tick (heartbeat_interval_ms) is due.
 //
-// Requests. Every client request, reads included, is ordered. A backup forwards it to the
-// primary over the replica stream (proxy_id = self) and keeps the client's Context; the
-// primary proposes the requests that arrived in one round as BatchUserRequests of up to
-// client_batch_num requests. The replica holding the Context answers it from its own
-// execution of the batch; a request not answered within client_timeout_ms gets TIMEOUT.
+// Requests. Every client request, reads included, is ordered. Clients send each request to
+// every replica and accept a result once f+1 replicas return the same one. A backup forwards
+// the request to the primary over the replica stream (proxy_id = self) and keeps the
+// client's Context; the primary drops copies of a request it proposed recently and proposes
+// the requests that arrived in one round as BatchUserRequests of up to client_batch_num
+// requests. Every replica holding a Context for a request answers it from its own execution
+// of the batch; a request not answered within client_timeout_ms gets TIMEOUT. A request
+// ordered twice (a client retry after a view change) is executed once: the applied-request
+// table answers the second time with the first response.
+//
+// Durability. Before the messages of a round are sent, its durable records (view, accepted
+// and prepared batches, stable checkpoint, and the committed batches as ledger entries) are
+// written to the PbftWal in one synced write. The applied-request table, the executed seq
+// and the state digest are written with each execution. A restarted replica re-executes its
+// ledger after the executed seq and asks its peers for what it missed (see PbftReplica).
 //
 // Checkpoints use a running SHA-256 chain over the executed batches' responses as the
 // state digest.
 class ConsensusManagerPBFT : public ConsensusManager {
  public:
-  // `transaction_manager` must not be null; `stats` may be null.
-  ConsensusManagerPBFT(const ResDBConfig& config,
-                       std::unique_ptr<TransactionManager> transaction_manager,
-                       Stats* stats = nullptr);
+  // Opens the replica's PBFT records under the "pbft_" prefix of `storage` (registered in
+  // `prefixes`) and restores from them. `storage` and `prefixes` must outlive the manager;
+  // `stats` may be null. Errors name what could not be opened or decoded.
+  static absl::StatusOr<std::unique_ptr<ConsensusManagerPBFT>> Create(
+      const ResDBConfig& config, std::unique_ptr<TransactionManager> transaction_manager,
+      Storage* storage, PrefixAllocator* prefixes, Stats* stats = nullptr);
   ~ConsensusManagerPBFT() override;
 
   absl::Status Start() override;
@@ -66,6 +86,10 @@ class ConsensusManagerPBFT : public ConsensusManager {
  private:
   using Clock = std::chrono::steady_clock;
 
+  ConsensusManagerPBFT(const ResDBConfig& config, Stats* stats);
+  absl::Status Open(std::unique_ptr<TransactionManager> transaction_manager, Storage* storage,
+                    PrefixAllocator* prefixes);
+
   struct Work {
     enum Kind { kMessage, kWrite, kExecuted };
     Kind kind = kMessage;
@@ -85,7 +109,12 @@ class ConsensusManagerPBFT : public ConsensusManager {
   void RouteWrite(const UserRequest& request);
   void ProposePending();
   void DrainActions();
+  // Hands the ledger entries after the executed seq to the executor again after a restart.
+  void ReplayLedger();
+  void AnswerFetch(const Request& fetch);
   void PublishState();
+  // Drops copies of requests the primary proposed recently (clients send to every replica).
+  bool ProposedRecently(const UserRequest& request);
 
   // Executor thread.
   void OnExecuted(std::unique_ptr<Request> request, std::unique_ptr<BatchUserResponse> response);
@@ -97,7 +126,14 @@ class ConsensusManagerPBFT : public ConsensusManager {
 
   pbft::PbftReplica replica_;  // protocol thread only
   raft::ClientRequestTracker tracker_;
+  std::unique_ptr<Storage> pbft_view_;
+  std::unique_ptr<Storage> wal_view_;
+  std::unique_ptr<Storage> table_view_;
+  std::unique_ptr<pbft::PbftWal> wal_;  // protocol thread only (after Open)
+  std::unique_ptr<raft::AppliedRequestTable> table_;
   std::unique_ptr<TransactionExecutor> executor_;
+  bool sync_ = true;
+  uint64_t restored_executed_seq_ = 0;
 
   BoundedQueue<Work> queue_;
   std::mutex lifecycle_mu_;
@@ -109,6 +145,8 @@ class ConsensusManagerPBFT : public ConsensusManager {
   // Protocol thread only.
   std::vector<UserRequest> pending_proposals_;
   int64_t last_primary_ = 0;
+  std::set<std::pair<uint64_t, uint64_t>> recent_keys_;
+  std::deque<std::pair<uint64_t, uint64_t>> recent_order_;
 
   // Executor thread only.
   std::string state_digest_;
@@ -119,6 +157,10 @@ class ConsensusManagerPBFT : public ConsensusManager {
   std::atomic<bool> is_primary_{false};
   std::atomic<uint64_t> stable_checkpoint_{0};
   std::atomic<uint64_t> executed_seq_{0};
+  mutable std::mutex digest_mu_;
+  std::string published_digest_;  // guarded by digest_mu_
+  std::atomic<uint64_t> fetched_batches_{0};
+  std::atomic<uint64_t> fetch_requests_{0};
 
   Counter* proposals_;
   Counter* proposed_requests_;
@@ -126,6 +168,8 @@ class ConsensusManagerPBFT : public ConsensusManager {
   Counter* queue_dropped_;
   Counter* rejected_messages_;
   Counter* request_timeouts_;
+  Counter* wal_writes_;
+  Counter* duplicate_proposals_;
 };
 
 }  // namespace resdb

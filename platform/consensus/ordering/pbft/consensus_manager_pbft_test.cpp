@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "platform/networkstrate/service_network.h"
 #include "platform/storage/memory_storage.h"
+#include "platform/storage/prefix_allocator.h"
 #include "service/kv/kv_executor.h"
 #include "service/tools/kv/kv_client.h"
 
@@ -39,6 +40,8 @@ class PbftClusterTest : public ::testing::Test {
  protected:
   struct Replica {
     std::unique_ptr<Storage> storage = NewMemoryStorage();
+    std::unique_ptr<PrefixAllocator> prefixes;
+    std::unique_ptr<Storage> user_data;
     std::unique_ptr<Stats> stats;
     std::unique_ptr<ServiceNetwork> server;
   };
@@ -74,10 +77,17 @@ class PbftClusterTest : public ::testing::Test {
       Replica& replica = replicas_[id];
       replica.stats = std::make_unique<Stats>();
       ResDBConfig config(data_, id);
-      auto manager = std::make_unique<ConsensusManagerPBFT>(
-          config, std::make_unique<KVExecutor>(replica.storage.get(), false), replica.stats.get());
+      replica.prefixes = std::make_unique<PrefixAllocator>();
+      auto user_data =
+          replica.prefixes->Allocate(replica.storage.get(), kUserDataPrefix, "kv user data");
+      if (!user_data.ok()) return false;
+      replica.user_data = std::move(*user_data);
+      auto manager = ConsensusManagerPBFT::Create(
+          config, std::make_unique<KVExecutor>(replica.user_data.get(), false),
+          replica.storage.get(), replica.prefixes.get(), replica.stats.get());
+      if (!manager.ok()) return false;
       replica.server =
-          std::make_unique<ServiceNetwork>(config, std::move(manager), replica.stats.get());
+          std::make_unique<ServiceNetwork>(config, std::move(*manager), replica.stats.get());
       if (!replica.server->Start().ok()) return false;
     }
     return true;

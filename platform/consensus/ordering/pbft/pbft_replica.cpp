@@ -61,12 +61,20 @@ absl::Status PbftReplica::Propose(std::string batch_data) {
   slot.has_pre_prepare = true;
   slot.digest = pre_prepare.hash();
   slot.data = pre_prepare.data();
+  RecordSlot(seq, slot);
   actions_.broadcast.push_back(std::move(pre_prepare));
   CheckPreparedAndCommitted(seq);
   return absl::OkStatus();
 }
 
 absl::Status PbftReplica::Step(const Request& message) {
+  if (message.sender_id() < 1 || message.sender_id() > n_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sender_id: ", message.sender_id(), " is not a replica id in 1..", n_));
+  }
+  if (message.type() == Request::TYPE_RECOVERY_DATA) return StepFetch(message);
+  if (message.type() == Request::TYPE_RECOVERY_DATA_RESP) return StepFetchReply(message);
+  NoteAhead(message);
   absl::Status valid = validator_.Validate(message, view_, watermarks_);
   if (!valid.ok()) return valid;
   if (message.sender_id() == id_) {
@@ -110,6 +118,7 @@ absl::Status PbftReplica::StepPrePrepare(const Request& message) {
   slot.has_pre_prepare = true;
   slot.digest = message.hash();
   slot.data = message.data();
+  RecordSlot(seq, slot);
 
   actions_.broadcast.push_back(Message(Request::TYPE_PREPARE, seq, slot.digest));
   prepares_.Add(view_, seq, slot.digest, id_);
@@ -167,6 +176,7 @@ void PbftReplica::CheckPreparedAndCommitted(uint64_t seq) {
     for (int64_t sender : prepares_.Voters(view_, seq, slot.digest)) {
       cert.add_prepare_senders(sender);
     }
+    RecordSlot(seq, slot);
   }
   // Committed-local needs the pre-prepare and 2f+1 matching COMMITs: at least f+1 correct
   // replicas are prepared for this digest, so no other digest can commit at (view, seq).
@@ -203,6 +213,7 @@ void PbftReplica::OnExecuted(uint64_t seq, std::string state_digest) {
   }
 
   Request checkpoint = Message(Request::TYPE_CHECKPOINT, seq, state_digest);
+  own_checkpoint_ = checkpoint;
   actions_.broadcast.push_back(std::move(checkpoint));
   std::optional<uint64_t> stable = checkpoints_.Add(seq, state_digest, id_);
   if (stable.has_value()) OnStable(*stable);
@@ -221,6 +232,9 @@ void PbftReplica::OnStable(uint64_t seq) {
 void PbftReplica::ApplyStable(uint64_t seq) {
   if (!watermarks_.Advance(seq)) return;
   if (checkpoints_.stable_seq() == seq) applied_proof_ = checkpoints_.stable_proof();
+  RecordStable();
+  ahead_senders_.clear();
+  fetched_.erase(fetched_.begin(), fetched_.upper_bound(seq));
   prepares_.GarbageCollect(seq);
   commits_.GarbageCollect(seq);
   slots_.erase(slots_.begin(), slots_.upper_bound(seq));
@@ -236,11 +250,38 @@ bool PbftReplica::HasPending() const {
   return false;
 }
 
-void PbftReplica::Tick() {
+void PbftReplica::Tick(bool requests_waiting) {
+  // Loss: send own messages again and look for missed batches before the view-change timer
+  // (which is longer) blames the primary.
+  const auto mark = std::make_tuple(last_executable_seq_, watermarks_.low(), view_, view_active_);
+  if (mark != progress_mark_) {
+    progress_mark_ = mark;
+    retransmit_idle_ticks_ = 0;
+  } else if (HasOutstandingWork(requests_waiting) &&
+             ++retransmit_idle_ticks_ >= std::max<uint64_t>(options_.retransmit_ticks, 1)) {
+    retransmit_idle_ticks_ = 0;
+    Retransmit();
+    fetch_at_next_tick_ = true;
+  }
+  if (fetch_at_next_tick_) {
+    fetch_at_next_tick_ = false;
+    RequestFetch();
+  }
+
   const uint64_t timeout = std::max<uint64_t>(options_.view_change_timeout_ticks, 1);
-  if (view_active_ && (is_primary() || !HasPending())) {
+  if (view_active_ && (is_primary() || (!HasPending() && !requests_waiting))) {
     idle_ticks_ = 0;
     return;
+  }
+  if (!view_active_) {
+    // Moving on to the next view without a NEWVIEW is only worth it when a quorum is
+    // changing too; a replica alone (cut off, or restarted into an old view) waits and
+    // catches up instead of running ahead of everyone.
+    auto changing = view_changes_.find(view_);
+    if (changing == view_changes_.end() || changing->second.size() < quorum()) {
+      idle_ticks_ = 0;
+      return;
+    }
   }
   if (++idle_ticks_ >= timeout) StartViewChange(view_ + 1);
 }
@@ -249,7 +290,19 @@ void PbftReplica::StartViewChange(uint64_t view) {
   view_ = view;
   view_active_ = false;
   idle_ticks_ = 0;
+  ahead_senders_.clear();
+  RecordView();
 
+  Request message = MakeViewChange();
+  view_changes_.erase(view_changes_.begin(), view_changes_.lower_bound(view));
+  for (auto& [v, by_sender] : view_changes_) by_sender.erase(id_);
+  view_changes_[view][id_] = message;
+  own_view_change_ = message;
+  actions_.broadcast.push_back(std::move(message));
+  MaybeSendNewView();
+}
+
+Request PbftReplica::MakeViewChange() const {
   ViewChange vc;
   vc.set_stable_seq(applied_proof_.seq);
   vc.set_stable_digest(applied_proof_.digest);
@@ -262,12 +315,7 @@ void PbftReplica::StartViewChange(uint64_t view) {
   }
   Request message = Message(Request::TYPE_VIEWCHANGE, applied_proof_.seq, "");
   vc.SerializeToString(message.mutable_data());
-
-  view_changes_.erase(view_changes_.begin(), view_changes_.lower_bound(view));
-  for (auto& [v, by_sender] : view_changes_) by_sender.erase(id_);
-  view_changes_[view][id_] = message;
-  actions_.broadcast.push_back(std::move(message));
-  MaybeSendNewView();
+  return message;
 }
 
 absl::Status PbftReplica::ParseViewChange(const Request& message, ViewChange* out) const {
@@ -316,7 +364,13 @@ absl::Status PbftReplica::StepViewChange(const Request& message) {
   if (!parsed.ok()) return parsed;
   const uint64_t view = message.view();
   const int64_t sender = message.sender_id();
-  if (view == view_ && view_active_) return absl::OkStatus();  // that view has started
+  if (view == view_ && view_active_) {
+    // The sender missed the NEWVIEW of a view this replica leads.
+    if (is_primary() && own_new_view_.view() == view_ && own_new_view_.type() != 0) {
+      actions_.send.emplace_back(sender, own_new_view_);
+    }
+    return absl::OkStatus();
+  }
 
   // One VIEWCHANGE per sender: its highest view.
   for (auto& [v, by_sender] : view_changes_) {
@@ -401,6 +455,7 @@ void PbftReplica::MaybeSendNewView() {
   }
   Request message = Message(Request::TYPE_NEWVIEW, 0, "");
   nv.SerializeToString(message.mutable_data());
+  own_new_view_ = message;
   actions_.broadcast.push_back(std::move(message));
   EnterView(view_, pre_prepares, max_seq);
 }
@@ -461,6 +516,8 @@ void PbftReplica::EnterView(uint64_t view, const std::vector<Request>& pre_prepa
   view_ = view;
   view_active_ = true;
   idle_ticks_ = 0;
+  ahead_senders_.clear();
+  RecordView();
   view_changes_.erase(view_changes_.begin(), view_changes_.upper_bound(view));
   // Pre-prepares of earlier views; votes already held for this view stay.
   for (auto it = slots_.begin(); it != slots_.end();) {
@@ -474,6 +531,7 @@ void PbftReplica::EnterView(uint64_t view, const std::vector<Request>& pre_prepa
       slot.has_pre_prepare = true;
       slot.digest = pre_prepare.hash();
       slot.data = pre_prepare.data();
+      RecordSlot(pre_prepare.seq(), slot);
       CheckPreparedAndCommitted(pre_prepare.seq());
     } else {
       StepPrePrepare(pre_prepare).IgnoreError();
@@ -482,7 +540,9 @@ void PbftReplica::EnterView(uint64_t view, const std::vector<Request>& pre_prepa
 }
 
 bool PbftReplica::HasActions() const {
-  return !actions_.broadcast.empty() || !actions_.execute.empty();
+  return !actions_.broadcast.empty() || !actions_.send.empty() || !actions_.execute.empty() ||
+         !actions_.fetches.empty() || actions_.view_record.has_value() || !actions_.slots.empty() ||
+         actions_.stable.has_value();
 }
 
 Actions PbftReplica::TakeActions() {

@@ -4,8 +4,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -32,16 +34,49 @@ struct PbftReplicaOptions {
   // executed, before a backup starts a view change; also how long it waits for the NEWVIEW
   // of a view change before moving on to the next view (> 0).
   uint64_t view_change_timeout_ticks = 10;
+  // Tick() calls without progress, while this replica has work outstanding (batches not
+  // executed, a checkpoint not yet stable, a view change), before it sends its own messages
+  // for that work again and, if it may be behind, asks its peers for what it missed (> 0).
+  // Transport delivery is at most once; this is what makes a lost message harmless.
+  uint64_t retransmit_ticks = 5;
+};
+
+// What a replica restarts from: the durable records of its previous run (see Actions).
+struct RestoredState {
+  uint64_t view = 0;
+  bool view_active = true;
+  StableCheckpoint stable;
+  // The highest seq of the ledger: every seq up to it was released (and is executed or will
+  // be executed again by the caller from its ledger).
+  uint64_t last_committed = 0;
+  // Slot records above `last_committed`.
+  std::vector<SlotRecord> slots;
 };
 
 // Work for the caller, produced by Propose(), Step() and OnExecuted() and drained with
 // TakeActions().
+//
+// Durability contract: before sending any message of an Actions, the caller writes its
+// durable part (view, slots, stable, and the `execute` batches as ledger entries) in one
+// synced write. After a crash it rebuilds the replica with Restore() from those records.
 struct Actions {
   // Send each of these to every other replica, in order.
   std::vector<Request> broadcast;
+  // Send each message to the replica id it is paired with.
+  std::vector<std::pair<int64_t, Request>> send;
   // Committed batches as (seq, batch data): contiguous, in seq order, continuing the
   // previous Actions' list. Run them in this order and report each with OnExecuted().
   std::vector<std::pair<uint64_t, std::string>> execute;
+  // FETCH requests (TYPE_RECOVERY_DATA) of peers: for each, read the ledger from
+  // fetch.seq() on and send FetchReply(fetch, batches) to fetch.sender_id().
+  std::vector<Request> fetches;
+
+  // Durable records to write: the latest view record if it changed, slot records (the
+  // latest per seq wins), and the new stable checkpoint (ledger entries at or below it may
+  // then be dropped except what peers still fetch).
+  std::optional<ViewRecord> view_record;
+  std::vector<SlotRecord> slots;
+  std::optional<StableCheckpoint> stable;
 };
 
 // The normal case of PBFT (Castro and Liskov, OSDI 1999, section 4.2 to 4.3) as a
@@ -54,8 +89,9 @@ struct Actions {
 // MessageValidator::PrimaryOf(v, n).
 //
 // View change (section 4.4), driven by Tick():
-// - a backup holding an accepted, not yet executed pre-prepare that sees no execution
-//   progress for view_change_timeout_ticks ticks moves to view v+1 and broadcasts
+// - a backup holding an accepted, not yet executed pre-prepare (or told by Tick that client
+//   requests wait) that sees no execution progress for view_change_timeout_ticks ticks moves
+//   to view v+1 and broadcasts
 //   VIEWCHANGE{view v+1, seq = stable checkpoint, data = ViewChange} with its prepared
 //   certificates above the stable checkpoint. From then on it refuses messages of the old
 //   view and PRE_PREPAREs of the new one (PREPARE / COMMIT of the new view are held) until
@@ -71,8 +107,22 @@ struct Actions {
 //   distinct replicas for that view, each well formed, and exactly the PRE_PREPAREs they
 //   imply; it then enters the view and handles those PRE_PREPAREs normally. Seqs already
 //   released for execution are not released again.
-// Not covered: state transfer (a replica whose executions are behind min-s stays behind)
-// and signatures inside VIEWCHANGE / NEWVIEW (the caller authenticates the sender only).
+// Not covered: signatures inside VIEWCHANGE / NEWVIEW (the caller authenticates the sender
+// only, so a faulty new primary could claim VIEWCHANGEs it never received).
+//
+// Loss and catch-up, driven by Tick():
+// - every retransmit_ticks ticks without progress, a replica with outstanding work sends
+//   again its own PRE_PREPARE / PREPARE / COMMIT for batches not yet released, its latest
+//   CHECKPOINT while not stable, and its VIEWCHANGE while changing view; a primary that
+//   receives a VIEWCHANGE for the view it already leads sends its NEWVIEW again.
+// - a replica that may be behind (just restored; a stable checkpoint it has not reached;
+//   batches pending without progress; a view change without a NEWVIEW; f+1 replicas seen in
+//   a higher view or past its high watermark) broadcasts FETCH{seq = last released + 1}.
+//   Peers answer with their view, stable checkpoint, highest released seq and the committed
+//   batches from that seq on. A batch whose digest f+1 replies agree on is released for
+//   execution; a stable checkpoint f+1 replies agree on, once released up to it, becomes
+//   this replica's stable checkpoint; a view that f+1 replies are active in, above this
+//   replica's, is entered (the batches of that view this replica missed come through FETCH).
 //
 // Rules, per sequence number seq in the watermarks (low, high]:
 // - pre-prepare: the primary assigns seq to a batch and broadcasts PRE_PREPARE{view, seq,
@@ -116,7 +166,16 @@ class PbftReplica {
   // - InvalidArgument for a malformed VIEWCHANGE (bad certificate) or a NEWVIEW that does not
   //   follow from 2f+1 VIEWCHANGEs.
   // Repeats of a message already counted return OK and change nothing.
+  // Also takes TYPE_RECOVERY_DATA (queued in Actions::fetches) and TYPE_RECOVERY_DATA_RESP.
   absl::Status Step(const Request& message);
+
+  // Before any other call: resumes from durable records. The replica asks its peers for
+  // what it missed at the first Tick().
+  void Restore(const RestoredState& state);
+
+  // The answer to a peer's FETCH: this replica's view, stable checkpoint, highest released
+  // seq and `batches` (the caller's ledger from fetch.seq() on, ascending, contiguous).
+  Request FetchReply(const Request& fetch, std::vector<CommittedBatch> batches) const;
 
   // The executor has run `seq` (released earlier through Actions::execute) and the state
   // after it has digest `state_digest`. At a multiple of checkpoint_interval this
@@ -125,7 +184,9 @@ class PbftReplica {
   void OnExecuted(uint64_t seq, std::string state_digest);
 
   // One unit of time has passed; may start a view change (see the class comment).
-  void Tick();
+  // `requests_waiting`: the caller holds client requests that are not executed yet, which,
+  // like an accepted pre-prepare, makes a backup expect progress from the primary.
+  void Tick(bool requests_waiting = false);
 
   // True if TakeActions() would return anything.
   bool HasActions() const;
@@ -155,6 +216,10 @@ class PbftReplica {
   uint64_t high_watermark() const { return watermarks_.high(); }
   // Sequence numbers for which any ordering state (a pre-prepare or votes) is held.
   size_t tracked_seq_count() const { return slots_.size(); }
+  // Batches released through FETCH replies rather than this replica's own quorums.
+  uint64_t fetched_batch_count() const { return fetched_batches_; }
+  // FETCH requests this replica has broadcast.
+  uint64_t fetch_request_count() const { return fetch_requests_; }
 
  private:
   // What the replica knows about one sequence number in the current view.
@@ -171,9 +236,13 @@ class PbftReplica {
   absl::Status StepCheckpoint(const Request& message);
   absl::Status StepViewChange(const Request& message);
   absl::Status StepNewView(const Request& message);
+  absl::Status StepFetch(const Request& message);
+  absl::Status StepFetchReply(const Request& message);
 
   // Moves to `view` (not active) and broadcasts this replica's VIEWCHANGE for it.
   void StartViewChange(uint64_t view);
+  // This replica's VIEWCHANGE for view_, from its stable checkpoint and prepared certificates.
+  Request MakeViewChange() const;
   // Primary of view_ during its view change: sends NEWVIEW once 2f+1 VIEWCHANGEs are held.
   void MaybeSendNewView();
   // Checks a VIEWCHANGE's form and parses its payload.
@@ -196,6 +265,24 @@ class PbftReplica {
 
   Request Message(Request::Type type, uint64_t seq, const std::string& hash) const;
 
+  // Durable records (Actions::view_record / slots / stable).
+  void RecordView();
+  void RecordSlot(uint64_t seq, const Slot& slot);
+  void RecordStable();
+
+  // Loss and catch-up.
+  // Work that needs other replicas' messages: batches not released, a checkpoint not yet
+  // stable, a view change, or signs that other replicas are ahead.
+  bool HasOutstandingWork(bool requests_waiting) const;
+  void Retransmit();
+  void RequestFetch();
+  // Remembers senders whose messages show they are past this replica's view or window.
+  void NoteAhead(const Request& message);
+  // Applies what f+1 FETCH replies agree on: batches, the stable checkpoint, the view.
+  // Returns true if a batch was released.
+  bool AdoptFromPeers();
+  void AdoptStableFromPeers();
+  void AdoptViewFromPeers();
   int64_t id_;
   int n_;
   size_t f_;
@@ -226,6 +313,36 @@ class PbftReplica {
   std::map<uint64_t, std::map<int64_t, Request>> view_changes_;
   // The proof of the newest stable checkpoint applied to the watermarks (if known).
   CheckpointProof applied_proof_;
+  // This replica's VIEWCHANGE for view_ while changing view, and the NEWVIEW it sent as
+  // primary of view_; kept to send again.
+  Request own_view_change_;
+  Request own_new_view_;
+  // This replica's latest CHECKPOINT; sent again until it is stable.
+  Request own_checkpoint_;
+
+  // Loss and catch-up.
+  struct PeerReport {
+    uint64_t view = 0;
+    bool view_active = false;
+    StableCheckpoint stable;
+    uint64_t last_committed = 0;
+  };
+  struct FetchedBatch {
+    std::set<int64_t> senders;
+    std::string data;
+  };
+  // Each peer's latest FETCH reply.
+  std::map<int64_t, PeerReport> peer_reports_;
+  // Batches offered in FETCH replies above last_executable_seq_: seq -> digest -> offer.
+  std::map<uint64_t, std::map<std::string, FetchedBatch>> fetched_;
+  std::set<int64_t> ahead_senders_;
+  bool fetch_at_next_tick_ = false;
+  uint64_t retransmit_idle_ticks_ = 0;
+  // (last released seq, stable checkpoint, view, view active) at the last tick: progress is
+  // any change of it.
+  std::tuple<uint64_t, uint64_t, uint64_t, bool> progress_mark_;
+  uint64_t fetched_batches_ = 0;
+  uint64_t fetch_requests_ = 0;
 
   Actions actions_;
 };
