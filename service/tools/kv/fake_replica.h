@@ -27,11 +27,21 @@ class FakeReplica {
   void AnswerNoLeader(int64_t leader_hint);
   // Answers every call with `status` and `error` and no data.
   void AnswerStatus(Response::Status status, const std::string& error);
+  // Answers every call OK with `data` as the result instead of executing it: a replica whose
+  // state diverged, or a Byzantine one.
+  void AnswerData(const std::string& data);
   // Holds every call until the caller gives up (its deadline passes) or the fake is destroyed.
   void Hang();
+  // Holds each answer `delay_ms` before sending it (0: none), so tests can order the answers of
+  // several replicas. A call the caller cancels meanwhile is not executed.
+  void SetDelayMs(int delay_ms);
+  // The next `count` calls answer `status` and `error`; later ones follow the mode again.
+  void FailNext(int count, Response::Status status, const std::string& error);
 
   // Every Request received so far, in arrival order.
   std::vector<Request> ReceivedRequests() const;
+  // Calls the caller cancelled (or let expire) while this fake held them.
+  int CancelledCalls() const;
 
  private:
   class Impl;

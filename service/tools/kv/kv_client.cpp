@@ -4,11 +4,14 @@
 #include <atomic>
 #include <chrono>
 #include <climits>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "grpcpp/grpcpp.h"
 #include "platform/proto/resdb.pb.h"
 #include "platform/proto/service.grpc.pb.h"
@@ -70,6 +73,48 @@ absl::Status ServiceStatus(const KVResponse& response) {
   }
 }
 
+// PBFT: answers with these statuses are a replica's verdict on the request and count as votes;
+// the others (NO_LEADER, UNAVAILABLE, TIMEOUT) only say "not now" and are asked again.
+bool IsVerdict(Response::Status status) {
+  return status == Response::OK || status == Response::INVALID_REQUEST ||
+         status == Response::UNIMPLEMENTED || status == Response::INTERNAL;
+}
+
+// Two verdicts agree when they carry the same result. replica_id, leader_id and seq differ
+// between correct replicas, and so may the wording of an error.
+bool SameResult(const Response& a, const Response& b) {
+  return a.status() == b.status() && a.data() == b.data();
+}
+
+// The value that occurs most often in `values`; of equally common ones, the first.
+template <typename T>
+T MostCommon(const std::vector<T>& values) {
+  std::map<T, int> counts;
+  T best{};
+  int best_count = 0;
+  for (const T& value : values) {
+    if (++counts[value] > best_count) {
+      best_count = counts[value];
+      best = value;
+    }
+  }
+  return best;
+}
+
+std::chrono::system_clock::time_point ToSystemClock(Clock::time_point when) {
+  return std::chrono::system_clock::now() +
+         std::chrono::duration_cast<std::chrono::system_clock::duration>(when - Clock::now());
+}
+
+// One Call to one replica in flight on a call's completion queue; its address is the tag.
+struct PendingCall {
+  size_t replica = 0;
+  grpc::ClientContext context;
+  Response response;
+  grpc::Status status;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<Response>> reader;
+};
+
 }  // namespace
 
 class KVClient::Impl {
@@ -79,6 +124,9 @@ class KVClient::Impl {
         config_timeout_ms_(config.GetClientTimeoutMs() > 0 ? config.GetClientTimeoutMs()
                                                            : kFallbackTimeoutMs),
         client_id_(RandomClientId()),
+        quorum_(config.GetConsensusProtocol() == kProtocolPbft
+                    ? config.GetMaxMaliciousReplicaNum() + 1
+                    : 0),
         timeout_ms_(config_timeout_ms_) {
     const int64_t max_bytes = config.GetMaxMessageBytes();
     // -1 lifts gRPC's limit; a loaded config always sets one.
@@ -105,6 +153,16 @@ class KVClient::Impl {
   }
 
  private:
+  // RAFT: one replica at a time, following leader hints.
+  absl::StatusOr<KVResponse> ExecuteOnOne(const ResDBMessage& envelope, int timeout_ms,
+                                          size_t index, Clock::time_point deadline);
+  // PBFT: every replica at once; the first result f+1 replicas agree on.
+  absl::StatusOr<KVResponse> ExecuteOnQuorum(const ResDBMessage& envelope, int timeout_ms,
+                                             Clock::time_point deadline);
+  // The outcome of a call on which `members` (replica id, answer) gave the same verdict.
+  absl::StatusOr<KVResponse> Decide(
+      const std::vector<std::pair<int64_t, const Response*>>& members);
+
   ResDBService::Stub* StubFor(size_t index);
   // Index of the replica with `id`, or -1.
   int IndexOf(int64_t id) const;
@@ -117,6 +175,9 @@ class KVClient::Impl {
   const int config_timeout_ms_;
   int max_message_bytes_;
   const uint64_t client_id_;
+  // PBFT: matching verdicts that settle a call (f+1: at least one from a correct replica).
+  // 0 for RAFT, which trusts the one replica it asks.
+  const int quorum_;
   std::atomic<uint64_t> next_request_id_{1};
 
   mutable std::mutex mu_;
@@ -172,6 +233,14 @@ absl::StatusOr<KVResponse> KVClient::Impl::Execute(const KVRequest& kv_request) 
   request.SerializeToString(envelope.mutable_data());
 
   const Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  if (quorum_ > 0) return ExecuteOnQuorum(envelope, timeout_ms, deadline);
+  return ExecuteOnOne(envelope, timeout_ms, index, deadline);
+}
+
+absl::StatusOr<KVResponse> KVClient::Impl::ExecuteOnOne(const ResDBMessage& envelope,
+                                                        int timeout_ms, size_t index,
+                                                        Clock::time_point deadline) {
+  const size_t n = infos_.size();
   std::chrono::milliseconds backoff = kInitialRoundBackoff;
   absl::Status last_error;
   size_t tried_in_round = 0;
@@ -267,6 +336,174 @@ absl::StatusOr<KVResponse> KVClient::Impl::Execute(const KVRequest& kv_request) 
   return absl::DeadlineExceededError(absl::StrCat("no answer within the ", timeout_ms,
                                                   " ms client timeout (last tried ",
                                                   Describe(index), ")"));
+}
+
+absl::StatusOr<KVResponse> KVClient::Impl::ExecuteOnQuorum(const ResDBMessage& envelope,
+                                                           int timeout_ms,
+                                                           Clock::time_point deadline) {
+  const size_t n = infos_.size();
+  // What the call knows of each replica.
+  struct Replica {
+    // Non-null while a Call to the replica is in flight.
+    std::unique_ptr<PendingCall> call;
+    // Its latest verdict on the request.
+    std::optional<Response> verdict;
+    // Why its last Call brought no verdict; empty if none failed.
+    std::string failure;
+    // When to send to it next if no Call is in flight; max(): not planned.
+    Clock::time_point send_at = Clock::time_point::min();
+    std::chrono::milliseconds backoff = kInitialRoundBackoff;
+  };
+  std::vector<Replica> replicas(n);
+  size_t in_flight = 0;
+  std::chrono::milliseconds round_backoff = kInitialRoundBackoff;
+  grpc::CompletionQueue queue;
+  std::optional<absl::StatusOr<KVResponse>> result;
+
+  while (!result.has_value()) {
+    const Clock::time_point now = Clock::now();
+    if (now >= deadline) break;
+    for (size_t i = 0; i < n; ++i) {
+      Replica& replica = replicas[i];
+      if (replica.call != nullptr || replica.send_at > now) continue;
+      // Every send carries the same envelope, so the same client_id / request_id: replicas
+      // execute the request once however often it arrives.
+      auto call = std::make_unique<PendingCall>();
+      call->replica = i;
+      call->context.set_deadline(ToSystemClock(deadline));
+      call->reader = StubFor(i)->AsyncCall(&call->context, envelope, &queue);
+      call->reader->Finish(&call->response, &call->status, call.get());
+      replica.call = std::move(call);
+      replica.send_at = Clock::time_point::max();
+      ++in_flight;
+    }
+    Clock::time_point wake = deadline;
+    for (const Replica& replica : replicas) wake = std::min(wake, replica.send_at);
+    if (in_flight == 0 && wake == deadline) {
+      // Every replica gave a verdict and no f+1 of them agree. Correct replicas do not change
+      // their answer, but a lagging or restarted one may: ask them all again after a pause.
+      const Clock::time_point again = now + round_backoff;
+      round_backoff = std::min(round_backoff * 2, kMaxRoundBackoff);
+      for (Replica& replica : replicas) replica.send_at = again;
+      continue;
+    }
+
+    void* tag = nullptr;
+    bool ok = false;
+    if (queue.AsyncNext(&tag, &ok, ToSystemClock(wake)) != grpc::CompletionQueue::GOT_EVENT) {
+      continue;
+    }
+    std::unique_ptr<PendingCall> call =
+        std::move(replicas[static_cast<PendingCall*>(tag)->replica].call);
+    --in_flight;
+    const size_t index = call->replica;
+    Replica& replica = replicas[index];
+    const Response& response = call->response;
+    if (!ok || !call->status.ok() || !IsVerdict(response.status())) {
+      if (!ok || !call->status.ok()) {
+        replica.failure = call->status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
+                              ? "no answer"
+                              : absl::StrCat("unreachable: ", call->status.error_message());
+      } else {
+        replica.failure = absl::StrCat("answered ", Response::Status_Name(response.status()),
+                                       response.error().empty() ? "" : ": ", response.error());
+      }
+      replica.send_at = Clock::now() + replica.backoff;
+      replica.backoff = std::min(replica.backoff * 2, kMaxRoundBackoff);
+      continue;
+    }
+    replica.verdict = response;
+    replica.failure.clear();
+    // Only the new verdict can complete a quorum: count the verdicts that agree with it.
+    std::vector<std::pair<int64_t, const Response*>> members;
+    for (size_t i = 0; i < n; ++i) {
+      const Replica& other = replicas[i];
+      if (other.verdict.has_value() && SameResult(*other.verdict, *replica.verdict)) {
+        members.emplace_back(infos_[i].id(), &*other.verdict);
+      }
+    }
+    if (static_cast<int>(members.size()) >= quorum_) result = Decide(members);
+  }
+
+  // Decided or out of time: nobody waits for the other answers any more.
+  for (Replica& replica : replicas) {
+    if (replica.call != nullptr) replica.call->context.TryCancel();
+  }
+  while (in_flight > 0) {
+    void* tag = nullptr;
+    bool ok = false;
+    if (!queue.Next(&tag, &ok)) break;
+    replicas[static_cast<PendingCall*>(tag)->replica].call.reset();
+    --in_flight;
+  }
+  queue.Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (queue.Next(&tag, &ok)) {
+  }
+  if (result.has_value()) return *std::move(result);
+
+  size_t best = 0;
+  std::vector<std::string> silent;
+  for (size_t i = 0; i < n; ++i) {
+    const Replica& replica = replicas[i];
+    if (replica.verdict.has_value()) {
+      size_t matching = 0;
+      for (const Replica& other : replicas) {
+        matching += other.verdict.has_value() && SameResult(*other.verdict, *replica.verdict);
+      }
+      best = std::max(best, matching);
+    } else {
+      silent.push_back(
+          absl::StrCat(Describe(i), ": ", replica.failure.empty() ? "no answer" : replica.failure));
+    }
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("no result confirmed by ", quorum_, " of ", n, " replicas within ", timeout_ms,
+                   " ms; best: ", best, " matching", silent.empty() ? "" : " (",
+                   absl::StrJoin(silent, "; "), silent.empty() ? "" : ")"));
+}
+
+absl::StatusOr<KVResponse> KVClient::Impl::Decide(
+    const std::vector<std::pair<int64_t, const Response*>>& members) {
+  const Response& verdict = *members.front().second;
+  std::vector<int64_t> ids;
+  std::vector<int64_t> leaders;
+  std::vector<std::string> errors;
+  for (const auto& [id, member] : members) {
+    ids.push_back(id);
+    if (member->leader_id() != 0) leaders.push_back(member->leader_id());
+    errors.push_back(member->error());
+  }
+  // A faulty replica can name any primary or word its error any way; take what most of the
+  // agreeing replicas say.
+  if (!leaders.empty()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    leader_id_ = MostCommon(leaders);
+  }
+  const std::string error = MostCommon(errors);
+  const std::string who =
+      absl::StrCat(ids.size() == 1 ? "replica " : "replicas ", absl::StrJoin(ids, ", "));
+  switch (verdict.status()) {
+    case Response::OK: {
+      KVResponse kv_response;
+      if (!kv_response.ParseFromString(verdict.data())) {
+        return absl::InternalError(
+            absl::StrCat(who, " answered with data that is not a KVResponse"));
+      }
+      return kv_response;
+    }
+    case Response::INVALID_REQUEST:
+      return absl::InvalidArgumentError(absl::StrCat(who, " rejected the request: ", error));
+    case Response::UNIMPLEMENTED:
+      return absl::UnimplementedError(
+          error.empty()
+              ? absl::StrCat(who, ids.size() == 1 ? " does" : " do", " not support the request")
+              : error);
+    default:
+      return absl::InternalError(
+          absl::StrCat(who, " failed (", Response::Status_Name(verdict.status()), "): ", error));
+  }
 }
 
 KVClient::KVClient(const ResDBConfig& config) : impl_(std::make_unique<Impl>(config)) {}

@@ -14,18 +14,30 @@
 
 namespace resdb {
 
-// A client of the replicated key-value service. Each call is one unary gRPC `Call` carrying
-// a Request{type = TYPE_CLIENT_REQUEST, data = serialized KVRequest} and is bounded by the
-// client timeout (the config's client_timeout_ms unless SetTimeoutMs says otherwise).
+// A client of the replicated key-value service. Each call sends a Request{type =
+// TYPE_CLIENT_REQUEST, data = serialized KVRequest} as unary gRPC `Call`s and is bounded by the
+// client timeout (the config's client_timeout_ms unless SetTimeoutMs says otherwise). Every
+// send and retry of a call carries the same client_id / request_id, so replicas apply a
+// retried write once. How replicas are asked depends on the config's consensus_protocol.
 //
-// Replica choice: a call starts at the last replica known to lead (or that last answered),
-// else the first replica of the config. A NO_LEADER answer with a leader hint sends the call
-// to the hinted replica; NO_LEADER without a usable hint, UNAVAILABLE and transport failures
-// move it to the next replica. After every replica has been tried once without an answer the
-// client backs off briefly and goes round again, until the deadline. Every retry of a call
-// reuses its client_id / request_id, so a replica can apply a retried write once.
+// RAFT: one replica at a time. A call starts at the last replica known to lead (or that last
+// answered), else the first replica of the config. A NO_LEADER answer with a leader hint sends
+// the call to the hinted replica; NO_LEADER without a usable hint, UNAVAILABLE and transport
+// failures move it to the next replica. After every replica has been tried once without an
+// answer the client backs off briefly and goes round again, until the deadline.
 //
-// Errors of the transport and the replica:
+// PBFT (also a config without consensus_protocol): up to f = (n-1)/3 replicas may lie, so no
+// single answer is trusted. A call goes to every replica of the config at once and returns
+// the first result that f+1 replicas agree on (same Response status and identical data bytes;
+// at least one of them is correct); answers that disagree are outvoted, never returned.
+// Replicas that fail or answer NO_LEADER / UNAVAILABLE / TIMEOUT are asked again after a
+// backoff; if all have answered without f+1 agreeing, all are asked again. Outstanding sends
+// are cancelled once the call is decided. Without agreement by the deadline the call fails
+// with DeadlineExceededError ("no result confirmed by f+1 of n replicas within T ms; best: k
+// matching", then what each silent replica did). f+1 agreeing INVALID_REQUEST / UNIMPLEMENTED
+// / INTERNAL verdicts map as below.
+//
+// Errors of the transport and the replica (RAFT; PBFT as just described):
 //   NO_LEADER                -> UnavailableError ("no leader ..., last known leader ...")
 //   TIMEOUT, deadline passed -> DeadlineExceededError naming the timeout
 //   INVALID_REQUEST          -> InvalidArgumentError
@@ -83,7 +95,8 @@ class KVClient {
 
   // This client's identity in every Request it sends (random, non-zero).
   uint64_t GetClientId() const;
-  // The replica believed to lead, 0 when unknown.
+  // The replica believed to lead (PBFT: the primary most of the agreeing replicas named), 0 when
+  // unknown.
   int64_t GetLastKnownLeader() const;
 
  private:

@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -21,9 +23,10 @@ using testing::HasSubstr;
 // Generous slack for a loaded 2-core machine; the point is "about the timeout, not forever".
 constexpr std::chrono::milliseconds kSlack(5000);
 
-// A client config listing (id, port) replicas on 127.0.0.1, in order.
+// A client config listing (id, port) replicas on 127.0.0.1, in order. An empty `protocol`
+// leaves consensus_protocol unset, which means PBFT.
 ResDBConfig ClientConfig(const std::vector<std::pair<int64_t, int>>& replicas,
-                         int timeout_ms = 5000) {
+                         int timeout_ms = 5000, const std::string& protocol = "") {
   ResConfigData data;
   RegionInfo* region = data.add_region();
   for (const auto& [id, port] : replicas) {
@@ -33,7 +36,14 @@ ResDBConfig ClientConfig(const std::vector<std::pair<int64_t, int>>& replicas,
     info->set_port(port);
   }
   data.set_client_timeout_ms(timeout_ms);
+  if (!protocol.empty()) data.set_consensus_protocol(protocol);
   return ResDBConfig(data, 0);
+}
+
+// The single-replica tests below describe RAFT's leader-following client.
+ResDBConfig RaftConfig(const std::vector<std::pair<int64_t, int>>& replicas,
+                       int timeout_ms = 5000) {
+  return ClientConfig(replicas, timeout_ms, kProtocolRaft);
 }
 
 KVRequest ParseKV(const Request& request) {
@@ -48,7 +58,7 @@ std::chrono::milliseconds Since(Clock::time_point start) {
 
 TEST(KVClientTest, SetThenGetRoundTrips) {
   FakeReplica replica(1);
-  KVClient client(ClientConfig({{1, replica.port()}}));
+  KVClient client(RaftConfig({{1, replica.port()}}));
 
   ASSERT_TRUE(client.Set("color", "blue").ok());
   absl::StatusOr<std::string> value = client.Get("color");
@@ -69,14 +79,14 @@ TEST(KVClientTest, SetThenGetRoundTrips) {
 
 TEST(KVClientTest, GetOfAbsentKeyIsNotFound) {
   FakeReplica replica(1);
-  KVClient client(ClientConfig({{1, replica.port()}}));
+  KVClient client(RaftConfig({{1, replica.port()}}));
   absl::StatusOr<std::string> value = client.Get("nothing");
   EXPECT_EQ(value.status().code(), absl::StatusCode::kNotFound) << value.status();
 }
 
 TEST(KVClientTest, DeleteRangeAndVersionedCalls) {
   FakeReplica replica(1);
-  KVClient client(ClientConfig({{1, replica.port()}}));
+  KVClient client(RaftConfig({{1, replica.port()}}));
   for (const char* key : {"a", "b", "c"}) ASSERT_TRUE(client.Set(key, std::string("v") + key).ok());
   ASSERT_TRUE(client.Delete("b").ok());
   EXPECT_EQ(client.Get("b").status().code(), absl::StatusCode::kNotFound);
@@ -115,7 +125,7 @@ TEST(KVClientTest, FollowsNoLeaderHintWithTheSameRequestId) {
   FakeReplica follower(1);
   FakeReplica leader(2);
   follower.AnswerNoLeader(/*leader_hint=*/2);
-  KVClient client(ClientConfig({{1, follower.port()}, {2, leader.port()}}));
+  KVClient client(RaftConfig({{1, follower.port()}, {2, leader.port()}}));
 
   ASSERT_TRUE(client.Set("k", "v").ok());
 
@@ -139,7 +149,7 @@ TEST(KVClientTest, UnavailableReplicaIsRetriedElsewhereWithTheSameRequestId) {
   FakeReplica busy(1);
   FakeReplica healthy(2);
   busy.AnswerStatus(Response::UNAVAILABLE, "shutting down");
-  KVClient client(ClientConfig({{1, busy.port()}, {2, healthy.port()}}));
+  KVClient client(RaftConfig({{1, busy.port()}, {2, healthy.port()}}));
 
   ASSERT_TRUE(client.Set("k", "v").ok());
   ASSERT_EQ(busy.ReceivedRequests().size(), 1u);
@@ -150,7 +160,7 @@ TEST(KVClientTest, UnavailableReplicaIsRetriedElsewhereWithTheSameRequestId) {
 TEST(KVClientTest, SkipsADeadReplica) {
   ClosedPort dead;
   FakeReplica alive(2);
-  KVClient client(ClientConfig({{1, dead.port()}, {2, alive.port()}}));
+  KVClient client(RaftConfig({{1, dead.port()}, {2, alive.port()}}));
 
   ASSERT_TRUE(client.Set("k", "v").ok());
   absl::StatusOr<std::string> value = client.Get("k");
@@ -161,7 +171,7 @@ TEST(KVClientTest, SkipsADeadReplica) {
 
 TEST(KVClientTest, AllReplicasDeadIsUnavailableNamingTheAddress) {
   ClosedPort dead;
-  KVClient client(ClientConfig({{1, dead.port()}}, /*timeout_ms=*/300));
+  KVClient client(RaftConfig({{1, dead.port()}}, /*timeout_ms=*/300));
   const Clock::time_point start = Clock::now();
   absl::Status status = client.Set("k", "v");
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
@@ -172,7 +182,7 @@ TEST(KVClientTest, AllReplicasDeadIsUnavailableNamingTheAddress) {
 TEST(KVClientTest, HangingReplicaGivesDeadlineExceededAfterAboutTheTimeout) {
   FakeReplica replica(1);
   replica.Hang();
-  KVClient client(ClientConfig({{1, replica.port()}}));
+  KVClient client(RaftConfig({{1, replica.port()}}));
   client.SetTimeoutMs(300);
 
   const Clock::time_point start = Clock::now();
@@ -191,7 +201,7 @@ TEST(KVClientTest, NoLeaderAnywhereIsUnavailableNamingTheLastKnownLeader) {
   // Both point at replica 7, which the client config does not list.
   a.AnswerNoLeader(7);
   b.AnswerNoLeader(7);
-  KVClient client(ClientConfig({{1, a.port()}, {2, b.port()}}, /*timeout_ms=*/300));
+  KVClient client(RaftConfig({{1, a.port()}, {2, b.port()}}, /*timeout_ms=*/300));
 
   const Clock::time_point start = Clock::now();
   absl::Status status = client.Set("k", "v");
@@ -209,7 +219,7 @@ TEST(KVClientTest, NoLeaderAnywhereIsUnavailableNamingTheLastKnownLeader) {
 
 TEST(KVClientTest, ReplicaStatusesMapToTypedErrors) {
   FakeReplica replica(1);
-  KVClient client(ClientConfig({{1, replica.port()}}));
+  KVClient client(RaftConfig({{1, replica.port()}}));
 
   replica.AnswerStatus(Response::INVALID_REQUEST, "bad batch");
   EXPECT_EQ(client.Set("k", "v").code(), absl::StatusCode::kInvalidArgument);
@@ -233,7 +243,7 @@ TEST(KVClientTest, ReplicaStatusesMapToTypedErrors) {
 
 TEST(KVClientTest, ConsistencyIsSentWithReadsOnly) {
   FakeReplica replica(1);
-  KVClient client(ClientConfig({{1, replica.port()}}));
+  KVClient client(RaftConfig({{1, replica.port()}}));
   client.SetConsistency("stale");
 
   ASSERT_TRUE(client.Set("k", "v").ok());
@@ -249,7 +259,7 @@ TEST(KVClientTest, ConsistencyIsSentWithReadsOnly) {
 
 TEST(KVClientTest, ExecuteReturnsServiceErrorsInTheResponse) {
   FakeReplica replica(1);
-  KVClient client(ClientConfig({{1, replica.port()}}));
+  KVClient client(RaftConfig({{1, replica.port()}}));
   KVRequest request;
   request.set_cmd(KVRequest::GET);
   request.set_key("absent");
@@ -264,6 +274,255 @@ TEST(KVClientTest, ClientsPickDistinctIds) {
   KVClient second(config);
   EXPECT_NE(first.GetClientId(), 0u);
   EXPECT_NE(first.GetClientId(), second.GetClientId());
+}
+
+// PBFT: four replicas, so f = 1 and a result needs two matching answers.
+class PbftClientTest : public ::testing::Test {
+ protected:
+  PbftClientTest() {
+    for (int64_t id = 1; id <= 4; ++id) replicas_.push_back(std::make_unique<FakeReplica>(id));
+  }
+
+  ResDBConfig Config(int timeout_ms = 5000, const std::string& protocol = "") {
+    std::vector<std::pair<int64_t, int>> list;
+    for (const auto& replica : replicas_) list.emplace_back(replica->id(), replica->port());
+    return ClientConfig(list, timeout_ms, protocol);
+  }
+
+  FakeReplica& replica(int id) { return *replicas_[id - 1]; }
+
+  std::vector<std::unique_ptr<FakeReplica>> replicas_;
+};
+
+// A replica's answer to a GET of `value`.
+std::string ValueAnswer(const std::string& value) {
+  KVResponse response;
+  response.set_value(value);
+  return response.SerializeAsString();
+}
+
+// Polls `done` for up to 5 s: cancellations reach a server asynchronously.
+template <typename Predicate>
+bool Eventually(Predicate done) {
+  const Clock::time_point deadline = Clock::now() + std::chrono::seconds(5);
+  while (!done()) {
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+TEST_F(PbftClientTest, ConfigWithoutProtocolSendsTheSameRequestToEveryReplica) {
+  // Held answers: every replica has the request before the first answer decides the call.
+  for (auto& fake : replicas_) fake->SetDelayMs(300);
+  KVClient client(Config());
+
+  ASSERT_TRUE(client.Set("color", "blue").ok());
+  ASSERT_TRUE(client.Set("color", "red").ok());
+
+  const std::vector<Request> first = replica(1).ReceivedRequests();
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].type(), Request::TYPE_CLIENT_REQUEST);
+  EXPECT_EQ(first[0].client_id(), client.GetClientId());
+  EXPECT_EQ(ParseKV(first[0]).value(), "blue");
+  EXPECT_LT(first[0].request_id(), first[1].request_id());
+  for (auto& fake : replicas_) {
+    const std::vector<Request> received = fake->ReceivedRequests();
+    ASSERT_EQ(received.size(), 2u) << "replica " << fake->id();
+    for (size_t i = 0; i < received.size(); ++i) {
+      EXPECT_EQ(received[i].client_id(), first[i].client_id());
+      EXPECT_EQ(received[i].request_id(), first[i].request_id());
+      EXPECT_EQ(received[i].data(), first[i].data());
+    }
+  }
+}
+
+TEST_F(PbftClientTest, RaftConfigStillAsksOneReplica) {
+  KVClient client(Config(5000, kProtocolRaft));
+  ASSERT_TRUE(client.Set("k", "v").ok());
+  EXPECT_EQ(replica(1).ReceivedRequests().size(), 1u);
+  for (int id = 2; id <= 4; ++id) EXPECT_TRUE(replica(id).ReceivedRequests().empty()) << id;
+}
+
+TEST_F(PbftClientTest, ADivergentReplicaIsOutvotedEvenWhenItAnswersFirst) {
+  replica(1).AnswerData(ValueAnswer("stale"));
+  for (int id = 2; id <= 4; ++id) {
+    replica(id).AnswerData(ValueAnswer("fresh"));
+    replica(id).SetDelayMs(100);
+  }
+  KVClient client(Config(5000, kProtocolPbft));
+  absl::StatusOr<std::string> value = client.Get("k");
+  ASSERT_TRUE(value.ok()) << value.status();
+  EXPECT_EQ(*value, "fresh");
+}
+
+TEST_F(PbftClientTest, ByzantineGarbageIsOutvoted) {
+  // OK with bytes that are no KVResponse, ahead of the correct replicas.
+  replica(4).AnswerData(std::string("\xff\xff garbage", 10));
+  for (int id = 1; id <= 3; ++id) replica(id).SetDelayMs(100);
+  KVClient client(Config());
+
+  ASSERT_TRUE(client.Set("k", "v").ok());
+  // At least two of the three correct replicas applied the write, so no two of them can
+  // agree on anything but "v".
+  absl::StatusOr<std::string> value = client.Get("k");
+  ASSERT_TRUE(value.ok()) << value.status();
+  EXPECT_EQ(*value, "v");
+}
+
+TEST_F(PbftClientTest, FirstResultConfirmedByFPlusOneWinsAndTheRestAreCancelled) {
+  replica(1).AnswerData(ValueAnswer("x"));
+  replica(2).AnswerData(ValueAnswer("x"));
+  replica(3).AnswerData(ValueAnswer("y"));
+  replica(4).AnswerData(ValueAnswer("y"));
+  // The "x" answers are held too, so that every replica holds its call when the result is
+  // decided: a call cancelled before it reaches a replica leaves no trace there.
+  replica(1).SetDelayMs(200);
+  replica(2).SetDelayMs(200);
+  replica(3).SetDelayMs(3000);
+  replica(4).SetDelayMs(3000);
+  KVClient client(Config());
+
+  const Clock::time_point start = Clock::now();
+  absl::StatusOr<std::string> value = client.Get("k");
+  ASSERT_TRUE(value.ok()) << value.status();
+  EXPECT_EQ(*value, "x");
+  EXPECT_LT(Since(start), std::chrono::milliseconds(3000));
+  EXPECT_TRUE(Eventually([&] {
+    return replica(3).CancelledCalls() == 1 && replica(4).CancelledCalls() == 1;
+  })) << replica(3).CancelledCalls()
+      << " " << replica(4).CancelledCalls();
+}
+
+TEST(PbftClientDeadlineTest, OneReplicaUpOfFourIsDeadlineExceededWithTheCounts) {
+  FakeReplica alive(1);
+  ClosedPort down_a, down_b, down_c;
+  KVClient client(
+      ClientConfig({{1, alive.port()}, {2, down_a.port()}, {3, down_b.port()}, {4, down_c.port()}},
+                   /*timeout_ms=*/500));
+
+  const Clock::time_point start = Clock::now();
+  absl::Status status = client.Set("k", "v");
+  const std::chrono::milliseconds elapsed = Since(start);
+
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("no result confirmed by 2 of 4 replicas within 500 ms; best: 1 matching"));
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr(absl::StrCat("replica 2 at 127.0.0.1:", down_a.port())));
+  EXPECT_GE(elapsed, std::chrono::milliseconds(450));
+  EXPECT_LT(elapsed, std::chrono::milliseconds(500) + kSlack);
+  ASSERT_FALSE(alive.ReceivedRequests().empty());
+}
+
+TEST_F(PbftClientTest, HangingReplicasGiveDeadlineExceededAfterAboutTheTimeout) {
+  for (auto& fake : replicas_) fake->Hang();
+  KVClient client(Config(/*timeout_ms=*/300));
+
+  const Clock::time_point start = Clock::now();
+  absl::Status status = client.Set("k", "v");
+  const std::chrono::milliseconds elapsed = Since(start);
+
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
+  EXPECT_THAT(std::string(status.message()), HasSubstr("within 300 ms; best: 0 matching"));
+  EXPECT_GE(elapsed, std::chrono::milliseconds(250));
+  EXPECT_LT(elapsed, std::chrono::milliseconds(300) + kSlack);
+}
+
+TEST_F(PbftClientTest, RetriesKeepTheRequestIds) {
+  for (auto& fake : replicas_) fake->FailNext(2, Response::UNAVAILABLE, "warming up");
+  KVClient client(Config());
+
+  ASSERT_TRUE(client.Set("k", "v").ok());
+
+  const Request first = replica(1).ReceivedRequests().at(0);
+  int retried = 0;
+  for (auto& fake : replicas_) {
+    const std::vector<Request> received = fake->ReceivedRequests();
+    for (const Request& request : received) {
+      EXPECT_EQ(request.client_id(), first.client_id());
+      EXPECT_EQ(request.request_id(), first.request_id());
+      EXPECT_EQ(request.data(), first.data());
+    }
+    if (received.size() >= 3) ++retried;
+  }
+  EXPECT_GE(retried, 2);
+}
+
+TEST_F(PbftClientTest, DisagreementIsAskedAgainUntilFPlusOneAgree) {
+  replica(1).AnswerData(ValueAnswer("a"));
+  replica(2).AnswerData(ValueAnswer("b"));
+  replica(3).AnswerData(ValueAnswer("c"));
+  replica(4).AnswerData(ValueAnswer("d"));
+  KVClient client(Config());
+
+  // Replica 2 comes round to "a" while the client keeps asking.
+  std::thread change([this] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    replica(2).AnswerData(ValueAnswer("a"));
+  });
+  absl::StatusOr<std::string> value = client.Get("k");
+  change.join();
+
+  ASSERT_TRUE(value.ok()) << value.status();
+  EXPECT_EQ(*value, "a");
+  const std::vector<Request> received = replica(2).ReceivedRequests();
+  ASSERT_GE(received.size(), 2u);
+  EXPECT_EQ(received.front().request_id(), received.back().request_id());
+}
+
+TEST_F(PbftClientTest, AgreedRejectionsMapToTypedErrors) {
+  KVClient client(Config());
+
+  for (auto& fake : replicas_) fake->AnswerStatus(Response::INVALID_REQUEST, "bad batch");
+  absl::Status invalid = client.Set("k", "v");
+  EXPECT_EQ(invalid.code(), absl::StatusCode::kInvalidArgument) << invalid;
+  EXPECT_THAT(std::string(invalid.message()), HasSubstr("bad batch"));
+
+  for (auto& fake : replicas_) {
+    fake->AnswerStatus(Response::UNIMPLEMENTED, "stale reads are not supported by pbft");
+  }
+  absl::Status unimplemented = client.Set("k", "v");
+  EXPECT_EQ(unimplemented.code(), absl::StatusCode::kUnimplemented) << unimplemented;
+  EXPECT_THAT(std::string(unimplemented.message()),
+              HasSubstr("stale reads are not supported by pbft"));
+
+  for (auto& fake : replicas_) fake->AnswerStatus(Response::INTERNAL, "disk full");
+  absl::Status internal = client.Set("k", "v");
+  EXPECT_EQ(internal.code(), absl::StatusCode::kInternal) << internal;
+  EXPECT_THAT(std::string(internal.message()), HasSubstr("disk full"));
+}
+
+TEST_F(PbftClientTest, ALoneRejectionIsOutvoted) {
+  replica(1).AnswerStatus(Response::INVALID_REQUEST, "forged");
+  for (int id = 2; id <= 4; ++id) replica(id).SetDelayMs(100);
+  KVClient client(Config());
+  absl::Status status = client.Set("k", "v");
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST_F(PbftClientTest, ConcurrentCallsShareOneClient) {
+  KVClient client(Config());
+  constexpr int kThreads = 8;
+  constexpr int kCallsPerThread = 10;
+  std::vector<std::thread> threads;
+  std::vector<absl::Status> failures(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&client, &failures, t] {
+      for (int i = 0; i < kCallsPerThread && failures[t].ok(); ++i) {
+        failures[t] = client.Set(absl::StrCat("key", t, "-", i), "v");
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (const absl::Status& status : failures) EXPECT_TRUE(status.ok()) << status;
+
+  std::set<uint64_t> request_ids;
+  for (auto& fake : replicas_) {
+    for (const Request& request : fake->ReceivedRequests())
+      request_ids.insert(request.request_id());
+  }
+  EXPECT_EQ(request_ids.size(), static_cast<size_t>(kThreads * kCallsPerThread));
 }
 
 }  // namespace
