@@ -113,7 +113,7 @@ absl::Status ConsensusManagerPBFT::Open(std::unique_ptr<TransactionManager> tran
     return absl::Status(wal.status().code(), absl::StrCat("pbft log: ", wal.status().message()));
   }
   wal_ = std::move(*wal);
-  table_ = std::make_unique<raft::AppliedRequestTable>();
+  table_ = std::make_unique<AppliedRequestTable>();
   absl::Status loaded = table_->Load(table_view_.get());
   if (!loaded.ok()) {
     return absl::Status(loaded.code(), absl::StrCat("pbft applied requests: ", loaded.message()));
@@ -138,8 +138,8 @@ absl::Status ConsensusManagerPBFT::Open(std::unique_ptr<TransactionManager> tran
 
   executor_ = std::make_unique<TransactionExecutor>(
       config(),
-      std::make_unique<raft::DedupTransactionManager>(std::move(transaction_manager), table_.get(),
-                                                      stats()),
+      std::make_unique<DedupTransactionManager>(std::move(transaction_manager), table_.get(),
+                                                stats()),
       [this](std::unique_ptr<Request> request, std::unique_ptr<BatchUserResponse> response) {
         OnExecuted(std::move(request), std::move(response));
       },
@@ -261,7 +261,7 @@ void ConsensusManagerPBFT::HandleClientRequest(std::unique_ptr<Context> context,
     context->Reply(response);
     return;
   }
-  const UserRequest user_request = raft::ToUserRequest(request.get(), self_id_);
+  const UserRequest user_request = ToUserRequest(request.get(), self_id_);
   if (!tracker_.Add(user_request, &context, Clock::now() + client_timeout_)) {
     context->Reply(MakeResponse(Response::UNAVAILABLE, "too many pending requests"));
     return;
@@ -489,8 +489,7 @@ void ConsensusManagerPBFT::OnExecuted(std::unique_ptr<Request> request,
     if (user_requests.ParseFromString(request->data())) {
       for (int i = 0; i < user_requests.requests_size(); ++i) {
         const UserRequest& user_request = user_requests.requests(i);
-        const raft::ClientRequestTracker::Key key(user_request.client_id(),
-                                                  user_request.request_id());
+        const ClientRequestTracker::Key key(user_request.client_id(), user_request.request_id());
         Response answer = MakeResponse(Response::OK, "");
         if (i < response->responses_size()) answer.set_data(response->responses(i));
         answer.set_seq(seq);

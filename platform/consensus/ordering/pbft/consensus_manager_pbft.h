@@ -18,11 +18,11 @@
 #include "absl/status/statusor.h"
 #include "platform/common/bounded_queue.h"
 #include "platform/config/resdb_config.h"
+#include "platform/consensus/execution/applied_request_table.h"
+#include "platform/consensus/execution/client_request_tracker.h"
 #include "platform/consensus/execution/transaction_executor.h"
 #include "platform/consensus/execution/transaction_manager.h"
 #include "platform/consensus/ordering/pbft/pbft_replica.h"
-#include "platform/consensus/ordering/raft/applied_request_table.h"
-#include "platform/consensus/ordering/raft/client_request_tracker.h"
 #include "platform/consensus/recovery/pbft_wal.h"
 #include "platform/networkstrate/consensus_manager.h"
 #include "platform/statistic/stats.h"
@@ -125,12 +125,12 @@ class ConsensusManagerPBFT : public ConsensusManager {
   const size_t batch_limit_;
 
   pbft::PbftReplica replica_;  // protocol thread only
-  raft::ClientRequestTracker tracker_;
+  ClientRequestTracker tracker_;
   std::unique_ptr<Storage> pbft_view_;
   std::unique_ptr<Storage> wal_view_;
   std::unique_ptr<Storage> table_view_;
   std::unique_ptr<pbft::PbftWal> wal_;  // protocol thread only (after Open)
-  std::unique_ptr<raft::AppliedRequestTable> table_;
+  std::unique_ptr<AppliedRequestTable> table_;
   std::unique_ptr<TransactionExecutor> executor_;
   bool sync_ = true;
   uint64_t restored_executed_seq_ = 0;

@@ -105,7 +105,7 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
                         absl::StrCat("raft state: ", state.status().message()));
   }
   state_ = std::move(*state);
-  table_ = std::make_unique<raft::AppliedRequestTable>();
+  table_ = std::make_unique<AppliedRequestTable>();
   absl::Status loaded = table_->Load(state_view_.get());
   if (!loaded.ok()) return loaded;
 
@@ -158,8 +158,8 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
   node_ = std::make_unique<raft::RaftNode>(options, std::move(restored));
 
   rpc_ = std::make_unique<raft::RaftRpc>(self_id_, GetCommunicator());
-  auto dedup = std::make_unique<raft::DedupTransactionManager>(std::move(transaction_manager),
-                                                               table_.get(), stats());
+  auto dedup = std::make_unique<DedupTransactionManager>(std::move(transaction_manager),
+                                                         table_.get(), stats());
   transaction_manager_ = dedup.get();
   applied_index_.store(applied);
   executor_ = std::make_unique<TransactionExecutor>(
@@ -358,7 +358,7 @@ void ConsensusManagerRaft::HandleClientRequest(std::unique_ptr<Context> context,
     context->Reply(NoLeaderResponse("no leader"));
     return;
   }
-  const UserRequest user_request = raft::ToUserRequest(request.get(), self_id_);
+  const UserRequest user_request = ToUserRequest(request.get(), self_id_);
   if (!tracker_.Add(user_request, &context, Clock::now() + client_timeout_)) {
     context->Reply(MakeResponse(Response::UNAVAILABLE, "too many pending requests"));
     return;
@@ -426,7 +426,7 @@ void ConsensusManagerRaft::HandleWork(Work& work) {
 }
 
 void ConsensusManagerRaft::RouteWrite(const UserRequest& request) {
-  const raft::ClientRequestTracker::Key key(request.client_id(), request.request_id());
+  const ClientRequestTracker::Key key(request.client_id(), request.request_id());
   if (node_->role() == raft::Role::kLeader) {
     pending_proposals_.push_back(request);
     return;
@@ -715,8 +715,7 @@ void ConsensusManagerRaft::OnExecuted(std::unique_ptr<Request> request,
     if (user_requests.ParseFromString(request->data())) {
       for (int i = 0; i < user_requests.requests_size(); ++i) {
         const UserRequest& user_request = user_requests.requests(i);
-        const raft::ClientRequestTracker::Key key(user_request.client_id(),
-                                                  user_request.request_id());
+        const ClientRequestTracker::Key key(user_request.client_id(), user_request.request_id());
         if (!tracker_.Contains(key)) continue;
         Response answer = MakeResponse(Response::OK, "");
         if (i < response->responses_size()) answer.set_data(response->responses(i));
@@ -740,7 +739,7 @@ ReplicaStatus ConsensusManagerRaft::GetStatus() {
   for (const char* name :
        {"raft_log_fsyncs", "raft_committed_entries", "raft_proposed_requests", "raft_proposals",
         "raft_forwarded_requests", "raft_forward_dropped", "raft_queue_dropped",
-        "raft_duplicate_requests", "raft_linearizable_reads", "raft_stale_reads",
+        "executor_duplicate_requests", "raft_linearizable_reads", "raft_stale_reads",
         "raft_request_timeouts", "raft_malformed_messages"}) {
     metrics[name] = static_cast<int64_t>(stats()->CounterValue(name));
   }

@@ -16,10 +16,10 @@
 #include "absl/status/statusor.h"
 #include "platform/common/bounded_queue.h"
 #include "platform/config/resdb_config.h"
+#include "platform/consensus/execution/applied_request_table.h"
+#include "platform/consensus/execution/client_request_tracker.h"
 #include "platform/consensus/execution/transaction_executor.h"
 #include "platform/consensus/execution/transaction_manager.h"
-#include "platform/consensus/ordering/raft/applied_request_table.h"
-#include "platform/consensus/ordering/raft/client_request_tracker.h"
 #include "platform/consensus/ordering/raft/raft_log.h"
 #include "platform/consensus/ordering/raft/raft_node.h"
 #include "platform/consensus/ordering/raft/raft_persistent_state.h"
@@ -146,9 +146,9 @@ class ConsensusManagerRaft : public ConsensusManager {
   std::unique_ptr<Storage> snapshot_view_;
   std::unique_ptr<raft::RaftLog> log_;
   std::unique_ptr<raft::RaftPersistentState> state_;
-  std::unique_ptr<raft::AppliedRequestTable> table_;
+  std::unique_ptr<AppliedRequestTable> table_;
   std::unique_ptr<raft::RaftNode> node_;  // raft thread only (after Open)
-  raft::ClientRequestTracker tracker_;
+  ClientRequestTracker tracker_;
   std::unique_ptr<raft::RaftRpc> rpc_;
   TransactionManager* transaction_manager_ = nullptr;  // owned by executor_
   std::unique_ptr<TransactionExecutor> executor_;

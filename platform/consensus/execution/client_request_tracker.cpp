@@ -1,7 +1,6 @@
-#include "platform/consensus/ordering/raft/client_request_tracker.h"
+#include "platform/consensus/execution/client_request_tracker.h"
 
 namespace resdb {
-namespace raft {
 
 UserRequest ToUserRequest(Request* request, int64_t proxy_id) {
   UserRequest user_request;
@@ -110,5 +109,4 @@ size_t ClientRequestTracker::size() const {
   return pending_.size();
 }
 
-}  // namespace raft
 }  // namespace resdb

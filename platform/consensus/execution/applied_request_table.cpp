@@ -1,11 +1,10 @@
-#include "platform/consensus/ordering/raft/applied_request_table.h"
+#include "platform/consensus/execution/applied_request_table.h"
 
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 
 namespace resdb {
-namespace raft {
 namespace {
 
 constexpr char kAppliedKey[] = "applied_index";
@@ -43,9 +42,8 @@ absl::Status AppliedRequestTable::Load(Storage* storage) {
   absl::StatusOr<std::string> meta = storage->Get(kAppliedKey);
   if (meta.ok()) {
     if (meta->size() != 16) {
-      return absl::DataLossError(absl::StrCat("raft state key \"", kAppliedKey,
-                                              "\": record of ", meta->size(),
-                                              " bytes, expected 16"));
+      return absl::DataLossError(absl::StrCat("raft state key \"", kAppliedKey, "\": record of ",
+                                              meta->size(), " bytes, expected 16"));
     }
     applied = GetFixed64(*meta);
     clock = GetFixed64(absl::string_view(*meta).substr(8));
@@ -60,8 +58,8 @@ absl::Status AppliedRequestTable::Load(Storage* storage) {
         BatchUserRequest stored;
         if (key.size() != begin.size() + 8 || value.size() < 8 ||
             !stored.ParseFromArray(value.data() + 8, static_cast<int>(value.size() - 8))) {
-          error = absl::DataLossError(absl::StrCat(
-              "raft state: applied-request record of ", key.size(), "-byte key is damaged"));
+          error = absl::DataLossError(absl::StrCat("raft state: applied-request record of ",
+                                                   key.size(), "-byte key is damaged"));
           return false;
         }
         ClientRecord record;
@@ -161,7 +159,7 @@ DedupTransactionManager::DedupTransactionManager(std::unique_ptr<TransactionMana
                                                  AppliedRequestTable* table, Stats* stats)
     : inner_(std::move(inner)),
       table_(table),
-      duplicates_(stats->GetCounter("raft_duplicate_requests")) {}
+      duplicates_(stats->GetCounter("executor_duplicate_requests")) {}
 
 std::unique_ptr<std::string> DedupTransactionManager::ExecuteData(const std::string& request) {
   return inner_->ExecuteData(request);
@@ -226,5 +224,4 @@ bool DedupTransactionManager::IsReadOnly(const std::string& request) {
   return inner_->IsReadOnly(request);
 }
 
-}  // namespace raft
 }  // namespace resdb

@@ -1,4 +1,4 @@
-#include "platform/consensus/ordering/raft/applied_request_table.h"
+#include "platform/consensus/execution/applied_request_table.h"
 
 #include <memory>
 #include <string>
@@ -8,7 +8,6 @@
 #include "platform/storage/memory_storage.h"
 
 namespace resdb {
-namespace raft {
 namespace {
 
 // Answers "r<n>" for the n-th request it executes and remembers what it executed.
@@ -58,7 +57,7 @@ TEST(AppliedRequestTableTest, RetriesApplyOnceAndGetTheFirstResponse) {
   EXPECT_EQ(responses->responses(1), "r3");
   EXPECT_EQ(responses->responses(2), "r4");
   EXPECT_EQ(executed, (std::vector<std::string>{"a", "b", "c", "anonymous"}));
-  EXPECT_EQ(stats.CounterValue("raft_duplicate_requests"), 2u);
+  EXPECT_EQ(stats.CounterValue("executor_duplicate_requests"), 2u);
   EXPECT_EQ(table.Lookup(2, 2).value_or(""), "r3");
   EXPECT_FALSE(table.Lookup(2, 3).has_value());
 }
@@ -119,5 +118,4 @@ TEST(AppliedRequestTableTest, BoundsPerClientAndForgetsTheLeastRecentClient) {
 }
 
 }  // namespace
-}  // namespace raft
 }  // namespace resdb

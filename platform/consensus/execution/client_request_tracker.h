@@ -1,5 +1,5 @@
-#ifndef PLATFORM_CONSENSUS_ORDERING_RAFT_CLIENT_REQUEST_TRACKER_H_
-#define PLATFORM_CONSENSUS_ORDERING_RAFT_CLIENT_REQUEST_TRACKER_H_
+#ifndef PLATFORM_CONSENSUS_EXECUTION_CLIENT_REQUEST_TRACKER_H_
+#define PLATFORM_CONSENSUS_EXECUTION_CLIENT_REQUEST_TRACKER_H_
 
 #include <chrono>
 #include <cstdint>
@@ -14,7 +14,6 @@
 #include "platform/proto/resdb.pb.h"
 
 namespace resdb {
-namespace raft {
 
 // The client writes a replica received and has not answered yet, keyed by
 // (client_id, request_id): the replica that holds a request's Context answers it when it
@@ -72,7 +71,6 @@ class ClientRequestTracker {
   std::map<Key, Pending> pending_;
 };
 
-}  // namespace raft
 }  // namespace resdb
 
-#endif  // PLATFORM_CONSENSUS_ORDERING_RAFT_CLIENT_REQUEST_TRACKER_H_
+#endif  // PLATFORM_CONSENSUS_EXECUTION_CLIENT_REQUEST_TRACKER_H_

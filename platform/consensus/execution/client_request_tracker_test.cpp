@@ -1,4 +1,4 @@
-#include "platform/consensus/ordering/raft/client_request_tracker.h"
+#include "platform/consensus/execution/client_request_tracker.h"
 
 #include <memory>
 #include <vector>
@@ -6,7 +6,6 @@
 #include "gtest/gtest.h"
 
 namespace resdb {
-namespace raft {
 namespace {
 
 using Clock = ClientRequestTracker::Clock;
@@ -110,5 +109,4 @@ TEST(ClientRequestTrackerTest, RetryIsDueOncePerInterval) {
 }
 
 }  // namespace
-}  // namespace raft
 }  // namespace resdb

@@ -1,5 +1,5 @@
-#ifndef PLATFORM_CONSENSUS_ORDERING_RAFT_APPLIED_REQUEST_TABLE_H_
-#define PLATFORM_CONSENSUS_ORDERING_RAFT_APPLIED_REQUEST_TABLE_H_
+#ifndef PLATFORM_CONSENSUS_EXECUTION_APPLIED_REQUEST_TABLE_H_
+#define PLATFORM_CONSENSUS_EXECUTION_APPLIED_REQUEST_TABLE_H_
 
 #include <cstdint>
 #include <map>
@@ -18,7 +18,6 @@
 #include "platform/storage/storage.h"
 
 namespace resdb {
-namespace raft {
 
 // Which client requests the state machine has applied, and their responses: what makes a
 // retried (client_id, request_id) apply once. Every replica updates it in the apply path
@@ -29,7 +28,7 @@ namespace raft {
 // ago is forgotten first ("longest ago" counts applied batches, so it is deterministic).
 // A retry of a request that was forgotten this way would be applied again.
 //
-// Persistence (in a Storage view, normally the kRaftStatePrefix view): Flush writes the
+// Persistence (in a Storage view of the protocol's own state): Flush writes the
 // records of the clients changed since the last Flush and the applied index into one
 // WriteBatch, so the table on disk always matches the applied index stored with it. Keys:
 //   "applied_index"                 8-byte big-endian log index, then 8-byte batch clock
@@ -85,7 +84,7 @@ class AppliedRequestTable {
 // A TransactionManager that applies each (client_id, request_id) at most once: requests the
 // table already holds, or that appeared earlier in the same batch, are not executed again and
 // get the first execution's response. Everything else goes to the wrapped manager (as one
-// batch) and is recorded. Counts skipped requests in "raft_duplicate_requests".
+// batch) and is recorded. Counts skipped requests in "executor_duplicate_requests".
 class DedupTransactionManager : public TransactionManager {
  public:
   // `table` and `stats` must outlive this object.
@@ -103,7 +102,6 @@ class DedupTransactionManager : public TransactionManager {
   Counter* const duplicates_;
 };
 
-}  // namespace raft
 }  // namespace resdb
 
-#endif  // PLATFORM_CONSENSUS_ORDERING_RAFT_APPLIED_REQUEST_TABLE_H_
+#endif  // PLATFORM_CONSENSUS_EXECUTION_APPLIED_REQUEST_TABLE_H_
