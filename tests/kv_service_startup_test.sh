@@ -6,6 +6,8 @@ set -uo pipefail
 server="$1"
 work="${TEST_TMPDIR:-$(mktemp -d)}/startup"
 mkdir -p "$work"
+# Some sandboxes mount /dev read-only, so expected noise goes to a file of our own.
+noise="$work/noise.log"
 failures=0
 
 # expect_failure NAME EXPECTED_SUBSTRING ARGS...
@@ -68,19 +70,19 @@ expect_failure bad_metrics_port "--metrics_port" --config "$work/good.config" --
 raft_port=0
 for _ in $(seq 1 50); do
   candidate=$((30000 + RANDOM % 30000))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then raft_port=$candidate; break; fi
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>>"$noise"; then raft_port=$candidate; break; fi
 done
 write_config "$work/raft.config" ', "consensus_protocol": "raft", "require_signatures": false' "$raft_port"
 "$server" --config "$work/raft.config" --id 1 --data_dir "$work/raft.data" >"$work/raft.log" 2>&1 &
 raft_pid=$!
-trap 'kill -KILL "$raft_pid" 2>/dev/null' EXIT
+trap 'kill -KILL "$raft_pid" 2>>"$noise"' EXIT
 served=0
 for _ in $(seq 1 200); do
-  if grep -q "serving" "$work/raft.log" 2>/dev/null; then served=1; break; fi
-  kill -0 "$raft_pid" 2>/dev/null || break
+  if grep -q "serving" "$work/raft.log" 2>>"$noise"; then served=1; break; fi
+  kill -0 "$raft_pid" 2>>"$noise" || break
   sleep 0.1
 done
-kill -TERM "$raft_pid" 2>/dev/null
+kill -TERM "$raft_pid" 2>>"$noise"
 wait "$raft_pid"
 raft_status=$?
 if [ "$served" -ne 1 ]; then
