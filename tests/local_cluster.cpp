@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -39,6 +40,42 @@ int FreePort() {
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   close(fd);
   return ntohs(addr.sin_port);
+}
+
+// The body of http://127.0.0.1:<port><path>, empty on any failure.
+std::string HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "";
+  timeval timeout{};
+  timeout.tv_sec = 2;
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return "";
+  }
+  const std::string request =
+      absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    close(fd);
+    return "";
+  }
+  std::string response;
+  char buffer[4096];
+  ssize_t got;
+  while ((got = recv(fd, buffer, sizeof(buffer), 0)) > 0) response.append(buffer, got);
+  close(fd);
+  const size_t body = response.find("\r\n\r\n");
+  if (response.rfind("HTTP/1.", 0) != 0 || response.find(" 200 ") == std::string::npos ||
+      body == std::string::npos) {
+    return "";
+  }
+  return response.substr(body + 4);
 }
 
 std::string TailOf(const std::string& path, size_t bytes) {
@@ -67,7 +104,7 @@ LocalCluster::LocalCluster(std::string server_binary, const std::string& name, i
     ReplicaInfo* info = region->add_replica_info();
     info->set_id(id);
     info->set_ip("127.0.0.1");
-    info->set_port(FreePort());
+    info->set_port(PickPort());
     if (with_keys_) {
       const std::string public_key = absl::StrCat(dir_, "/replica", id, ".pub.pem");
       absl::Status generated =
@@ -80,6 +117,7 @@ LocalCluster::LocalCluster(std::string server_binary, const std::string& name, i
   config_path_ = dir_ + "/server.config";
   std::ofstream(config_path_) << ResDBConfig::ToJson(data_);
   pids_.assign(replicas_ + 1, 0);
+  metrics_ports_.assign(replicas_ + 1, 0);
 }
 
 LocalCluster::~LocalCluster() {
@@ -96,13 +134,41 @@ std::string LocalCluster::LogPath(int id) const {
   return absl::StrCat(dir_, "/replica", id, ".log");
 }
 
+int LocalCluster::PickPort() {
+  // The kernel may hand a port that was just probed and released out again at the next
+  // probe, so ports already given to this cluster are skipped.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const int port = FreePort();
+    if (port != 0 && taken_ports_.insert(port).second) return port;
+  }
+  ADD_FAILURE() << "no free port found";
+  return 0;
+}
+
+void LocalCluster::EnableMetrics() {
+  for (int id = 1; id <= replicas_; ++id) {
+    if (metrics_ports_[id] == 0) metrics_ports_[id] = PickPort();
+  }
+}
+
 void LocalCluster::Start(int id) {
-  ASSERT_EQ(pids_[id], 0) << "replica " << id << " is running";
-  const std::string log = LogPath(id);
-  std::vector<std::string> args = {server_binary_, "--config=" + config_path_,
-                                   absl::StrCat("--id=", id),
+  std::vector<std::string> extra;
+  if (metrics_ports_[id] != 0) extra.push_back(absl::StrCat("--metrics_port=", metrics_ports_[id]));
+  StartBinary(id, server_binary_, extra);
+}
+
+void LocalCluster::StartBinary(int id, const std::string& binary,
+                               const std::vector<std::string>& extra_args) {
+  std::vector<std::string> args = {binary, "--config=" + config_path_, absl::StrCat("--id=", id),
                                    absl::StrCat("--data_dir=", dir_, "/data", id)};
   if (with_keys_) args.push_back(absl::StrCat("--private_key=", dir_, "/replica", id, ".key.pem"));
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  Exec(id, std::move(args));
+}
+
+void LocalCluster::Exec(int id, std::vector<std::string> args) {
+  ASSERT_EQ(pids_[id], 0) << "replica " << id << " is running";
+  const std::string log = LogPath(id);
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
@@ -150,12 +216,53 @@ ResDBConfig LocalCluster::ClientConfig(int only_id) const {
   return ResDBConfig(data, 0);
 }
 
+ResDBConfig LocalCluster::ClientConfigOf(const std::vector<int>& ids) const {
+  ResConfigData data = data_;
+  RegionInfo* region = data.mutable_region(0);
+  const RegionInfo all = *region;
+  region->clear_replica_info();
+  for (int id : ids) *region->add_replica_info() = all.replica_info(id - 1);
+  return ResDBConfig(data, 0);
+}
+
 std::map<int64_t, ReplicaStatus> LocalCluster::Statuses() const {
   std::map<int64_t, ReplicaStatus> out;
   for (auto& [info, status] : GetClusterStatus(ClientConfig(), std::chrono::milliseconds(1000))) {
     if (status.ok() && Running(static_cast<int>(info.id()))) out[info.id()] = *status;
   }
   return out;
+}
+
+std::map<std::string, int64_t> LocalCluster::Metrics(int id) const {
+  std::map<std::string, int64_t> metrics;
+  if (metrics_ports_[id] == 0 || !Running(id)) return metrics;
+  // Prometheus text format: "# ..." comment lines and "<name>[{labels}] <value>" samples.
+  std::istringstream body(HttpGet(metrics_ports_[id], "/metrics"));
+  const std::string prefix = "resdb_";
+  for (std::string line; std::getline(body, line);) {
+    if (line.empty() || line[0] == '#' || line.rfind(prefix, 0) != 0) continue;
+    const size_t space = line.rfind(' ');
+    if (space == std::string::npos) continue;
+    std::string name = line.substr(prefix.size(), space - prefix.size());
+    if (name.find('{') != std::string::npos) continue;
+    metrics[name] = static_cast<int64_t>(std::strtod(line.c_str() + space + 1, nullptr));
+  }
+  return metrics;
+}
+
+bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+               std::chrono::milliseconds poll) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(poll);
+  }
+}
+
+int64_t MetricValue(const std::map<std::string, int64_t>& metrics, const std::string& name) {
+  auto it = metrics.find(name);
+  return it == metrics.end() ? 0 : it->second;
 }
 
 }  // namespace testing_util

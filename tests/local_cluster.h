@@ -3,8 +3,11 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,8 +32,16 @@ class LocalCluster {
   LocalCluster(const LocalCluster&) = delete;
   LocalCluster& operator=(const LocalCluster&) = delete;
 
+  // From now on every kv_service started serves its Prometheus metrics on a port of its own
+  // (see Metrics()); the port of a replica stays the same across restarts.
+  void EnableMetrics();
+
   void Start(int id);
   void StartAll();
+  // Runs `binary` as replica `id` in place of kv_service, with the flags kv_service gets
+  // (--config, --id, --data_dir and, with keys, --private_key) followed by `extra_args`.
+  void StartBinary(int id, const std::string& binary,
+                   const std::vector<std::string>& extra_args = {});
   // kill -9 and reap.
   void Kill(int id);
   bool Running(int id) const { return pids_[id] != 0; }
@@ -40,10 +51,19 @@ class LocalCluster {
 
   // A client config listing every replica, or only replica `only_id`.
   ResDBConfig ClientConfig(int only_id = 0) const;
+  // A client config listing the replicas `ids` in that order.
+  ResDBConfig ClientConfigOf(const std::vector<int>& ids) const;
   // The status of every running replica that answered.
   std::map<int64_t, ReplicaStatus> Statuses() const;
+  // Every metric replica `id` exports (names without the "resdb_" prefix); empty when
+  // metrics are off or the replica does not answer.
+  std::map<std::string, int64_t> Metrics(int id) const;
 
  private:
+  // A free port not yet given to any replica of this cluster.
+  int PickPort();
+  void Exec(int id, std::vector<std::string> args);
+
   const std::string server_binary_;
   const int replicas_;
   const bool with_keys_;
@@ -51,7 +71,16 @@ class LocalCluster {
   std::string config_path_;
   ResConfigData data_;
   std::vector<pid_t> pids_;
+  std::vector<int> metrics_ports_;  // 0: metrics off
+  std::set<int> taken_ports_;
 };
+
+// Evaluates `condition` every `poll` until it holds (true) or `timeout` has passed (false).
+bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+               std::chrono::milliseconds poll = std::chrono::milliseconds(50));
+
+// The value of metric `name` in `metrics`, 0 when absent.
+int64_t MetricValue(const std::map<std::string, int64_t>& metrics, const std::string& name);
 
 }  // namespace testing_util
 }  // namespace resdb

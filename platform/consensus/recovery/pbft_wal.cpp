@@ -116,6 +116,7 @@ absl::StatusOr<std::unique_ptr<PbftWal>> PbftWal::Open(Storage* storage, bool sy
   if (*has_view) {
     restored.view = view.view();
     restored.view_active = view.active();
+    restored.new_view = view.new_view();
   }
   absl::StatusOr<bool> has_stable = ReadOptional(storage, kStableKey, &restored.stable);
   if (!has_stable.ok()) return has_stable.status();
@@ -137,10 +138,10 @@ absl::StatusOr<std::unique_ptr<PbftWal>> PbftWal::Open(Storage* storage, bool sy
               CorruptRecordError(kComponent, key, absl::StrCat("holds seq ", slot.batch().seq()));
           return false;
         }
-        // Records the ledger already covers are kept in slot_seqs so the next Write deletes
-        // them; a completed Write never leaves any, but they must not be restored.
+        // Records the stable checkpoint already covers are kept in slot_seqs so the next Write
+        // deletes them; a completed Write never leaves any, but they must not be restored.
         slot_seqs.insert(seq);
-        if (seq > meta.last) restored.slots.push_back(std::move(slot));
+        if (seq > restored.stable.seq()) restored.slots.push_back(std::move(slot));
         return true;
       });
   if (!scan.ok()) return scan;
@@ -156,6 +157,7 @@ PbftWal::PbftWal(Storage* storage, bool sync, const Meta& meta, RestoredState re
       sync_(sync),
       restored_(std::move(restored)),
       slot_seqs_(std::move(slot_seqs)),
+      stable_seq_(restored_.stable.seq()),
       meta_(meta) {}
 
 const RestoredState& PbftWal::restored() const { return restored_; }
@@ -223,16 +225,18 @@ absl::Status PbftWal::Write(const std::optional<ViewRecord>& view,
     if (meta.first == 0) meta.first = committed.front().first;
     meta.last = committed.back().first;
   }
-  auto superseded_end = slot_seqs_.upper_bound(meta.last);
+  const uint64_t stable_seq = std::max(stable_seq_, stable ? stable->seq() : 0);
+  auto superseded_end = slot_seqs_.upper_bound(stable_seq);
   for (auto it = slot_seqs_.begin(); it != superseded_end; ++it) batch.Delete(SlotKey(*it));
-  for (auto it = latest.upper_bound(meta.last); it != latest.end(); ++it) {
+  for (auto it = latest.upper_bound(stable_seq); it != latest.end(); ++it) {
     batch.Put(SlotKey(it->first), EncodeMessageRecord(*it->second));
   }
 
   absl::Status status = Commit(&batch, meta);
   if (!status.ok()) return status;
+  stable_seq_ = stable_seq;
   slot_seqs_.erase(slot_seqs_.begin(), superseded_end);
-  for (auto it = latest.upper_bound(meta.last); it != latest.end(); ++it) {
+  for (auto it = latest.upper_bound(stable_seq); it != latest.end(); ++it) {
     slot_seqs_.insert(it->first);
   }
   return absl::OkStatus();

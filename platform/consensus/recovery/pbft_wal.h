@@ -59,13 +59,15 @@ class PbftWal {
 
   // What Open found, for PbftReplica::Restore: the view record (none: view 0, active), the
   // stable checkpoint (none: seq 0), last_committed = the highest ledger seq (0 if none) and
-  // the slot records above it in ascending seq. Not updated by later calls.
+  // the slot records above the stable checkpoint in ascending seq. Not updated by later calls.
   const RestoredState& restored() const;
 
   // Writes the durable part of one Actions in one WriteBatch (one fsync when syncing): `view`
   // and `stable` if set, the slot records (the last one per seq wins) and the `committed`
-  // batches as ledger entries. Slot records at or below the resulting last_committed() are
-  // not written, and stored ones are deleted in the same batch: the ledger supersedes them.
+  // batches as ledger entries. Slot records at or below the resulting stable checkpoint (the
+  // highest written) are not written, and stored ones are deleted in the same batch: the
+  // checkpoint supersedes them. Those between it and last_committed() stay, because their
+  // prepared certificates still count in a view change.
   //
   // InvalidArgumentError, and nothing is written, unless committed[i].first ==
   // last_committed() + 1 + i, or if a slot record has seq 0. Writing nothing at all is a
@@ -115,10 +117,12 @@ class PbftWal {
   const bool sync_;
   const RestoredState restored_;
 
-  // Serialises Write and TrimLedgerBefore, and guards slot_seqs_.
+  // Serialises Write and TrimLedgerBefore, and guards slot_seqs_ and stable_seq_.
   std::mutex write_mu_;
   // Seqs of the stored slot records.
   std::set<uint64_t> slot_seqs_;
+  // The seq of the stored stable checkpoint.
+  uint64_t stable_seq_;
 
   // Guards meta_, which changes only while write_mu_ is held too: a higher `last` after its
   // storage write, a higher `first` before it.

@@ -167,23 +167,41 @@ TEST(PbftWalLevelDBTest, RoundTripAndReopenRestoresEverything) {
   EXPECT_EQ(wal->last_committed(), 4u);
 }
 
-TEST_F(PbftWalTest, SlotRecordsAreDeletedOnceTheLedgerPassesThem) {
+TEST_F(PbftWalTest, SlotRecordsAreDeletedOnceAStableCheckpointCoversThem) {
   ASSERT_TRUE(wal_->Write(std::nullopt, {Slot(1, 0, true), Slot(2, 0, true), Slot(3, 0, false)},
                           std::nullopt, Committed{})
                   .ok());
-  // Seq 4 is committed in the same write that first records it: the ledger supersedes it.
+  // Committed batches keep their records: their certificates still count in a view change.
   ASSERT_TRUE(
       wal_->Write(std::nullopt, {Slot(4, 0, true), Slot(5, 0, false)}, std::nullopt, Batches(1, 4))
           .ok());
-
-  auto raw = base_->GetRange("pbft_slot/", "pbft_slot0");
-  ASSERT_TRUE(raw.ok()) << raw.status();
-  ASSERT_EQ(raw->size(), 1u);
-  EXPECT_EQ(raw->front().first, absl::StrCat("pbft_", raft::IndexKey("slot/", 5)));
-
   Reopen();
   EXPECT_EQ(wal_->restored().last_committed, 4u);
-  EXPECT_EQ(SlotSeqs(wal_->restored().slots), (std::vector<uint64_t>{5}));
+  EXPECT_EQ(SlotSeqs(wal_->restored().slots), (std::vector<uint64_t>{1, 2, 3, 4, 5}));
+
+  // A record at or below the stable checkpoint is not even written.
+  ASSERT_TRUE(wal_->Write(std::nullopt, {Slot(2, 1, true)}, Stable(3), Committed{}).ok());
+  auto raw = base_->GetRange("pbft_slot/", "pbft_slot0");
+  ASSERT_TRUE(raw.ok()) << raw.status();
+  ASSERT_EQ(raw->size(), 2u);
+  EXPECT_EQ(raw->front().first, absl::StrCat("pbft_", raft::IndexKey("slot/", 4)));
+
+  Reopen();
+  EXPECT_EQ(wal_->restored().stable.seq(), 3u);
+  EXPECT_EQ(SlotSeqs(wal_->restored().slots), (std::vector<uint64_t>{4, 5}));
+  // The stable checkpoint is remembered across the reopen.
+  ASSERT_TRUE(wal_->Write(std::nullopt, {Slot(3, 1, true)}, std::nullopt, Committed{}).ok());
+  Reopen();
+  EXPECT_EQ(SlotSeqs(wal_->restored().slots), (std::vector<uint64_t>{4, 5}));
+}
+
+TEST_F(PbftWalTest, TheNewViewSentAsPrimaryIsRestored) {
+  ViewRecord view = View(5, true);
+  view.set_new_view("serialized NEWVIEW");
+  ASSERT_TRUE(wal_->Write(view, {}, std::nullopt, Committed{}).ok());
+  Reopen();
+  EXPECT_EQ(wal_->restored().view, 5u);
+  EXPECT_EQ(wal_->restored().new_view, "serialized NEWVIEW");
 }
 
 TEST_F(PbftWalTest, LatestSlotRecordPerSeqWins) {

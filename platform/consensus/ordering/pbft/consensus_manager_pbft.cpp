@@ -309,6 +309,9 @@ void ConsensusManagerPBFT::Loop() {
     if (now >= next_tick) {
       replica_.Tick(/*requests_waiting=*/tracker_.size() > 0);
       next_tick = now + tick_;
+      for (const UserRequest& request : tracker_.TakeDueForRetry(now, 2 * tick_)) {
+        RouteWrite(request);
+      }
       for (auto& expired : tracker_.TakeExpired(now)) {
         request_timeouts_->Increment();
         expired.context->Reply(MakeResponse(
@@ -345,10 +348,10 @@ void ConsensusManagerPBFT::HandleWork(Work& work) {
       break;
     }
     case Work::kWrite:
-      if (replica_.is_primary() && ProposedRecently(work.request)) {
-        duplicate_proposals_->Increment();
-        break;
-      }
+      // Clients send to every replica, so the primary has its own copy. A backup forwards
+      // a request of its client only once it has waited two ticks (see Loop): that covers a
+      // primary that lost or ignored it without sending every request n times.
+      if (!replica_.is_primary() && work.request.proxy_id() == self_id_) break;
       RouteWrite(work.request);
       break;
     case Work::kExecuted:
@@ -359,7 +362,12 @@ void ConsensusManagerPBFT::HandleWork(Work& work) {
 
 void ConsensusManagerPBFT::RouteWrite(const UserRequest& request) {
   if (replica_.is_primary()) {
-    if (replica_.view_active()) pending_proposals_.push_back(request);
+    if (!replica_.view_active()) return;
+    if (ProposedRecently(request)) {
+      duplicate_proposals_->Increment();
+      return;
+    }
+    pending_proposals_.push_back(request);
     return;
   }
   // A request forwarded by another replica while this one is not primary is dropped; the

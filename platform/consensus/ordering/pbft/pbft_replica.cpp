@@ -153,7 +153,7 @@ absl::Status PbftReplica::StepCheckpoint(const Request& message) {
                      options_.checkpoint_interval, ", stable checkpoint ",
                      checkpoints_.stable_seq(), ", window ", options_.watermark_window, ")"));
   }
-  if (stable.has_value()) OnStable(*stable);
+  if (stable.has_value()) OnStable(checkpoints_.stable_proof());
   return absl::OkStatus();
 }
 
@@ -197,7 +197,7 @@ void PbftReplica::ReleaseCommitted() {
   // Apply the highest waiting stable checkpoint this replica has now caught up with.
   auto reached = pending_stable_.upper_bound(last_executable_seq_);
   if (reached != pending_stable_.begin()) {
-    const uint64_t stable = *std::prev(reached);
+    const CheckpointProof stable = std::prev(reached)->second;
     pending_stable_.erase(pending_stable_.begin(), reached);
     ApplyStable(stable);
   }
@@ -216,24 +216,26 @@ void PbftReplica::OnExecuted(uint64_t seq, std::string state_digest) {
   own_checkpoint_ = checkpoint;
   actions_.broadcast.push_back(std::move(checkpoint));
   std::optional<uint64_t> stable = checkpoints_.Add(seq, state_digest, id_);
-  if (stable.has_value()) OnStable(*stable);
+  if (stable.has_value()) OnStable(checkpoints_.stable_proof());
 }
 
-void PbftReplica::OnStable(uint64_t seq) {
-  if (seq <= last_executable_seq_) {
-    ApplyStable(seq);
+void PbftReplica::OnStable(const CheckpointProof& proof) {
+  if (proof.seq <= last_executable_seq_) {
+    ApplyStable(proof);
   } else {
     // A quorum is past this replica. The batches up to `seq` may still be committing here
     // (messages arrive in any order), so keep their state until they are released.
-    pending_stable_.insert(seq);
+    pending_stable_[proof.seq] = proof;
   }
 }
 
-void PbftReplica::ApplyStable(uint64_t seq) {
+void PbftReplica::ApplyStable(const CheckpointProof& proof) {
+  const uint64_t seq = proof.seq;
   if (!watermarks_.Advance(seq)) return;
-  if (checkpoints_.stable_seq() == seq) applied_proof_ = checkpoints_.stable_proof();
+  // The tracker may already hold a newer stable checkpoint this replica has not reached;
+  // what it vouches for must match its watermarks.
+  applied_proof_ = proof;
   RecordStable();
-  ahead_senders_.clear();
   fetched_.erase(fetched_.begin(), fetched_.upper_bound(seq));
   prepares_.GarbageCollect(seq);
   commits_.GarbageCollect(seq);
@@ -290,7 +292,6 @@ void PbftReplica::StartViewChange(uint64_t view) {
   view_ = view;
   view_active_ = false;
   idle_ticks_ = 0;
-  ahead_senders_.clear();
   RecordView();
 
   Request message = MakeViewChange();
@@ -516,7 +517,6 @@ void PbftReplica::EnterView(uint64_t view, const std::vector<Request>& pre_prepa
   view_ = view;
   view_active_ = true;
   idle_ticks_ = 0;
-  ahead_senders_.clear();
   RecordView();
   view_changes_.erase(view_changes_.begin(), view_changes_.upper_bound(view));
   // Pre-prepares of earlier views; votes already held for this view stay.

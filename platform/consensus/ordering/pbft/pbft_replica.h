@@ -45,11 +45,14 @@ struct PbftReplicaOptions {
 struct RestoredState {
   uint64_t view = 0;
   bool view_active = true;
+  // ViewRecord::new_view: the serialized NEWVIEW this replica sent as primary of `view`.
+  std::string new_view;
   StableCheckpoint stable;
   // The highest seq of the ledger: every seq up to it was released (and is executed or will
   // be executed again by the caller from its ledger).
   uint64_t last_committed = 0;
-  // Slot records above `last_committed`.
+  // Slot records above the stable checkpoint, also those at or below `last_committed`: their
+  // prepared certificates still count in a view change.
   std::vector<SlotRecord> slots;
 };
 
@@ -259,9 +262,12 @@ class PbftReplica {
   // Releases committed slots after last_executable_seq_ in order, then applies a stable
   // checkpoint that was waiting for them.
   void ReleaseCommitted();
-  // Records that `seq` became stable; applies it once every seq up to it is released.
-  void OnStable(uint64_t seq);
-  void ApplyStable(uint64_t seq);
+  // Records that the checkpoint of `proof` became stable; applies it once every seq up to
+  // it is released.
+  void OnStable(const CheckpointProof& proof);
+  // Moves the watermarks to `proof`, which then backs this replica's VIEWCHANGEs and FETCH
+  // replies, and drops the per-seq state it covers. A no-op unless above the low watermark.
+  void ApplyStable(const CheckpointProof& proof);
 
   Request Message(Request::Type type, uint64_t seq, const std::string& hash) const;
 
@@ -278,6 +284,9 @@ class PbftReplica {
   void RequestFetch();
   // Remembers senders whose messages show they are past this replica's view or window.
   void NoteAhead(const Request& message);
+  // Replicas whose messages showed a view above this replica's, or a seq it has not
+  // released yet that was above its high watermark when the message came.
+  size_t PeersAhead() const;
   // Applies what f+1 FETCH replies agree on: batches, the stable checkpoint, the view.
   // Returns true if a batch was released.
   bool AdoptFromPeers();
@@ -302,7 +311,7 @@ class PbftReplica {
   uint64_t last_executable_seq_ = 0;
   uint64_t last_executed_seq_ = 0;
   // Stable checkpoints above last_executable_seq_, each applied once release reaches it.
-  std::set<uint64_t> pending_stable_;
+  std::map<uint64_t, CheckpointProof> pending_stable_;
 
   // View change.
   bool view_active_ = true;
@@ -335,7 +344,14 @@ class PbftReplica {
   std::map<int64_t, PeerReport> peer_reports_;
   // Batches offered in FETCH replies above last_executable_seq_: seq -> digest -> offer.
   std::map<uint64_t, std::map<std::string, FetchedBatch>> fetched_;
-  std::set<int64_t> ahead_senders_;
+  // Per sender: the highest view, and the highest seq above this replica's high watermark,
+  // its messages showed. Kept until this replica is past them, so catching up part of the
+  // way does not stop it asking for the rest.
+  struct Ahead {
+    uint64_t view = 0;
+    uint64_t seq = 0;
+  };
+  std::map<int64_t, Ahead> ahead_;
   bool fetch_at_next_tick_ = false;
   uint64_t retransmit_idle_ticks_ = 0;
   // (last released seq, stable checkpoint, view, view active) at the last tick: progress is

@@ -40,6 +40,10 @@ void PbftReplica::RecordView() {
   ViewRecord record;
   record.set_view(view_);
   record.set_active(view_active_);
+  if (view_active_ && own_new_view_.type() == Request::TYPE_NEWVIEW &&
+      own_new_view_.view() == view_) {
+    own_new_view_.SerializeToString(record.mutable_new_view());
+  }
   actions_.view_record = record;
 }
 
@@ -55,6 +59,8 @@ void PbftReplica::RecordSlot(uint64_t seq, const Slot& slot) {
   batch->set_digest(slot.digest);
   batch->set_data(slot.data);
   record.set_prepared(slot.prepared);
+  auto cert = prepared_certs_.find(seq);
+  if (cert != prepared_certs_.end()) *record.mutable_certificate() = cert->second;
   actions_.slots.push_back(std::move(record));
 }
 
@@ -73,9 +79,10 @@ void PbftReplica::Restore(const RestoredState& state) {
   for (const SlotRecord& record : state.slots) {
     const PreparedCertificate& batch = record.batch();
     const uint64_t seq = batch.seq();
-    if (seq <= last_executable_seq_ || !watermarks_.InWindow(seq)) continue;
-    if (record.prepared()) prepared_certs_[seq] = batch;
-    if (batch.view() != view_) continue;
+    if (!watermarks_.InWindow(seq)) continue;
+    // Certificates of released seqs too: a VIEWCHANGE must still vouch for them.
+    if (record.has_certificate()) prepared_certs_[seq] = record.certificate();
+    if (seq <= last_executable_seq_ || batch.view() != view_) continue;
     // The votes this replica cast before the crash count again; other replicas' votes come
     // back through their retransmissions.
     Slot& slot = slots_[seq];
@@ -88,6 +95,11 @@ void PbftReplica::Restore(const RestoredState& state) {
     highest_slot = std::max(highest_slot, seq);
   }
   if (is_primary()) last_proposed_seq_ = highest_slot;
+  Request new_view;
+  if (view_active_ && is_primary() && new_view.ParseFromString(state.new_view) &&
+      new_view.type() == Request::TYPE_NEWVIEW && new_view.view() == view_) {
+    own_new_view_ = std::move(new_view);
+  }
   if (!view_active_) {
     own_view_change_ = MakeViewChange();
     view_changes_[view_][id_] = own_view_change_;
@@ -99,9 +111,9 @@ void PbftReplica::Restore(const RestoredState& state) {
 // ---- Retransmission. ----
 
 bool PbftReplica::HasOutstandingWork(bool requests_waiting) const {
-  if (requests_waiting || !view_active_ || !pending_stable_.empty() ||
-      ahead_senders_.size() >= f_ + 1)
+  if (requests_waiting || !view_active_ || !pending_stable_.empty() || PeersAhead() >= f_ + 1) {
     return true;
+  }
   if (own_checkpoint_.seq() > watermarks_.low()) return true;
   // Anything held above the last released seq: a pre-prepare, or votes for one this replica
   // never saw.
@@ -132,20 +144,24 @@ void PbftReplica::Retransmit() {
 
 void PbftReplica::NoteAhead(const Request& message) {
   if (message.sender_id() == id_) return;
-  switch (message.type()) {
-    case Request::TYPE_PRE_PREPARE:
-    case Request::TYPE_PREPARE:
-    case Request::TYPE_COMMIT:
-      if (message.view() > view_ || message.seq() > watermarks_.high()) {
-        ahead_senders_.insert(message.sender_id());
-      }
-      break;
-    case Request::TYPE_CHECKPOINT:
-      if (message.seq() > watermarks_.high()) ahead_senders_.insert(message.sender_id());
-      break;
-    default:
-      break;
+  const bool ordering = message.type() == Request::TYPE_PRE_PREPARE ||
+                        message.type() == Request::TYPE_PREPARE ||
+                        message.type() == Request::TYPE_COMMIT;
+  if (!ordering && message.type() != Request::TYPE_CHECKPOINT) return;
+  const bool view_ahead = ordering && message.view() > view_;
+  const bool seq_ahead = message.seq() > watermarks_.high();
+  if (!view_ahead && !seq_ahead) return;
+  Ahead& ahead = ahead_[message.sender_id()];
+  if (view_ahead) ahead.view = std::max(ahead.view, message.view());
+  if (seq_ahead) ahead.seq = std::max(ahead.seq, message.seq());
+}
+
+size_t PbftReplica::PeersAhead() const {
+  size_t count = 0;
+  for (const auto& [sender, ahead] : ahead_) {
+    if (ahead.view > view_ || ahead.seq > last_executable_seq_) ++count;
   }
+  return count;
 }
 
 // ---- Catch-up. ----
@@ -244,7 +260,6 @@ bool PbftReplica::AdoptFromPeers() {
   }
   fetched_.erase(fetched_.begin(), fetched_.upper_bound(last_executable_seq_));
   if (released) {
-    ahead_senders_.clear();
     // Batches committed here locally may follow the fetched ones.
     ReleaseCommitted();
   }
@@ -264,9 +279,10 @@ void PbftReplica::AdoptStableFromPeers() {
   }
   for (auto it = agreeing.rbegin(); it != agreeing.rend(); ++it) {
     if (it->second.size() < f_ + 1) continue;
-    checkpoints_.AdoptStable(FromRecord(*it->second.front()));
-    pending_stable_.erase(pending_stable_.begin(), pending_stable_.upper_bound(it->first.first));
-    ApplyStable(it->first.first);
+    const CheckpointProof proof = FromRecord(*it->second.front());
+    checkpoints_.AdoptStable(proof);
+    pending_stable_.erase(pending_stable_.begin(), pending_stable_.upper_bound(proof.seq));
+    ApplyStable(proof);
     return;
   }
 }

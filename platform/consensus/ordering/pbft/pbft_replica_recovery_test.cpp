@@ -233,6 +233,128 @@ TEST(PbftRestoreTest, AReplicaAloneInAViewChangeWaitsInsteadOfRunningAhead) {
   EXPECT_FALSE(cluster.replica(2).view_active());
 }
 
+// A VIEWCHANGE for view 1 from `sender` that vouches for nothing above seq 0.
+Request EmptyViewChange(int64_t sender) {
+  Request message;
+  message.set_type(Request::TYPE_VIEWCHANGE);
+  message.set_sender_id(sender);
+  message.set_view(1);
+  message.set_seq(0);
+  ViewChange().SerializeToString(message.mutable_data());
+  return message;
+}
+
+// The VIEWCHANGE among `actions`' broadcasts, parsed; fails the test if there is none.
+ViewChange BroadcastViewChange(const Actions& actions) {
+  for (const Request& message : actions.broadcast) {
+    if (message.type() != Request::TYPE_VIEWCHANGE) continue;
+    ViewChange vc;
+    EXPECT_TRUE(vc.ParseFromString(message.data()));
+    EXPECT_EQ(vc.stable_seq(), message.seq());
+    return vc;
+  }
+  ADD_FAILURE() << "no VIEWCHANGE was broadcast";
+  return ViewChange();
+}
+
+TEST(PbftRestoreTest, RestartedReplicaStillVouchesForTheBatchesItExecuted) {
+  Cluster cluster(4, SmallWindow());
+  ProposeBatches(cluster, "k", 1);
+  ASSERT_EQ(cluster.executed(2).size(), 1u);
+  ASSERT_EQ(cluster.replica(2).stable_checkpoint(), 0u);
+  cluster.Restart(2);
+  (void)cluster.replica(2).TakeActions();
+
+  // f+1 replicas moving to view 1 take replica 2 along; its VIEWCHANGE must still carry
+  // seq 1, which it executed before the restart, or a NEWVIEW could replace it.
+  PbftReplica& replica = cluster.replica(2);
+  ASSERT_TRUE(replica.Step(EmptyViewChange(3)).ok());
+  ASSERT_TRUE(replica.Step(EmptyViewChange(4)).ok());
+  ASSERT_EQ(replica.view(), 1u);
+  const ViewChange vc = BroadcastViewChange(replica.TakeActions());
+  ASSERT_EQ(vc.prepared_size(), 1);
+  EXPECT_EQ(vc.prepared(0).seq(), 1u);
+  EXPECT_EQ(vc.prepared(0).data(), Batch("k1"));
+}
+
+TEST(PbftRestoreTest, StableCheckpointOfAViewChangeMatchesTheWatermarks) {
+  // Replica 4 learns that checkpoints 2 and 4 are stable before it has released seq 2, then
+  // fetches up to 3: its watermarks move to 2, and so must the checkpoint it vouches for.
+  PbftReplica replica(4, 4, SmallWindow());
+  for (int64_t sender = 1; sender <= 3; ++sender) {
+    ASSERT_TRUE(replica.Step(pbft_test::Checkpoint(sender, 2, "state2")).ok());
+    ASSERT_TRUE(replica.Step(pbft_test::Checkpoint(sender, 4, "state4")).ok());
+  }
+  const std::vector<std::string> batches = {Batch("a"), Batch("b"), Batch("c")};
+  ASSERT_TRUE(replica.Step(FetchReplyFrom(1, 1, batches)).ok());
+  ASSERT_TRUE(replica.Step(FetchReplyFrom(2, 1, batches)).ok());
+  ASSERT_EQ(replica.last_executable_seq(), 3u);
+  ASSERT_EQ(replica.low_watermark(), 2u);
+  (void)replica.TakeActions();
+
+  ASSERT_TRUE(replica.Step(EmptyViewChange(2)).ok());
+  ASSERT_TRUE(replica.Step(EmptyViewChange(3)).ok());
+  ASSERT_EQ(replica.view(), 1u);
+  const ViewChange vc = BroadcastViewChange(replica.TakeActions());
+  EXPECT_EQ(vc.stable_seq(), 2u);
+  EXPECT_EQ(vc.stable_digest(), "state2");
+  EXPECT_EQ(vc.checkpoint_senders_size(), 3);
+}
+
+TEST(PbftRestoreTest, RestartedNewPrimarySendsItsNewViewAgain) {
+  Cluster cluster(4, SmallWindow());
+  ProposeBatches(cluster, "k", 1);
+  // Backups hold a pre-prepare that cannot complete; the primary dies and they change view.
+  cluster.DropType(Request::TYPE_PREPARE);
+  ASSERT_TRUE(cluster.Propose(Batch("stuck")).ok());
+  cluster.Run();
+  cluster.Silence(1);
+  cluster.Tick(SmallWindow().view_change_timeout_ticks + 2);
+  cluster.AllowType(Request::TYPE_PREPARE);
+  cluster.Tick(4);
+  ASSERT_EQ(cluster.replica(2).view(), 1u);
+  ASSERT_TRUE(cluster.replica(2).is_primary());
+  ASSERT_TRUE(cluster.replica(2).view_active());
+
+  cluster.Restart(2);
+  (void)cluster.replica(2).TakeActions();
+  // Replica 1 comes back and asks for view 1: the restarted primary answers with its NEWVIEW.
+  Request vc = EmptyViewChange(1);
+  ASSERT_TRUE(cluster.replica(2).Step(vc).ok());
+  const Actions actions = cluster.replica(2).TakeActions();
+  ASSERT_EQ(actions.send.size(), 1u);
+  EXPECT_EQ(actions.send[0].first, 1);
+  EXPECT_EQ(actions.send[0].second.type(), Request::TYPE_NEWVIEW);
+  EXPECT_EQ(actions.send[0].second.view(), 1u);
+}
+
+TEST(PbftCatchUpTest, ReplicaKeepsFetchingUntilPastWhatItRefused) {
+  const PbftReplicaOptions options = SmallWindow();
+  PbftReplica replica(4, 4, options);
+  // Votes for seq 6, above the high watermark 4, from f+1 and more replicas: refused, but
+  // they show that the others are ahead.
+  for (int64_t sender = 1; sender <= 3; ++sender) {
+    EXPECT_FALSE(replica.Step(pbft_test::Vote(Request::TYPE_COMMIT, sender, 6, Batch("f"))).ok());
+  }
+  // A FETCH round brings it to 5 only (what the replies held when they were sent).
+  std::vector<std::string> batches;
+  for (int i = 1; i <= 5; ++i) batches.push_back(Batch(absl::StrCat("k", i)));
+  ASSERT_TRUE(replica.Step(FetchReplyFrom(1, 1, batches)).ok());
+  ASSERT_TRUE(replica.Step(FetchReplyFrom(2, 1, batches)).ok());
+  ASSERT_EQ(replica.last_executable_seq(), 5u);
+  (void)replica.TakeActions();
+
+  // Nothing else is outstanding, yet seq 6 is missing: it asks again.
+  uint64_t fetch_from = 0;
+  for (uint64_t i = 0; i <= options.retransmit_ticks + 1 && fetch_from == 0; ++i) {
+    replica.Tick();
+    for (const Request& message : replica.TakeActions().broadcast) {
+      if (message.type() == Request::TYPE_RECOVERY_DATA) fetch_from = message.seq();
+    }
+  }
+  EXPECT_EQ(fetch_from, 6u);
+}
+
 TEST(PbftViewChangeTimerTest, WaitingClientRequestsStartTheTimerWithoutAPrePrepare) {
   PbftReplicaOptions options = SmallWindow();
   PbftReplica backup(2, 4, options);

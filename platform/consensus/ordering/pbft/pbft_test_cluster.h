@@ -89,11 +89,10 @@ class Cluster {
     RestoredState restored;
     restored.view = disk.view.view();
     restored.view_active = disk.view.active();
+    restored.new_view = disk.view.new_view();
     restored.stable = disk.stable;
     restored.last_committed = disk.ledger.size();
-    for (const auto& [seq, record] : disk.slots) {
-      if (seq > restored.last_committed) restored.slots.push_back(record);
-    }
+    for (const auto& [seq, record] : disk.slots) restored.slots.push_back(record);
     replicas_[id] = std::make_unique<PbftReplica>(id, n_, options_);
     replicas_[id]->Restore(restored);
     state_[id] = "genesis";
@@ -233,6 +232,8 @@ class Cluster {
     for (const auto& [seq, data] : actions.execute) {
       if (seq == disk.ledger.size() + 1) disk.ledger.push_back(data);
     }
+    // As PbftWal: a stable checkpoint supersedes the slot records it covers.
+    disk.slots.erase(disk.slots.begin(), disk.slots.upper_bound(disk.stable.seq()));
   }
 
   int n_;
