@@ -80,6 +80,13 @@ running() {
 if [ -f "$dir/server.config" ]; then
   echo "start_local_cluster: restarting the stopped replicas in $dir on their existing data and config"
 else
+  # A port taken by another cluster would only show once a replica fails to listen, and the
+  # config would keep it: check before writing anything.
+  for id in $(seq 1 "$replicas"); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$((base_port + id))") 2>/dev/null; then
+      die "port $((base_port + id)) on 127.0.0.1 is in use (another cluster?); pick another --base_port"
+    fi
+  done
   mkdir -p "$dir/keys"
   # PBFT assumes replicas may lie, so their messages are signed; RAFT assumes crashes only.
   require_signatures=false

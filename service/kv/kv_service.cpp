@@ -110,11 +110,10 @@ int Run() {
 
   ServerParts parts;
   parts.config = &*config;
-  // Under RAFT the synced log is the durable record and the applied index is written after
-  // each batch's state in the same database, so the state machine itself need not sync.
-  const bool sync_state =
-      config->IsSyncWrites() && config->GetConsensusProtocol() != kProtocolRaft;
-  parts.transaction_manager = std::make_unique<KVExecutor>(user_data->get(), sync_state);
+  // Both protocols keep a synced log (RAFT's log, PBFT's ledger) and write the executed seq
+  // after each batch's state in the same database, replaying the log past it at restart, so
+  // the state machine itself need not sync.
+  parts.transaction_manager = std::make_unique<KVExecutor>(user_data->get(), /*sync=*/false);
   parts.storage = storage->get();
   parts.prefixes = &prefixes;
   parts.stats = &stats;

@@ -28,6 +28,11 @@ constexpr int kMaxReconnectBackoffMs = 1000;
 // Pause after a full round of replicas failed, doubling up to the maximum.
 constexpr std::chrono::milliseconds kInitialRoundBackoff(50);
 constexpr std::chrono::milliseconds kMaxRoundBackoff(1000);
+// PBFT: how long the first f+1 replicas of a call have to agree before the others are asked
+// too, as a multiple of the smoothed latency of settled calls, within bounds.
+constexpr int kWidenAfterLatencies = 3;
+constexpr std::chrono::milliseconds kMinWidenDelay(20);
+constexpr std::chrono::milliseconds kMaxWidenDelay(500);
 
 std::string AddressOf(const ReplicaInfo& replica) {
   // IPv6 literals need brackets in a gRPC target.
@@ -134,6 +139,7 @@ class KVClient::Impl {
         max_bytes > 0 ? static_cast<int>(std::min<int64_t>(max_bytes, INT_MAX)) : -1;
     for (const ReplicaInfo& info : infos_) addresses_.push_back(AddressOf(info));
     stubs_.resize(infos_.size());
+    suspect_.resize(infos_.size(), false);
   }
 
   absl::StatusOr<KVResponse> Execute(const KVRequest& kv_request);
@@ -156,9 +162,16 @@ class KVClient::Impl {
   // RAFT: one replica at a time, following leader hints.
   absl::StatusOr<KVResponse> ExecuteOnOne(const ResDBMessage& envelope, int timeout_ms,
                                           size_t index, Clock::time_point deadline);
-  // PBFT: every replica at once; the first result f+1 replicas agree on.
+  // PBFT: f+1 replicas first, every replica if they do not agree soon; the first result f+1
+  // replicas agree on.
   absl::StatusOr<KVResponse> ExecuteOnQuorum(const ResDBMessage& envelope, int timeout_ms,
-                                             Clock::time_point deadline);
+                                             uint64_t request_id, Clock::time_point deadline);
+  // PBFT: the replicas a call asks first: the primary and others in rotation by
+  // `request_id`, those that recently failed to agree last.
+  std::vector<size_t> FirstRound(uint64_t request_id) const;
+  // Records how a call that asked `first` first was settled.
+  void LearnFromCall(const std::vector<size_t>& first, const std::vector<bool>& agreed,
+                     bool settled_by_first, Clock::duration latency);
   // The outcome of a call on which `members` (replica id, answer) gave the same verdict.
   absl::StatusOr<KVResponse> Decide(
       const std::vector<std::pair<int64_t, const Response*>>& members);
@@ -188,6 +201,10 @@ class KVClient::Impl {
   // Where the next call starts, and the replica last reported as leader (0: unknown).
   size_t start_index_ = 0;
   int64_t leader_id_ = 0;
+  // PBFT: replicas that were asked first and did not agree in time (asked first again only
+  // when there are not enough others), and the smoothed latency of settled calls.
+  std::vector<bool> suspect_;
+  Clock::duration settled_latency_ = std::chrono::milliseconds(10);
 };
 
 ResDBService::Stub* KVClient::Impl::StubFor(size_t index) {
@@ -233,7 +250,7 @@ absl::StatusOr<KVResponse> KVClient::Impl::Execute(const KVRequest& kv_request) 
   request.SerializeToString(envelope.mutable_data());
 
   const Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  if (quorum_ > 0) return ExecuteOnQuorum(envelope, timeout_ms, deadline);
+  if (quorum_ > 0) return ExecuteOnQuorum(envelope, timeout_ms, request.request_id(), deadline);
   return ExecuteOnOne(envelope, timeout_ms, index, deadline);
 }
 
@@ -338,10 +355,44 @@ absl::StatusOr<KVResponse> KVClient::Impl::ExecuteOnOne(const ResDBMessage& enve
                                                   Describe(index), ")"));
 }
 
+std::vector<size_t> KVClient::Impl::FirstRound(uint64_t request_id) const {
+  const size_t n = infos_.size();
+  std::lock_guard<std::mutex> lock(mu_);
+  // The primary is always asked: it is the one that orders the request.
+  std::vector<size_t> order;
+  const int primary = IndexOf(leader_id_);
+  for (size_t k = 0; k < n; ++k) {
+    const size_t i = (request_id + k) % n;
+    if (static_cast<int>(i) != primary) order.push_back(i);
+  }
+  std::stable_partition(order.begin(), order.end(), [this](size_t i) { return !suspect_[i]; });
+  if (primary >= 0) order.insert(order.begin(), static_cast<size_t>(primary));
+  order.resize(std::min<size_t>(order.size(), static_cast<size_t>(quorum_)));
+  return order;
+}
+
+void KVClient::Impl::LearnFromCall(const std::vector<size_t>& first,
+                                   const std::vector<bool>& agreed, bool settled_by_first,
+                                   Clock::duration latency) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t i = 0; i < agreed.size(); ++i) {
+    if (agreed[i]) suspect_[i] = false;
+  }
+  for (size_t i : first) {
+    if (!agreed[i]) suspect_[i] = true;
+  }
+  // A widened call may have waited for the widening itself, so it only counts when slower:
+  // under load every call is slow, and widening them all would double the work.
+  if (settled_by_first || latency > settled_latency_) {
+    settled_latency_ = (settled_latency_ * 7 + latency) / 8;
+  }
+}
+
 absl::StatusOr<KVResponse> KVClient::Impl::ExecuteOnQuorum(const ResDBMessage& envelope,
-                                                           int timeout_ms,
+                                                           int timeout_ms, uint64_t request_id,
                                                            Clock::time_point deadline) {
   const size_t n = infos_.size();
+  const Clock::time_point start = Clock::now();
   // What the call knows of each replica.
   struct Replica {
     // Non-null while a Call to the replica is in flight.
@@ -355,6 +406,29 @@ absl::StatusOr<KVResponse> KVClient::Impl::ExecuteOnQuorum(const ResDBMessage& e
     std::chrono::milliseconds backoff = kInitialRoundBackoff;
   };
   std::vector<Replica> replicas(n);
+  // The first f+1 replicas alone settle a call when they agree, which halves the calls and
+  // replies of a healthy cluster (PBFT section 4.1: the client asks every replica only when
+  // the first answers do not come). The others are asked once one of the first fails or
+  // disagrees, or after a few typical call latencies.
+  const std::vector<size_t> first = FirstRound(request_id);
+  Clock::duration widen_delay;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    widen_delay = std::clamp<Clock::duration>(settled_latency_ * kWidenAfterLatencies,
+                                              kMinWidenDelay, kMaxWidenDelay);
+  }
+  bool widened = first.size() >= n;
+  for (Replica& replica : replicas) replica.send_at = start + widen_delay;
+  for (size_t i : first) replicas[i].send_at = Clock::time_point::min();
+  auto widen = [&] {
+    if (widened) return;
+    widened = true;
+    for (Replica& replica : replicas) {
+      if (replica.call == nullptr && !replica.verdict.has_value() && replica.failure.empty()) {
+        replica.send_at = Clock::time_point::min();
+      }
+    }
+  };
   size_t in_flight = 0;
   std::chrono::milliseconds round_backoff = kInitialRoundBackoff;
   grpc::CompletionQueue queue;
@@ -363,6 +437,7 @@ absl::StatusOr<KVResponse> KVClient::Impl::ExecuteOnQuorum(const ResDBMessage& e
   while (!result.has_value()) {
     const Clock::time_point now = Clock::now();
     if (now >= deadline) break;
+    if (now >= start + widen_delay) widen();
     for (size_t i = 0; i < n; ++i) {
       Replica& replica = replicas[i];
       if (replica.call != nullptr || replica.send_at > now) continue;
@@ -379,6 +454,10 @@ absl::StatusOr<KVResponse> KVClient::Impl::ExecuteOnQuorum(const ResDBMessage& e
     }
     Clock::time_point wake = deadline;
     for (const Replica& replica : replicas) wake = std::min(wake, replica.send_at);
+    if (in_flight == 0 && !widened) {
+      widen();
+      continue;
+    }
     if (in_flight == 0 && wake == deadline) {
       // Every replica gave a verdict and no f+1 of them agree. Correct replicas do not change
       // their answer, but a lagging or restarted one may: ask them all again after a pause.
@@ -410,6 +489,7 @@ absl::StatusOr<KVResponse> KVClient::Impl::ExecuteOnQuorum(const ResDBMessage& e
       }
       replica.send_at = Clock::now() + replica.backoff;
       replica.backoff = std::min(replica.backoff * 2, kMaxRoundBackoff);
+      widen();
       continue;
     }
     replica.verdict = response;
@@ -422,7 +502,20 @@ absl::StatusOr<KVResponse> KVClient::Impl::ExecuteOnQuorum(const ResDBMessage& e
         members.emplace_back(infos_[i].id(), &*other.verdict);
       }
     }
-    if (static_cast<int>(members.size()) >= quorum_) result = Decide(members);
+    if (static_cast<int>(members.size()) >= quorum_) {
+      result = Decide(members);
+      std::vector<bool> agreed(n, false);
+      for (size_t i = 0; i < n; ++i) {
+        agreed[i] =
+            replicas[i].verdict.has_value() && SameResult(*replicas[i].verdict, *replica.verdict);
+      }
+      LearnFromCall(first, agreed, !widened, Clock::now() - start);
+    } else {
+      // Two answers that differ: the first replicas alone cannot settle the call.
+      for (const Replica& other : replicas) {
+        if (other.verdict.has_value() && !SameResult(*other.verdict, *replica.verdict)) widen();
+      }
+    }
   }
 
   // Decided or out of time: nobody waits for the other answers any more.

@@ -312,8 +312,9 @@ bool Eventually(Predicate done) {
   return true;
 }
 
-TEST_F(PbftClientTest, ConfigWithoutProtocolSendsTheSameRequestToEveryReplica) {
-  // Held answers: every replica has the request before the first answer decides the call.
+TEST_F(PbftClientTest, ConfigWithoutProtocolWidensSlowCallsToEveryReplicaWithTheSameRequest) {
+  // Held answers: no f+1 agree soon, so every replica gets the request before the first
+  // answers decide the call.
   for (auto& fake : replicas_) fake->SetDelayMs(300);
   KVClient client(Config());
 
@@ -335,6 +336,30 @@ TEST_F(PbftClientTest, ConfigWithoutProtocolSendsTheSameRequestToEveryReplica) {
       EXPECT_EQ(received[i].data(), first[i].data());
     }
   }
+}
+
+TEST_F(PbftClientTest, AHealthyClusterIsAskedFPlusOneReplicasPerCall) {
+  KVClient client(Config());
+  ASSERT_TRUE(client.Set("warm", "up").ok());
+  size_t before = 0;
+  for (auto& fake : replicas_) before += fake->ReceivedRequests().size();
+  constexpr int kCalls = 20;
+  for (int i = 0; i < kCalls; ++i) ASSERT_TRUE(client.Set("k", absl::StrCat(i)).ok());
+  size_t asked = 0;
+  for (auto& fake : replicas_) asked += fake->ReceivedRequests().size();
+  // Two per call when the first two agree in time; a slow moment may widen a few calls.
+  EXPECT_GE(asked - before, 2u * kCalls);
+  EXPECT_LE(asked - before, 3u * kCalls);
+}
+
+TEST_F(PbftClientTest, AReplicaThatDoesNotAnswerIsNotAskedFirstAgain) {
+  replica(2).Hang();
+  KVClient client(Config());
+  constexpr int kCalls = 12;
+  for (int i = 0; i < kCalls; ++i) ASSERT_TRUE(client.Set("k", absl::StrCat(i)).ok()) << i;
+  // Calls that asked it first waited for the widening; after that it is asked only when a
+  // call widens.
+  EXPECT_LE(replica(2).ReceivedRequests().size(), 4u);
 }
 
 TEST_F(PbftClientTest, RaftConfigStillAsksOneReplica) {

@@ -266,6 +266,16 @@ void ConsensusManagerPBFT::HandleClientRequest(std::unique_ptr<Context> context,
     context->Reply(MakeResponse(Response::UNAVAILABLE, "too many pending requests"));
     return;
   }
+  // The request may have executed between the lookup above and Add (the executor records a
+  // response before it completes tracked requests): answer it now rather than leave it
+  // waiting, which would also make this replica blame the primary.
+  if (std::optional<std::string> done =
+          table_->Lookup(user_request.client_id(), user_request.request_id())) {
+    Response response = MakeResponse(Response::OK, "");
+    response.set_data(std::move(*done));
+    tracker_.Complete({user_request.client_id(), user_request.request_id()}, response);
+    return;
+  }
   Work work;
   work.kind = Work::kWrite;
   work.request = user_request;
