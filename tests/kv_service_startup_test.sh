@@ -66,33 +66,48 @@ expect_failure id_not_in_config "no replica has id 9" --config "$work/good.confi
 expect_failure bad_metrics_port "--metrics_port" --config "$work/good.config" --id 1 \
   --metrics_port 99999
 
-# raft_starts: a RAFT replica starts, serves, and stops cleanly on SIGTERM.
-raft_port=0
-for _ in $(seq 1 50); do
-  candidate=$((30000 + RANDOM % 30000))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>>"$noise"; then raft_port=$candidate; break; fi
-done
-write_config "$work/raft.config" ', "consensus_protocol": "raft", "require_signatures": false' "$raft_port"
-"$server" --config "$work/raft.config" --id 1 --data_dir "$work/raft.data" >"$work/raft.log" 2>&1 &
-raft_pid=$!
-trap 'kill -KILL "$raft_pid" 2>>"$noise"' EXIT
-served=0
-for _ in $(seq 1 200); do
-  if grep -q "serving" "$work/raft.log" 2>>"$noise"; then served=1; break; fi
-  kill -0 "$raft_pid" 2>>"$noise" || break
-  sleep 0.1
-done
-kill -TERM "$raft_pid" 2>>"$noise"
-wait "$raft_pid"
-raft_status=$?
-if [ "$served" -ne 1 ]; then
-  echo "FAIL raft_starts: the raft replica did not serve:"; cat "$work/raft.log"; failures=$((failures + 1))
-elif [ "$raft_status" -ne 0 ]; then
-  echo "FAIL raft_starts: exit status $raft_status after SIGTERM:"; tail -5 "$work/raft.log"
-  failures=$((failures + 1))
-else
-  echo "ok   raft_starts: served on port $raft_port and stopped cleanly"
-fi
+# expect_serves NAME CONFIG_JSON_TAIL PROTOCOL: replica 1 of that config starts, reports
+# serving with PROTOCOL, and stops cleanly on SIGTERM.
+pid=0
+trap '[ "$pid" -ne 0 ] && kill -KILL "$pid" 2>>"$noise"' EXIT
+expect_serves() {
+  local name=$1 tail=$2 protocol=$3
+  local port=0 candidate
+  for _ in $(seq 1 50); do
+    candidate=$((30000 + RANDOM % 30000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>>"$noise"; then port=$candidate; break; fi
+  done
+  write_config "$work/$name.config" "$tail" "$port"
+  "$server" --config "$work/$name.config" --id 1 --data_dir "$work/$name.data" \
+    >"$work/$name.log" 2>&1 &
+  pid=$!
+  local served=0
+  for _ in $(seq 1 200); do
+    if grep -q "serving" "$work/$name.log" 2>>"$noise"; then served=1; break; fi
+    kill -0 "$pid" 2>>"$noise" || break
+    sleep 0.1
+  done
+  kill -TERM "$pid" 2>>"$noise"
+  wait "$pid"
+  local status=$?
+  pid=0
+  if [ "$served" -ne 1 ]; then
+    echo "FAIL $name: the replica did not serve:"; cat "$work/$name.log"; failures=$((failures + 1))
+  elif ! grep -q "serving .*protocol=$protocol " "$work/$name.log"; then
+    echo "FAIL $name: expected protocol=$protocol:"; grep serving "$work/$name.log"
+    failures=$((failures + 1))
+  elif [ "$status" -ne 0 ]; then
+    echo "FAIL $name: exit status $status after SIGTERM:"; tail -5 "$work/$name.log"
+    failures=$((failures + 1))
+  else
+    echo "ok   $name: served $protocol on port $port and stopped cleanly"
+  fi
+}
+
+expect_serves raft_starts ', "consensus_protocol": "raft", "require_signatures": false' raft
+# A config without consensus_protocol runs PBFT, the default.
+expect_serves pbft_by_default ', "require_signatures": false' pbft
+
 write_config "$work/signed.config" '' 20001
 expect_failure signatures_need_key "--private_key: required" --config "$work/signed.config" --id 1
 
