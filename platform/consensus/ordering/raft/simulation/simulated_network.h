@@ -1,95 +1,17 @@
 #ifndef PLATFORM_CONSENSUS_ORDERING_RAFT_SIMULATION_SIMULATED_NETWORK_H_
 #define PLATFORM_CONSENSUS_ORDERING_RAFT_SIMULATION_SIMULATED_NETWORK_H_
 
-#include <cstdint>
-#include <map>
-#include <optional>
-#include <random>
-#include <set>
-#include <utility>
-#include <vector>
-
 #include "platform/consensus/ordering/raft/raft_node.h"
+#include "platform/consensus/ordering/simulation/simulated_network.h"
 
 namespace resdb {
 namespace raft {
 
-// How the simulated network treats each message. Times are in simulated time units (see
-// SimulatedCluster::kUnitsPerTick).
-struct NetworkOptions {
-  // Every copy of a message is delivered after a delay drawn uniformly from
-  // [min_delay, max_delay]; distinct delays reorder messages.
-  int64_t min_delay = 1;
-  int64_t max_delay = 10;
-  // Probability that a copy is held back much longer instead, with a delay drawn from
-  // [max_delay, long_delay_max]: it arrives long after newer traffic (e.g. in a later term).
-  double long_delay_rate = 0.0;
-  int64_t long_delay_max = 0;
-  // Probability that a message is lost when sent.
-  double drop_rate = 0.0;
-  // Probability that a sent message is delivered twice (each copy with its own delay).
-  double duplicate_rate = 0.0;
-};
-
-struct NetworkStats {
-  uint64_t sent = 0;
-  uint64_t dropped = 0;     // lost at send time (drop_rate)
-  uint64_t cut = 0;         // lost at delivery time because the link was cut
-  uint64_t duplicated = 0;  // extra copies queued
-  uint64_t long_delayed = 0;
-  uint64_t delivered = 0;
-};
-
-// A deterministic message network between RAFT nodes: one process, no threads, no clock.
-// Every random choice comes from the PRNG seeded at construction, so the same seed and the
-// same sequence of calls deliver the same messages at the same times.
-//
-// Links are directed: CutLink(a, b) stops a -> b while b -> a may still work. A link is
-// checked when a message is delivered, so messages in flight when a partition starts are
-// lost and those in flight when it heals arrive.
-class SimulatedNetwork {
- public:
-  explicit SimulatedNetwork(uint64_t seed);
-
-  void set_options(const NetworkOptions& options) { options_ = options; }
-  const NetworkOptions& options() const { return options_; }
-
-  // Queues `message` (from message.from to message.to) for delivery at now + delay, unless
-  // the drop draw loses it; may queue a duplicate.
-  void Send(RaftMessage message, int64_t now);
-
-  // The earliest queued message due at or before `deadline` whose link is up, removed from
-  // the queue together with any earlier messages lost on cut links. Messages due at the
-  // same time leave in the order they were queued. nullopt if none is due.
-  std::optional<std::pair<int64_t, RaftMessage>> PopDue(int64_t deadline);
-
-  void CutLink(int64_t from, int64_t to) { cut_.insert({from, to}); }
-  void RestoreLink(int64_t from, int64_t to) { cut_.erase({from, to}); }
-  bool LinkUp(int64_t from, int64_t to) const { return cut_.count({from, to}) == 0; }
-  // Cuts every link into and out of `node`.
-  void Isolate(int64_t node, const std::vector<int64_t>& all_nodes);
-  // Replaces all cuts: nodes in different groups cannot reach each other in either direction.
-  // A node listed in no group is isolated.
-  void Partition(const std::vector<std::vector<int64_t>>& groups,
-                 const std::vector<int64_t>& all_nodes);
-  // Restores every link.
-  void HealLinks() { cut_.clear(); }
-  const std::set<std::pair<int64_t, int64_t>>& cut_links() const { return cut_; }
-
-  size_t in_flight() const { return queue_.size(); }
-  const NetworkStats& stats() const { return stats_; }
-
- private:
-  void Enqueue(RaftMessage message, int64_t now);
-
-  NetworkOptions options_;
-  std::mt19937_64 rng_;
-  uint64_t next_sequence_ = 0;
-  // (delivery time, queue order) -> message.
-  std::map<std::pair<int64_t, uint64_t>, RaftMessage> queue_;
-  std::set<std::pair<int64_t, int64_t>> cut_;
-  NetworkStats stats_;
-};
+// The shared simulated network carrying RaftMessages; times are in SimulatedCluster units
+// (see SimulatedCluster::kUnitsPerTick).
+using NetworkOptions = ::resdb::simulation::NetworkOptions;
+using NetworkStats = ::resdb::simulation::NetworkStats;
+using SimulatedNetwork = ::resdb::simulation::SimulatedNetwork<RaftMessage>;
 
 }  // namespace raft
 }  // namespace resdb

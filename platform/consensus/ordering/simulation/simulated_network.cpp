@@ -1,13 +1,11 @@
-#include "platform/consensus/ordering/raft/simulation/simulated_network.h"
+#include "platform/consensus/ordering/simulation/simulated_network.h"
 
 #include <algorithm>
 
 namespace resdb {
-namespace raft {
+namespace simulation {
 
-SimulatedNetwork::SimulatedNetwork(uint64_t seed) : rng_(seed) {}
-
-void SimulatedNetwork::Send(RaftMessage message, int64_t now) {
+int NetworkModel::CopiesOfSend() {
   ++stats_.sent;
   // Draws are made in a fixed order whatever the options, so that changing one rate does not
   // shift every later random choice of the run.
@@ -15,16 +13,16 @@ void SimulatedNetwork::Send(RaftMessage message, int64_t now) {
   const double dup_draw = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
   if (drop_draw < options_.drop_rate) {
     ++stats_.dropped;
-    return;
+    return 0;
   }
   if (dup_draw < options_.duplicate_rate) {
     ++stats_.duplicated;
-    Enqueue(message, now);
+    return 2;
   }
-  Enqueue(std::move(message), now);
+  return 1;
 }
 
-void SimulatedNetwork::Enqueue(RaftMessage message, int64_t now) {
+int64_t NetworkModel::DrawDelay() {
   const int64_t lo = std::max<int64_t>(1, options_.min_delay);
   const int64_t hi = std::max(lo, options_.max_delay);
   int64_t delay = std::uniform_int_distribution<int64_t>(lo, hi)(rng_);
@@ -33,26 +31,10 @@ void SimulatedNetwork::Enqueue(RaftMessage message, int64_t now) {
     ++stats_.long_delayed;
     delay = std::uniform_int_distribution<int64_t>(hi, std::max(hi, options_.long_delay_max))(rng_);
   }
-  queue_.emplace(std::make_pair(now + delay, next_sequence_++), std::move(message));
+  return delay;
 }
 
-std::optional<std::pair<int64_t, RaftMessage>> SimulatedNetwork::PopDue(int64_t deadline) {
-  while (!queue_.empty() && queue_.begin()->first.first <= deadline) {
-    auto it = queue_.begin();
-    const int64_t at = it->first.first;
-    RaftMessage message = std::move(it->second);
-    queue_.erase(it);
-    if (!LinkUp(message.from, message.to)) {
-      ++stats_.cut;
-      continue;
-    }
-    ++stats_.delivered;
-    return std::make_pair(at, std::move(message));
-  }
-  return std::nullopt;
-}
-
-void SimulatedNetwork::Isolate(int64_t node, const std::vector<int64_t>& all_nodes) {
+void NetworkModel::Isolate(int64_t node, const std::vector<int64_t>& all_nodes) {
   for (int64_t other : all_nodes) {
     if (other == node) continue;
     CutLink(node, other);
@@ -60,8 +42,8 @@ void SimulatedNetwork::Isolate(int64_t node, const std::vector<int64_t>& all_nod
   }
 }
 
-void SimulatedNetwork::Partition(const std::vector<std::vector<int64_t>>& groups,
-                                 const std::vector<int64_t>& all_nodes) {
+void NetworkModel::Partition(const std::vector<std::vector<int64_t>>& groups,
+                             const std::vector<int64_t>& all_nodes) {
   std::map<int64_t, size_t> group_of;
   for (size_t g = 0; g < groups.size(); ++g) {
     for (int64_t node : groups[g]) group_of[node] = g;
@@ -79,5 +61,5 @@ void SimulatedNetwork::Partition(const std::vector<std::vector<int64_t>>& groups
   }
 }
 
-}  // namespace raft
+}  // namespace simulation
 }  // namespace resdb
