@@ -124,6 +124,16 @@ int64_t WaitForPrimary(const Cluster& cluster, const std::vector<int>& ids) {
   return primary;
 }
 
+// Starts every replica and waits until they agree on a primary; returns it, or 0 with a
+// failure naming what each replica reports.
+int64_t StartAndWaitForPrimary(Cluster& cluster) {
+  cluster.StartAll();
+  const int64_t primary = WaitForPrimary(cluster, kAll);
+  EXPECT_NE(primary, 0) << "the replicas do not agree on a primary:"
+                        << Describe(cluster.StatusesOf(kAll));
+  return primary;
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
   std::stringstream buffer;
@@ -138,6 +148,15 @@ void WriteOrDie(KVClient& client, const std::string& key, const std::string& val
   absl::Status set = client.Set(key, value);
   ASSERT_TRUE(set.ok()) << "set " << key << ": " << set;
   (*acked)[key] = value;
+}
+
+// Writes "<key_prefix>i" = "<value_prefix>i" for i in [0, count), each acknowledged.
+void WriteMany(KVClient& client, const std::string& key_prefix, const std::string& value_prefix,
+               int count, Acked* acked) {
+  for (int i = 0; i < count; ++i) {
+    ASSERT_NO_FATAL_FAILURE(
+        WriteOrDie(client, absl::StrCat(key_prefix, i), absl::StrCat(value_prefix, i), acked));
+  }
 }
 
 void ExpectAllReadBack(KVClient& client, const Acked& acked) {
@@ -207,25 +226,17 @@ int64_t KillPrimaryAndKeepWriting(Cluster& cluster, int64_t primary, KVClient& c
 
 TEST(PbftFaultTest, KillPrimaryAndKeepWriting) {
   Cluster cluster("pbft_kill_primary");
-  cluster.StartAll();
-  const int64_t primary = WaitForPrimary(cluster, kAll);
-  ASSERT_NE(primary, 0) << "the replicas do not agree on a primary:"
-                        << Describe(cluster.StatusesOf(kAll));
+  const int64_t primary = StartAndWaitForPrimary(cluster);
+  ASSERT_NE(primary, 0);
   KVClient client(cluster.ClientConfig());
   Acked acked;
-  for (int i = 0; i < 10; ++i) {
-    ASSERT_NO_FATAL_FAILURE(
-        WriteOrDie(client, absl::StrCat("before-", i), absl::StrCat("v", i), &acked));
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteMany(client, "before-", "v", 10, &acked));
 
   const int64_t next = KillPrimaryAndKeepWriting(cluster, primary, client, &acked);
   ASSERT_NE(next, 0);
   EXPECT_NE(next, primary);
   // The new view keeps serving: these must not need the failover's retries.
-  for (int i = 0; i < 10; ++i) {
-    ASSERT_NO_FATAL_FAILURE(
-        WriteOrDie(client, absl::StrCat("after-", i), absl::StrCat("w", i), &acked));
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteMany(client, "after-", "w", 10, &acked));
   ExpectAllReadBack(client, acked);
 
   std::vector<int> survivors;
@@ -271,22 +282,14 @@ ReplicaStatus RestartAndExpectCatchUp(Cluster& cluster, int id, KVClient& client
 // cannot bring it back: it has to fetch what it missed.
 TEST(PbftFaultTest, RestartedReplicaCatchesUp) {
   Cluster cluster("pbft_restart_backup");
-  cluster.StartAll();
-  const int64_t primary = WaitForPrimary(cluster, kAll);
-  ASSERT_NE(primary, 0) << "the replicas do not agree on a primary:"
-                        << Describe(cluster.StatusesOf(kAll));
+  const int64_t primary = StartAndWaitForPrimary(cluster);
+  ASSERT_NE(primary, 0);
   const int backup = primary == kReplicas ? 1 : kReplicas;
   KVClient client(cluster.ClientConfig());
   Acked acked;
-  for (int i = 0; i < 10; ++i) {
-    ASSERT_NO_FATAL_FAILURE(
-        WriteOrDie(client, absl::StrCat("before-", i), absl::StrCat("v", i), &acked));
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteMany(client, "before-", "v", 10, &acked));
   cluster.Kill(backup);
-  for (int i = 0; i < 24; ++i) {
-    ASSERT_NO_FATAL_FAILURE(
-        WriteOrDie(client, absl::StrCat("down-", i), absl::StrCat("d", i), &acked));
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteMany(client, "down-", "d", 24, &acked));
   const ReplicaStatus restarted = RestartAndExpectCatchUp(cluster, backup, client, &acked);
   EXPECT_EQ(restarted.view(), 0u);
   EXPECT_EQ(restarted.primary_id(), primary);
@@ -296,22 +299,14 @@ TEST(PbftFaultTest, RestartedReplicaCatchesUp) {
 // primary of its old one, and fetch what was ordered without it.
 TEST(PbftFaultTest, RestartedPrimaryCatchesUpInTheNewView) {
   Cluster cluster("pbft_restart_primary");
-  cluster.StartAll();
-  const int64_t primary = WaitForPrimary(cluster, kAll);
-  ASSERT_NE(primary, 0) << "the replicas do not agree on a primary:"
-                        << Describe(cluster.StatusesOf(kAll));
+  const int64_t primary = StartAndWaitForPrimary(cluster);
+  ASSERT_NE(primary, 0);
   KVClient client(cluster.ClientConfig());
   Acked acked;
-  for (int i = 0; i < 10; ++i) {
-    ASSERT_NO_FATAL_FAILURE(
-        WriteOrDie(client, absl::StrCat("before-", i), absl::StrCat("v", i), &acked));
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteMany(client, "before-", "v", 10, &acked));
   const int64_t next = KillPrimaryAndKeepWriting(cluster, primary, client, &acked);
   ASSERT_NE(next, 0);
-  for (int i = 0; i < 24; ++i) {
-    ASSERT_NO_FATAL_FAILURE(
-        WriteOrDie(client, absl::StrCat("down-", i), absl::StrCat("d", i), &acked));
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteMany(client, "down-", "d", 24, &acked));
   const ReplicaStatus restarted =
       RestartAndExpectCatchUp(cluster, static_cast<int>(primary), client, &acked);
   EXPECT_GT(restarted.view(), 0u);
@@ -324,25 +319,17 @@ TEST(PbftFaultTest, RestartedPrimaryCatchesUpInTheNewView) {
 // serves again with every replica on the same state.
 TEST(PbftFaultTest, KillEveryReplicaAndRestart) {
   Cluster cluster("pbft_kill_all");
-  cluster.StartAll();
-  ASSERT_NE(WaitForPrimary(cluster, kAll), 0)
-      << "the replicas do not agree on a primary:" << Describe(cluster.StatusesOf(kAll));
+  ASSERT_NE(StartAndWaitForPrimary(cluster), 0);
   KVClient client(cluster.ClientConfig());
   Acked acked;
-  for (int i = 0; i < 20; ++i) {
-    ASSERT_NO_FATAL_FAILURE(
-        WriteOrDie(client, absl::StrCat("before-", i), absl::StrCat("v", i), &acked));
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteMany(client, "before-", "v", 20, &acked));
   const std::map<int64_t, ReplicaStatus> before = cluster.StatusesOf(kAll);
   for (int id : kAll) cluster.Kill(id);
   cluster.StartAll();
   ASSERT_NE(WaitForPrimary(cluster, kAll), 0)
       << "no primary after the restart:" << Describe(cluster.StatusesOf(kAll));
   ExpectAllReadBack(client, acked);
-  for (int i = 0; i < 10; ++i) {
-    ASSERT_NO_FATAL_FAILURE(
-        WriteOrDie(client, absl::StrCat("after-", i), absl::StrCat("w", i), &acked));
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteMany(client, "after-", "w", 10, &acked));
   ExpectAllReadBack(client, acked);
   std::map<int64_t, ReplicaStatus> statuses;
   const bool converged = WaitUntil(
