@@ -26,6 +26,41 @@ absl::Status FromLevelDB(const leveldb::Status& status, absl::string_view contex
   return absl::InternalError(message);
 }
 
+absl::Status ScanAt(
+    leveldb::DB* db, const leveldb::Snapshot* snapshot, const std::string& path,
+    absl::string_view begin, absl::string_view end,
+    const std::function<bool(absl::string_view key, absl::string_view value)>& visit) {
+  leveldb::ReadOptions options;
+  options.snapshot = snapshot;
+  options.fill_cache = false;
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(options));
+  for (it->Seek(ToSlice(begin)); it->Valid(); it->Next()) {
+    absl::string_view key = ToView(it->key());
+    if (!end.empty() && key >= end) break;
+    if (!visit(key, ToView(it->value()))) break;
+  }
+  if (!it->status().ok()) return FromLevelDB(it->status(), absl::StrCat("LevelDB scan in ", path));
+  return absl::OkStatus();
+}
+
+class LevelDBSnapshot : public StorageSnapshot {
+ public:
+  LevelDBSnapshot(leveldb::DB* db, const std::string* path)
+      : db_(db), path_(path), snapshot_(db->GetSnapshot()) {}
+  ~LevelDBSnapshot() override { db_->ReleaseSnapshot(snapshot_); }
+
+  absl::Status Scan(absl::string_view begin, absl::string_view end,
+                    const std::function<bool(absl::string_view key, absl::string_view value)>&
+                        visit) const override {
+    return ScanAt(db_, snapshot_, *path_, begin, end, visit);
+  }
+
+ private:
+  leveldb::DB* const db_;
+  const std::string* const path_;
+  const leveldb::Snapshot* const snapshot_;
+};
+
 class LevelDBStorage : public Storage {
  public:
   LevelDBStorage(std::string path, std::unique_ptr<leveldb::Cache> cache,
@@ -70,23 +105,12 @@ class LevelDBStorage : public Storage {
   absl::Status Scan(
       absl::string_view begin, absl::string_view end,
       const std::function<bool(absl::string_view key, absl::string_view value)>& visit) override {
-    const leveldb::Snapshot* snapshot = db_->GetSnapshot();
-    leveldb::ReadOptions options;
-    options.snapshot = snapshot;
-    options.fill_cache = false;
-    leveldb::Status status;
-    {
-      std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(options));
-      for (it->Seek(ToSlice(begin)); it->Valid(); it->Next()) {
-        absl::string_view key = ToView(it->key());
-        if (!end.empty() && key >= end) break;
-        if (!visit(key, ToView(it->value()))) break;
-      }
-      status = it->status();
-    }
-    db_->ReleaseSnapshot(snapshot);
-    if (!status.ok()) return FromLevelDB(status, absl::StrCat("LevelDB scan in ", path_));
-    return absl::OkStatus();
+    LevelDBSnapshot snapshot(db_.get(), &path_);
+    return snapshot.Scan(begin, end, visit);
+  }
+
+  std::unique_ptr<StorageSnapshot> NewSnapshot() override {
+    return std::make_unique<LevelDBSnapshot>(db_.get(), &path_);
   }
 
   absl::Status Flush() override {

@@ -12,6 +12,25 @@
 namespace resdb {
 namespace {
 
+// A copy of the data: memory storage holds small test states.
+class MemorySnapshot : public StorageSnapshot {
+ public:
+  explicit MemorySnapshot(std::map<std::string, std::string> data) : data_(std::move(data)) {}
+
+  absl::Status Scan(absl::string_view begin, absl::string_view end,
+                    const std::function<bool(absl::string_view key, absl::string_view value)>&
+                        visit) const override {
+    for (auto it = data_.lower_bound(std::string(begin)); it != data_.end(); ++it) {
+      if (!end.empty() && absl::string_view(it->first) >= end) break;
+      if (!visit(it->first, it->second)) break;
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  const std::map<std::string, std::string> data_;
+};
+
 class MemoryStorage : public Storage {
  public:
   absl::StatusOr<std::string> Get(absl::string_view key) override {
@@ -40,18 +59,20 @@ class MemoryStorage : public Storage {
       const std::function<bool(absl::string_view key, absl::string_view value)>& visit) override {
     // The range is copied under the lock so that `visit` runs unlocked (it may write to this
     // storage) and still sees a consistent snapshot.
-    std::vector<std::pair<std::string, std::string>> snapshot;
+    std::map<std::string, std::string> range;
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (auto it = data_.lower_bound(std::string(begin)); it != data_.end(); ++it) {
         if (!end.empty() && absl::string_view(it->first) >= end) break;
-        snapshot.emplace_back(it->first, it->second);
+        range.emplace(it->first, it->second);
       }
     }
-    for (const auto& [key, value] : snapshot) {
-      if (!visit(key, value)) break;
-    }
-    return absl::OkStatus();
+    return MemorySnapshot(std::move(range)).Scan(begin, end, visit);
+  }
+
+  std::unique_ptr<StorageSnapshot> NewSnapshot() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::make_unique<MemorySnapshot>(data_);
   }
 
   absl::Status Flush() override { return absl::OkStatus(); }

@@ -24,6 +24,8 @@ class PrefixedStorage : public Storage {
       absl::string_view begin, absl::string_view end,
       const std::function<bool(absl::string_view key, absl::string_view value)>& visit) override;
   absl::Status Flush() override;
+  // A snapshot of the view: its Scan maps keys as the view's does.
+  std::unique_ptr<StorageSnapshot> NewSnapshot() override;
 
   const std::string& prefix() const { return prefix_; }
 

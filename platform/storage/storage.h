@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -49,6 +50,19 @@ struct VersionedValue {
 // Put/Delete/SetWithVersion reject them with InvalidArgumentError. Write is the raw primitive
 // and accepts any key. Scan over user keys should stop below "\xff".
 //
+// A read-only view of a whole Storage as it was when the view was taken: writes made later are
+// not seen, however long it is read. It keeps the data it sees alive, so release it once read.
+// Thread-safe; must not outlive the Storage it came from.
+class StorageSnapshot {
+ public:
+  virtual ~StorageSnapshot() = default;
+
+  // As Storage::Scan, over the view.
+  virtual absl::Status Scan(
+      absl::string_view begin, absl::string_view end,
+      const std::function<bool(absl::string_view key, absl::string_view value)>& visit) const = 0;
+};
+
 // Thread-safe: any method may be called from any thread. A successful Write with sync = true
 // is on stable storage when it returns; one with sync = false survives a process crash but
 // maybe not a machine crash.
@@ -71,6 +85,10 @@ class Storage {
 
   // Makes every earlier write durable.
   virtual absl::Status Flush() = 0;
+
+  // A consistent view of every key as of now, for reads that take long while writes go on
+  // (one Scan is consistent by itself; several reads of one snapshot are consistent together).
+  virtual std::unique_ptr<StorageSnapshot> NewSnapshot() = 0;
 
   // Convenience wrappers over Write.
   absl::Status Put(absl::string_view key, absl::string_view value, bool sync = false);

@@ -50,6 +50,7 @@ class InstrumentedStorage : public Storage {
     });
   }
   absl::Status Flush() override { return inner_->Flush(); }
+  std::unique_ptr<StorageSnapshot> NewSnapshot() override { return inner_->NewSnapshot(); }
 
   std::atomic<int> gets{0};
   std::atomic<int> scanned{0};

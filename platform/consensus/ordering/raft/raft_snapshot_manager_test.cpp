@@ -45,6 +45,7 @@ class CrashingStorage : public Storage {
     return inner_->Scan(begin, end, visit);
   }
   absl::Status Flush() override { return inner_->Flush(); }
+  std::unique_ptr<StorageSnapshot> NewSnapshot() override { return inner_->NewSnapshot(); }
 
  private:
   Storage* const inner_;
