@@ -82,6 +82,17 @@ void Progress::BecomeSnapshot(uint64_t snapshot_index) {
   inflights_.Reset();
 }
 
+void Progress::SnapshotDone(bool success) {
+  if (state_ != ProgressState::kSnapshot) return;
+  if (!success) pending_snapshot_ = 0;
+  BecomeProbe();
+  // Paused as if a probe were out. Appends carry non-zero sequences (0 marks heartbeats),
+  // so no rejection is taken for an answer to this pause.
+  probe_sent_ = true;
+  probe_sequence_ = 0;
+  probe_prev_index_ = 0;
+}
+
 bool Progress::MaybeUpdate(uint64_t index) {
   bool updated = false;
   if (index > match_) {

@@ -74,6 +74,13 @@ class Progress {
   void BecomeProbe();
   void BecomeReplicate();
   void BecomeSnapshot(uint64_t snapshot_index);
+  // The snapshot this follower was being sent got installed (`success`) or was abandoned:
+  // back to kProbe, after a success right past the snapshot, after a failure at match + 1,
+  // where the next append attempt finds its entries compacted and asks for a snapshot of
+  // the then current compaction point. Either way nothing is sent until the follower
+  // answers an append or a heartbeat: after a success its answer tells where its log now
+  // ends, after a failure this spaces the attempts by a heartbeat. No-op unless kSnapshot.
+  void SnapshotDone(bool success);
 
   // The follower acknowledged entries up to `index` (acknowledged appends leave the
   // window). Returns true if `match` advanced.

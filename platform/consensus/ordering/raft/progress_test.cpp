@@ -81,6 +81,37 @@ TEST(ProgressTest, SnapshotStateSendsNothingUntilCaughtUp) {
   EXPECT_FALSE(pr.IsPaused());
 }
 
+TEST(ProgressTest, SnapshotDoneProbesPastTheSnapshotOrFromMatchAndWaitsForAnAnswer) {
+  Progress ok(3, 4, 0);
+  ok.MaybeUpdate(2);
+  ok.BecomeSnapshot(50);
+  ok.SnapshotDone(true);
+  EXPECT_EQ(ok.state(), ProgressState::kProbe);
+  EXPECT_EQ(ok.next(), 51u);
+  EXPECT_EQ(ok.pending_snapshot(), 0u);
+  EXPECT_TRUE(ok.IsPaused());
+  EXPECT_FALSE(ok.InflightPrevIndex(7).has_value());
+  ok.OnHeartbeatResponse();
+  EXPECT_FALSE(ok.IsPaused());
+
+  Progress failed(3, 4, 0);
+  failed.MaybeUpdate(2);
+  failed.BecomeSnapshot(50);
+  failed.SnapshotDone(false);
+  EXPECT_EQ(failed.state(), ProgressState::kProbe);
+  EXPECT_EQ(failed.next(), 3u) << "the snapshot was never installed: retry from match + 1";
+  EXPECT_TRUE(failed.IsPaused());
+  EXPECT_TRUE(failed.MaybeUpdate(3)) << "an acknowledgement also ends the pause";
+  EXPECT_FALSE(failed.IsPaused());
+
+  Progress replicating(3, 4, 0);
+  replicating.MaybeUpdate(2);
+  replicating.BecomeReplicate();
+  replicating.SnapshotDone(true);
+  EXPECT_EQ(replicating.state(), ProgressState::kReplicate) << "only kSnapshot is left";
+  EXPECT_EQ(replicating.next(), 3u);
+}
+
 }  // namespace
 }  // namespace raft
 }  // namespace resdb

@@ -409,7 +409,9 @@ absl::Status RaftNode::StepFollower(const RaftMessage& m) {
   } else if (const auto* req = std::get_if<InstallSnapshotRequest>(&m.payload)) {
     election_elapsed_ = 0;
     lead_ = m.from;
-    // Installing snapshots is not handled by RaftNode yet: refuse so the leader retries.
+    // The caller transfers and installs snapshots (see RestoreSnapshot); a request that
+    // reaches this node was not handled there, so refuse it rather than leave the leader
+    // waiting.
     InstallSnapshotResponse resp;
     resp.set_term(term_);
     resp.set_follower_id(id_);
@@ -915,6 +917,7 @@ bool RaftNode::HasReady() const {
     return true;
   }
   if (log_.HasUnpersisted() || !msgs_.empty() || commit_ > apply_emitted_) return true;
+  if (restored_snapshot_.has_value()) return true;
   if (!read_states_.empty() || !dropped_reads_.empty() || !dropped_proposals_.empty()) {
     return true;
   }
@@ -933,6 +936,17 @@ Ready RaftNode::GetReady() {
     last_hard_state_ = *rd.hard_state;
   }
   if (log_.HasUnpersisted()) log_.TakeUnpersisted(&rd.truncate_from, &rd.entries);
+  if (restored_snapshot_.has_value()) {
+    const uint64_t index = restored_snapshot_->last_included_index();
+    // Durable entries after a dropped log, or after a truncation point the snapshot
+    // covers, are stale.
+    if (snapshot_dropped_log_ || (rd.truncate_from != 0 && rd.truncate_from <= index)) {
+      rd.truncate_from = index + 1;
+    }
+    rd.snapshot = std::move(restored_snapshot_);
+    restored_snapshot_.reset();
+    snapshot_dropped_log_ = false;
+  }
   rd.messages.swap(msgs_);
   for (uint64_t i = std::max(apply_emitted_ + 1, log_.first_index()); i <= commit_; ++i) {
     rd.committed_entries.push_back(log_.At(i));
@@ -969,6 +983,54 @@ std::vector<int64_t> RaftNode::FollowersNeedingSnapshot() const {
     }
   }
   return out;
+}
+
+void RaftNode::ReportSnapshot(int64_t follower, bool success) {
+  if (role_ != Role::kLeader) return;
+  auto it = progress_.find(follower);
+  if (it == progress_.end()) return;
+  it->second.SnapshotDone(success);
+}
+
+absl::Status RaftNode::RestoreSnapshot(const SnapshotMetadata& metadata) {
+  if (role_ == Role::kLeader) {
+    return absl::FailedPreconditionError("a leader does not restore snapshots");
+  }
+  const uint64_t index = metadata.last_included_index();
+  const uint64_t term = metadata.last_included_term();
+  if (index <= commit_) return absl::OkStatus();
+  // The snapshot is committed state, wherever it came from; a campaign started on the log
+  // it replaces is abandoned.
+  if (role_ != Role::kFollower) BecomeFollower(term_, 0);
+
+  if (log_.MatchTerm(index, term)) {
+    // Log Matching: everything up to `index` is the committed prefix; what follows may
+    // still be committed on top of it.
+    log_.CompactTo(index);
+    own_proposals_.erase(own_proposals_.begin(), own_proposals_.upper_bound(index));
+  } else {
+    // The log disagrees with committed state at `index`, so nothing after commit_ in it
+    // is known to be committed: proposals there have an unknown outcome.
+    DropOwnProposalsFrom(commit_ + 1,
+                         absl::StrCat("replaced by snapshot at ", index, " term ", term));
+    log_.Restore(index, term, {});
+    snapshot_dropped_log_ = true;
+  }
+  commit_ = index;
+  applied_ = index;
+  apply_emitted_ = index;
+  restored_snapshot_ = metadata;
+
+  if (lead_ != 0) {
+    AppendEntriesResponse resp;
+    resp.set_term(term_);
+    resp.set_follower_id(id_);
+    resp.set_success(true);
+    resp.set_match_index(index);
+    resp.set_last_log_index(log_.last_index());
+    Send(RaftMessage::Make(id_, lead_, std::move(resp)));
+  }
+  return absl::OkStatus();
 }
 
 const Progress* RaftNode::progress(int64_t follower) const {

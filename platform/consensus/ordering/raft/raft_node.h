@@ -109,7 +109,15 @@ struct Ready {
   // node with a commit index over the stale entries this Ready replaces. last_applied is the
   // applied index as of the previous Advance(); a change of it alone produces no HardState.
   std::optional<HardState> hard_state;
-  // If non-zero, delete durable log entries >= truncate_from first ...
+  // Set once after RestoreSnapshot(): the log now starts after this snapshot. Make the
+  // durable log match first: record (last_included_index, last_included_term) as its
+  // compaction boundary and drop all entries <= that index, or all entries if the durable
+  // log does not hold that index with that term (RaftLog::CompactTo does exactly this).
+  // The snapshot's data is already in the state machine; the hard_state of this Ready
+  // carries the commit and applied index it brought. truncate_from is then 0 or above the
+  // snapshot's index.
+  std::optional<SnapshotMetadata> snapshot;
+  // If non-zero, delete durable log entries >= truncate_from ...
   uint64_t truncate_from = 0;
   // ... then append these to the durable log.
   std::vector<Entry> entries;
@@ -151,6 +159,12 @@ class RaftNode {
   // Handles a message from a peer (`from` must be set). Stale messages are ignored and
   // return OK; a message from a non-voter or whose payload does not match its user_type
   // returns InvalidArgument and changes nothing.
+  //
+  // Snapshot transfer is not RaftNode's business: the caller streams the chunks, checks
+  // and stores them, and reports the outcome with RestoreSnapshot() / ReportSnapshot().
+  // InstallSnapshot messages are meant for the caller; one that reaches Step still counts
+  // as a sign of a live leader, and a follower answers it with a rejection, so that a
+  // leader never waits for an install nobody performs.
   absl::Status Step(const RaftMessage& message);
 
   // Starts an election now, as if the election timeout had elapsed (with PreVote, a
@@ -189,6 +203,30 @@ class RaftNode {
 
   // Followers whose next entries were compacted away; they need a snapshot.
   std::vector<int64_t> FollowersNeedingSnapshot() const;
+
+  // Leader: the caller finished sending its snapshot to `follower` (`success`) or gave up.
+  // While a snapshot is pending the leader sends the follower no entries, so this is what
+  // resumes replication. After a success the follower is probed right past the snapshot;
+  // after a failure it is probed from its last known match, which finds the entries
+  // compacted again and puts it back among FollowersNeedingSnapshot(), for a new attempt
+  // with the then newest snapshot. Either way the next append waits for the follower's
+  // next answer (the acknowledgement RestoreSnapshot() sends, or a heartbeat's), so that a
+  // failed transfer is retried at most once per heartbeat. No-op if this node is not the
+  // leader, `follower` is unknown, or no snapshot is pending for it (e.g. the follower's
+  // acknowledgement already moved it on).
+  void ReportSnapshot(int64_t follower, bool success);
+
+  // Not on the leader (FailedPrecondition): the caller has installed the data of a complete
+  // snapshot covering the log up to `metadata` into the state machine, atomically. The
+  // node's log must now agree with that state. Entries after the snapshot are kept if the
+  // log holds the snapshot's index with its term: by Log Matching they extend the
+  // committed prefix and may yet be committed. Otherwise the log conflicts with committed
+  // state there, so all of it is dropped and the log restarts after the snapshot. Commit and
+  // applied index become the snapshot's index; the next Ready carries `snapshot` and the HardState
+  // to persist. A candidate abandons its campaign. A follower acknowledges the new match to its
+  // leader at once rather than on the next heartbeat, so that replication resumes without waiting.
+  // A snapshot at or below the commit index is stale: OK, nothing changes.
+  absl::Status RestoreSnapshot(const SnapshotMetadata& metadata);
 
   int64_t id() const { return id_; }
   int64_t leader_id() const { return lead_; }
@@ -297,6 +335,10 @@ class RaftNode {
   std::map<uint64_t, uint64_t> own_proposals_;
 
   HardState last_hard_state_;
+  // Set by RestoreSnapshot() until the next GetReady() hands it out; with
+  // `snapshot_dropped_log_`, durable entries after it must go too.
+  std::optional<SnapshotMetadata> restored_snapshot_;
+  bool snapshot_dropped_log_ = false;
   std::vector<RaftMessage> msgs_;
   std::vector<ReadState> read_states_;
   std::vector<uint64_t> dropped_reads_;

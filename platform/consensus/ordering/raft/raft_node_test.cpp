@@ -25,6 +25,9 @@ namespace {
 
 struct NodeStorage {
   HardState hard_state;
+  // The durable log's compaction boundary, and every snapshot a Ready asked to record.
+  SnapshotMetadata snapshot;
+  std::vector<SnapshotMetadata> snapshots;
   std::map<uint64_t, Entry> log;
   std::vector<Entry> applied;
   std::vector<ReadState> read_states;
@@ -65,9 +68,25 @@ class Network {
   void Restart(int64_t id) {
     RaftRestoredState state;
     state.hard_state = storage_[id].hard_state;
+    state.snapshot = storage_[id].snapshot;
     for (const auto& [index, e] : storage_[id].log) state.entries.push_back(e);
     storage_[id].applied.clear();
     nodes_[id] = std::make_unique<RaftNode>(options_[id], state);
+  }
+
+  // Plays the caller's side of a snapshot transfer to node `id`: its state machine takes
+  // the committed entries up to the snapshot's index, then the node is told.
+  absl::Status InstallSnapshot(int64_t id, const SnapshotMetadata& metadata) {
+    const uint64_t index = metadata.last_included_index();
+    if (index > node(id).commit_index() && node(id).role() != Role::kLeader) {
+      NodeStorage& s = storage_[id];
+      s.applied.clear();
+      for (const auto& [i, e] : committed_) {
+        if (i > index) break;
+        s.applied.push_back(e);
+      }
+    }
+    return node(id).RestoreSnapshot(metadata);
   }
 
   void Isolate(int64_t id) { isolated_.insert(id); }
@@ -93,6 +112,21 @@ class Network {
       Ready rd = n.GetReady();
       NodeStorage& s = storage_[id];
       if (rd.hard_state.has_value()) s.hard_state = *rd.hard_state;
+      if (rd.snapshot.has_value()) {
+        // What RaftLog::CompactTo does: keep the entries after a matching boundary.
+        const uint64_t index = rd.snapshot->last_included_index();
+        auto at = s.log.find(index);
+        if (at != s.log.end() && at->second.term() == rd.snapshot->last_included_term()) {
+          s.log.erase(s.log.begin(), s.log.upper_bound(index));
+        } else {
+          s.log.clear();
+        }
+        s.snapshot = *rd.snapshot;
+        s.snapshots.push_back(*rd.snapshot);
+        if (rd.truncate_from != 0) {
+          EXPECT_GT(rd.truncate_from, index) << "node " << id;
+        }
+      }
       if (rd.truncate_from != 0) {
         s.log.erase(s.log.lower_bound(rd.truncate_from), s.log.end());
       }
@@ -974,6 +1008,325 @@ TEST(RaftNodeTest, Compaction_FollowerBehindTheCompactedLogNeedsASnapshot) {
   }
   EXPECT_EQ(net.node(leader).FollowersNeedingSnapshot(), std::vector<int64_t>{3});
   EXPECT_EQ(net.node(leader).progress(3)->state(), ProgressState::kSnapshot);
+}
+
+SnapshotMetadata SnapshotAt(uint64_t index, uint64_t term) {
+  SnapshotMetadata metadata;
+  metadata.set_last_included_index(index);
+  metadata.set_last_included_term(term);
+  return metadata;
+}
+
+// Leader 1 commits 5 proposals (indices 2..6) while node 3 is isolated, compacts to 5 and
+// finds, once the network heals, that node 3 needs a snapshot.
+int64_t LeaderWithFollowerThreeNeedingASnapshot(Network& net) {
+  const int64_t leader = ElectViaCampaign(net, 1);
+  net.Isolate(3);
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(net.node(leader).Propose("v" + std::to_string(i)).ok());
+  net.Stabilize();
+  EXPECT_EQ(net.node(leader).applied_index(), 6u);
+  EXPECT_TRUE(net.node(leader).CompactTo(5).ok());
+  net.Heal();
+  for (int t = 0; t < 5; ++t) {
+    net.node(leader).Tick();
+    net.Stabilize();
+  }
+  EXPECT_EQ(net.node(leader).FollowersNeedingSnapshot(), std::vector<int64_t>{3});
+  EXPECT_EQ(net.node(leader).progress(3)->state(), ProgressState::kSnapshot);
+  EXPECT_EQ(net.node(leader).progress(3)->pending_snapshot(), 5u);
+  EXPECT_LT(net.node(3).commit_index(), 5u);
+  return leader;
+}
+
+TEST(RaftNodeTest, Snapshot_FollowerRestoredFromASnapshotRejoinsReplication) {
+  Network net(3);
+  const int64_t leader = LeaderWithFollowerThreeNeedingASnapshot(net);
+  const uint64_t term = *net.node(leader).TermAt(5);
+
+  ASSERT_TRUE(net.InstallSnapshot(3, SnapshotAt(5, term)).ok());
+  RaftNode& follower = net.node(3);
+  EXPECT_EQ(follower.commit_index(), 5u);
+  EXPECT_EQ(follower.applied_index(), 5u);
+  EXPECT_EQ(follower.first_index(), 6u);
+  EXPECT_EQ(follower.last_index(), 5u) << "the log did not hold index 5: it restarts after it";
+  EXPECT_EQ(follower.TermAt(5), term);
+
+  net.node(leader).ReportSnapshot(3, true);
+  const Progress* pr = net.node(leader).progress(3);
+  EXPECT_EQ(pr->state(), ProgressState::kProbe);
+  EXPECT_EQ(pr->next(), 6u);
+  EXPECT_TRUE(net.node(leader).FollowersNeedingSnapshot().empty());
+  // The leader waits for the follower's own acknowledgement before appending.
+  net.ClearSent();
+  net.ProcessReady(leader);
+  EXPECT_TRUE(PayloadsOf<AppendEntriesRequest>(net.sent(), leader, 3).empty());
+
+  net.ProcessReady(3);
+  std::vector<AppendEntriesResponse> acks = PayloadsOf<AppendEntriesResponse>(net.sent(), 3);
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_TRUE(acks[0].success());
+  EXPECT_EQ(acks[0].match_index(), 5u);
+  ASSERT_EQ(net.storage(3).snapshots.size(), 1u);
+  EXPECT_EQ(net.storage(3).snapshots[0].last_included_index(), 5u);
+  EXPECT_EQ(net.storage(3).hard_state.commit_index(), 5u);
+  EXPECT_EQ(net.storage(3).hard_state.last_applied(), 5u);
+  EXPECT_TRUE(net.storage(3).log.empty());
+
+  net.Stabilize();
+  EXPECT_EQ(pr->state(), ProgressState::kReplicate);
+  EXPECT_EQ(pr->match(), net.node(leader).last_index());
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(net.node(leader).Propose("after" + std::to_string(i)).ok());
+  net.Stabilize();
+
+  EXPECT_EQ(follower.last_index(), net.node(leader).last_index());
+  EXPECT_EQ(follower.last_term(), net.node(leader).last_term());
+  EXPECT_EQ(follower.commit_index(), net.node(leader).commit_index());
+  EXPECT_EQ(follower.applied_index(), net.node(leader).applied_index());
+  EXPECT_EQ(follower.applied_index(), 9u);
+  // The harness compares every apply with the other nodes'; here the whole sequence.
+  const std::vector<Entry>& mine = net.storage(3).applied;
+  const std::vector<Entry>& theirs = net.storage(leader).applied;
+  ASSERT_EQ(mine.size(), theirs.size());
+  for (size_t i = 0; i < mine.size(); ++i) {
+    EXPECT_EQ(mine[i].index(), theirs[i].index());
+    EXPECT_EQ(mine[i].data(), theirs[i].data());
+  }
+  EXPECT_EQ(net.storage(3).log.begin()->first, 6u);
+  EXPECT_EQ(net.storage(3).log.rbegin()->first, 9u);
+  EXPECT_EQ(net.storage(3).snapshots.size(), 1u) << "the snapshot is handed out once";
+
+  // What the follower persisted brings it back to the same place.
+  net.Restart(3);
+  EXPECT_EQ(net.node(3).first_index(), 6u);
+  EXPECT_EQ(net.node(3).last_index(), 9u);
+  EXPECT_EQ(net.node(3).TermAt(5), term);
+}
+
+TEST(RaftNodeTest, Snapshot_FailedTransferIsRetriedWithTheNewestSnapshot) {
+  Network net(3);
+  const int64_t leader = LeaderWithFollowerThreeNeedingASnapshot(net);
+  const uint64_t match = net.node(leader).progress(3)->match();
+
+  net.node(leader).ReportSnapshot(3, false);
+  const Progress* pr = net.node(leader).progress(3);
+  EXPECT_EQ(pr->state(), ProgressState::kProbe);
+  EXPECT_EQ(pr->pending_snapshot(), 0u);
+  EXPECT_EQ(pr->next(), match + 1) << "the snapshot was not installed";
+  EXPECT_TRUE(pr->IsPaused()) << "the retry waits for a heartbeat";
+
+  // Meanwhile the leader commits more and compacts further.
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(net.node(leader).Propose("w").ok());
+  net.Stabilize();
+  ASSERT_TRUE(net.node(leader).CompactTo(net.node(leader).applied_index()).ok());
+  const uint64_t newest = net.node(leader).first_index() - 1;
+  ASSERT_EQ(newest, 8u);
+  net.node(leader).Tick();
+  net.Stabilize();
+  EXPECT_EQ(pr->state(), ProgressState::kSnapshot);
+  EXPECT_EQ(pr->pending_snapshot(), newest);
+  EXPECT_EQ(net.node(leader).FollowersNeedingSnapshot(), std::vector<int64_t>{3});
+  EXPECT_LT(net.node(3).commit_index(), 5u) << "nothing reached the follower meanwhile";
+
+  // This time the transfer works.
+  ASSERT_TRUE(net.InstallSnapshot(3, SnapshotAt(newest, *net.node(leader).TermAt(newest))).ok());
+  net.Stabilize();
+  EXPECT_NE(pr->state(), ProgressState::kSnapshot) << "the follower's acknowledgement ended it";
+  EXPECT_EQ(pr->match(), newest);
+  const ProgressState state = pr->state();
+  const uint64_t next = pr->next();
+  net.node(leader).ReportSnapshot(3, true);  // later than the acknowledgement: no-op
+  EXPECT_EQ(pr->state(), state);
+  EXPECT_EQ(pr->next(), next);
+  ASSERT_TRUE(net.node(leader).Propose("z").ok());
+  net.Stabilize();
+  EXPECT_EQ(pr->state(), ProgressState::kReplicate);
+  EXPECT_EQ(net.storage(3).applied.back().data(), "z");
+  EXPECT_EQ(net.node(3).commit_index(), net.node(leader).commit_index());
+  EXPECT_EQ(net.node(3).last_index(), net.node(leader).last_index());
+}
+
+TEST(RaftNodeTest, Snapshot_ReportSnapshotIgnoresFollowersWithoutAPendingSnapshot) {
+  Network net(3);
+  const int64_t leader = ElectViaCampaign(net, 1);
+  ASSERT_TRUE(net.node(leader).Propose("x").ok());
+  net.Stabilize();
+  const Progress* pr = net.node(leader).progress(2);
+  ASSERT_EQ(pr->state(), ProgressState::kReplicate);
+  const uint64_t next = pr->next();
+  net.node(leader).ReportSnapshot(2, false);
+  EXPECT_EQ(pr->state(), ProgressState::kReplicate);
+  EXPECT_EQ(pr->next(), next);
+  EXPECT_FALSE(pr->IsPaused());
+  net.node(leader).ReportSnapshot(9, true);  // unknown
+  net.node(2).ReportSnapshot(3, true);       // not the leader
+  EXPECT_EQ(net.node(2).progress(3), nullptr);
+}
+
+// Node 2 of {1, 2, 3} in term 2 following leader 1, with entries of terms 1 1 1 2 2 at
+// indices 1..5 of which 2 are committed; its Ready is drained.
+RaftNode FollowerWithFiveEntries() {
+  RaftRestoredState restored = LogWithTerms({1, 1, 1, 2, 2}, 2);
+  restored.hard_state.set_commit_index(2);
+  restored.hard_state.set_last_applied(2);
+  RaftNode node(ThreeNodeOptions(2), restored);
+  AppendEntriesRequest heartbeat;
+  heartbeat.set_term(2);
+  heartbeat.set_leader_id(1);
+  heartbeat.set_leader_commit(2);
+  EXPECT_TRUE(node.Step(RaftMessage::Make(1, 2, heartbeat)).ok());
+  EXPECT_EQ(node.leader_id(), 1);
+  while (node.HasReady()) node.Advance(node.GetReady());
+  return node;
+}
+
+TEST(RaftNodeTest, Snapshot_RestoreKeepsTheEntriesAfterAnIndexAndTermTheLogHolds) {
+  RaftNode node = FollowerWithFiveEntries();
+  ASSERT_TRUE(node.RestoreSnapshot(SnapshotAt(4, 2)).ok());
+  EXPECT_EQ(node.first_index(), 5u);
+  EXPECT_EQ(node.last_index(), 5u);
+  EXPECT_EQ(node.TermAt(4), 2u);
+  EXPECT_EQ(node.TermAt(5), 2u);
+  EXPECT_EQ(node.commit_index(), 4u);
+  EXPECT_EQ(node.applied_index(), 4u);
+
+  ASSERT_TRUE(node.HasReady());
+  Ready rd = node.GetReady();
+  ASSERT_TRUE(rd.snapshot.has_value());
+  EXPECT_EQ(rd.snapshot->last_included_index(), 4u);
+  EXPECT_EQ(rd.snapshot->last_included_term(), 2u);
+  EXPECT_EQ(rd.truncate_from, 0u) << "entry 5 stays durable";
+  EXPECT_TRUE(rd.entries.empty());
+  EXPECT_TRUE(rd.committed_entries.empty()) << "the snapshot holds 3 and 4";
+  ASSERT_TRUE(rd.hard_state.has_value());
+  EXPECT_EQ(rd.hard_state->commit_index(), 4u);
+  EXPECT_EQ(rd.hard_state->last_applied(), 4u);
+  EXPECT_EQ(rd.hard_state->current_term(), 2u);
+  std::vector<AppendEntriesResponse> acks = PayloadsOf<AppendEntriesResponse>(rd.messages, 2, 1);
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_TRUE(acks[0].success());
+  EXPECT_EQ(acks[0].match_index(), 4u);
+  EXPECT_EQ(acks[0].term(), 2u);
+  node.Advance(rd);
+  EXPECT_FALSE(node.HasReady()) << "the snapshot is handed out once";
+  EXPECT_FALSE(node.GetReady().snapshot.has_value());
+
+  // Entry 5 was kept: committing it applies it.
+  AppendEntriesRequest append;
+  append.set_term(2);
+  append.set_leader_id(1);
+  append.set_prev_log_index(5);
+  append.set_prev_log_term(2);
+  append.set_leader_commit(5);
+  append.set_sequence(1);
+  ASSERT_TRUE(node.Step(RaftMessage::Make(1, 2, append)).ok());
+  rd = node.GetReady();
+  ASSERT_EQ(rd.committed_entries.size(), 1u);
+  EXPECT_EQ(rd.committed_entries[0].index(), 5u);
+  EXPECT_EQ(rd.committed_entries[0].data(), "e5");
+}
+
+TEST(RaftNodeTest, Snapshot_RestoreDropsALogThatDisagreesAndPassesTheCheckAtTheBoundary) {
+  RaftNode node = FollowerWithFiveEntries();
+  ASSERT_TRUE(node.RestoreSnapshot(SnapshotAt(4, 3)).ok());
+  EXPECT_EQ(node.first_index(), 5u);
+  EXPECT_EQ(node.last_index(), 4u);
+  EXPECT_EQ(node.last_term(), 3u);
+  EXPECT_EQ(node.TermAt(4), 3u);
+  EXPECT_FALSE(node.TermAt(5).has_value());
+  EXPECT_EQ(node.commit_index(), 4u);
+  Ready rd = node.GetReady();
+  ASSERT_TRUE(rd.snapshot.has_value());
+  EXPECT_EQ(rd.snapshot->last_included_term(), 3u);
+  EXPECT_EQ(rd.truncate_from, 5u) << "the durable entry 5 is stale";
+  EXPECT_TRUE(rd.entries.empty());
+  node.Advance(rd);
+
+  // The leader's consistency check at prev = the snapshot's index passes.
+  AppendEntriesRequest append;
+  append.set_term(2);
+  append.set_leader_id(1);
+  append.set_prev_log_index(4);
+  append.set_prev_log_term(3);
+  append.set_leader_commit(5);
+  append.set_sequence(7);
+  *append.add_entries() = MakeEntry(5, 3, "new5");
+  ASSERT_TRUE(node.Step(RaftMessage::Make(1, 2, append)).ok());
+  rd = node.GetReady();
+  std::vector<AppendEntriesResponse> resp = PayloadsOf<AppendEntriesResponse>(rd.messages);
+  ASSERT_EQ(resp.size(), 1u);
+  EXPECT_TRUE(resp[0].success());
+  EXPECT_EQ(resp[0].match_index(), 5u);
+  EXPECT_EQ(rd.truncate_from, 0u);
+  ASSERT_EQ(rd.entries.size(), 1u);
+  EXPECT_EQ(rd.entries[0].data(), "new5");
+  ASSERT_EQ(rd.committed_entries.size(), 1u);
+  EXPECT_EQ(rd.committed_entries[0].data(), "new5");
+}
+
+TEST(RaftNodeTest, Snapshot_PendingTruncationCoveredByTheSnapshotMovesPastIt) {
+  RaftNode node = FollowerWithFiveEntries();
+  // A leader of term 3 overwrites the durable entries 4 and 5; before that reaches the
+  // durable log, a snapshot covering the new entry 4 is installed.
+  AppendEntriesRequest append;
+  append.set_term(3);
+  append.set_leader_id(1);
+  append.set_prev_log_index(3);
+  append.set_prev_log_term(1);
+  append.set_leader_commit(2);
+  append.set_sequence(1);
+  *append.add_entries() = MakeEntry(4, 3, "new4");
+  ASSERT_TRUE(node.Step(RaftMessage::Make(1, 2, append)).ok());
+  ASSERT_EQ(node.last_index(), 4u);
+  ASSERT_TRUE(node.RestoreSnapshot(SnapshotAt(4, 3)).ok());
+  EXPECT_EQ(node.first_index(), 5u);
+  Ready rd = node.GetReady();
+  ASSERT_TRUE(rd.snapshot.has_value());
+  EXPECT_EQ(rd.truncate_from, 5u) << "the stale durable entry 5 goes; 4 is the boundary";
+  EXPECT_TRUE(rd.entries.empty()) << "entry 4 is covered by the snapshot";
+}
+
+TEST(RaftNodeTest, Snapshot_RestoreBeyondTheLogRestartsItAfterTheSnapshot) {
+  RaftNode node = FollowerWithFiveEntries();
+  ASSERT_TRUE(node.RestoreSnapshot(SnapshotAt(10, 2)).ok());
+  EXPECT_EQ(node.first_index(), 11u);
+  EXPECT_EQ(node.last_index(), 10u);
+  EXPECT_EQ(node.applied_index(), 10u);
+  Ready rd = node.GetReady();
+  ASSERT_TRUE(rd.snapshot.has_value());
+  EXPECT_EQ(rd.truncate_from, 11u);
+  ASSERT_TRUE(rd.hard_state.has_value());
+  EXPECT_EQ(rd.hard_state->commit_index(), 10u);
+}
+
+TEST(RaftNodeTest, Snapshot_StaleRestoreIsANoOpAndTheLeaderRefusesToRestore) {
+  RaftNode node = FollowerWithFiveEntries();
+  EXPECT_TRUE(node.RestoreSnapshot(SnapshotAt(2, 1)).ok());
+  EXPECT_TRUE(node.RestoreSnapshot(SnapshotAt(1, 1)).ok());
+  EXPECT_FALSE(node.HasReady());
+  EXPECT_EQ(node.first_index(), 1u);
+  EXPECT_EQ(node.last_index(), 5u);
+  EXPECT_EQ(node.commit_index(), 2u);
+
+  RaftNodeOptions options;
+  options.id = 1;
+  options.voters = {1};
+  RaftNode leader(options);
+  ASSERT_TRUE(leader.Campaign().ok());
+  ASSERT_EQ(leader.role(), Role::kLeader);
+  EXPECT_TRUE(absl::IsFailedPrecondition(leader.RestoreSnapshot(SnapshotAt(10, 1))));
+  EXPECT_EQ(leader.commit_index(), 1u);
+  EXPECT_EQ(leader.last_index(), 1u);
+}
+
+TEST(RaftNodeTest, Snapshot_CandidateRestoringASnapshotAbandonsItsCampaign) {
+  RaftNode node(ThreeNodeOptions(2), LogWithTerms({1, 1}, 1));
+  ASSERT_TRUE(node.Campaign().ok());
+  ASSERT_EQ(node.role(), Role::kPreCandidate);
+  ASSERT_TRUE(node.RestoreSnapshot(SnapshotAt(4, 1)).ok());
+  EXPECT_EQ(node.role(), Role::kFollower);
+  EXPECT_EQ(node.term(), 1u);
+  EXPECT_EQ(node.commit_index(), 4u);
 }
 
 // ---------------------------------------------------------------------------
