@@ -48,6 +48,8 @@ class LocalCluster {
   int RunningCount() const;
   int replicas() const { return replicas_; }
   std::string LogPath(int id) const;
+  // The config file the replicas run with; it serves tools as a client config too.
+  const std::string& config_path() const { return config_path_; }
 
   // A client config listing every replica, or only replica `only_id`.
   ResDBConfig ClientConfig(int only_id = 0) const;

@@ -32,6 +32,7 @@
 #include "platform/config/resdb_config.h"
 #include "service/tools/admin/admin_client.h"
 #include "service/tools/kv/kv_client.h"
+#include "service/tools/testing/tool_runner.h"
 #include "tests/local_cluster.h"
 
 namespace resdb {
@@ -42,6 +43,7 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 std::string g_server_binary;
+std::string g_admin_binary;
 
 // Three kv_service processes running RAFT; every one still running is killed at the end.
 class Cluster : public testing_util::LocalCluster {
@@ -106,6 +108,38 @@ class Cluster : public testing_util::LocalCluster {
     return it == statuses.end() ? 0 : it->second.applied_index();
   }
 };
+
+// resdb_admin transfer-leader, run as an operator would, moves leadership while a client keeps
+// writing, and the cluster serves from the new leader.
+TEST(RaftClusterTest, TransferLeaderCommandMovesLeadership) {
+  Cluster cluster("transfer");
+  cluster.StartAll();
+  const int64_t leader = cluster.WaitForLeader();
+  ASSERT_NE(leader, 0) << "no leader elected";
+  const int64_t target = leader == Cluster::kReplicas ? 1 : leader + 1;
+  KVClient client(cluster.ClientConfig());
+  ASSERT_TRUE(client.Set("before", "1").ok());
+
+  const testing_util::RunResult moved = testing_util::RunBinary(
+      g_admin_binary,
+      {"--config", cluster.config_path(), "transfer-leader", "--to", absl::StrCat(target)});
+  ASSERT_EQ(moved.exit_code, 0) << moved.out << moved.err;
+  EXPECT_NE(moved.out.find(absl::StrCat("from replica ", leader, " to replica ", target)),
+            std::string::npos)
+      << moved.out;
+  EXPECT_EQ(cluster.WaitForLeader(), target);
+  ASSERT_TRUE(client.Set("after", "2").ok());
+  auto value = client.Get("before");
+  ASSERT_TRUE(value.ok()) << value.status();
+  EXPECT_EQ(*value, "1");
+
+  // Asking for the replica that already leads changes nothing.
+  const testing_util::RunResult again = testing_util::RunBinary(
+      g_admin_binary,
+      {"--config", cluster.config_path(), "transfer-leader", "--to", absl::StrCat(target)});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("already leads"), std::string::npos) << again.out;
+}
 
 TEST(RaftClusterTest, WritesThroughEveryReplicaAreReadEverywhere) {
   Cluster cluster("every_replica");
@@ -322,11 +356,12 @@ TEST(RaftClusterTest, ConcurrentWritersSurviveALeaderKillExactlyOnce) {
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: %s <kv_service binary>\n", argv[0]);
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: %s <kv_service binary> <resdb_admin binary>\n", argv[0]);
     return 2;
   }
   resdb::g_server_binary = argv[1];
+  resdb::g_admin_binary = argv[2];
   signal(SIGPIPE, SIG_IGN);
   return RUN_ALL_TESTS();
 }

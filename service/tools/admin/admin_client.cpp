@@ -32,16 +32,20 @@ std::string WithError(const std::string& text, const std::string& error) {
   return error.empty() ? text : absl::StrCat(text, ": ", error);
 }
 
-// The error a non-OK Response stands for.
-absl::Status ResponseError(const std::string& who, const Response& response) {
+}  // namespace
+
+absl::Status ResponseError(const std::string& who, const std::string& what,
+                           const Response& response) {
   const std::string& error = response.error();
   switch (response.status()) {
+    case Response::OK:
+      return absl::OkStatus();
     case Response::UNIMPLEMENTED:
       return absl::UnimplementedError(
-          WithError(absl::StrCat(who, " does not support status requests"), error));
+          WithError(absl::StrCat(who, " does not support ", what, "s"), error));
     case Response::INVALID_REQUEST:
       return absl::InvalidArgumentError(
-          WithError(absl::StrCat(who, " rejected the status request"), error));
+          WithError(absl::StrCat(who, " rejected the ", what), error));
     case Response::NO_LEADER:
     case Response::UNAVAILABLE:
       return absl::UnavailableError(WithError(
@@ -49,22 +53,22 @@ absl::Status ResponseError(const std::string& who, const Response& response) {
           error));
     case Response::TIMEOUT:
       return absl::DeadlineExceededError(
-          WithError(absl::StrCat(who, " timed out the status request"), error));
+          WithError(absl::StrCat(who, " timed out the ", what), error));
     default:
       return absl::InternalError(WithError(
           absl::StrCat(who, " failed (", Response::Status_Name(response.status()), ")"), error));
   }
 }
 
-}  // namespace
+std::string DescribeReplica(const ReplicaInfo& replica) { return Describe(replica); }
 
-absl::StatusOr<ReplicaStatus> GetReplicaStatus(const ReplicaInfo& replica,
-                                               int64_t max_message_bytes,
-                                               std::chrono::milliseconds timeout) {
+absl::StatusOr<Response> CallReplica(const ReplicaInfo& replica, const Request& request,
+                                     const std::string& what, int64_t max_message_bytes,
+                                     std::chrono::milliseconds timeout) {
   const std::string who = Describe(replica);
   if (timeout.count() <= 0) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "status request to ", who, ": the timeout must be positive, not ", timeout.count(), " ms"));
+        what, " to ", who, ": the timeout must be positive, not ", timeout.count(), " ms"));
   }
   // -1 lifts gRPC's limit.
   const int max_bytes =
@@ -75,8 +79,6 @@ absl::StatusOr<ReplicaStatus> GetReplicaStatus(const ReplicaInfo& replica,
   std::unique_ptr<ResDBService::Stub> stub = ResDBService::NewStub(
       grpc::CreateCustomChannel(Target(replica), grpc::InsecureChannelCredentials(), args));
 
-  Request request;
-  request.set_type(Request::TYPE_STATUS);
   ResDBMessage envelope;
   request.SerializeToString(envelope.mutable_data());
 
@@ -86,8 +88,8 @@ absl::StatusOr<ReplicaStatus> GetReplicaStatus(const ReplicaInfo& replica,
   const grpc::Status rpc = stub->Call(&context, envelope, &response);
   if (!rpc.ok()) {
     if (rpc.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("no status from ", who, " within ", timeout.count(), " ms"));
+      return absl::DeadlineExceededError(absl::StrCat("no answer to the ", what, " from ", who,
+                                                      " within ", timeout.count(), " ms"));
     }
     if (rpc.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
       return absl::UnimplementedError(
@@ -95,10 +97,22 @@ absl::StatusOr<ReplicaStatus> GetReplicaStatus(const ReplicaInfo& replica,
     }
     return absl::UnavailableError(absl::StrCat(who, " is unreachable: ", rpc.error_message()));
   }
-  if (response.status() != Response::OK) return ResponseError(who, response);
+  return response;
+}
+
+absl::StatusOr<ReplicaStatus> GetReplicaStatus(const ReplicaInfo& replica,
+                                               int64_t max_message_bytes,
+                                               std::chrono::milliseconds timeout) {
+  const std::string who = Describe(replica);
+  Request request;
+  request.set_type(Request::TYPE_STATUS);
+  absl::StatusOr<Response> response =
+      CallReplica(replica, request, "status request", max_message_bytes, timeout);
+  if (!response.ok()) return response.status();
+  if (response->status() != Response::OK) return ResponseError(who, "status request", *response);
 
   ReplicaStatus status;
-  if (!status.ParseFromString(response.data())) {
+  if (!status.ParseFromString(response->data())) {
     return absl::InternalError(
         absl::StrCat(who, " answered with data that is not a ReplicaStatus"));
   }

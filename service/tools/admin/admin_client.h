@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -12,6 +13,29 @@
 #include "platform/proto/resdb.pb.h"
 
 namespace resdb {
+
+// Sends `request` to one replica in one unary ResDBService.Call (`what` names the request in
+// errors, e.g. "status request") and returns the replica's Response whatever its status.
+// `max_message_bytes` bounds the messages of the call (<= 0: gRPC's own limits are lifted);
+// `timeout` bounds the whole call, connection set-up included, and must be positive
+// (InvalidArgumentError otherwise). Transport errors, naming the replica as
+// "replica <id> at <ip>:<port>":
+//   unreachable replica, transport failure  -> UnavailableError with gRPC's message
+//   no answer within `timeout`              -> DeadlineExceededError naming the timeout
+//   the replica does not serve Call         -> UnimplementedError
+absl::StatusOr<Response> CallReplica(const ReplicaInfo& replica, const Request& request,
+                                     const std::string& what, int64_t max_message_bytes,
+                                     std::chrono::milliseconds timeout);
+
+// The error a non-OK `response` of `who` to a `what` stands for (OK for an OK response):
+//   UNIMPLEMENTED -> UnimplementedError, INVALID_REQUEST -> InvalidArgumentError,
+//   NO_LEADER / UNAVAILABLE -> UnavailableError, TIMEOUT -> DeadlineExceededError,
+//   INTERNAL and other statuses -> InternalError.
+absl::Status ResponseError(const std::string& who, const std::string& what,
+                           const Response& response);
+
+// "replica <id> at <ip>:<port>".
+std::string DescribeReplica(const ReplicaInfo& replica);
 
 // Asks one replica for its ReplicaStatus: one unary ResDBService.Call carrying
 // Request{type = TYPE_STATUS} in a ResDBMessage, answered by a Response{status = OK, data =

@@ -43,6 +43,14 @@ Commands:
            --timeout_ms N  how long to wait for each replica (default: the config's
                            client_timeout_ms)
            Exit status: 0 if at least one replica answered, 1 if none did.
+  transfer-leader --to N
+           RAFT: asks the leader to hand leadership to replica N (another voter of the
+           config) and waits until N leads, printing the old and new leader and how long it
+           took. The leader first brings N's log up to date; if N does not win within an
+           election timeout, leadership stays where it was and the command fails.
+           --timeout_ms N  how long to wait in all (default: the config's
+                           client_timeout_ms)
+           Exit status: 0 once N leads, 1 if it does not (the line says why).
 
 Flags:
   --config PATH   client config (JSON) listing the replicas; required
@@ -54,8 +62,8 @@ on stderr.)";
 
 // Every flag the tool knows and whether it takes a value (--json is a switch).
 const std::map<std::string, bool>& KnownFlags() {
-  static const auto* flags =
-      new std::map<std::string, bool>{{"config", true}, {"json", false}, {"timeout_ms", true}};
+  static const auto* flags = new std::map<std::string, bool>{
+      {"config", true}, {"json", false}, {"timeout_ms", true}, {"to", true}};
   return *flags;
 }
 
@@ -85,10 +93,12 @@ int UsageError(const std::string& message) {
 }
 
 int RunStatus(const ResDBConfig& config, const Arguments& args);
+int RunTransferLeader(const ResDBConfig& config, const Arguments& args);
 
 const std::vector<Command>& Commands() {
   static const auto* commands = new std::vector<Command>{
       {"status", {"json", "timeout_ms"}, &RunStatus},
+      {"transfer-leader", {"to", "timeout_ms"}, &RunTransferLeader},
   };
   return *commands;
 }
@@ -149,17 +159,24 @@ absl::StatusOr<bool> SwitchValue(const Arguments& args, const std::string& name)
   return value;
 }
 
-int RunStatus(const ResDBConfig& config, const Arguments& args) {
-  absl::StatusOr<bool> json = SwitchValue(args, "json");
-  if (!json.ok()) return UsageError(std::string(json.status().message()));
+// --timeout_ms, else the config's client timeout, else 5 s.
+absl::StatusOr<int> TimeoutMs(const ResDBConfig& config, const Arguments& args) {
   int timeout_ms = config.GetClientTimeoutMs();
   if (auto it = args.flags.find("timeout_ms"); it != args.flags.end()) {
     if (!absl::SimpleAtoi(it->second, &timeout_ms) || timeout_ms <= 0) {
-      return UsageError(absl::StrCat(
+      return absl::InvalidArgumentError(absl::StrCat(
           "--timeout_ms must be a positive number of milliseconds, not \"", it->second, "\""));
     }
   }
-  if (timeout_ms <= 0) timeout_ms = 5000;
+  return timeout_ms > 0 ? timeout_ms : 5000;
+}
+
+int RunStatus(const ResDBConfig& config, const Arguments& args) {
+  absl::StatusOr<bool> json = SwitchValue(args, "json");
+  if (!json.ok()) return UsageError(std::string(json.status().message()));
+  absl::StatusOr<int> timeout = TimeoutMs(config, args);
+  if (!timeout.ok()) return UsageError(std::string(timeout.status().message()));
+  const int timeout_ms = *timeout;
 
   const std::vector<ReplicaStatusResult> results =
       GetClusterStatus(config, std::chrono::milliseconds(timeout_ms));
@@ -171,6 +188,71 @@ int RunStatus(const ResDBConfig& config, const Arguments& args) {
     return Fail(kExitFailed,
                 absl::StrCat("status: none of the ", results.size(), " replicas answered"));
   }
+  return 0;
+}
+
+// The replica that reports itself leader in the highest term, or nullptr.
+const ReplicaStatusResult* FindLeader(const std::vector<ReplicaStatusResult>& results) {
+  const ReplicaStatusResult* leader = nullptr;
+  for (const ReplicaStatusResult& result : results) {
+    if (!result.second.ok() || result.second->role() != "leader") continue;
+    if (leader == nullptr || result.second->term() > leader->second->term()) leader = &result;
+  }
+  return leader;
+}
+
+int RunTransferLeader(const ResDBConfig& config, const Arguments& args) {
+  if (config.GetConsensusProtocol() != kProtocolRaft) {
+    return UsageError(absl::StrCat("transfer-leader is a RAFT command; this config runs ",
+                                   config.GetConsensusProtocol()));
+  }
+  int64_t to = 0;
+  auto to_flag = args.flags.find("to");
+  if (to_flag == args.flags.end() || !absl::SimpleAtoi(to_flag->second, &to) || to <= 0) {
+    return UsageError("--to is required: the id of the replica to lead");
+  }
+  bool known = false;
+  for (const ReplicaInfo& replica : config.GetReplicaInfos()) known |= replica.id() == to;
+  if (!known)
+    return UsageError(absl::StrCat("--to ", to, ": no replica of the config has this id"));
+  absl::StatusOr<int> timeout = TimeoutMs(config, args);
+  if (!timeout.ok()) return UsageError(std::string(timeout.status().message()));
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + std::chrono::milliseconds(*timeout);
+  auto left = [&] {
+    return std::max<std::chrono::milliseconds>(
+        std::chrono::milliseconds(1), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          deadline - std::chrono::steady_clock::now()));
+  };
+
+  const std::vector<ReplicaStatusResult> results = GetClusterStatus(config, left());
+  const ReplicaStatusResult* leader = FindLeader(results);
+  if (leader == nullptr) {
+    return Fail(kExitFailed, "transfer-leader: no replica reports itself leader; try again");
+  }
+  const int64_t from = leader->first.id();
+  if (from == to) {
+    std::cout << "replica " << to << " already leads (term " << leader->second->term() << ")"
+              << std::endl;
+    return 0;
+  }
+  AdminRequest admin;
+  admin.mutable_transfer_leader()->set_to(to);
+  Request request;
+  request.set_type(Request::TYPE_ADMIN);
+  admin.SerializeToString(request.mutable_data());
+  absl::StatusOr<Response> response =
+      CallReplica(leader->first, request, "transfer request", config.GetMaxMessageBytes(), left());
+  if (!response.ok()) return Fail(kExitFailed, std::string(response.status().message()));
+  if (response->status() != Response::OK) {
+    return Fail(kExitFailed, std::string(ResponseError(DescribeReplica(leader->first),
+                                                       "transfer request", *response)
+                                             .message()));
+  }
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  std::cout << "leadership moved from replica " << from << " to replica " << to << " in "
+            << took.count() << " ms (" << response->error() << ")" << std::endl;
   return 0;
 }
 

@@ -233,5 +233,36 @@ TEST(ResDBAdminHelpTest, HelpDescribesCommandsAndExitsZero) {
   EXPECT_THAT(result.out, HasSubstr("--config"));
 }
 
+TEST(ResDBAdminTransferLeaderTest, BadArgumentsAreUsageErrors) {
+  const std::string raft = WriteConfig({1, 2, 3}, "raft");
+  const std::string pbft = WriteConfig({1, 2, 3, 4}, "pbft");
+  const struct {
+    std::vector<std::string> args;
+    std::string expected;
+  } cases[] = {
+      {{"--config", raft, "transfer-leader"}, "--to is required"},
+      {{"--config", raft, "transfer-leader", "--to", "x"}, "--to is required"},
+      {{"--config", raft, "transfer-leader", "--to", "9"}, "no replica of the config has this id"},
+      {{"--config", pbft, "transfer-leader", "--to", "2"}, "transfer-leader is a RAFT command"},
+      {{"--config", raft, "status", "--to", "2"}, "--to is not a flag of status"},
+  };
+  for (const auto& c : cases) {
+    const RunResult result = RunTool(c.args);
+    EXPECT_EQ(result.exit_code, 2) << absl::StrJoin(c.args, " ") << ": " << result.err;
+    EXPECT_NE(result.err.find(c.expected), std::string::npos) << result.err;
+    EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+  }
+}
+
+TEST(ResDBAdminTransferLeaderTest, NoLeaderIsAFailureSayingSo) {
+  FakeStatusReplica a(RaftStatus(1, "follower"));
+  FakeStatusReplica b(RaftStatus(2, "candidate"));
+  FakeStatusReplica c(RaftStatus(3, "follower"));
+  const std::string config = WriteConfig({a.port(), b.port(), c.port()}, "raft");
+  const RunResult result = RunTool({"--config", config, "transfer-leader", "--to", "2"});
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_NE(result.err.find("no replica reports itself leader"), std::string::npos) << result.err;
+}
+
 }  // namespace
 }  // namespace resdb

@@ -49,6 +49,8 @@ ConsensusManagerRaft::ConsensusManagerRaft(const ResDBConfig& config, Stats* sta
       forward_retry_(std::max(1000, 2 * config.GetRaftConfig().election_timeout_max_ms())),
       tracker_(kMaxPendingWrites),
       queue_(kMaxQueuedWork) {
+  transfer_timeout_ = std::chrono::milliseconds(
+      std::max(1000, 3 * config.GetRaftConfig().election_timeout_max_ms()));
   Stats* s = this->stats();
   log_fsyncs_ = s->GetCounter("raft_log_fsyncs");
   committed_entries_ = s->GetCounter("raft_committed_entries");
@@ -202,6 +204,10 @@ void ConsensusManagerRaft::Stop() {
   if (executor_ != nullptr) executor_->Stop();
   if (raft_thread_.joinable()) raft_thread_.join();
   tracker_.FailAll(MakeResponse(Response::UNAVAILABLE, "replica is stopping"));
+  if (transfer_.has_value()) {
+    transfer_->context->Reply(MakeResponse(Response::UNAVAILABLE, "replica is stopping"));
+    transfer_.reset();
+  }
   std::map<uint64_t, PendingRead> reads;
   {
     std::lock_guard<std::mutex> lock(reads_mu_);
@@ -286,6 +292,10 @@ int ConsensusManagerRaft::ConsensusCommit(std::unique_ptr<Context> context,
         return 0;
       }
       HandleClientRequest(std::move(context), std::move(request));
+      return 0;
+    case Request::TYPE_ADMIN:
+      if (!from_client) return -1;
+      HandleAdminRequest(std::move(context), *request);
       return 0;
     case Request::TYPE_HEART_BEAT:
       return 0;
@@ -372,6 +382,80 @@ void ConsensusManagerRaft::HandleClientRequest(std::unique_ptr<Context> context,
   }
 }
 
+void ConsensusManagerRaft::HandleAdminRequest(std::unique_ptr<Context> context,
+                                              const Request& request) {
+  AdminRequest admin;
+  if (!admin.ParseFromString(request.data())) {
+    context->Reply(MakeResponse(Response::INVALID_REQUEST, "admin request: bad data"));
+    return;
+  }
+  switch (admin.action_case()) {
+    case AdminRequest::kTransferLeader: {
+      Work work;
+      work.kind = Work::kTransferLeader;
+      work.transfer_to = admin.transfer_leader().to();
+      work.context = std::move(context);
+      if (!Enqueue(std::move(work))) {
+        // The refused work took the context with it; destroying it answered the call.
+        LOG(WARNING) << "raft replica " << self_id_ << ": transfer request dropped, queue full";
+      }
+      return;
+    }
+    default:
+      context->Reply(MakeResponse(Response::UNIMPLEMENTED, "admin request: unknown action"));
+      return;
+  }
+}
+
+void ConsensusManagerRaft::StartTransfer(int64_t to, std::unique_ptr<Context> context) {
+  if (transfer_.has_value()) {
+    context->Reply(MakeResponse(Response::UNAVAILABLE,
+                                absl::StrCat("a leadership transfer to ", transfer_->to,
+                                             " is in progress; try again when it ends")));
+    return;
+  }
+  if (node_->role() != raft::Role::kLeader) {
+    context->Reply(
+        NoLeaderResponse(absl::StrCat("replica ", self_id_, " is not the leader; ask the leader")));
+    return;
+  }
+  if (to == self_id_) {
+    context->Reply(MakeResponse(Response::OK, "already the leader"));
+    return;
+  }
+  absl::Status started = node_->TransferLeadership(to);
+  if (!started.ok()) {
+    context->Reply(
+        MakeResponse(Response::INVALID_REQUEST,
+                     absl::StrCat("cannot transfer leadership to ", to, ": ", started.message())));
+    return;
+  }
+  LOG(INFO) << "raft replica " << self_id_ << ": transferring leadership to " << to;
+  transfer_ = PendingTransfer{to, std::move(context), Clock::now() + transfer_timeout_};
+}
+
+void ConsensusManagerRaft::CheckTransfer(Clock::time_point now) {
+  if (!transfer_.has_value()) return;
+  const int64_t to = transfer_->to;
+  std::optional<Response> answer;
+  if (node_->leader_id() == to) {
+    answer =
+        MakeResponse(Response::OK, absl::StrCat("replica ", to, " leads in term ", node_->term()));
+  } else if (node_->role() == raft::Role::kLeader && node_->lead_transferee() == 0) {
+    answer = MakeResponse(
+        Response::TIMEOUT,
+        absl::StrCat("replica ", to, " did not take over within an election timeout; replica ",
+                     self_id_, " still leads"));
+  } else if (now >= transfer_->deadline) {
+    answer = MakeResponse(Response::TIMEOUT,
+                          absl::StrCat("replica ", to, " was not seen leading within ",
+                                       transfer_timeout_.count(), " ms"));
+  }
+  if (!answer.has_value()) return;
+  transfer_->context->Reply(*answer);
+  transfer_.reset();
+}
+
 void ConsensusManagerRaft::RaftLoop() {
   Clock::time_point next_tick = Clock::now() + tick_;
   std::vector<Work> work;
@@ -394,6 +478,7 @@ void ConsensusManagerRaft::RaftLoop() {
     CheckLeaderChange();
     ProposePending();
     DrainReady();
+    CheckTransfer(Clock::now());
     PublishState();
   }
 }
@@ -409,6 +494,9 @@ void ConsensusManagerRaft::HandleWork(Work& work) {
     }
     case Work::kWrite:
       RouteWrite(work.request);
+      break;
+    case Work::kTransferLeader:
+      StartTransfer(work.transfer_to, std::move(work.context));
       break;
     case Work::kForwarded:
       if (node_->role() == raft::Role::kLeader) {

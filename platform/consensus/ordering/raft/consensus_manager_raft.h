@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -88,11 +89,21 @@ class ConsensusManagerRaft : public ConsensusManager {
   using Clock = std::chrono::steady_clock;
 
   struct Work {
-    enum Kind { kMessage, kWrite, kForwarded, kRead };
+    enum Kind { kMessage, kWrite, kForwarded, kRead, kTransferLeader };
     Kind kind = kMessage;
     raft::RaftMessage message;
     UserRequest request;
     uint64_t read_id = 0;
+    // kTransferLeader: the target and the operator's call to answer.
+    int64_t transfer_to = 0;
+    std::unique_ptr<Context> context;
+  };
+
+  // An operator's leadership transfer, answered once it took effect or failed.
+  struct PendingTransfer {
+    int64_t to = 0;
+    std::unique_ptr<Context> context;
+    Clock::time_point deadline;
   };
 
   struct PendingRead {
@@ -109,6 +120,7 @@ class ConsensusManagerRaft : public ConsensusManager {
 
   // Transport side.
   void HandleClientRequest(std::unique_ptr<Context> context, std::unique_ptr<Request> request);
+  void HandleAdminRequest(std::unique_ptr<Context> context, const Request& request);
   bool Enqueue(Work work);
   Response MakeResponse(Response::Status status, const std::string& error) const;
   Response NoLeaderResponse(const std::string& why) const;
@@ -119,6 +131,9 @@ class ConsensusManagerRaft : public ConsensusManager {
   void RouteWrite(const UserRequest& request);
   void ProposePending();
   void CheckLeaderChange();
+  void StartTransfer(int64_t to, std::unique_ptr<Context> context);
+  // Answers the pending transfer once it took effect, was abandoned or timed out.
+  void CheckTransfer(Clock::time_point now);
   void ExpireRequests(Clock::time_point now);
   void DrainReady();
   void PublishState();
@@ -170,6 +185,10 @@ class ConsensusManagerRaft : public ConsensusManager {
   // Raft thread only.
   int64_t last_leader_ = 0;
   std::vector<UserRequest> pending_proposals_;
+  std::optional<PendingTransfer> transfer_;
+  // How long a transfer may take: the node gives up after an election timeout; the new leader
+  // then needs its first heartbeat to be known.
+  std::chrono::milliseconds transfer_timeout_;
 
   // Published by the raft thread for other threads.
   std::atomic<int64_t> leader_{0};

@@ -335,6 +335,54 @@ TEST_F(RaftClusterTest, ReadConsistencyAndStatusRequests) {
   EXPECT_GE(status.term(), 1u);
 }
 
+Request TransferRequest(int64_t to) {
+  AdminRequest admin;
+  admin.mutable_transfer_leader()->set_to(to);
+  Request request;
+  request.set_type(Request::TYPE_ADMIN);
+  admin.SerializeToString(request.mutable_data());
+  return request;
+}
+
+TEST_F(RaftClusterTest, LeadershipTransfersToTheChosenFollowerWithinAnElectionTimeout) {
+  const int64_t leader = WaitForLeader();
+  ASSERT_NE(leader, 0);
+  const int64_t target = leader == 3 ? 1 : leader + 1;
+  ConsensusManager* manager = replicas_[leader].server->manager();
+  ASSERT_EQ(Call(manager, KVCall(KVRequest::SET, "before", 1)).Wait().status(), Response::OK);
+
+  // Answered once the old leader sees the target lead (how fast is for benchmarks to say).
+  Response moved = Call(manager, TransferRequest(target)).Wait();
+  ASSERT_EQ(moved.status(), Response::OK) << moved.error();
+  EXPECT_EQ(moved.leader_id(), target);
+  EXPECT_EQ(WaitForLeader(), target);
+  EXPECT_EQ(
+      Call(replicas_[target].server->manager(), KVCall(KVRequest::SET, "after", 2)).Wait().status(),
+      Response::OK);
+}
+
+TEST_F(RaftClusterTest, TransferRequestsThatCannotBeDoneSayWhy) {
+  const int64_t leader = WaitForLeader();
+  ASSERT_NE(leader, 0);
+  const int64_t follower = leader == 3 ? 1 : leader + 1;
+  ConsensusManager* leading = replicas_[leader].server->manager();
+
+  Response self = Call(leading, TransferRequest(leader)).Wait();
+  EXPECT_EQ(self.status(), Response::OK);
+  EXPECT_EQ(self.error(), "already the leader");
+  Response unknown = Call(leading, TransferRequest(9)).Wait();
+  EXPECT_EQ(unknown.status(), Response::INVALID_REQUEST);
+  EXPECT_NE(unknown.error().find("9"), std::string::npos) << unknown.error();
+  Response not_leader = Call(replicas_[follower].server->manager(), TransferRequest(leader)).Wait();
+  EXPECT_EQ(not_leader.status(), Response::NO_LEADER);
+  EXPECT_EQ(not_leader.leader_id(), leader);
+  Request garbage;
+  garbage.set_type(Request::TYPE_ADMIN);
+  garbage.set_data("\xff\xff not an AdminRequest");
+  EXPECT_EQ(Call(leading, garbage).Wait().status(), Response::INVALID_REQUEST);
+  EXPECT_EQ(WaitForLeader(), leader) << "a refused transfer changed the leader";
+}
+
 TEST(ConsensusManagerRaftOpenTest, DamagedLogIsDataLoss) {
   ResConfigData data;
   RegionInfo* region = data.add_region();
