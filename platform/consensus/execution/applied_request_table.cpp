@@ -34,6 +34,8 @@ std::string AppliedRequestTable::ClientKey(uint64_t client_id) {
   return key;
 }
 
+std::vector<std::string> AppliedRequestTable::KeyPrefixes() { return {kAppliedKey, kClientPrefix}; }
+
 absl::Status AppliedRequestTable::Load(Storage* storage) {
   std::map<uint64_t, ClientRecord> clients;
   uint64_t applied = 0;

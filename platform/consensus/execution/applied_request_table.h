@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -47,6 +48,9 @@ class AppliedRequestTable {
   // Replaces the contents with what `storage` holds (nothing stored: empty, applied 0).
   // DataLossError naming the key for a record that does not decode.
   absl::Status Load(Storage* storage);
+  // The key prefixes (in the storage passed to Load and written by Flush) that hold the table:
+  // what must travel with a state machine's data in a snapshot.
+  static std::vector<std::string> KeyPrefixes();
 
   // The stored response of an applied request.
   std::optional<std::string> Lookup(uint64_t client_id, uint64_t request_id) const;

@@ -92,8 +92,22 @@ void TransactionExecutor::Execute(std::unique_ptr<Request> request) {
   if (callback_) callback_(std::move(request), std::move(response));
   {
     std::lock_guard<std::mutex> lock(mu_);
-    max_executed_seq_ = seq;
+    max_executed_seq_ = std::max(max_executed_seq_, seq);
   }
+  executed_cv_.notify_all();
+}
+
+void TransactionExecutor::SkipTo(uint64_t next_seq) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (next_seq <= next_seq_) return;
+    pending_.erase(pending_.begin(), pending_.lower_bound(next_seq));
+    pending_requests_->Set(static_cast<int64_t>(pending_.size()));
+    next_seq_ = next_seq;
+    max_executed_seq_ = std::max(max_executed_seq_, next_seq - 1);
+  }
+  window_cv_.notify_all();
+  ready_cv_.notify_one();
   executed_cv_.notify_all();
 }
 

@@ -64,6 +64,12 @@ class TransactionExecutor {
   // called, including for a Commit that was blocked when Stop came.
   absl::Status Commit(std::unique_ptr<Request> request);
 
+  // Moves execution forward to `next_seq` after the state was replaced by a snapshot covering
+  // every seq below it: pending commits below it are dropped and GetMaxExecutedSeq() becomes
+  // next_seq - 1. A no-op unless next_seq is ahead of the next seq to execute. Call it only
+  // while nothing below next_seq is executing (wait with WaitForExecuted first).
+  void SkipTo(uint64_t next_seq);
+
   // The highest seq executed so far (next_seq - 1 before anything ran). Every lower seq has
   // been executed too.
   uint64_t GetMaxExecutedSeq() const;

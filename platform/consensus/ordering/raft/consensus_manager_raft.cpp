@@ -49,8 +49,12 @@ ConsensusManagerRaft::ConsensusManagerRaft(const ResDBConfig& config, Stats* sta
       forward_retry_(std::max(1000, 2 * config.GetRaftConfig().election_timeout_max_ms())),
       tracker_(kMaxPendingWrites),
       queue_(kMaxQueuedWork) {
-  transfer_timeout_ = std::chrono::milliseconds(
-      std::max(1000, 3 * config.GetRaftConfig().election_timeout_max_ms()));
+  const RaftConfig& rc = config.GetRaftConfig();
+  transfer_timeout_ = std::chrono::milliseconds(std::max(1000, 3 * rc.election_timeout_max_ms()));
+  snapshot_threshold_ = static_cast<uint64_t>(std::max<int64_t>(0, rc.snapshot_threshold()));
+  log_tail_ = static_cast<uint64_t>(std::max<int64_t>(0, rc.log_tail_after_snapshot()));
+  snapshot_chunk_bytes_ = static_cast<uint64_t>(std::max<int64_t>(1, rc.snapshot_chunk_bytes()));
+  snapshot_resend_ = std::chrono::milliseconds(std::max(100, rc.election_timeout_max_ms()));
   Stats* s = this->stats();
   log_fsyncs_ = s->GetCounter("raft_log_fsyncs");
   committed_entries_ = s->GetCounter("raft_committed_entries");
@@ -64,6 +68,9 @@ ConsensusManagerRaft::ConsensusManagerRaft(const ResDBConfig& config, Stats* sta
   reads_served_ = s->GetCounter("raft_linearizable_reads");
   stale_reads_ = s->GetCounter("raft_stale_reads");
   request_timeouts_ = s->GetCounter("raft_request_timeouts");
+  snapshots_taken_ = s->GetCounter("raft_snapshots_taken");
+  snapshots_sent_ = s->GetCounter("raft_snapshots_sent");
+  snapshots_installed_ = s->GetCounter("raft_snapshots_installed");
   term_gauge_ = s->GetGauge("raft_term");
   leader_gauge_ = s->GetGauge("raft_leader_id");
   commit_gauge_ = s->GetGauge("raft_commit_index");
@@ -95,6 +102,16 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
   auto snapshot_view = prefixes->Allocate(storage, kRaftSnapshotPrefix, "raft snapshots");
   if (!snapshot_view.ok()) return snapshot_view.status();
   snapshot_view_ = std::move(*snapshot_view);
+  storage_ = storage;
+  auto snapshots = raft::RaftSnapshotManager::Open(snapshot_view_.get(), snapshot_chunk_bytes_);
+  if (!snapshots.ok()) {
+    return absl::Status(snapshots.status().code(),
+                        absl::StrCat("raft snapshots: ", snapshots.status().message()));
+  }
+  snapshots_ = std::move(*snapshots);
+  if (std::optional<raft::SnapshotMetadata> current = snapshots_->Current()) {
+    snapshot_index_.store(current->last_included_index());
+  }
 
   auto log = raft::RaftLog::Open(log_view_.get(), sync_);
   if (!log.ok()) {
@@ -203,6 +220,7 @@ void ConsensusManagerRaft::Stop() {
   // The executor first: a raft thread blocked in Commit by the execution window returns.
   if (executor_ != nullptr) executor_->Stop();
   if (raft_thread_.joinable()) raft_thread_.join();
+  if (snapshot_thread_.joinable()) snapshot_thread_.join();
   tracker_.FailAll(MakeResponse(Response::UNAVAILABLE, "replica is stopping"));
   if (transfer_.has_value()) {
     transfer_->context->Reply(MakeResponse(Response::UNAVAILABLE, "replica is stopping"));
@@ -479,6 +497,7 @@ void ConsensusManagerRaft::RaftLoop() {
     ProposePending();
     DrainReady();
     CheckTransfer(Clock::now());
+    SendSnapshots(Clock::now());
     PublishState();
   }
 }
@@ -486,8 +505,15 @@ void ConsensusManagerRaft::RaftLoop() {
 void ConsensusManagerRaft::HandleWork(Work& work) {
   switch (work.kind) {
     case Work::kMessage: {
+      if (const auto* install = std::get_if<raft::InstallSnapshotRequest>(&work.message.payload)) {
+        HandleInstallSnapshotRequest(work.message.from, *install);
+        break;
+      }
       absl::Status stepped = node_->Step(work.message);
       if (!stepped.ok()) rejected_messages_->Increment();
+      if (const auto* answer = std::get_if<raft::InstallSnapshotResponse>(&work.message.payload)) {
+        HandleInstallSnapshotResponse(work.message.from, *answer);
+      }
       // A message may change the leader; pending writes follow before new ones are routed.
       CheckLeaderChange();
       break;
@@ -497,6 +523,12 @@ void ConsensusManagerRaft::HandleWork(Work& work) {
       break;
     case Work::kTransferLeader:
       StartTransfer(work.transfer_to, std::move(work.context));
+      break;
+    case Work::kSnapshotTaken:
+      OnSnapshotTaken(work);
+      break;
+    case Work::kSnapshotSaved:
+      OnSnapshotSaved(work);
       break;
     case Work::kForwarded:
       if (node_->role() == raft::Role::kLeader) {
@@ -640,6 +672,14 @@ void ConsensusManagerRaft::ExpireRequests(Clock::time_point now) {
 void ConsensusManagerRaft::DrainReady() {
   while (node_->HasReady()) {
     raft::Ready ready = node_->GetReady();
+    // 0. An installed snapshot moves the log's start past it, before any other log change.
+    if (ready.snapshot.has_value()) {
+      absl::Status compacted = log_->CompactTo(ready.snapshot->last_included_index(),
+                                               ready.snapshot->last_included_term());
+      LOG_IF(FATAL, !compacted.ok())
+          << "raft replica " << self_id_ << ": cannot move the log past snapshot "
+          << ready.snapshot->last_included_index() << ": " << compacted;
+    }
     // 1. Term and vote, synced before anything that depends on them is sent.
     if (ready.hard_state.has_value() &&
         (ready.hard_state->current_term() != state_->current_term() ||
@@ -797,6 +837,7 @@ void ConsensusManagerRaft::OnExecuted(std::unique_ptr<Request> request,
                                << seq << ": " << written;
   applied_index_.store(seq);
   applied_gauge_->Set(static_cast<int64_t>(seq));
+  MaybeTakeSnapshot(seq);
 
   if (tracker_.size() > 0 && !request->data().empty()) {
     BatchUserRequest user_requests;
@@ -822,13 +863,14 @@ ReplicaStatus ConsensusManagerRaft::GetStatus() {
   status.set_applied_index(applied_index_.load());
   status.set_first_index(first_index_.load());
   status.set_last_index(last_index_.load());
-  status.set_snapshot_index(0);
+  status.set_snapshot_index(snapshot_index_.load());
   auto& metrics = *status.mutable_metrics();
   for (const char* name :
        {"raft_log_fsyncs", "raft_committed_entries", "raft_proposed_requests", "raft_proposals",
         "raft_forwarded_requests", "raft_forward_dropped", "raft_queue_dropped",
         "executor_duplicate_requests", "raft_linearizable_reads", "raft_stale_reads",
-        "raft_request_timeouts", "raft_malformed_messages"}) {
+        "raft_request_timeouts", "raft_malformed_messages", "raft_snapshots_taken",
+        "raft_snapshots_sent", "raft_snapshots_installed"}) {
     metrics[name] = static_cast<int64_t>(stats()->CounterValue(name));
   }
   metrics["raft_pending_requests"] = static_cast<int64_t>(tracker_.size());

@@ -25,6 +25,7 @@
 #include "platform/consensus/ordering/raft/raft_node.h"
 #include "platform/consensus/ordering/raft/raft_persistent_state.h"
 #include "platform/consensus/ordering/raft/raft_rpc.h"
+#include "platform/consensus/ordering/raft/raft_snapshot_manager.h"
 #include "platform/networkstrate/consensus_manager.h"
 #include "platform/statistic/stats.h"
 #include "platform/storage/prefix_allocator.h"
@@ -89,7 +90,15 @@ class ConsensusManagerRaft : public ConsensusManager {
   using Clock = std::chrono::steady_clock;
 
   struct Work {
-    enum Kind { kMessage, kWrite, kForwarded, kRead, kTransferLeader };
+    enum Kind {
+      kMessage,
+      kWrite,
+      kForwarded,
+      kRead,
+      kTransferLeader,
+      kSnapshotTaken,
+      kSnapshotSaved
+    };
     Kind kind = kMessage;
     raft::RaftMessage message;
     UserRequest request;
@@ -97,6 +106,20 @@ class ConsensusManagerRaft : public ConsensusManager {
     // kTransferLeader: the target and the operator's call to answer.
     int64_t transfer_to = 0;
     std::unique_ptr<Context> context;
+    // kSnapshotTaken: the storage as of applied `index`. kSnapshotSaved: the snapshot
+    // (`index`, `term`) is stored if `saved`.
+    std::shared_ptr<StorageSnapshot> snapshot;
+    uint64_t index = 0;
+    uint64_t term = 0;
+    bool saved = false;
+  };
+
+  // A snapshot being sent to a follower, one chunk at a time.
+  struct OutgoingSnapshot {
+    raft::SnapshotMetadata metadata;
+    uint64_t offset = 0;
+    bool in_flight = false;
+    Clock::time_point sent_at;
   };
 
   // An operator's leadership transfer, answered once it took effect or failed.
@@ -134,6 +157,24 @@ class ConsensusManagerRaft : public ConsensusManager {
   void StartTransfer(int64_t to, std::unique_ptr<Context> context);
   // Answers the pending transfer once it took effect, was abandoned or timed out.
   void CheckTransfer(Clock::time_point now);
+
+  // Snapshots (consensus_manager_raft_snapshot.cpp). The state a snapshot carries: the
+  // service's data and the applied-request table, as key prefixes of the whole storage.
+  static std::vector<std::string> StatePrefixes();
+  // Executor thread: after applying `applied`, starts a snapshot when the log has grown
+  // snapshot_threshold entries past the last one.
+  void MaybeTakeSnapshot(uint64_t applied);
+  // Raft thread.
+  void OnSnapshotTaken(Work& work);
+  void OnSnapshotSaved(const Work& work);
+  // Leader: sends the next chunk to every follower whose entries were compacted away.
+  void SendSnapshots(Clock::time_point now);
+  void SendChunk(int64_t to, OutgoingSnapshot& outgoing, Clock::time_point now);
+  void HandleInstallSnapshotResponse(int64_t from, const raft::InstallSnapshotResponse& resp);
+  // Follower: stores the chunk; the last one installs the snapshot.
+  void HandleInstallSnapshotRequest(int64_t from, const raft::InstallSnapshotRequest& req);
+  // Replaces the state by the complete incoming snapshot and tells the node.
+  absl::Status InstallSnapshot(const raft::SnapshotMetadata& metadata);
   void ExpireRequests(Clock::time_point now);
   void DrainReady();
   void PublishState();
@@ -159,6 +200,9 @@ class ConsensusManagerRaft : public ConsensusManager {
   std::unique_ptr<Storage> log_view_;
   std::unique_ptr<Storage> state_view_;
   std::unique_ptr<Storage> snapshot_view_;
+  // The replica's whole storage: state images read and write across prefixes.
+  Storage* storage_ = nullptr;
+  std::unique_ptr<raft::RaftSnapshotManager> snapshots_;
   std::unique_ptr<raft::RaftLog> log_;
   std::unique_ptr<raft::RaftPersistentState> state_;
   std::unique_ptr<AppliedRequestTable> table_;
@@ -186,6 +230,16 @@ class ConsensusManagerRaft : public ConsensusManager {
   int64_t last_leader_ = 0;
   std::vector<UserRequest> pending_proposals_;
   std::optional<PendingTransfer> transfer_;
+  std::map<int64_t, OutgoingSnapshot> outgoing_snapshots_;
+  // Encodes and saves one snapshot at a time, off the raft and executor threads.
+  std::thread snapshot_thread_;
+  // Set while a snapshot is being taken (executor thread sets, raft thread clears).
+  std::atomic<bool> snapshot_busy_{false};
+  uint64_t snapshot_threshold_ = 0;
+  uint64_t log_tail_ = 0;
+  uint64_t snapshot_chunk_bytes_ = 0;
+  // A chunk without an answer for this long is sent again.
+  std::chrono::milliseconds snapshot_resend_;
   // How long a transfer may take: the node gives up after an election timeout; the new leader
   // then needs its first heartbeat to be known.
   std::chrono::milliseconds transfer_timeout_;
@@ -200,6 +254,8 @@ class ConsensusManagerRaft : public ConsensusManager {
   std::atomic<uint64_t> last_index_{0};
   // Published by the executor thread.
   std::atomic<uint64_t> applied_index_{0};
+  // The index of the current snapshot (taken or installed).
+  std::atomic<uint64_t> snapshot_index_{0};
 
   Counter* log_fsyncs_;
   Counter* committed_entries_;
@@ -213,6 +269,9 @@ class ConsensusManagerRaft : public ConsensusManager {
   Counter* reads_served_;
   Counter* stale_reads_;
   Counter* request_timeouts_;
+  Counter* snapshots_taken_;
+  Counter* snapshots_sent_;
+  Counter* snapshots_installed_;
   Gauge* term_gauge_;
   Gauge* leader_gauge_;
   Gauge* commit_gauge_;

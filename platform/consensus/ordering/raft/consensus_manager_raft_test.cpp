@@ -62,9 +62,13 @@ class RaftClusterTest : public ::testing::Test {
     data_.mutable_raft_config()->set_heartbeat_interval_ms(20);
     data_.mutable_raft_config()->set_election_timeout_min_ms(150);
     data_.mutable_raft_config()->set_election_timeout_max_ms(300);
+    Configure(&data_);
     replicas_.resize(4);
     for (int id = 1; id <= 3; ++id) StartReplica(id);
   }
+
+  // Changes the settings before the replicas start.
+  virtual void Configure(ResConfigData* data) {}
 
   void TearDown() override {
     for (Replica& replica : replicas_) {
@@ -333,6 +337,58 @@ TEST_F(RaftClusterTest, ReadConsistencyAndStatusRequests) {
   EXPECT_EQ(status.role(), "follower");
   EXPECT_EQ(status.leader_id(), leader);
   EXPECT_GE(status.term(), 1u);
+}
+
+// Snapshots every 20 entries, a tail of 5, and chunks small enough that a snapshot takes many.
+class RaftSnapshotClusterTest : public RaftClusterTest {
+ protected:
+  void Configure(ResConfigData* data) override {
+    data->mutable_raft_config()->set_snapshot_threshold(20);
+    data->mutable_raft_config()->set_log_tail_after_snapshot(5);
+    data->mutable_raft_config()->set_snapshot_chunk_bytes(512);
+  }
+};
+
+TEST_F(RaftSnapshotClusterTest, FollowerFarBehindCatchesUpThroughASnapshot) {
+  const int64_t leader = WaitForLeader();
+  ASSERT_NE(leader, 0);
+  const int follower = leader == 3 ? 1 : static_cast<int>(leader) + 1;
+  ConsensusManager* leading = replicas_[leader].server->manager();
+  ASSERT_EQ(Call(leading, KVCall(KVRequest::SET, "first", 1)).Wait().status(), Response::OK);
+  StopReplica(follower);
+
+  constexpr int kWrites = 150;
+  for (int i = 0; i < kWrites; ++i) {
+    Request set = KVCall(KVRequest::SET, absl::StrCat("key", i), 100 + i);
+    Response answer = Call(leading, set).Wait();
+    ASSERT_EQ(answer.status(), Response::OK) << i << ": " << answer.error();
+  }
+  // The leader snapshotted and compacted past everything the follower has.
+  ReplicaStatus before = Status(static_cast<int>(leader));
+  EXPECT_GT(before.snapshot_index(), 100u);
+  EXPECT_GT(before.first_index(), 100u);
+
+  StartReplica(follower);
+  ASSERT_TRUE(WaitForApplied(before.applied_index()));
+  ReplicaStatus caught_up = Status(follower);
+  EXPECT_GE(caught_up.snapshot_index(), before.snapshot_index());
+  EXPECT_GE(caught_up.metrics().at("raft_snapshots_installed"), 1);
+  EXPECT_GE(Status(static_cast<int>(leader)).metrics().at("raft_snapshots_sent"), 1);
+  // Its state is the leader's: every key, read from its own storage.
+  for (int i = 0; i < kWrites; ++i) {
+    const std::string key = absl::StrCat("key", i);
+    absl::StatusOr<std::string> mine = replicas_[follower].user_data->Get(key);
+    absl::StatusOr<std::string> theirs = replicas_[leader].user_data->Get(key);
+    ASSERT_TRUE(mine.ok()) << key << ": " << mine.status();
+    ASSERT_TRUE(theirs.ok()) << key;
+    EXPECT_EQ(*mine, *theirs) << key;
+  }
+  // And it keeps replicating, and survives a restart on what it installed.
+  ASSERT_EQ(Call(leading, KVCall(KVRequest::SET, "after", 999)).Wait().status(), Response::OK);
+  StopReplica(follower);
+  StartReplica(follower);
+  ASSERT_TRUE(WaitForApplied(Status(static_cast<int>(leader)).applied_index()));
+  EXPECT_TRUE(replicas_[follower].user_data->Get("after").ok());
 }
 
 Request TransferRequest(int64_t to) {
