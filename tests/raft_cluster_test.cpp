@@ -50,8 +50,8 @@ class Cluster : public testing_util::LocalCluster {
  public:
   static constexpr int kReplicas = 3;
 
-  explicit Cluster(const std::string& name)
-      : LocalCluster(g_server_binary, name, kReplicas, Settings(), /*with_keys=*/false) {}
+  explicit Cluster(const std::string& name, const ResConfigData& settings = Settings())
+      : LocalCluster(g_server_binary, name, kReplicas, settings, /*with_keys=*/false) {}
 
   static ResConfigData Settings() {
     ResConfigData data;
@@ -108,6 +108,81 @@ class Cluster : public testing_util::LocalCluster {
     return it == statuses.end() ? 0 : it->second.applied_index();
   }
 };
+
+// Writes "<prefix><i>" = "v<i>" for i in [0, count) from `threads` clients at once; returns the
+// first failure.
+absl::Status WriteKeys(const Cluster& cluster, const std::string& prefix, int count, int threads) {
+  std::vector<std::thread> writers;
+  std::vector<absl::Status> results(threads);
+  for (int t = 0; t < threads; ++t) {
+    writers.emplace_back([&, t] {
+      KVClient client(cluster.ClientConfig());
+      for (int i = t; i < count && results[t].ok(); i += threads) {
+        results[t] = client.Set(absl::StrCat(prefix, i), absl::StrCat("v", i));
+      }
+    });
+  }
+  for (std::thread& writer : writers) writer.join();
+  for (const absl::Status& result : results) {
+    if (!result.ok()) return result;
+  }
+  return absl::OkStatus();
+}
+
+// A follower stopped while the others take thousands of writes and compact their logs rejoins
+// through InstallSnapshot and ends with the leader's data. RESDB_LONG_TESTS=1 (scripts/test.sh
+// --long) writes 50,000 keys with the default snapshot settings.
+TEST(RaftClusterTest, StoppedFollowerRejoinsThroughASnapshot) {
+  const bool long_run = std::getenv("RESDB_LONG_TESTS") != nullptr;
+  const int writes = long_run ? 50000 : 3000;
+  ResConfigData settings = Cluster::Settings();
+  if (!long_run) {
+    settings.mutable_raft_config()->set_snapshot_threshold(500);
+    settings.mutable_raft_config()->set_log_tail_after_snapshot(100);
+    settings.mutable_raft_config()->set_snapshot_chunk_bytes(16 * 1024);
+  }
+  Cluster cluster("snapshot_rejoin", settings);
+  cluster.StartAll();
+  const int64_t leader = cluster.WaitForLeader();
+  ASSERT_NE(leader, 0) << "no leader elected";
+  const int follower = leader == Cluster::kReplicas ? 1 : static_cast<int>(leader) + 1;
+  ASSERT_TRUE(WriteKeys(cluster, "early", 10, 1).ok());
+  ASSERT_TRUE(cluster.WaitForApplied(cluster.AppliedIndex(leader)));
+  const uint64_t follower_applied = cluster.AppliedIndex(follower);
+  cluster.Kill(follower);
+
+  absl::Status written = WriteKeys(cluster, "key", writes, 16);
+  ASSERT_TRUE(written.ok()) << written;
+  auto statuses = cluster.Statuses();
+  ASSERT_EQ(statuses.count(leader), 1u);
+  const ReplicaStatus before = statuses[leader];
+  ASSERT_GT(before.snapshot_index(), follower_applied);
+  ASSERT_GT(before.first_index(), follower_applied + 1)
+      << "the leader's log still covers the follower: no snapshot is needed";
+
+  const auto restarted = Clock::now();
+  cluster.Start(follower);
+  ASSERT_TRUE(cluster.WaitForApplied(before.applied_index(), milliseconds(120000)));
+  const auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - restarted);
+  std::printf("follower %d, %lu entries behind, caught up through a snapshot in %ld ms\n", follower,
+              static_cast<unsigned long>(before.applied_index() - follower_applied),
+              static_cast<long>(took.count()));
+  statuses = cluster.Statuses();
+  ASSERT_EQ(statuses.count(follower), 1u);
+  EXPECT_GE(statuses[follower].snapshot_index(), before.snapshot_index());
+  EXPECT_GE(statuses[follower].metrics().at("raft_snapshots_installed"), 1);
+
+  // Its own data, read locally, is the leader's.
+  KVClient local(cluster.ClientConfig(follower));
+  local.SetConsistency("stale");
+  const int step = long_run ? 10 : 1;
+  for (int i = 0; i < writes; i += step) {
+    auto value = local.Get(absl::StrCat("key", i));
+    ASSERT_TRUE(value.ok()) << "key" << i << ": " << value.status();
+    ASSERT_EQ(*value, absl::StrCat("v", i));
+  }
+  ASSERT_TRUE(WriteKeys(cluster, "late", 10, 1).ok());
+}
 
 // resdb_admin transfer-leader, run as an operator would, moves leadership while a client keeps
 // writing, and the cluster serves from the new leader.
