@@ -104,6 +104,24 @@ class TransactionExecutorTest : public ::testing::Test {
   Stats stats_;
 };
 
+TEST_F(TransactionExecutorTest, SkipToMovesPastAGapAnInstalledSnapshotCovers) {
+  auto executor = MakeExecutor(/*window=*/100);
+  ASSERT_TRUE(executor->Commit(MakeRequest(1)).ok());
+  ASSERT_TRUE(executor->WaitForExecuted(1, kDeadline));
+  // Seqs 2..5 come from a snapshot; 4 was committed before it and must not run.
+  ASSERT_TRUE(executor->Commit(MakeRequest(4)).ok());
+  ASSERT_TRUE(executor->Commit(MakeRequest(7)).ok());
+  executor->SkipTo(6);
+  EXPECT_EQ(executor->GetMaxExecutedSeq(), 5u);
+  EXPECT_TRUE(executor->WaitForExecuted(5, kDeadline));
+  ASSERT_TRUE(executor->Commit(MakeRequest(3)).ok());  // below: dropped as done
+  ASSERT_TRUE(executor->Commit(MakeRequest(6)).ok());
+  ASSERT_TRUE(executor->WaitForExecuted(7, kDeadline));
+  EXPECT_EQ(record_->Executed(), (std::vector<std::string>{"req-1", "req-6", "req-7"}));
+  executor->SkipTo(3);  // behind: no effect
+  EXPECT_EQ(executor->GetMaxExecutedSeq(), 7u);
+}
+
 TEST_F(TransactionExecutorTest, ShuffledCommitsFromSeveralThreadsExecuteInOrderOnce) {
   constexpr uint64_t kCount = 400;
   constexpr int kThreads = 4;
