@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -182,6 +183,76 @@ TEST(RaftClusterTest, StoppedFollowerRejoinsThroughASnapshot) {
     ASSERT_EQ(*value, absl::StrCat("v", i));
   }
   ASSERT_TRUE(WriteKeys(cluster, "late", 10, 1).ok());
+}
+
+// Leader failover time: kill -9 of the leader to the next write a client gets acknowledged,
+// printed per trial and as median and max (figures, not assertions: the machine's load decides
+// them). 20 trials with RESDB_LONG_TESTS=1, 2 otherwise.
+TEST(RaftClusterTest, LeaderFailoverTimes) {
+  const int trials = std::getenv("RESDB_LONG_TESTS") != nullptr ? 20 : 2;
+  Cluster cluster("failover_times");
+  cluster.StartAll();
+  KVClient client(cluster.ClientConfig());
+  std::vector<int64_t> took_ms;
+  for (int trial = 0; trial < trials; ++trial) {
+    const int64_t leader = cluster.WaitForLeader();
+    ASSERT_NE(leader, 0) << "trial " << trial;
+    ASSERT_TRUE(client.Set(absl::StrCat("before", trial), "x").ok());
+    const auto killed = Clock::now();
+    cluster.Kill(static_cast<int>(leader));
+    absl::Status set = client.Set(absl::StrCat("after", trial), "x");
+    const auto acked = Clock::now();
+    ASSERT_TRUE(set.ok()) << "trial " << trial << ": " << set;
+    took_ms.push_back(std::chrono::duration_cast<milliseconds>(acked - killed).count());
+    std::printf("failover trial %d: leader %ld killed, next write acknowledged after %ld ms\n",
+                trial, static_cast<long>(leader), static_cast<long>(took_ms.back()));
+    // The old leader comes back and catches up before the next trial.
+    cluster.Start(static_cast<int>(leader));
+    const int64_t next = cluster.WaitForLeader();
+    ASSERT_NE(next, 0);
+    ASSERT_TRUE(cluster.WaitForApplied(cluster.AppliedIndex(next)));
+  }
+  std::sort(took_ms.begin(), took_ms.end());
+  std::printf("failover over %d trials: median %ld ms, max %ld ms\n", trials,
+              static_cast<long>(took_ms[took_ms.size() / 2]), static_cast<long>(took_ms.back()));
+}
+
+// Restart time of a follower whose log holds many entries (one write per entry, no snapshot):
+// kill -9 to serving again with the leader's applied index, printed. 100,000 entries with
+// RESDB_LONG_TESTS=1, 2,000 otherwise.
+TEST(RaftClusterTest, RestartTimeWithALongLog) {
+  const bool long_run = std::getenv("RESDB_LONG_TESTS") != nullptr;
+  const int entries = long_run ? 100000 : 2000;
+  ResConfigData settings = Cluster::Settings();
+  settings.set_client_batch_num(1);
+  settings.mutable_raft_config()->set_snapshot_threshold(int64_t{1} << 40);
+  Cluster cluster("long_log_restart", settings);
+  cluster.StartAll();
+  const int64_t leader = cluster.WaitForLeader();
+  ASSERT_NE(leader, 0);
+  absl::Status written = WriteKeys(cluster, "key", entries, 32);
+  ASSERT_TRUE(written.ok()) << written;
+  const uint64_t applied = cluster.AppliedIndex(leader);
+  ASSERT_GE(applied, static_cast<uint64_t>(entries));
+  ASSERT_TRUE(cluster.WaitForApplied(applied, milliseconds(120000)));
+  const int follower = leader == Cluster::kReplicas ? 1 : static_cast<int>(leader) + 1;
+
+  cluster.Kill(follower);
+  const auto restarted = Clock::now();
+  cluster.Start(follower);
+  ASSERT_TRUE(cluster.WaitForApplied(applied, milliseconds(120000)));
+  const auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - restarted);
+  auto statuses = cluster.Statuses();
+  ASSERT_EQ(statuses.count(follower), 1u);
+  EXPECT_GE(statuses[follower].last_index() - statuses[follower].first_index() + 1,
+            static_cast<uint64_t>(entries));
+  std::printf(
+      "restart of replica %d with a %lu-entry log: serving at applied index %lu after "
+      "%ld ms\n",
+      follower,
+      static_cast<unsigned long>(statuses[follower].last_index() -
+                                 statuses[follower].first_index() + 1),
+      static_cast<unsigned long>(applied), static_cast<long>(took.count()));
 }
 
 // resdb_admin transfer-leader, run as an operator would, moves leadership while a client keeps
@@ -349,17 +420,19 @@ TEST(RaftClusterTest, WritesFailWithoutAMajorityAndResumeWithIt) {
   EXPECT_EQ(*value, "1");
 }
 
-TEST(RaftClusterTest, ConcurrentWritersSurviveALeaderKillExactlyOnce) {
-  Cluster cluster("concurrent");
-  cluster.StartAll();
-  const int64_t leader = cluster.WaitForLeader();
-  ASSERT_NE(leader, 0);
+// What concurrent writers of fresh keys (SetWithVersion from version 0) saw while `crash` hit
+// the cluster: every key they tried and every key acknowledged. Fails the test if writes did
+// not resume afterwards or if a write came back as applied twice.
+struct WriterRecord {
+  std::vector<std::string> acknowledged;
+  std::vector<std::string> attempted;
+};
 
+WriterRecord WriteThroughACrash(Cluster& cluster, const std::function<void()>& crash) {
   constexpr int kThreads = 4;
   std::atomic<bool> stop{false};
   std::mutex mu;
-  std::vector<std::string> acknowledged;
-  std::vector<std::string> attempted;
+  WriterRecord record;
   std::vector<std::string> mismatches;
   std::atomic<int> acked_count{0};
   std::vector<std::thread> threads;
@@ -370,9 +443,9 @@ TEST(RaftClusterTest, ConcurrentWritersSurviveALeaderKillExactlyOnce) {
         const std::string key = absl::StrCat("t", t, "-", n);
         auto version = client.SetWithVersion(key, "x", 0);
         std::lock_guard<std::mutex> lock(mu);
-        attempted.push_back(key);
+        record.attempted.push_back(key);
         if (version.ok()) {
-          acknowledged.push_back(key);
+          record.acknowledged.push_back(key);
           acked_count.fetch_add(1);
           if (*version != 1) mismatches.push_back(absl::StrCat(key, " got version ", *version));
         } else if (absl::IsFailedPrecondition(version.status())) {
@@ -381,36 +454,69 @@ TEST(RaftClusterTest, ConcurrentWritersSurviveALeaderKillExactlyOnce) {
       }
     });
   }
-  // Let some writes through, then crash the leader while the writers keep going.
+  // Let some writes through, then crash while the writers keep going.
   const auto warmup = Clock::now() + seconds(20);
   while (acked_count.load() < 200 && Clock::now() < warmup) {
     std::this_thread::sleep_for(milliseconds(10));
   }
-  cluster.Kill(static_cast<int>(leader));
-  const int before_kill = acked_count.load();
-  const int64_t next = cluster.WaitForLeader();
-  const auto more = Clock::now() + seconds(20);
-  while (acked_count.load() < before_kill + 200 && Clock::now() < more) {
+  const int before_crash = acked_count.load();
+  crash();
+  const auto more = Clock::now() + seconds(30);
+  while (acked_count.load() < before_crash + 200 && Clock::now() < more) {
     std::this_thread::sleep_for(milliseconds(10));
   }
   stop.store(true);
   for (std::thread& thread : threads) thread.join();
-  ASSERT_NE(next, 0);
-  EXPECT_GE(before_kill, 200);
-  EXPECT_GE(acked_count.load(), before_kill + 200) << "writes did not resume after failover";
+  EXPECT_GE(before_crash, 200);
+  EXPECT_GE(acked_count.load(), before_crash + 200) << "writes did not resume after the crash";
   EXPECT_TRUE(mismatches.empty()) << "a write was applied twice: " << mismatches.front();
+  return record;
+}
 
+// Every acknowledged key is present once, and no attempted key was applied twice.
+void ExpectExactlyOnce(const Cluster& cluster, const WriterRecord& record) {
   KVClient reader(cluster.ClientConfig());
-  for (const std::string& key : acknowledged) {
+  for (const std::string& key : record.acknowledged) {
     auto value = reader.GetWithVersion(key);
     ASSERT_TRUE(value.ok()) << "acknowledged write " << key << " is missing: " << value.status();
     EXPECT_EQ(value->version, 1u) << key;
   }
   // Writes without an answer may or may not have been applied, but never twice.
-  for (const std::string& key : attempted) {
+  for (const std::string& key : record.attempted) {
     auto value = reader.GetWithVersion(key);
     if (value.ok()) EXPECT_EQ(value->version, 1u) << key;
   }
+}
+
+// kill -9 of every replica while clients write: after the restart every acknowledged write is
+// there, none twice, and the cluster elects a leader and serves again.
+TEST(RaftClusterTest, ConcurrentWritersSurviveKillingEveryReplica) {
+  Cluster cluster("kill_all_concurrent");
+  cluster.StartAll();
+  ASSERT_NE(cluster.WaitForLeader(), 0);
+  int64_t after = 0;
+  const WriterRecord record = WriteThroughACrash(cluster, [&] {
+    for (int id = 1; id <= Cluster::kReplicas; ++id) cluster.Kill(id);
+    cluster.StartAll();
+    after = cluster.WaitForLeader();
+  });
+  ASSERT_NE(after, 0) << "no leader after restarting every replica";
+  ExpectExactlyOnce(cluster, record);
+}
+
+TEST(RaftClusterTest, ConcurrentWritersSurviveALeaderKillExactlyOnce) {
+  Cluster cluster("concurrent");
+  cluster.StartAll();
+  const int64_t leader = cluster.WaitForLeader();
+  ASSERT_NE(leader, 0);
+  int64_t next = 0;
+  const WriterRecord record = WriteThroughACrash(cluster, [&] {
+    cluster.Kill(static_cast<int>(leader));
+    next = cluster.WaitForLeader();
+  });
+  ASSERT_NE(next, 0);
+  ExpectExactlyOnce(cluster, record);
+  const std::vector<std::string>& acknowledged = record.acknowledged;
 
   // The crashed leader restarts mid-history, replays what it had not applied and catches up
   // to the same state.
