@@ -43,6 +43,15 @@ Commands:
            --timeout_ms N  how long to wait for each replica (default: the config's
                            client_timeout_ms)
            Exit status: 0 if at least one replica answered, 1 if none did.
+  log --id N [--from F] [--count C]
+           asks replica N for its ordered history (RAFT: its log; PBFT: its ledger of
+           committed batches): prints its commit index, the range it still holds, its
+           snapshot (RAFT), then one row per entry from F on (default: the first held), at
+           most C rows (default 20, at most 1000): index, term, kind (normal, noop,
+           config), client requests in the entry, data bytes.
+           --json          print the answer as one JSON object instead
+           --timeout_ms N  how long to wait (default: the config's client_timeout_ms)
+           Exit status: 0 if the replica answered, 1 if not.
   transfer-leader --to N
            RAFT: asks the leader to hand leadership to replica N (another voter of the
            config) and waits until N leads, printing the old and new leader and how long it
@@ -63,7 +72,8 @@ on stderr.)";
 // Every flag the tool knows and whether it takes a value (--json is a switch).
 const std::map<std::string, bool>& KnownFlags() {
   static const auto* flags = new std::map<std::string, bool>{
-      {"config", true}, {"json", false}, {"timeout_ms", true}, {"to", true}};
+      {"config", true}, {"json", false}, {"timeout_ms", true}, {"to", true},
+      {"id", true},     {"from", true},  {"count", true}};
   return *flags;
 }
 
@@ -94,10 +104,12 @@ int UsageError(const std::string& message) {
 
 int RunStatus(const ResDBConfig& config, const Arguments& args);
 int RunTransferLeader(const ResDBConfig& config, const Arguments& args);
+int RunLog(const ResDBConfig& config, const Arguments& args);
 
 const std::vector<Command>& Commands() {
   static const auto* commands = new std::vector<Command>{
       {"status", {"json", "timeout_ms"}, &RunStatus},
+      {"log", {"id", "from", "count", "json", "timeout_ms"}, &RunLog},
       {"transfer-leader", {"to", "timeout_ms"}, &RunTransferLeader},
   };
   return *commands;
@@ -253,6 +265,61 @@ int RunTransferLeader(const ResDBConfig& config, const Arguments& args) {
       std::chrono::steady_clock::now() - start);
   std::cout << "leadership moved from replica " << from << " to replica " << to << " in "
             << took.count() << " ms (" << response->error() << ")" << std::endl;
+  return 0;
+}
+
+// A non-negative integer flag; `fallback` when absent.
+absl::StatusOr<uint64_t> CountFlag(const Arguments& args, const std::string& name,
+                                   uint64_t fallback) {
+  auto it = args.flags.find(name);
+  if (it == args.flags.end()) return fallback;
+  uint64_t value = 0;
+  if (!absl::SimpleAtoi(it->second, &value)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, " must be a non-negative number, not \"", it->second, "\""));
+  }
+  return value;
+}
+
+int RunLog(const ResDBConfig& config, const Arguments& args) {
+  absl::StatusOr<bool> json = SwitchValue(args, "json");
+  if (!json.ok()) return UsageError(std::string(json.status().message()));
+  absl::StatusOr<int> timeout = TimeoutMs(config, args);
+  if (!timeout.ok()) return UsageError(std::string(timeout.status().message()));
+  absl::StatusOr<uint64_t> id = CountFlag(args, "id", 0);
+  absl::StatusOr<uint64_t> from = CountFlag(args, "from", 0);
+  absl::StatusOr<uint64_t> count = CountFlag(args, "count", 0);
+  for (const auto* flag : {&id, &from, &count}) {
+    if (!flag->ok()) return UsageError(std::string(flag->status().message()));
+  }
+  const ReplicaInfo* replica = nullptr;
+  for (const ReplicaInfo& candidate : config.GetReplicaInfos()) {
+    if (*id != 0 && candidate.id() == static_cast<int64_t>(*id)) replica = &candidate;
+  }
+  if (replica == nullptr) {
+    return UsageError("--id is required: the id of a replica of the config");
+  }
+  LogQuery query;
+  query.set_first(*from);
+  query.set_max_records(static_cast<uint32_t>(std::min<uint64_t>(*count, UINT32_MAX)));
+  Request request;
+  request.set_type(Request::TYPE_CUSTOM_QUERY);
+  query.SerializeToString(request.mutable_data());
+  absl::StatusOr<Response> response =
+      CallReplica(*replica, request, "log query", config.GetMaxMessageBytes(),
+                  std::chrono::milliseconds(*timeout));
+  if (!response.ok()) return Fail(kExitFailed, std::string(response.status().message()));
+  if (response->status() != Response::OK) {
+    return Fail(
+        kExitFailed,
+        std::string(ResponseError(DescribeReplica(*replica), "log query", *response).message()));
+  }
+  LogQueryResult result;
+  if (!result.ParseFromString(response->data())) {
+    return Fail(kExitFailed, absl::StrCat(DescribeReplica(*replica),
+                                          " answered with data that is not a LogQueryResult"));
+  }
+  std::cout << (*json ? LogJson(result) : LogTable(replica->id(), result)) << std::flush;
   return 0;
 }
 

@@ -233,7 +233,7 @@ TEST(ResDBAdminHelpTest, HelpDescribesCommandsAndExitsZero) {
   EXPECT_THAT(result.out, HasSubstr("--config"));
 }
 
-TEST(ResDBAdminTransferLeaderTest, BadArgumentsAreUsageErrors) {
+TEST(ResDBAdminArgumentsTest, BadArgumentsOfTransferLeaderAndLogAreUsageErrors) {
   const std::string raft = WriteConfig({1, 2, 3}, "raft");
   const std::string pbft = WriteConfig({1, 2, 3, 4}, "pbft");
   const struct {
@@ -245,6 +245,9 @@ TEST(ResDBAdminTransferLeaderTest, BadArgumentsAreUsageErrors) {
       {{"--config", raft, "transfer-leader", "--to", "9"}, "no replica of the config has this id"},
       {{"--config", pbft, "transfer-leader", "--to", "2"}, "transfer-leader is a RAFT command"},
       {{"--config", raft, "status", "--to", "2"}, "--to is not a flag of status"},
+      {{"--config", raft, "log"}, "--id is required"},
+      {{"--config", raft, "log", "--id", "7"}, "--id is required"},
+      {{"--config", raft, "log", "--id", "1", "--count", "-3"}, "--count must be"},
   };
   for (const auto& c : cases) {
     const RunResult result = RunTool(c.args);

@@ -281,4 +281,50 @@ std::string StatusJson(const std::vector<ReplicaStatusResult>& results) {
   return absl::StrCat("[\n", absl::StrJoin(objects, ",\n"), "\n]\n");
 }
 
+std::string LogTable(int64_t replica_id, const LogQueryResult& result) {
+  std::string out = absl::StrCat("replica ", replica_id, ": commit_index ", result.commit_index(),
+                                 ", holds [", result.first_index(), ", ", result.last_index(), "]");
+  if (result.snapshot_index() != 0) {
+    absl::StrAppend(&out, ", snapshot ", result.snapshot_index(), " (term ", result.snapshot_term(),
+                    ", ", result.snapshot_bytes(), " bytes)");
+  }
+  out += "\n";
+  const std::vector<std::string> header = {"index", "term", "kind", "requests", "bytes"};
+  std::vector<std::vector<std::string>> rows = {header};
+  for (const LogRecord& record : result.records()) {
+    rows.push_back({absl::StrCat(record.index()), absl::StrCat(record.term()), record.kind(),
+                    absl::StrCat(record.requests()), absl::StrCat(record.bytes())});
+  }
+  std::vector<size_t> widths(header.size(), 0);
+  for (const auto& row : rows) {
+    for (size_t col = 0; col < row.size(); ++col)
+      widths[col] = std::max(widths[col], row[col].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t col = 0; col < row.size(); ++col) {
+      absl::StrAppend(
+          &line, row[col],
+          col + 1 < row.size() ? std::string(widths[col] - row[col].size() + 2, ' ') : "");
+    }
+    absl::StrAppend(&out, line, "\n");
+  }
+  return out;
+}
+
+std::string LogJson(const LogQueryResult& result) {
+  std::vector<std::string> records;
+  for (const LogRecord& record : result.records()) {
+    records.push_back(absl::StrCat("{\"index\": ", record.index(), ", \"term\": ", record.term(),
+                                   ", \"kind\": ", JsonQuote(record.kind()), ", \"requests\": ",
+                                   record.requests(), ", \"bytes\": ", record.bytes(), "}"));
+  }
+  return absl::StrCat(
+      "{\"commit_index\": ", result.commit_index(), ", \"first_index\": ", result.first_index(),
+      ", \"last_index\": ", result.last_index(), ", \"snapshot_index\": ", result.snapshot_index(),
+      ", \"snapshot_term\": ", result.snapshot_term(),
+      ", \"snapshot_bytes\": ", result.snapshot_bytes(), ", \"records\": [",
+      absl::StrJoin(records, ", "), "]}\n");
+}
+
 }  // namespace resdb

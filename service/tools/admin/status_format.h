@@ -35,6 +35,12 @@ std::string StatusTable(const std::vector<ReplicaStatusResult>& results,
 // Numbers are JSON numbers. Ends with a newline.
 std::string StatusJson(const std::vector<ReplicaStatusResult>& results);
 
+// `resdb_admin log`: a header line (commit index, history held, snapshot) and one row per
+// record, columns aligned.
+std::string LogTable(int64_t replica_id, const LogQueryResult& result);
+// The same as one JSON object (proto field names), ending in a newline.
+std::string LogJson(const LogQueryResult& result);
+
 }  // namespace resdb
 
 #endif  // SERVICE_TOOLS_ADMIN_STATUS_FORMAT_H_

@@ -183,5 +183,36 @@ TEST(StatusTableTest, MixedProtocolsShowDashes) {
   EXPECT_THAT(table, Not(HasSubstr("error")));
 }
 
+TEST(LogFormatTest, TableAndJsonDescribeTheRecords) {
+  LogQueryResult result;
+  result.set_commit_index(12);
+  result.set_first_index(10);
+  result.set_last_index(12);
+  result.set_snapshot_index(9);
+  result.set_snapshot_term(2);
+  result.set_snapshot_bytes(4096);
+  LogRecord* record = result.add_records();
+  record->set_index(10);
+  record->set_term(2);
+  record->set_kind("normal");
+  record->set_requests(3);
+  record->set_bytes(900);
+  record = result.add_records();
+  record->set_index(11);
+  record->set_term(3);
+  record->set_kind("noop");
+  EXPECT_EQ(LogTable(2, result),
+            "replica 2: commit_index 12, holds [10, 12], snapshot 9 (term 2, 4096 bytes)\n"
+            "index  term  kind    requests  bytes\n"
+            "10     2     normal  3         900\n"
+            "11     3     noop    0         0\n");
+  EXPECT_EQ(LogJson(result),
+            "{\"commit_index\": 12, \"first_index\": 10, \"last_index\": 12, "
+            "\"snapshot_index\": 9, \"snapshot_term\": 2, \"snapshot_bytes\": 4096, "
+            "\"records\": [{\"index\": 10, \"term\": 2, \"kind\": \"normal\", \"requests\": 3, "
+            "\"bytes\": 900}, {\"index\": 11, \"term\": 3, \"kind\": \"noop\", "
+            "\"requests\": 0, \"bytes\": 0}]}\n");
+}
+
 }  // namespace
 }  // namespace resdb

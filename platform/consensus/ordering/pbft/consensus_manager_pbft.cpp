@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "platform/consensus/execution/log_record.h"
 #include "platform/consensus/ordering/pbft/pbft_digest.h"
 #include "platform/storage/prefixed_storage.h"
 
@@ -235,6 +236,10 @@ int ConsensusManagerPBFT::ConsensusCommit(std::unique_ptr<Context> context,
       HandleClientRequest(std::move(context), std::move(request));
       return 0;
     }
+    case Request::TYPE_CUSTOM_QUERY:
+      if (!from_client) return -1;
+      context->Reply(AnswerLogQuery(*request));
+      return 0;
     case Request::TYPE_HEART_BEAT:
       return 0;
     default:
@@ -245,6 +250,35 @@ int ConsensusManagerPBFT::ConsensusCommit(std::unique_ptr<Context> context,
       }
       return -1;
   }
+}
+
+Response ConsensusManagerPBFT::AnswerLogQuery(const Request& request) {
+  LogQuery query;
+  if (!query.ParseFromString(request.data())) {
+    return MakeResponse(Response::INVALID_REQUEST, "log query: bad data");
+  }
+  LogQueryResult result;
+  const uint64_t first = wal_->first_ledger_seq();
+  const uint64_t last = wal_->last_committed();
+  result.set_commit_index(last);
+  result.set_first_index(first);
+  result.set_last_index(last);
+  const uint64_t from = std::max(first, query.first());
+  if (last != 0 && from <= last) {
+    absl::StatusOr<std::vector<pbft::CommittedBatch>> batches =
+        wal_->ReadLedger(from, LogQueryLimit(query), std::numeric_limits<size_t>::max());
+    if (!batches.ok()) {
+      return MakeResponse(Response::INTERNAL,
+                          absl::StrCat("log query: ", batches.status().message()));
+    }
+    for (const pbft::CommittedBatch& batch : *batches) {
+      *result.add_records() =
+          DescribeBatch(batch.seq(), 0, batch.data().empty() ? "noop" : "normal", batch.data());
+    }
+  }
+  Response response = MakeResponse(Response::OK, "");
+  result.SerializeToString(response.mutable_data());
+  return response;
 }
 
 void ConsensusManagerPBFT::HandleClientRequest(std::unique_ptr<Context> context,

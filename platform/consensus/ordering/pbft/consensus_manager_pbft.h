@@ -103,6 +103,8 @@ class ConsensusManagerPBFT : public ConsensusManager {
 
   bool Enqueue(Work work);
   Response MakeResponse(Response::Status status, const std::string& error) const;
+  // Answers a LogQuery from the ledger (any thread).
+  Response AnswerLogQuery(const Request& request);
   void HandleClientRequest(std::unique_ptr<Context> context, std::unique_ptr<Request> request);
 
   // Protocol thread.
@@ -131,7 +133,8 @@ class ConsensusManagerPBFT : public ConsensusManager {
   std::unique_ptr<Storage> pbft_view_;
   std::unique_ptr<Storage> wal_view_;
   std::unique_ptr<Storage> table_view_;
-  std::unique_ptr<pbft::PbftWal> wal_;  // protocol thread only (after Open)
+  // Written by the protocol thread only; ledger reads (log queries) from any thread.
+  std::unique_ptr<pbft::PbftWal> wal_;
   std::unique_ptr<AppliedRequestTable> table_;
   std::unique_ptr<TransactionExecutor> executor_;
   bool sync_ = true;

@@ -16,6 +16,7 @@
 #include "platform/storage/memory_storage.h"
 #include "platform/storage/prefix_allocator.h"
 #include "service/kv/kv_executor.h"
+#include "service/tools/admin/admin_client.h"
 #include "service/tools/kv/kv_client.h"
 
 namespace resdb {
@@ -175,6 +176,41 @@ TEST_F(PbftClusterTest, WritesAndReadsThroughEveryReplica) {
     for (int id = 1; id <= 4; ++id) stable = stable && Status(id).stable_checkpoint() > 0;
   }
   EXPECT_TRUE(stable) << "no stable checkpoint on every replica";
+}
+
+TEST_F(PbftClusterTest, LogQueryDescribesTheLedger) {
+  KVClient client(ClientConfig(1));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(client.Set("k" + std::to_string(i), "v").ok());
+  const uint64_t executed = Status(1).executed_seq();
+  ASSERT_TRUE(WaitForExecuted(executed));
+
+  LogQuery query;
+  query.set_first(2);
+  query.set_max_records(2);
+  Request request;
+  request.set_type(Request::TYPE_CUSTOM_QUERY);
+  query.SerializeToString(request.mutable_data());
+  absl::StatusOr<Response> answer = CallReplica(data_.region(0).replica_info(2), request,
+                                                "log query", 0, std::chrono::seconds(5));
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  ASSERT_EQ(answer->status(), Response::OK) << answer->error();
+  LogQueryResult result;
+  ASSERT_TRUE(result.ParseFromString(answer->data()));
+  EXPECT_EQ(result.first_index(), 1u);
+  EXPECT_GE(result.last_index(), executed);
+  ASSERT_EQ(result.records_size(), 2);
+  EXPECT_EQ(result.records(0).index(), 2u);
+  EXPECT_EQ(result.records(1).index(), 3u);
+  for (const LogRecord& record : result.records()) {
+    EXPECT_GT(record.bytes(), 0u);
+    EXPECT_EQ(record.requests() > 0, record.kind() == "normal");
+  }
+
+  request.set_data("\xff\xff not a query");
+  absl::StatusOr<Response> bad = CallReplica(data_.region(0).replica_info(2), request, "log query",
+                                             0, std::chrono::seconds(5));
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ(bad->status(), Response::INVALID_REQUEST);
 }
 
 }  // namespace

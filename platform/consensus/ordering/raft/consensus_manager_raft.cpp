@@ -3,9 +3,11 @@
 #include <glog/logging.h>
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "platform/consensus/execution/log_record.h"
 
 namespace resdb {
 namespace {
@@ -311,6 +313,10 @@ int ConsensusManagerRaft::ConsensusCommit(std::unique_ptr<Context> context,
       }
       HandleClientRequest(std::move(context), std::move(request));
       return 0;
+    case Request::TYPE_CUSTOM_QUERY:
+      if (!from_client) return -1;
+      context->Reply(AnswerLogQuery(*request));
+      return 0;
     case Request::TYPE_ADMIN:
       if (!from_client) return -1;
       HandleAdminRequest(std::move(context), *request);
@@ -398,6 +404,44 @@ void ConsensusManagerRaft::HandleClientRequest(std::unique_ptr<Context> context,
     tracker_.Complete({user_request.client_id(), user_request.request_id()},
                       MakeResponse(Response::UNAVAILABLE, "replica overloaded"));
   }
+}
+
+Response ConsensusManagerRaft::AnswerLogQuery(const Request& request) {
+  LogQuery query;
+  if (!query.ParseFromString(request.data())) {
+    return MakeResponse(Response::INVALID_REQUEST, "log query: bad data");
+  }
+  LogQueryResult result;
+  result.set_commit_index(log_->CommitIndex());
+  const uint64_t first = log_->FirstIndex();
+  const uint64_t last = log_->LastLogIndex();
+  result.set_first_index(first);
+  result.set_last_index(last);
+  const uint64_t from = std::max(first, query.first());
+  if (from <= last) {
+    const uint64_t to = std::min<uint64_t>(last, from + LogQueryLimit(query) - 1);
+    absl::StatusOr<std::vector<raft::Entry>> entries =
+        log_->Entries(from, to + 1, std::numeric_limits<uint64_t>::max());
+    if (!entries.ok()) {
+      // Compacted between the bounds and the read: the caller asks again.
+      return MakeResponse(Response::UNAVAILABLE,
+                          absl::StrCat("log query: ", entries.status().message()));
+    }
+    for (const raft::Entry& entry : *entries) {
+      const char* kind = entry.type() == raft::Entry::NOOP     ? "noop"
+                         : entry.type() == raft::Entry::CONFIG ? "config"
+                                                               : "normal";
+      *result.add_records() = DescribeBatch(entry.index(), entry.term(), kind, entry.data());
+    }
+  }
+  if (std::optional<raft::SnapshotMetadata> snapshot = snapshots_->Current()) {
+    result.set_snapshot_index(snapshot->last_included_index());
+    result.set_snapshot_term(snapshot->last_included_term());
+    result.set_snapshot_bytes(snapshot->size());
+  }
+  Response response = MakeResponse(Response::OK, "");
+  result.SerializeToString(response.mutable_data());
+  return response;
 }
 
 void ConsensusManagerRaft::HandleAdminRequest(std::unique_ptr<Context> context,

@@ -144,6 +144,8 @@ class ConsensusManagerRaft : public ConsensusManager {
   // Transport side.
   void HandleClientRequest(std::unique_ptr<Context> context, std::unique_ptr<Request> request);
   void HandleAdminRequest(std::unique_ptr<Context> context, const Request& request);
+  // Answers a LogQuery from the durable log and the snapshot store (any thread).
+  Response AnswerLogQuery(const Request& request);
   bool Enqueue(Work work);
   Response MakeResponse(Response::Status status, const std::string& error) const;
   Response NoLeaderResponse(const std::string& why) const;

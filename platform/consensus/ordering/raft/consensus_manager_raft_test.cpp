@@ -383,6 +383,24 @@ TEST_F(RaftSnapshotClusterTest, FollowerFarBehindCatchesUpThroughASnapshot) {
     ASSERT_TRUE(theirs.ok()) << key;
     EXPECT_EQ(*mine, *theirs) << key;
   }
+  // The leader's log query shows the snapshot and the compacted log.
+  LogQuery query;
+  query.set_max_records(3);
+  Request log_request;
+  log_request.set_type(Request::TYPE_CUSTOM_QUERY);
+  query.SerializeToString(log_request.mutable_data());
+  Response logged = Call(leading, log_request).Wait();
+  ASSERT_EQ(logged.status(), Response::OK) << logged.error();
+  LogQueryResult log;
+  ASSERT_TRUE(log.ParseFromString(logged.data()));
+  EXPECT_GT(log.snapshot_index(), 100u);
+  EXPECT_GT(log.snapshot_bytes(), 0u);
+  EXPECT_EQ(log.first_index(), Status(static_cast<int>(leader)).first_index());
+  ASSERT_EQ(log.records_size(), 3);
+  EXPECT_EQ(log.records(0).index(), log.first_index());
+  EXPECT_EQ(log.records(0).kind(), "normal");
+  EXPECT_GE(log.records(0).requests(), 1u);
+
   // And it keeps replicating, and survives a restart on what it installed.
   ASSERT_EQ(Call(leading, KVCall(KVRequest::SET, "after", 999)).Wait().status(), Response::OK);
   StopReplica(follower);
