@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "platform/consensus/execution/log_record.h"
+#include "platform/consensus/execution/tracked_call.h"
 #include "platform/consensus/ordering/pbft/pbft_digest.h"
 #include "platform/storage/prefixed_storage.h"
 
@@ -296,19 +297,17 @@ void ConsensusManagerPBFT::HandleClientRequest(std::unique_ptr<Context> context,
     return;
   }
   const UserRequest user_request = ToUserRequest(request.get(), self_id_);
-  if (!tracker_.Add(user_request, &context, Clock::now() + client_timeout_)) {
-    context->Reply(MakeResponse(Response::UNAVAILABLE, "too many pending requests"));
-    return;
-  }
-  // The request may have executed between the lookup above and Add (the executor records a
-  // response before it completes tracked requests): answer it now rather than leave it
-  // waiting, which would also make this replica blame the primary.
-  if (std::optional<std::string> done =
-          table_->Lookup(user_request.client_id(), user_request.request_id())) {
-    Response response = MakeResponse(Response::OK, "");
-    response.set_data(std::move(*done));
-    tracker_.Complete({user_request.client_id(), user_request.request_id()}, response);
-    return;
+  // A call left waiting for a request that already executed would also make this replica
+  // blame the primary.
+  switch (TrackUnlessApplied(user_request, &context, Clock::now() + client_timeout_, *table_,
+                             MakeResponse(Response::OK, ""), &tracker_)) {
+    case TrackOutcome::kFull:
+      context->Reply(MakeResponse(Response::UNAVAILABLE, "too many pending requests"));
+      return;
+    case TrackOutcome::kAnswered:
+      return;
+    case TrackOutcome::kTracked:
+      break;
   }
   Work work;
   work.kind = Work::kWrite;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "platform/consensus/execution/log_record.h"
+#include "platform/consensus/execution/tracked_call.h"
 
 namespace resdb {
 namespace {
@@ -393,9 +394,15 @@ void ConsensusManagerRaft::HandleClientRequest(std::unique_ptr<Context> context,
     return;
   }
   const UserRequest user_request = ToUserRequest(request.get(), self_id_);
-  if (!tracker_.Add(user_request, &context, Clock::now() + client_timeout_)) {
-    context->Reply(MakeResponse(Response::UNAVAILABLE, "too many pending requests"));
-    return;
+  switch (TrackUnlessApplied(user_request, &context, Clock::now() + client_timeout_, *table_,
+                             MakeResponse(Response::OK, ""), &tracker_)) {
+    case TrackOutcome::kFull:
+      context->Reply(MakeResponse(Response::UNAVAILABLE, "too many pending requests"));
+      return;
+    case TrackOutcome::kAnswered:
+      return;
+    case TrackOutcome::kTracked:
+      break;
   }
   Work work;
   work.kind = Work::kWrite;

@@ -1,0 +1,21 @@
+#include "platform/consensus/execution/tracked_call.h"
+
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace resdb {
+
+TrackOutcome TrackUnlessApplied(const UserRequest& request, std::unique_ptr<Context>* context,
+                                ClientRequestTracker::Clock::time_point deadline,
+                                const AppliedRequestTable& table, Response answered,
+                                ClientRequestTracker* tracker) {
+  if (!tracker->Add(request, context, deadline)) return TrackOutcome::kFull;
+  std::optional<std::string> done = table.Lookup(request.client_id(), request.request_id());
+  if (!done.has_value()) return TrackOutcome::kTracked;
+  answered.set_data(std::move(*done));
+  tracker->Complete({request.client_id(), request.request_id()}, answered);
+  return TrackOutcome::kAnswered;
+}
+
+}  // namespace resdb
