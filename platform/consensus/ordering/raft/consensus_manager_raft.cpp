@@ -543,12 +543,13 @@ void ConsensusManagerRaft::RaftLoop() {
         next_tick += tick_;
       }
       ExpireRequests(now);
+      // Once per tick: a follower's answer sends the next chunk at once.
+      SendSnapshots(now);
     }
     CheckLeaderChange();
     ProposePending();
     DrainReady();
     CheckTransfer(Clock::now());
-    SendSnapshots(Clock::now());
     PublishState();
   }
 }
