@@ -7,18 +7,17 @@
 
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <ostream>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "platform/consensus/ordering/raft/simulation/scenario.h"
 #include "platform/consensus/ordering/raft/simulation/scenario_runner.h"
+#include "platform/consensus/ordering/simulation/seed_range.h"
 
 namespace resdb {
 namespace raft {
@@ -27,13 +26,6 @@ namespace {
 constexpr uint64_t kDefaultSeeds = 100;
 // Failures reported per scenario before the rest of its seeds are skipped.
 constexpr int kMaxReportedFailures = 3;
-
-uint64_t EnvOr(const char* name, uint64_t fallback) {
-  const char* value = std::getenv(name);
-  uint64_t parsed = 0;
-  if (value == nullptr || !absl::SimpleAtoi(value, &parsed)) return fallback;
-  return parsed;
-}
 
 struct Case {
   std::string scenario;
@@ -67,13 +59,11 @@ TEST_P(RaftSimulationTest, SafetyAndLivenessOverSeeds) {
   ASSERT_TRUE(config.ok()) << config.status();
   if (GetParam().nodes != 0) config->nodes = GetParam().nodes;
 
-  uint64_t first = 1;
-  uint64_t count = EnvOr("RESDB_SIM_SEEDS", kDefaultSeeds);
-  const bool single = std::getenv("RESDB_SIM_SEED") != nullptr;
-  if (single) {
-    first = EnvOr("RESDB_SIM_SEED", 1);
-    count = 1;
-  }
+  const ::resdb::simulation::SeedRange seeds =
+      ::resdb::simulation::SeedRangeFromEnv("RESDB_SIM_SEEDS", "RESDB_SIM_SEED", kDefaultSeeds);
+  const uint64_t first = seeds.first;
+  const uint64_t count = seeds.count;
+  const bool single = seeds.single;
 
   const auto start = std::chrono::steady_clock::now();
   int failures = 0;
