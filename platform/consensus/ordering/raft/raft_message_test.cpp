@@ -23,13 +23,14 @@ using ::google::protobuf::Reflection;
 using ::google::protobuf::util::MessageDifferencer;
 
 // Sets every field of `message` (recursively, two elements per repeated field) to a value
-// other than its default, derived from `seed` and the field number.
+// other than its default, derived from `seed` and the field number (one entry per map).
 void FillAllFields(Message* message, int seed) {
   const Descriptor* descriptor = message->GetDescriptor();
   const Reflection* reflection = message->GetReflection();
   for (int i = 0; i < descriptor->field_count(); ++i) {
     const FieldDescriptor* field = descriptor->field(i);
-    const int count = field->is_repeated() ? 2 : 1;
+    // Two map entries filled alike would share a key and collapse into one on parsing.
+    const int count = field->is_repeated() && !field->is_map() ? 2 : 1;
     for (int n = 0; n < count; ++n) {
       const int value = seed * 100 + field->number() * 10 + n + 1;
       const bool repeated = field->is_repeated();

@@ -31,6 +31,41 @@ absl::StatusOr<RaftMessage> ParseAs(int64_t from, int64_t to, absl::string_view 
   return RaftMessage::Make(from, to, std::move(proto));
 }
 
+Membership OptionsMembership(const RaftNodeOptions& options) {
+  Membership m;
+  for (int64_t voter : options.voters) {
+    if (voter != 0 && !IsVoterOf(m, voter)) m.add_voters(voter);
+  }
+  for (int64_t learner : options.learners) {
+    if (learner != 0 && !IsVoterOf(m, learner) && !IsLearnerOf(m, learner)) {
+      m.add_learners(learner);
+    }
+  }
+  std::sort(m.mutable_voters()->begin(), m.mutable_voters()->end());
+  std::sort(m.mutable_learners()->begin(), m.mutable_learners()->end());
+  return m;
+}
+
+// The configuration as of the restored log's start, and the index it is in effect at.
+MembershipHistory RestoredMembership(const RaftNodeOptions& options,
+                                     const RaftRestoredState& restored) {
+  if (restored.membership.has_value()) {
+    return MembershipHistory(*restored.membership, restored.membership_index);
+  }
+  if (restored.snapshot.has_membership()) {
+    return MembershipHistory(restored.snapshot.membership(),
+                             restored.snapshot.last_included_index());
+  }
+  return MembershipHistory(OptionsMembership(options), 0);
+}
+
+std::optional<Membership> ParseConfig(const Entry& entry) {
+  if (entry.type() != Entry::CONFIG) return std::nullopt;
+  Membership m;
+  if (!m.ParseFromString(entry.data())) return std::nullopt;
+  return m;
+}
+
 }  // namespace
 
 const char* RoleName(Role role) {
@@ -128,15 +163,17 @@ absl::StatusOr<RaftMessage> RaftMessage::Parse(int64_t from, int64_t to, int use
 RaftNode::RaftNode(RaftNodeOptions options, RaftRestoredState restored)
     : options_(std::move(options)),
       id_(options_.id),
+      membership_(RestoredMembership(options_, restored)),
       rng_(options_.seed ^ (static_cast<uint64_t>(options_.id) * 0x9E3779B97F4A7C15ULL)) {
-  for (int64_t voter : options_.voters) {
-    if (voter != 0 && !IsVoter(voter)) voters_.push_back(voter);
-  }
-  std::sort(voters_.begin(), voters_.end());
-
   const SnapshotMetadata& snapshot = restored.snapshot;
   log_.Restore(snapshot.last_included_index(), snapshot.last_included_term(),
                std::move(restored.entries));
+  for (uint64_t i = log_.first_index(); i <= log_.last_index(); ++i) {
+    if (std::optional<Membership> config = ParseConfig(log_.At(i))) {
+      membership_.Append(i, std::move(*config));
+    }
+  }
+  RefreshMembership();
   const HardState& hs = restored.hard_state;
   term_ = hs.current_term();
   vote_ = hs.voted_for();
@@ -201,11 +238,7 @@ void RaftNode::BecomeLeader() {
   Reset(term_);
   lead_ = id_;
   role_ = Role::kLeader;
-  for (int64_t voter : voters_) {
-    if (voter == id_) continue;
-    progress_.emplace(voter, Progress(log_.last_index() + 1, options_.max_inflight_appends,
-                                      options_.max_inflight_bytes));
-  }
+  RefreshMembership();
   for (uint64_t i = commit_ + 1; i <= log_.last_index(); ++i) {
     uncommitted_bytes_ += log_.At(i).data().size();
   }
@@ -265,7 +298,7 @@ bool RaftNode::QuorumActive() {
 // Step
 
 absl::Status RaftNode::Step(const RaftMessage& m) {
-  if (m.from == 0 || m.from == id_ || !IsVoter(m.from)) {
+  if (m.from == 0 || m.from == id_) {
     return absl::InvalidArgumentError(absl::StrCat("message from unknown node ", m.from));
   }
   const int payload_type = RaftMessage::UserTypeOf(m.payload);
@@ -544,11 +577,11 @@ void RaftNode::HandleAppendEntries(const RaftMessage& m, const AppendEntriesRequ
       const uint64_t conflict = req.entries(first_new).index();
       if (conflict <= log_.last_index()) {
         // Log Matching: drop the conflicting suffix, which cannot be committed.
-        log_.TruncateFrom(conflict);
+        TruncateLogFrom(conflict);
         DropOwnProposalsFrom(
             conflict, absl::StrCat("overwritten by leader ", m.from, " in term ", req.term()));
       }
-      for (int i = first_new; i < req.entries_size(); ++i) log_.Append(req.entries(i));
+      for (int i = first_new; i < req.entries_size(); ++i) AppendToLog(req.entries(i));
     }
     CommitTo(std::min(req.leader_commit(), last_new));
     resp.set_success(true);
@@ -617,7 +650,80 @@ void RaftNode::AppendEntry(Entry::Type type, std::string data) {
   entry.set_type(type);
   uncommitted_bytes_ += data.size();
   entry.set_data(std::move(data));
+  AppendToLog(std::move(entry));
+}
+
+void RaftNode::AppendToLog(Entry entry) {
+  const uint64_t index = entry.index();
+  std::optional<Membership> config = ParseConfig(entry);
   log_.Append(std::move(entry));
+  if (config.has_value()) {
+    membership_.Append(index, std::move(*config));
+    RefreshMembership();
+  }
+}
+
+void RaftNode::TruncateLogFrom(uint64_t index) {
+  log_.TruncateFrom(index);
+  if (membership_.CurrentIndex() >= index) {
+    membership_.TruncateFrom(index);
+    RefreshMembership();
+  }
+}
+
+void RaftNode::RefreshMembership() {
+  const Membership& current = membership_.Current();
+  voters_.assign(current.voters().begin(), current.voters().end());
+  learners_.assign(current.learners().begin(), current.learners().end());
+  if (role_ != Role::kLeader) return;
+  // Replicate to current members and, until the change commits, to members it removes: a
+  // removed node that never receives its removal would keep campaigning.
+  std::vector<int64_t> targets = voters_;
+  targets.insert(targets.end(), learners_.begin(), learners_.end());
+  if (membership_.CurrentIndex() > commit_ && membership_.CurrentIndex() > 0) {
+    const Membership& previous = membership_.At(membership_.CurrentIndex() - 1);
+    targets.insert(targets.end(), previous.voters().begin(), previous.voters().end());
+    targets.insert(targets.end(), previous.learners().begin(), previous.learners().end());
+  }
+  for (auto it = progress_.begin(); it != progress_.end();) {
+    if (std::find(targets.begin(), targets.end(), it->first) != targets.end()) {
+      ++it;
+    } else {
+      it = progress_.erase(it);
+    }
+  }
+  for (int64_t member : targets) {
+    if (member == id_) continue;
+    progress_.emplace(member, Progress(log_.last_index() + 1, options_.max_inflight_appends,
+                                       options_.max_inflight_bytes));
+  }
+  if (lead_transferee_ != 0 && !IsVoter(lead_transferee_)) AbortLeaderTransfer();
+}
+
+absl::StatusOr<uint64_t> RaftNode::ProposeMembership(MembershipChange change, int64_t node,
+                                                     const std::string& address) {
+  if (role_ != Role::kLeader) return absl::FailedPreconditionError("not leader");
+  if (lead_transferee_ != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("leadership transfer to ", lead_transferee_, " in progress"));
+  }
+  if (!CommittedEntryInCurrentTerm()) {
+    // A change proposed before this leader knows the latest committed configuration could
+    // overlap with an uncommitted one of a previous leader (Raft thesis 4.1, the
+    // single-server change bug).
+    return absl::FailedPreconditionError("leader has not committed an entry of its term yet");
+  }
+  if (membership_.CurrentIndex() > commit_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the membership change at index ", membership_.CurrentIndex(), " is not committed yet"));
+  }
+  auto next = ChangeMembership(membership_.Current(), change, node, address);
+  if (!next.ok()) return next.status();
+  AppendEntry(Entry::CONFIG, next->SerializeAsString());
+  const uint64_t index = log_.last_index();
+  // Removing a voter may leave a majority that already holds everything.
+  MaybeCommit();
+  return index;
 }
 
 bool RaftNode::MaybeCommit() {
@@ -634,9 +740,32 @@ bool RaftNode::MaybeCommit() {
   const uint64_t index = MajorityIndex(acked);
   // Only entries of the current term are committed by counting replicas (Raft 5.4.2).
   if (index <= commit_ || log_.Term(index) != term_) return false;
+  const bool change_pending = membership_.CurrentIndex() > commit_;
   CommitTo(index);
   ReleaseDeferredReads();
+  if (change_pending && commit_ >= membership_.CurrentIndex()) {
+    // Removed members got their removal; they need nothing more.
+    RefreshMembership();
+    StepDownIfRemoved();
+  }
   return true;
+}
+
+void RaftNode::StepDownIfRemoved() {
+  if (role_ != Role::kLeader || IsVoter(id_) || commit_ < membership_.CurrentIndex()) return;
+  // The configuration without this node is committed: the remaining voters elect a leader.
+  // Telling the most up-to-date of them to campaign at once saves an election timeout.
+  int64_t successor = 0;
+  uint64_t best = 0;
+  for (int64_t voter : voters_) {
+    auto it = progress_.find(voter);
+    if (it != progress_.end() && it->second.match() > best) {
+      best = it->second.match();
+      successor = voter;
+    }
+  }
+  if (successor != 0 && best == log_.last_index()) SendTimeoutNow(successor);
+  BecomeFollower(term_, 0);
 }
 
 bool RaftNode::CommittedEntryInCurrentTerm() const { return log_.Term(commit_) == term_; }
@@ -811,7 +940,7 @@ void RaftNode::HandleReadIndexRequest(int64_t from, uint64_t context) {
 }
 
 void RaftNode::StartReadRound(int64_t from, uint64_t context) {
-  if (voters_.size() == 1) {
+  if (voters_.size() == 1 && IsVoter(id_)) {
     ReleaseReads({ReadRequest{from, context, commit_}});
     return;
   }
@@ -971,6 +1100,7 @@ absl::Status RaftNode::CompactTo(uint64_t index) {
   }
   if (index <= log_.snapshot_index()) return absl::OkStatus();
   log_.CompactTo(index);
+  membership_.CompactTo(index);
   return absl::OkStatus();
 }
 
@@ -1003,6 +1133,9 @@ absl::Status RaftNode::RestoreSnapshot(const SnapshotMetadata& metadata) {
   // it replaces is abandoned.
   if (role_ != Role::kFollower) BecomeFollower(term_, 0);
 
+  // A snapshot from an older version may lack the membership: the log's is the best known.
+  Membership membership = metadata.has_membership() ? metadata.membership() : membership_.At(index);
+  membership_.ResetBase(std::move(membership), index);
   if (log_.MatchTerm(index, term)) {
     // Log Matching: everything up to `index` is the committed prefix; what follows may
     // still be committed on top of it.
@@ -1014,8 +1147,10 @@ absl::Status RaftNode::RestoreSnapshot(const SnapshotMetadata& metadata) {
     DropOwnProposalsFrom(commit_ + 1,
                          absl::StrCat("replaced by snapshot at ", index, " term ", term));
     log_.Restore(index, term, {});
+    membership_.TruncateFrom(index + 1);
     snapshot_dropped_log_ = true;
   }
+  RefreshMembership();
   commit_ = index;
   applied_ = index;
   apply_emitted_ = index;
@@ -1045,6 +1180,10 @@ void RaftNode::Send(RaftMessage message) {
 
 bool RaftNode::IsVoter(int64_t id) const {
   return std::find(voters_.begin(), voters_.end(), id) != voters_.end();
+}
+
+bool RaftNode::IsLearner(int64_t id) const {
+  return std::find(learners_.begin(), learners_.end(), id) != learners_.end();
 }
 
 }  // namespace raft

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "platform/consensus/ordering/raft/in_memory_log.h"
+#include "platform/consensus/ordering/raft/membership.h"
 #include "platform/consensus/ordering/raft/progress.h"
 #include "platform/consensus/ordering/raft/proto/raft.pb.h"
 #include "platform/consensus/ordering/raft/raft_message_type.h"
@@ -24,8 +25,11 @@ namespace raft {
 
 struct RaftNodeOptions {
   int64_t id = 0;
-  // All voting members, including `id`. Ids are non-zero; 0 means "nobody".
+  // The initial membership, in effect until the log or a snapshot says otherwise: voting
+  // members (normally including `id`) and learners. Ids are non-zero; 0 means "nobody". A node
+  // that joins a running cluster starts with none and learns the membership from its leader.
   std::vector<int64_t> voters;
+  std::vector<int64_t> learners;
   // The election timeout is drawn uniformly from [min, max] ticks on every role change.
   // A follower that heard from its leader within `election_ticks_min` ticks refuses to
   // vote for anyone else (leader lease); every `election_ticks_min` ticks a leader checks
@@ -58,6 +62,11 @@ struct RaftRestoredState {
   SnapshotMetadata snapshot;
   // Entries after snapshot.last_included_index(), in index order.
   std::vector<Entry> entries;
+  // The membership in effect at `membership_index` (the latest snapshot's), which CONFIG
+  // entries at or below that index do not override. Unset: the snapshot's membership if it
+  // has one, else the options' initial membership.
+  std::optional<Membership> membership;
+  uint64_t membership_index = 0;
 };
 
 // A message between nodes: the transport sends `payload` serialized as the data of a
@@ -157,8 +166,11 @@ class RaftNode {
   void Tick();
 
   // Handles a message from a peer (`from` must be set). Stale messages are ignored and
-  // return OK; a message from a non-voter or whose payload does not match its user_type
-  // returns InvalidArgument and changes nothing.
+  // return OK; a message without a sender, from this node, or whose payload does not match
+  // its user_type returns InvalidArgument and changes nothing. Messages from nodes outside
+  // the membership are handled: a joining node hears from a leader it does not know yet, and
+  // a new member may campaign before every voter has its configuration (Raft thesis 4.1).
+  // Only voters' votes and acknowledgements count.
   //
   // Snapshot transfer is not RaftNode's business: the caller streams the chunks, checks
   // and stores them, and reports the outcome with RestoreSnapshot() / ReportSnapshot().
@@ -189,6 +201,18 @@ class RaftNode {
   // election_ticks_min ticks. FailedPrecondition if not leader, InvalidArgument if `to` is
   // not another voter.
   absl::Status TransferLeadership(int64_t to);
+
+  // Leader only: proposes a CONFIG entry changing one server (Raft thesis 4.1: one change at
+  // a time keeps any two majorities of consecutive configurations overlapping) and returns
+  // its index. The new configuration is in effect from the moment it is in the log. A leader
+  // that removed itself keeps replicating until the change commits, without counting itself,
+  // then hands leadership to its most up-to-date voter and steps down. A new voter should
+  // first catch up as a learner: until it does, it is a voter the majority must wait for.
+  // Errors: FailedPrecondition if not leader, while a transfer runs, before this leader
+  // committed an entry of its term, or while an earlier change is not committed; otherwise
+  // those of ChangeMembership (AlreadyExists when the change is already in effect).
+  absl::StatusOr<uint64_t> ProposeMembership(MembershipChange change, int64_t node,
+                                             const std::string& address);
 
   bool HasReady() const;
   // Everything new since the last GetReady().
@@ -239,6 +263,14 @@ class RaftNode {
   uint64_t last_index() const { return log_.last_index(); }
   uint64_t last_term() const { return log_.last_term(); }
   int64_t lead_transferee() const { return lead_transferee_; }
+  // The configuration in effect and the index of the entry that set it (committed once
+  // commit_index() reaches it).
+  const Membership& membership() const { return membership_.Current(); }
+  uint64_t membership_index() const { return membership_.CurrentIndex(); }
+  // The configuration in effect at `index`, for a snapshot taken there (index must not be
+  // below first_index() - 1).
+  const Membership& MembershipAt(uint64_t index) const { return membership_.At(index); }
+  bool IsLearner(int64_t id) const;
   // Term of the entry at `index`, if the log still holds it.
   std::optional<uint64_t> TermAt(uint64_t index) const { return log_.Term(index); }
   // Leader only: the replication state of `follower` (nullptr otherwise).
@@ -288,8 +320,16 @@ class RaftNode {
   void SendTimeoutNow(int64_t to);
   void AbortLeaderTransfer();
   bool QuorumActive();
+  // After the commit of a configuration without this leader.
+  void StepDownIfRemoved();
 
   // All roles.
+  // Log changes that may carry CONFIG entries.
+  void AppendToLog(Entry entry);
+  void TruncateLogFrom(uint64_t index);
+  // Updates voters_ and learners_ from membership_ and, on a leader, the progress of members
+  // that came or went.
+  void RefreshMembership();
   void CommitTo(uint64_t index);
   void Send(RaftMessage message);
   bool IsVoter(int64_t id) const;
@@ -301,7 +341,10 @@ class RaftNode {
 
   const RaftNodeOptions options_;
   const int64_t id_;
+  MembershipHistory membership_;
+  // Cached from membership_.Current().
   std::vector<int64_t> voters_;
+  std::vector<int64_t> learners_;
   std::mt19937_64 rng_;
 
   uint64_t term_ = 0;
