@@ -116,8 +116,34 @@ LocalCluster::LocalCluster(std::string server_binary, const std::string& name, i
   data_.set_self_region_id(1);
   config_path_ = dir_ + "/server.config";
   std::ofstream(config_path_) << ResDBConfig::ToJson(data_);
+  client_config_path_ = dir_ + "/client.config";
+  WriteClientConfig();
   pids_.assign(replicas_ + 1, 0);
   metrics_ports_.assign(replicas_ + 1, 0);
+}
+
+void LocalCluster::WriteClientConfig() {
+  std::ofstream(client_config_path_) << ResDBConfig::ToJson(data_);
+}
+
+int LocalCluster::AddReplica() {
+  const int id = ++replicas_;
+  ReplicaInfo* info = data_.mutable_region(0)->add_replica_info();
+  info->set_id(id);
+  info->set_ip("127.0.0.1");
+  info->set_port(PickPort());
+  EXPECT_FALSE(with_keys_) << "replicas added at run time need require_signatures off";
+  const std::string config = absl::StrCat(dir_, "/server", id, ".config");
+  std::ofstream(config) << ResDBConfig::ToJson(data_);
+  joining_configs_[id] = config;
+  WriteClientConfig();
+  pids_.push_back(0);
+  metrics_ports_.push_back(0);
+  return id;
+}
+
+std::string LocalCluster::Address(int id) const {
+  return absl::StrCat("127.0.0.1:", data_.region(0).replica_info(id - 1).port());
 }
 
 LocalCluster::~LocalCluster() {
@@ -159,8 +185,11 @@ void LocalCluster::Start(int id) {
 
 void LocalCluster::StartBinary(int id, const std::string& binary,
                                const std::vector<std::string>& extra_args) {
-  std::vector<std::string> args = {binary, "--config=" + config_path_, absl::StrCat("--id=", id),
+  auto joining = joining_configs_.find(id);
+  const std::string& config = joining == joining_configs_.end() ? config_path_ : joining->second;
+  std::vector<std::string> args = {binary, "--config=" + config, absl::StrCat("--id=", id),
                                    absl::StrCat("--data_dir=", dir_, "/data", id)};
+  if (joining != joining_configs_.end()) args.push_back("--join");
   if (with_keys_) args.push_back(absl::StrCat("--private_key=", dir_, "/replica", id, ".key.pem"));
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   Exec(id, std::move(args));

@@ -38,6 +38,15 @@ class LocalCluster {
 
   void Start(int id);
   void StartAll();
+  // RAFT: a new replica, id replicas() + 1, for a membership change. It gets a port and a
+  // config file of its own listing every replica so far, and Start(id) runs it with --join
+  // (the running replicas keep their config). ClientConfig() and client_config_path() list it
+  // from now on.
+  int AddReplica();
+  // A client config file listing every replica, added ones included.
+  const std::string& client_config_path() const { return client_config_path_; }
+  // "127.0.0.1:<port>" of replica `id`.
+  std::string Address(int id) const;
   // Runs `binary` as replica `id` in place of kv_service, with the flags kv_service gets
   // (--config, --id, --data_dir and, with keys, --private_key) followed by `extra_args`.
   void StartBinary(int id, const std::string& binary,
@@ -64,13 +73,17 @@ class LocalCluster {
  private:
   // A free port not yet given to any replica of this cluster.
   int PickPort();
+  void WriteClientConfig();
   void Exec(int id, std::vector<std::string> args);
 
   const std::string server_binary_;
-  const int replicas_;
+  int replicas_;
   const bool with_keys_;
   std::string dir_;
   std::string config_path_;
+  std::string client_config_path_;
+  // Replicas added by AddReplica(): the config file each one runs with.
+  std::map<int, std::string> joining_configs_;
   ResConfigData data_;
   std::vector<pid_t> pids_;
   std::vector<int> metrics_ports_;  // 0: metrics off

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 #include "platform/config/resdb_config.h"
 #include "service/tools/admin/admin_client.h"
@@ -42,6 +43,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using testing_util::WaitUntil;
 
 std::string g_server_binary;
 std::string g_admin_binary;
@@ -71,7 +73,7 @@ class Cluster : public testing_util::LocalCluster {
     while (Clock::now() < deadline) {
       auto statuses = Statuses();
       int running = 0;
-      for (int id = 1; id <= kReplicas; ++id) running += Running(id) ? 1 : 0;
+      for (int id = 1; id <= replicas(); ++id) running += Running(id) ? 1 : 0;
       int64_t leader = 0;
       for (auto& [id, status] : statuses) {
         if (status.role() == "leader") leader = id;
@@ -92,7 +94,7 @@ class Cluster : public testing_util::LocalCluster {
     while (Clock::now() < deadline) {
       auto statuses = Statuses();
       int running = 0;
-      for (int id = 1; id <= kReplicas; ++id) running += Running(id) ? 1 : 0;
+      for (int id = 1; id <= replicas(); ++id) running += Running(id) ? 1 : 0;
       bool all = static_cast<int>(statuses.size()) == running;
       for (auto& [id, status] : statuses) {
         if (status.applied_index() < index) all = false;
@@ -426,6 +428,8 @@ TEST(RaftClusterTest, WritesFailWithoutAMajorityAndResumeWithIt) {
 struct WriterRecord {
   std::vector<std::string> acknowledged;
   std::vector<std::string> attempted;
+  // Writes that failed after the client's own retries, with the reason.
+  std::vector<std::string> failed;
 };
 
 WriterRecord WriteThroughACrash(Cluster& cluster, const std::function<void()>& crash) {
@@ -448,8 +452,11 @@ WriterRecord WriteThroughACrash(Cluster& cluster, const std::function<void()>& c
           record.acknowledged.push_back(key);
           acked_count.fetch_add(1);
           if (*version != 1) mismatches.push_back(absl::StrCat(key, " got version ", *version));
-        } else if (absl::IsFailedPrecondition(version.status())) {
-          mismatches.push_back(absl::StrCat(key, ": ", version.status().ToString()));
+        } else {
+          record.failed.push_back(absl::StrCat(key, ": ", version.status().ToString()));
+          if (absl::IsFailedPrecondition(version.status())) {
+            mismatches.push_back(absl::StrCat(key, ": ", version.status().ToString()));
+          }
         }
       }
     });
@@ -484,7 +491,9 @@ void ExpectExactlyOnce(const Cluster& cluster, const WriterRecord& record) {
   // Writes without an answer may or may not have been applied, but never twice.
   for (const std::string& key : record.attempted) {
     auto value = reader.GetWithVersion(key);
-    if (value.ok()) EXPECT_EQ(value->version, 1u) << key;
+    if (value.ok()) {
+      EXPECT_EQ(value->version, 1u) << key;
+    }
   }
 }
 
@@ -530,6 +539,103 @@ TEST(RaftClusterTest, ConcurrentWritersSurviveALeaderKillExactlyOnce) {
     ASSERT_TRUE(value.ok()) << key << " on the restarted replica: " << value.status();
     EXPECT_EQ(value->version, 1u) << key;
   }
+}
+
+// Runs resdb_admin with `args` against the cluster's client config; expects success.
+std::string Admin(const Cluster& cluster, std::vector<std::string> args) {
+  args.insert(args.begin(), {"--config", cluster.client_config_path()});
+  const testing_util::RunResult result = testing_util::RunBinary(g_admin_binary, args);
+  EXPECT_EQ(result.exit_code, 0) << absl::StrJoin(args, " ") << ": " << result.out << result.err;
+  return result.out;
+}
+
+// The membership every running replica reports, when they all agree on `voters`.
+bool AllReportVoters(const Cluster& cluster, const std::vector<int64_t>& voters) {
+  auto statuses = cluster.Statuses();
+  if (static_cast<int>(statuses.size()) != cluster.RunningCount()) return false;
+  for (const auto& [id, status] : statuses) {
+    if (std::vector<int64_t>(status.voters().begin(), status.voters().end()) != voters) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// An operator replaces one replica of three while clients write: a fourth replica started with
+// --join is added (as a learner that catches up through a snapshot, then a voter) and the
+// leader is removed. No client write fails, every acknowledged write is on the new replica,
+// and the remaining three agree on the membership.
+TEST(RaftClusterTest, ReplaceOneReplicaOfThreeUnderLoad) {
+  ResConfigData settings = Cluster::Settings();
+  // Small snapshots, so that the new replica's first entries are compacted away by the time it
+  // joins and it catches up through InstallSnapshot.
+  settings.mutable_raft_config()->set_snapshot_threshold(200);
+  settings.mutable_raft_config()->set_log_tail_after_snapshot(20);
+  Cluster cluster("replace", settings);
+  cluster.StartAll();
+  const int64_t leader = cluster.WaitForLeader();
+  ASSERT_NE(leader, 0);
+  ASSERT_TRUE(WriteKeys(cluster, "early", 2000, 8).ok());
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto statuses = cluster.Statuses();
+        return statuses.count(leader) > 0 && statuses.at(leader).first_index() > 1;
+      },
+      seconds(30)))
+      << "the leader never compacted its log";
+
+  int added = 0;
+  std::vector<int64_t> remaining;
+  std::string add_output;
+  std::string remove_output;
+  const WriterRecord record = WriteThroughACrash(cluster, [&] {
+    added = cluster.AddReplica();
+    cluster.Start(added);
+    add_output = Admin(
+        cluster, {"add-replica", "--id", absl::StrCat(added), "--address", cluster.Address(added)});
+    remove_output = Admin(cluster, {"remove-replica", "--id", absl::StrCat(leader)});
+    for (int64_t id = 1; id <= added; ++id) {
+      if (id != leader) remaining.push_back(id);
+    }
+    // The removed replica serves no more; its operator stops it.
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          auto statuses = cluster.Statuses();
+          return statuses.count(leader) > 0 && statuses.at(leader).membership() == "removed";
+        },
+        seconds(10)));
+    cluster.Kill(static_cast<int>(leader));
+    EXPECT_NE(cluster.WaitForLeader(), 0) << "no leader after removing the old one";
+  });
+  std::printf("replace under load: %zu writes acknowledged, %zu failed\n  add-replica: %s"
+              "  remove-replica: %s",
+              record.acknowledged.size(), record.failed.size(), add_output.c_str(),
+              remove_output.c_str());
+  EXPECT_NE(add_output.find("voters [1, 2, 3, 4]"), std::string::npos) << add_output;
+  EXPECT_NE(remove_output.find(absl::StrCat("remove ", leader, " committed")), std::string::npos)
+      << remove_output;
+  EXPECT_TRUE(record.failed.empty())
+      << record.failed.size() << " writes failed, first: " << record.failed.front();
+  ASSERT_TRUE(WaitUntil([&] { return AllReportVoters(cluster, remaining); }, seconds(10)))
+      << "the remaining replicas do not agree on voters " << absl::StrJoin(remaining, ",");
+  ExpectExactlyOnce(cluster, record);
+
+  // The new replica holds every acknowledged write; it got the old ones from a snapshot.
+  const int64_t now_leader = cluster.WaitForLeader();
+  ASSERT_NE(now_leader, 0);
+  ASSERT_TRUE(cluster.WaitForApplied(cluster.AppliedIndex(now_leader)));
+  const ReplicaStatus joined = cluster.Statuses().at(added);
+  EXPECT_EQ(joined.membership(), "voter");
+  EXPECT_GE(joined.metrics().at("raft_snapshots_installed"), 1);
+  KVClient reader(cluster.ClientConfig(added));
+  reader.SetConsistency("stale");
+  for (const std::string& key : record.acknowledged) {
+    auto value = reader.GetWithVersion(key);
+    ASSERT_TRUE(value.ok()) << key << " on the new replica: " << value.status();
+  }
+  auto early = reader.Get("early1999");
+  ASSERT_TRUE(early.ok()) << early.status();
+  EXPECT_EQ(*early, "v1999");
 }
 
 }  // namespace

@@ -10,31 +10,31 @@
 namespace resdb {
 
 ReplicaCommunicator::ReplicaCommunicator(const ResDBConfig& config, Stats* stats)
-    : self_id_(config.GetSelfId()) {
-  if (stats == nullptr) {
+    : self_id_(config.GetSelfId()), stats_(stats) {
+  if (stats_ == nullptr) {
     owned_stats_ = std::make_unique<Stats>();
-    stats = owned_stats_.get();
+    stats_ = owned_stats_.get();
   }
   const ResConfigData& data = config.GetConfigData();
-  PeerSender::Limits limits;
-  limits.max_message_bytes = data.max_message_bytes();
-  limits.max_queue_messages = data.max_peer_queue_messages();
-  limits.max_queue_bytes = data.max_peer_queue_bytes();
+  limits_.max_message_bytes = data.max_message_bytes();
+  limits_.max_queue_messages = data.max_peer_queue_messages();
+  limits_.max_queue_bytes = data.max_peer_queue_bytes();
   for (const ReplicaInfo& replica : config.GetReplicaInfos()) {
     if (replica.id() == self_id_) continue;
     peers_.emplace(replica.id(),
                    std::make_unique<PeerSender>(
-                       replica.id(), HostPort(replica.ip(), replica.port()), limits, stats));
+                       replica.id(), HostPort(replica.ip(), replica.port()), limits_, stats_));
   }
 }
 
 ReplicaCommunicator::~ReplicaCommunicator() { Stop(); }
 
 absl::Status ReplicaCommunicator::Start() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopped_) return absl::FailedPreconditionError("replica communicator was stopped");
-  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopped_) return absl::FailedPreconditionError("replica communicator was stopped");
+  if (started_) return absl::OkStatus();
+  started_ = true;
+  std::shared_lock<std::shared_mutex> peers_lock(peers_mu_);
   for (auto& [id, peer] : peers_) peer->Start();
   return absl::OkStatus();
 }
@@ -44,9 +44,32 @@ void ReplicaCommunicator::Stop() {
     std::lock_guard<std::mutex> lock(mu_);
     stopped_ = true;
   }
-  // Cancel every stream first so that unreachable peers are abandoned in parallel, then join.
+  // No peer joins once stopped_ is set. Cancel every stream first so that unreachable peers
+  // are abandoned in parallel, then join.
+  std::shared_lock<std::shared_mutex> peers_lock(peers_mu_);
   for (auto& [id, peer] : peers_) peer->RequestStop();
   for (auto& [id, peer] : peers_) peer->Stop();
+}
+
+bool ReplicaCommunicator::AddPeer(int64_t node_id, const std::string& address) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopped_) return false;
+  if (node_id == self_id_) return true;
+  std::unique_lock<std::shared_mutex> peers_lock(peers_mu_);
+  if (peers_.count(node_id) > 0) return true;
+  auto peer = std::make_unique<PeerSender>(node_id, address, limits_, stats_);
+  if (started_) peer->Start();
+  peers_.emplace(node_id, std::move(peer));
+  LOG(INFO) << "replica " << self_id_ << ": peer " << node_id << " at " << address << " added";
+  return true;
+}
+
+bool ReplicaCommunicator::HasPeer(int64_t node_id) const { return FindPeer(node_id) != nullptr; }
+
+PeerSender* ReplicaCommunicator::FindPeer(int64_t node_id) const {
+  std::shared_lock<std::shared_mutex> lock(peers_mu_);
+  auto it = peers_.find(node_id);
+  return it == peers_.end() ? nullptr : it->second.get();
 }
 
 void ReplicaCommunicator::SetSigner(std::unique_ptr<Signer> signer) {
@@ -73,27 +96,24 @@ ResDBMessage ReplicaCommunicator::MakeEnvelope(const Request& msg) const {
 }
 
 bool ReplicaCommunicator::SendMessage(const Request& msg, int64_t node_id) {
-  auto it = peers_.find(node_id);
-  if (it == peers_.end()) {
+  PeerSender* peer = FindPeer(node_id);
+  if (peer == nullptr) {
     LOG_EVERY_N(WARNING, 1000) << "replica " << self_id_ << ": no peer with id " << node_id
                                << " to send to";
     return false;
   }
-  return it->second->Enqueue(MakeEnvelope(msg));
+  return peer->Enqueue(MakeEnvelope(msg));
 }
 
 void ReplicaCommunicator::BroadCast(const Request& msg) {
-  if (peers_.empty()) return;
   ResDBMessage envelope = MakeEnvelope(msg);
-  auto last = std::prev(peers_.end());
-  for (auto it = peers_.begin(); it != last; ++it) it->second->Enqueue(envelope);
-  last->second->Enqueue(std::move(envelope));
+  std::shared_lock<std::shared_mutex> lock(peers_mu_);
+  for (auto& [id, peer] : peers_) peer->Enqueue(envelope);
 }
 
 PeerStats ReplicaCommunicator::GetPeerStats(int64_t node_id) const {
-  auto it = peers_.find(node_id);
-  if (it == peers_.end()) return PeerStats();
-  return it->second->GetStats();
+  PeerSender* peer = FindPeer(node_id);
+  return peer == nullptr ? PeerStats() : peer->GetStats();
 }
 
 }  // namespace resdb

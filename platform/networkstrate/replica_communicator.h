@@ -5,17 +5,18 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
+#include <string>
 
 #include "absl/status/status.h"
 #include "platform/common/crypto/signature.h"
 #include "platform/config/resdb_config.h"
+#include "platform/networkstrate/peer_sender.h"
 #include "platform/networkstrate/peer_stats.h"
 #include "platform/proto/resdb.pb.h"
 #include "platform/statistic/stats.h"
 
 namespace resdb {
-
-class PeerSender;
 
 // Sends Requests to the other replicas of a deployment. Every Request is serialized into a
 // ResDBMessage envelope (signed when a Signer is set) and queued on the destination's
@@ -59,16 +60,29 @@ class ReplicaCommunicator {
   // The send path to `node_id`; all zero for an unknown node.
   PeerStats GetPeerStats(int64_t node_id) const;
 
+  // Adds a replica that joined after start-up (RAFT membership change), reached at
+  // `address` ("host:port"). No-op for this replica and for a known one; false after Stop().
+  bool AddPeer(int64_t node_id, const std::string& address);
+  bool HasPeer(int64_t node_id) const;
+
  private:
   ResDBMessage MakeEnvelope(const Request& msg) const;
 
+  PeerSender* FindPeer(int64_t node_id) const;
+
   const int64_t self_id_;
   std::unique_ptr<Stats> owned_stats_;
-  // Fixed after construction; the senders are thread-safe.
-  std::map<int64_t, std::unique_ptr<PeerSender>> peers_;
+  Stats* stats_;
+  PeerSender::Limits limits_;
+
+  // Peers only ever join: a sender, once in the map, lives until destruction, so a pointer
+  // read under the lock stays valid. The senders themselves are thread-safe.
+  mutable std::shared_mutex peers_mu_;
+  std::map<int64_t, std::unique_ptr<PeerSender>> peers_;  // guarded by peers_mu_
 
   mutable std::mutex mu_;
   std::shared_ptr<const Signer> signer_;  // guarded by mu_
+  bool started_ = false;                  // guarded by mu_
   bool stopped_ = false;                  // guarded by mu_
 };
 

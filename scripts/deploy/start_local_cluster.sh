@@ -17,8 +17,9 @@
 # every replica accepts connections and a replica reports itself leader (RAFT) or primary
 # (PBFT) through resdb_admin status, within 60 s in all. Running it again on an existing DIR
 # restarts the replicas that are not running on their existing data and config (a replica
-# that crashed or was killed rejoins) and leaves the running ones alone. Stop with
-# stop_local_cluster.sh --dir DIR.
+# that crashed or was killed rejoins) and leaves the running ones alone; replicas added with
+# add_local_replica.sh restart too, those taken out with remove_local_replica.sh do not. Stop
+# with stop_local_cluster.sh --dir DIR.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -122,7 +123,18 @@ cleanup_on_failure() {
   for pid in "${started[@]}"; do kill "$pid" 2>/dev/null || true; done
 }
 
-ids=$(grep -o '"id": [0-9]*' "$dir/server.config" | grep -o '[0-9]*')
+# A replica added at run time has a config of its own and joins (--join); one removed stays
+# down.
+config_of() {
+  if [ -f "$dir/replica$1/server.config" ]; then echo "$dir/replica$1/server.config"; else echo "$dir/server.config"; fi
+}
+ids=""
+for id in $( (grep -o '"id": [0-9]*' "$dir/server.config" | grep -o '[0-9]*'
+              ls -d "$dir"/replica*/ 2>/dev/null | grep -o 'replica[0-9]*/$' | grep -o '[0-9]*') | sort -nu); do
+  [ -f "$dir/replica$id/removed" ] && continue
+  [ "$(config_of "$id")" = "$dir/server.config" ] && ! grep -q "\"id\": $id," "$dir/server.config" && continue
+  ids+="$id "
+done
 for id in $ids; do
   rdir="$dir/replica$id"
   if running "$id"; then
@@ -130,8 +142,10 @@ for id in $ids; do
     continue
   fi
   mkdir -p "$rdir"
-  nohup "$server_bin" --config "$dir/server.config" --id "$id" --data_dir "$rdir/data" \
-    --private_key "$dir/keys/replica$id.key" >>"$rdir/server.log" 2>&1 </dev/null &
+  join=()
+  [ "$(config_of "$id")" != "$dir/server.config" ] && join=(--join)
+  nohup "$server_bin" --config "$(config_of "$id")" --id "$id" --data_dir "$rdir/data" \
+    --private_key "$dir/keys/replica$id.key" "${join[@]}" >>"$rdir/server.log" 2>&1 </dev/null &
   echo $! >"$rdir/pid"
   started+=($!)
 done
@@ -139,7 +153,7 @@ done
 # Wait until each replica listens, or report the first one that died.
 deadline=$((SECONDS + 60))
 for id in $ids; do
-  port=$(grep -o "\"id\": $id, \"ip\": \"[^\"]*\", \"port\": [0-9]*" "$dir/server.config" | grep -o '[0-9]*$')
+  port=$(grep -o "\"id\": $id, \"ip\": \"[^\"]*\", \"port\": [0-9]*" "$(config_of "$id")" | grep -o '[0-9]*$')
   pid=$(cat "$dir/replica$id/pid")
   until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
     if ! kill -0 "$pid" 2>/dev/null; then

@@ -35,6 +35,11 @@ DEFINE_string(private_key, "",
               "public keys come from the config's public_key_file entries.");
 DEFINE_int32(metrics_port, 0,
              "Serve Prometheus metrics on <replica ip>:<port>/metrics; 0 turns it off.");
+DEFINE_bool(join, false,
+            "RAFT: join a running cluster instead of forming one with the replicas of the "
+            "config. The replica waits, not voting, until the leader adds it "
+            "(resdb_admin add-replica); the config must list this replica and at least one "
+            "member. Harmless on later restarts.");
 
 namespace resdb {
 namespace {
@@ -63,6 +68,14 @@ int Run() {
   }
   auto config = ResDBConfig::LoadFromFile(FLAGS_config, FLAGS_id);
   if (!config.ok()) Fail(config.status());
+  if (FLAGS_join) {
+    if (config->GetConsensusProtocol() != kProtocolRaft) {
+      Fail(absl::InvalidArgumentError(
+          absl::StrCat("--join: only RAFT replicas join a running cluster; this config runs ",
+                       config->GetConsensusProtocol())));
+    }
+    config->MutableConfigData()->mutable_raft_config()->set_join_existing_cluster(true);
+  }
 
   // Replica messages are signed and verified when the config requires it (PBFT's fault
   // model); then every replica needs a key.
@@ -149,7 +162,7 @@ int main(int argc, char** argv) {
   gflags::SetUsageMessage(
       "one replica of the replicated key-value store.\n"
       "  kv_service --config server.config --id 1 [--data_dir DIR] [--private_key KEY.pem] "
-      "[--metrics_port P]");
+      "[--metrics_port P] [--join]");
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);

@@ -60,6 +60,23 @@ Commands:
            --timeout_ms N  how long to wait in all (default: the config's
                            client_timeout_ms)
            Exit status: 0 once N leads, 1 if it does not (the line says why).
+  add-replica --id N [--address HOST:PORT] [--learner]
+           RAFT: asks the leader to add replica N, which must already run with
+           kv_service --join (scripts/deploy/add_local_replica.sh starts one and runs this).
+           N first joins as a learner, which receives the log (or a snapshot) but does not
+           vote; once its log is within one append of the leader's it is promoted to voter.
+           With --learner it stays a learner; running add-replica again without --learner
+           promotes it. One change at a time; prints the membership once the change is
+           committed. --address is where N serves, needed unless the config lists N.
+           --timeout_ms N  how long to wait in all (default 60000)
+           Exit status: 0 once committed (or if N already is what was asked), 1 if not.
+  remove-replica --id N
+           RAFT: asks the leader to remove replica N (voter or learner) and waits until the
+           change is committed. A leader removing itself hands leadership to the most
+           up-to-date remaining voter once the change is committed. The removed replica
+           stops serving clients ("not a member"); stop its process afterwards.
+           --timeout_ms N  how long to wait in all (default 60000)
+           Exit status: 0 once committed, 1 if not.
 
 Flags:
   --config PATH   client config (JSON) listing the replicas; required
@@ -72,8 +89,8 @@ on stderr.)";
 // Every flag the tool knows and whether it takes a value (--json is a switch).
 const std::map<std::string, bool>& KnownFlags() {
   static const auto* flags = new std::map<std::string, bool>{
-      {"config", true}, {"json", false}, {"timeout_ms", true}, {"to", true},
-      {"id", true},     {"from", true},  {"count", true}};
+      {"config", true}, {"json", false}, {"timeout_ms", true}, {"to", true},      {"id", true},
+      {"from", true},   {"count", true}, {"address", true},    {"learner", false}};
   return *flags;
 }
 
@@ -105,12 +122,16 @@ int UsageError(const std::string& message) {
 int RunStatus(const ResDBConfig& config, const Arguments& args);
 int RunTransferLeader(const ResDBConfig& config, const Arguments& args);
 int RunLog(const ResDBConfig& config, const Arguments& args);
+int RunAddReplica(const ResDBConfig& config, const Arguments& args);
+int RunRemoveReplica(const ResDBConfig& config, const Arguments& args);
 
 const std::vector<Command>& Commands() {
   static const auto* commands = new std::vector<Command>{
       {"status", {"json", "timeout_ms"}, &RunStatus},
       {"log", {"id", "from", "count", "json", "timeout_ms"}, &RunLog},
       {"transfer-leader", {"to", "timeout_ms"}, &RunTransferLeader},
+      {"add-replica", {"id", "address", "learner", "timeout_ms"}, &RunAddReplica},
+      {"remove-replica", {"id", "timeout_ms"}, &RunRemoveReplica},
   };
   return *commands;
 }
@@ -171,9 +192,10 @@ absl::StatusOr<bool> SwitchValue(const Arguments& args, const std::string& name)
   return value;
 }
 
-// --timeout_ms, else the config's client timeout, else 5 s.
-absl::StatusOr<int> TimeoutMs(const ResDBConfig& config, const Arguments& args) {
-  int timeout_ms = config.GetClientTimeoutMs();
+// --timeout_ms, else `fallback_ms`, else the config's client timeout, else 5 s.
+absl::StatusOr<int> TimeoutMs(const ResDBConfig& config, const Arguments& args,
+                              int fallback_ms = 0) {
+  int timeout_ms = fallback_ms > 0 ? fallback_ms : config.GetClientTimeoutMs();
   if (auto it = args.flags.find("timeout_ms"); it != args.flags.end()) {
     if (!absl::SimpleAtoi(it->second, &timeout_ms) || timeout_ms <= 0) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -213,11 +235,76 @@ const ReplicaStatusResult* FindLeader(const std::vector<ReplicaStatusResult>& re
   return leader;
 }
 
-int RunTransferLeader(const ResDBConfig& config, const Arguments& args) {
-  if (config.GetConsensusProtocol() != kProtocolRaft) {
-    return UsageError(absl::StrCat("transfer-leader is a RAFT command; this config runs ",
-                                   config.GetConsensusProtocol()));
+// The time left until a deadline, at least 1 ms.
+class Deadline {
+ public:
+  explicit Deadline(int timeout_ms)
+      : start_(std::chrono::steady_clock::now()),
+        end_(start_ + std::chrono::milliseconds(timeout_ms)) {}
+  std::chrono::milliseconds Left() const {
+    return std::max<std::chrono::milliseconds>(
+        std::chrono::milliseconds(1), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          end_ - std::chrono::steady_clock::now()));
   }
+  int64_t ElapsedMs() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 start_)
+        .count();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point end_;
+};
+
+int RequireRaft(const ResDBConfig& config, const std::string& command) {
+  if (config.GetConsensusProtocol() == kProtocolRaft) return -1;
+  return UsageError(absl::StrCat(command, " is a RAFT command; this config runs ",
+                                 config.GetConsensusProtocol()));
+}
+
+// The leader's reply to an admin request.
+struct LeaderAnswer {
+  int64_t leader = 0;
+  Response response;
+};
+
+// Sends `admin` to the replica that reports itself leader. A replica that answers NO_LEADER
+// naming another leader of the config is asked once more, there: leadership may have moved
+// since the status round. The error names what failed.
+absl::StatusOr<LeaderAnswer> AskLeader(const ResDBConfig& config, const AdminRequest& admin,
+                                       const std::string& what, const Deadline& deadline) {
+  const std::vector<ReplicaStatusResult> results = GetClusterStatus(config, deadline.Left());
+  const ReplicaStatusResult* leader = FindLeader(results);
+  if (leader == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat(what, ": no replica reports itself leader; try again"));
+  }
+  Request request;
+  request.set_type(Request::TYPE_ADMIN);
+  admin.SerializeToString(request.mutable_data());
+  ReplicaInfo target = leader->first;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    absl::StatusOr<Response> response =
+        CallReplica(target, request, what, config.GetMaxMessageBytes(), deadline.Left());
+    if (!response.ok()) return response.status();
+    const int64_t hint = response->leader_id();
+    if (attempt == 0 && response->status() == Response::NO_LEADER && hint != target.id()) {
+      for (const ReplicaInfo& replica : config.GetReplicaInfos()) {
+        if (replica.id() == hint) target = replica;
+      }
+      if (target.id() == hint) continue;
+    }
+    if (response->status() != Response::OK) {
+      return ResponseError(DescribeReplica(target), what, *response);
+    }
+    return LeaderAnswer{target.id(), *std::move(response)};
+  }
+  return absl::UnavailableError(absl::StrCat(what, ": leadership keeps moving; try again"));
+}
+
+int RunTransferLeader(const ResDBConfig& config, const Arguments& args) {
+  if (int exit_code = RequireRaft(config, "transfer-leader"); exit_code >= 0) return exit_code;
   int64_t to = 0;
   auto to_flag = args.flags.find("to");
   if (to_flag == args.flags.end() || !absl::SimpleAtoi(to_flag->second, &to) || to <= 0) {
@@ -229,43 +316,74 @@ int RunTransferLeader(const ResDBConfig& config, const Arguments& args) {
     return UsageError(absl::StrCat("--to ", to, ": no replica of the config has this id"));
   absl::StatusOr<int> timeout = TimeoutMs(config, args);
   if (!timeout.ok()) return UsageError(std::string(timeout.status().message()));
-  const auto start = std::chrono::steady_clock::now();
-  const auto deadline = start + std::chrono::milliseconds(*timeout);
-  auto left = [&] {
-    return std::max<std::chrono::milliseconds>(
-        std::chrono::milliseconds(1), std::chrono::duration_cast<std::chrono::milliseconds>(
-                                          deadline - std::chrono::steady_clock::now()));
-  };
+  const Deadline deadline(*timeout);
 
-  const std::vector<ReplicaStatusResult> results = GetClusterStatus(config, left());
+  const std::vector<ReplicaStatusResult> results = GetClusterStatus(config, deadline.Left());
   const ReplicaStatusResult* leader = FindLeader(results);
-  if (leader == nullptr) {
-    return Fail(kExitFailed, "transfer-leader: no replica reports itself leader; try again");
-  }
-  const int64_t from = leader->first.id();
-  if (from == to) {
+  if (leader != nullptr && leader->first.id() == to) {
     std::cout << "replica " << to << " already leads (term " << leader->second->term() << ")"
               << std::endl;
     return 0;
   }
   AdminRequest admin;
   admin.mutable_transfer_leader()->set_to(to);
-  Request request;
-  request.set_type(Request::TYPE_ADMIN);
-  admin.SerializeToString(request.mutable_data());
-  absl::StatusOr<Response> response =
-      CallReplica(leader->first, request, "transfer request", config.GetMaxMessageBytes(), left());
-  if (!response.ok()) return Fail(kExitFailed, std::string(response.status().message()));
-  if (response->status() != Response::OK) {
-    return Fail(kExitFailed, std::string(ResponseError(DescribeReplica(leader->first),
-                                                       "transfer request", *response)
-                                             .message()));
-  }
-  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - start);
-  std::cout << "leadership moved from replica " << from << " to replica " << to << " in "
-            << took.count() << " ms (" << response->error() << ")" << std::endl;
+  absl::StatusOr<LeaderAnswer> answer = AskLeader(config, admin, "transfer request", deadline);
+  if (!answer.ok()) return Fail(kExitFailed, std::string(answer.status().message()));
+  std::cout << "leadership moved from replica " << answer->leader << " to replica " << to << " in "
+            << deadline.ElapsedMs() << " ms (" << answer->response.error() << ")" << std::endl;
   return 0;
+}
+
+// --id as a positive replica id.
+absl::StatusOr<int64_t> ReplicaIdFlag(const Arguments& args) {
+  int64_t id = 0;
+  auto it = args.flags.find("id");
+  if (it == args.flags.end() || !absl::SimpleAtoi(it->second, &id) || id <= 0) {
+    return absl::InvalidArgumentError("--id is required: a positive replica id");
+  }
+  return id;
+}
+
+// Sends a membership change to the leader and prints what it answered.
+int RunMembershipChange(const ResDBConfig& config, const Arguments& args, AdminRequest admin,
+                        const std::string& what) {
+  absl::StatusOr<int> timeout = TimeoutMs(config, args, /*fallback_ms=*/60000);
+  if (!timeout.ok()) return UsageError(std::string(timeout.status().message()));
+  admin.set_timeout_ms(*timeout);
+  const Deadline deadline(*timeout);
+  absl::StatusOr<LeaderAnswer> answer = AskLeader(config, admin, what, deadline);
+  if (!answer.ok()) return Fail(kExitFailed, std::string(answer.status().message()));
+  std::cout << "leader " << answer->leader << ": " << answer->response.error() << " ("
+            << deadline.ElapsedMs() << " ms)" << std::endl;
+  return 0;
+}
+
+int RunAddReplica(const ResDBConfig& config, const Arguments& args) {
+  if (int exit_code = RequireRaft(config, "add-replica"); exit_code >= 0) return exit_code;
+  absl::StatusOr<int64_t> id = ReplicaIdFlag(args);
+  if (!id.ok()) return UsageError(std::string(id.status().message()));
+  absl::StatusOr<bool> learner = SwitchValue(args, "learner");
+  if (!learner.ok()) return UsageError(std::string(learner.status().message()));
+  AdminRequest admin;
+  AddReplica* add = admin.mutable_add_replica();
+  add->set_id(*id);
+  if (auto address = args.flags.find("address"); address != args.flags.end()) {
+    if (address->second.find(':') == std::string::npos) {
+      return UsageError(absl::StrCat("--address must be host:port, not \"", address->second, "\""));
+    }
+    add->set_address(address->second);
+  }
+  add->set_learner(*learner);
+  return RunMembershipChange(config, args, std::move(admin), "add-replica request");
+}
+
+int RunRemoveReplica(const ResDBConfig& config, const Arguments& args) {
+  if (int exit_code = RequireRaft(config, "remove-replica"); exit_code >= 0) return exit_code;
+  absl::StatusOr<int64_t> id = ReplicaIdFlag(args);
+  if (!id.ok()) return UsageError(std::string(id.status().message()));
+  AdminRequest admin;
+  admin.mutable_remove_replica()->set_id(*id);
+  return RunMembershipChange(config, args, std::move(admin), "remove-replica request");
 }
 
 // A non-negative integer flag; `fallback` when absent.

@@ -233,7 +233,7 @@ TEST(ResDBAdminHelpTest, HelpDescribesCommandsAndExitsZero) {
   EXPECT_THAT(result.out, HasSubstr("--config"));
 }
 
-TEST(ResDBAdminArgumentsTest, BadArgumentsOfTransferLeaderAndLogAreUsageErrors) {
+TEST(ResDBAdminArgumentsTest, BadArgumentsOfRaftCommandsAndLogAreUsageErrors) {
   const std::string raft = WriteConfig({1, 2, 3}, "raft");
   const std::string pbft = WriteConfig({1, 2, 3, 4}, "pbft");
   const struct {
@@ -248,6 +248,14 @@ TEST(ResDBAdminArgumentsTest, BadArgumentsOfTransferLeaderAndLogAreUsageErrors) 
       {{"--config", raft, "log"}, "--id is required"},
       {{"--config", raft, "log", "--id", "7"}, "--id is required"},
       {{"--config", raft, "log", "--id", "1", "--count", "-3"}, "--count must be"},
+      {{"--config", raft, "add-replica"}, "--id is required"},
+      {{"--config", raft, "add-replica", "--id", "0"}, "--id is required"},
+      {{"--config", raft, "add-replica", "--id", "4", "--address", "nohost"}, "host:port"},
+      {{"--config", raft, "add-replica", "--id", "4", "--learner=maybe"}, "--learner takes"},
+      {{"--config", raft, "remove-replica", "--id", "4", "--learner"},
+       "--learner is not a flag of remove-replica"},
+      {{"--config", pbft, "add-replica", "--id", "5"}, "add-replica is a RAFT command"},
+      {{"--config", pbft, "remove-replica", "--id", "2"}, "remove-replica is a RAFT command"},
   };
   for (const auto& c : cases) {
     const RunResult result = RunTool(c.args);
@@ -262,9 +270,16 @@ TEST(ResDBAdminTransferLeaderTest, NoLeaderIsAFailureSayingSo) {
   FakeStatusReplica b(RaftStatus(2, "candidate"));
   FakeStatusReplica c(RaftStatus(3, "follower"));
   const std::string config = WriteConfig({a.port(), b.port(), c.port()}, "raft");
-  const RunResult result = RunTool({"--config", config, "transfer-leader", "--to", "2"});
-  EXPECT_EQ(result.exit_code, 1) << result.err;
-  EXPECT_NE(result.err.find("no replica reports itself leader"), std::string::npos) << result.err;
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{"transfer-leader", "--to", "2"},
+        std::vector<std::string>{"add-replica", "--id", "4", "--address", "127.0.0.1:1"},
+        std::vector<std::string>{"remove-replica", "--id", "3"}}) {
+    std::vector<std::string> args = {"--config", config};
+    args.insert(args.end(), command.begin(), command.end());
+    const RunResult result = RunTool(args);
+    EXPECT_EQ(result.exit_code, 1) << command[0] << ": " << result.err;
+    EXPECT_NE(result.err.find("no replica reports itself leader"), std::string::npos) << result.err;
+  }
 }
 
 }  // namespace

@@ -46,6 +46,11 @@ const std::vector<Field>& RaftFields() {
       {"first_index", true, Number(&ReplicaStatus::first_index)},
       {"last_index", true, Number(&ReplicaStatus::last_index)},
       {"snapshot_index", true, Number(&ReplicaStatus::snapshot_index)},
+      // This replica's place in the membership it knows, and that membership.
+      {"membership", false, [](const ReplicaStatus& s) { return s.membership(); }},
+      {"voters", false, [](const ReplicaStatus& s) { return absl::StrJoin(s.voters(), ","); }},
+      {"learners", false,
+       [](const ReplicaStatus& s) { return absl::StrJoin(s.learners(), ","); }},
   };
   return *fields;
 }

@@ -35,6 +35,9 @@ ReplicaStatus Raft(int64_t id, const std::string& role) {
   status.set_first_index(1);
   status.set_last_index(51);
   status.set_snapshot_index(0);
+  status.set_membership("voter");
+  for (int64_t voter : {1, 2, 3}) status.add_voters(voter);
+  status.add_learners(4);
   return status;
 }
 
@@ -89,7 +92,7 @@ TEST(StatusJsonTest, RaftAndErrorObjects) {
   ASSERT_EQ(list.values_size(), 2);
 
   const auto& live = list.values(0).struct_value().fields();
-  EXPECT_EQ(live.size(), 10u);
+  EXPECT_EQ(live.size(), 13u);
   EXPECT_EQ(live.at("id").number_value(), 1);
   EXPECT_EQ(live.at("protocol").string_value(), "raft");
   EXPECT_EQ(live.at("role").string_value(), "leader");
@@ -100,6 +103,9 @@ TEST(StatusJsonTest, RaftAndErrorObjects) {
   EXPECT_EQ(live.at("first_index").number_value(), 1);
   EXPECT_EQ(live.at("last_index").number_value(), 51);
   EXPECT_EQ(live.at("snapshot_index").number_value(), 0);
+  EXPECT_EQ(live.at("membership").string_value(), "voter");
+  EXPECT_EQ(live.at("voters").string_value(), "1,2,3");
+  EXPECT_EQ(live.at("learners").string_value(), "4");
 
   const auto& dead = list.values(1).struct_value().fields();
   EXPECT_EQ(dead.size(), 2u);
@@ -148,12 +154,12 @@ TEST(StatusTableTest, RaftColumnsAndErrorRows) {
       "raft");
   EXPECT_EQ(table,
             "id  protocol  role      term  leader_id  commit_index  applied_index  first_index  "
-            "last_index  snapshot_index\n"
+            "last_index  snapshot_index  membership  voters  learners\n"
             "1   raft      leader    3     1          50            49             1            "
-            "51          0\n"
+            "51          0               voter       1,2,3   4\n"
             "2   error: replica 2 at 127.0.0.1:10002 is unreachable\n"
             "3   raft      follower  3     1          50            49             1            "
-            "51          0\n");
+            "51          0               voter       1,2,3   4\n");
 }
 
 TEST(StatusTableTest, PbftColumns) {
@@ -178,7 +184,7 @@ TEST(StatusTableTest, NoAnswerUsesTheConfigProtocolAndOneLineErrors) {
 TEST(StatusTableTest, MixedProtocolsShowDashes) {
   const std::string table =
       StatusTable({{Replica(1), Raft(1, "leader")}, {Replica(2), Pbft(2)}}, "raft");
-  EXPECT_THAT(table, HasSubstr("snapshot_index  view"));
+  EXPECT_THAT(table, HasSubstr("learners  view"));
   EXPECT_THAT(table, HasSubstr("-"));
   EXPECT_THAT(table, Not(HasSubstr("error")));
 }

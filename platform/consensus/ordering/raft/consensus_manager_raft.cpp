@@ -159,11 +159,22 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
                                             log_->LastLogIndex()));
   }
 
+  // The membership of the latest snapshot holds until CONFIG entries after it say otherwise.
+  if (std::optional<raft::SnapshotMetadata> current = snapshots_->Current();
+      current.has_value() && current->has_membership()) {
+    restored.membership = current->membership();
+    restored.membership_index = current->last_included_index();
+  }
+
   const RaftConfig& rc = config().GetRaftConfig();
   raft::RaftNodeOptions options;
   options.id = self_id_;
-  for (const ReplicaInfo& replica : config().GetReplicaInfos()) {
-    options.voters.push_back(replica.id());
+  // A joining replica learns the membership from the leader; the others start with the
+  // replicas of the config file (the log overrides both once it records a change).
+  if (!rc.join_existing_cluster()) {
+    for (const ReplicaInfo& replica : config().GetReplicaInfos()) {
+      options.voters.push_back(replica.id());
+    }
   }
   const int tick_ms = static_cast<int>(tick_.count());
   options.election_ticks_min = std::max(2, rc.election_timeout_min_ms() / tick_ms);
@@ -191,6 +202,7 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
       },
       applied + 1, stats());
   PublishState();
+  SyncMembership();
   LOG(INFO) << "raft replica " << self_id_ << " opened: term " << node_->term() << ", log ["
             << log_->FirstIndex() << ", " << log_->LastLogIndex() << "], commit "
             << node_->commit_index() << ", applied " << applied;
@@ -228,6 +240,11 @@ void ConsensusManagerRaft::Stop() {
   if (transfer_.has_value()) {
     transfer_->context->Reply(MakeResponse(Response::UNAVAILABLE, "replica is stopping"));
     transfer_.reset();
+  }
+  if (membership_change_.has_value()) {
+    membership_change_->context->Reply(MakeResponse(
+        Response::UNAVAILABLE, "replica is stopping; check resdb_admin status for the outcome"));
+    membership_change_.reset();
   }
   std::map<uint64_t, PendingRead> reads;
   {
@@ -336,6 +353,7 @@ int ConsensusManagerRaft::ConsensusCommit(std::unique_ptr<Context> context,
 
 void ConsensusManagerRaft::HandleClientRequest(std::unique_ptr<Context> context,
                                                std::unique_ptr<Request> request) {
+  if (RefuseIfNotMember(context.get())) return;
   if (transaction_manager_->IsReadOnly(request->data())) {
     const std::string& consistency = request->consistency();
     if (consistency == "stale") {
@@ -470,6 +488,17 @@ void ConsensusManagerRaft::HandleAdminRequest(std::unique_ptr<Context> context,
       }
       return;
     }
+    case AdminRequest::kAddReplica:
+    case AdminRequest::kRemoveReplica: {
+      Work work;
+      work.kind = Work::kMembership;
+      work.admin = std::move(admin);
+      work.context = std::move(context);
+      if (!Enqueue(std::move(work))) {
+        LOG(WARNING) << "raft replica " << self_id_ << ": membership request dropped, queue full";
+      }
+      return;
+    }
     default:
       context->Reply(MakeResponse(Response::UNIMPLEMENTED, "admin request: unknown action"));
       return;
@@ -549,7 +578,11 @@ void ConsensusManagerRaft::RaftLoop() {
     CheckLeaderChange();
     ProposePending();
     DrainReady();
+    SyncMembership();
     CheckTransfer(Clock::now());
+    AdvanceMembershipChange(Clock::now());
+    // A step proposed just now goes out in this round.
+    DrainReady();
     PublishState();
   }
 }
@@ -575,6 +608,9 @@ void ConsensusManagerRaft::HandleWork(Work& work) {
       break;
     case Work::kTransferLeader:
       StartTransfer(work.transfer_to, std::move(work.context));
+      break;
+    case Work::kMembership:
+      StartMembershipChange(work);
       break;
     case Work::kSnapshotTaken:
       OnSnapshotTaken(work);
@@ -916,6 +952,12 @@ ReplicaStatus ConsensusManagerRaft::GetStatus() {
   status.set_first_index(first_index_.load());
   status.set_last_index(last_index_.load());
   status.set_snapshot_index(snapshot_index_.load());
+  status.set_membership(MemberStateName(member_state_.load()));
+  {
+    std::lock_guard<std::mutex> lock(membership_mu_);
+    status.mutable_voters()->CopyFrom(published_membership_.voters());
+    status.mutable_learners()->CopyFrom(published_membership_.learners());
+  }
   auto& metrics = *status.mutable_metrics();
   for (const char* name :
        {"raft_log_fsyncs", "raft_committed_entries", "raft_proposed_requests", "raft_proposals",

@@ -96,6 +96,7 @@ class ConsensusManagerRaft : public ConsensusManager {
       kForwarded,
       kRead,
       kTransferLeader,
+      kMembership,
       kSnapshotTaken,
       kSnapshotSaved
     };
@@ -105,6 +106,8 @@ class ConsensusManagerRaft : public ConsensusManager {
     uint64_t read_id = 0;
     // kTransferLeader: the target and the operator's call to answer.
     int64_t transfer_to = 0;
+    // kMembership: the operator's request (add_replica or remove_replica).
+    AdminRequest admin;
     std::unique_ptr<Context> context;
     // kSnapshotTaken: the storage as of applied `index`. kSnapshotSaved: the snapshot
     // (`index`, `term`) is stored if `saved`.
@@ -128,6 +131,27 @@ class ConsensusManagerRaft : public ConsensusManager {
     std::unique_ptr<Context> context;
     Clock::time_point deadline;
   };
+
+  // An operator's membership change, answered once committed or failed. Adding a voter takes
+  // two steps: add it as a learner, then, once it caught up, promote it.
+  struct PendingMembership {
+    AdminRequest request;
+    std::unique_ptr<Context> context;
+    Clock::time_point deadline;
+    int64_t id = 0;
+    std::string address;
+    // The step being made, and its CONFIG entry once proposed (index 0: not yet).
+    raft::MembershipChange step = raft::MembershipChange::kAddLearner;
+    uint64_t index = 0;
+    uint64_t term = 0;
+    // Before a promotion: the learner's log must reach the leader's last index as of the
+    // moment the promotion was due.
+    uint64_t catch_up_to = 0;
+  };
+
+  // What this replica is in the membership it knows.
+  enum class MemberState { kVoter, kLearner, kRemoved, kJoining };
+  static const char* MemberStateName(MemberState state);
 
   struct PendingRead {
     std::unique_ptr<Context> context;
@@ -159,6 +183,24 @@ class ConsensusManagerRaft : public ConsensusManager {
   void StartTransfer(int64_t to, std::unique_ptr<Context> context);
   // Answers the pending transfer once it took effect, was abandoned or timed out.
   void CheckTransfer(Clock::time_point now);
+
+  // Membership (consensus_manager_raft_membership.cpp).
+  void StartMembershipChange(Work& work);
+  // Proposes the next step of the pending change when it can, and answers the operator once
+  // the change committed, failed or timed out.
+  void AdvanceMembershipChange(Clock::time_point now);
+  void FinishMembershipChange(const Response& response);
+  // The learner of the pending change reached catch_up_to and is close enough to the leader's
+  // log to vote without stalling commits.
+  bool CaughtUp(const PendingMembership& pending) const;
+  // After the node's membership changed: peers for new members, this replica's place in it,
+  // what status shows.
+  void SyncMembership();
+  // The address of replica `id`: from the membership, else from the config file; "" if
+  // neither has it.
+  std::string AddressOf(int64_t id, const raft::Membership& membership) const;
+  // Refuses client requests on a replica that is not a member: it would never apply them.
+  bool RefuseIfNotMember(Context* context);
 
   // Snapshots (consensus_manager_raft_snapshot.cpp). The state a snapshot carries: the
   // service's data and the applied-request table, as key prefixes of the whole storage.
@@ -232,6 +274,9 @@ class ConsensusManagerRaft : public ConsensusManager {
   int64_t last_leader_ = 0;
   std::vector<UserRequest> pending_proposals_;
   std::optional<PendingTransfer> transfer_;
+  std::optional<PendingMembership> membership_change_;
+  // The membership last acted on by SyncMembership.
+  std::optional<raft::Membership> synced_membership_;
   std::map<int64_t, OutgoingSnapshot> outgoing_snapshots_;
   // Encodes and saves one snapshot at a time, off the raft and executor threads.
   std::thread snapshot_thread_;
@@ -258,6 +303,9 @@ class ConsensusManagerRaft : public ConsensusManager {
   std::atomic<uint64_t> applied_index_{0};
   // The index of the current snapshot (taken or installed).
   std::atomic<uint64_t> snapshot_index_{0};
+  std::atomic<MemberState> member_state_{MemberState::kVoter};
+  std::mutex membership_mu_;
+  raft::Membership published_membership_;  // guarded by membership_mu_
 
   Counter* log_fsyncs_;
   Counter* committed_entries_;

@@ -38,30 +38,33 @@ void ConsensusManagerRaft::OnSnapshotTaken(Work& work) {
     return;
   }
   if (snapshot_thread_.joinable()) snapshot_thread_.join();  // the previous one is done
-  snapshot_thread_ =
-      std::thread([this, snapshot = std::move(work.snapshot), index = work.index, term = *term] {
-        Work saved;
-        saved.kind = Work::kSnapshotSaved;
-        saved.index = index;
-        saved.term = term;
-        absl::StatusOr<std::string> image = EncodeStateImage(*snapshot, StatePrefixes());
-        const std::optional<raft::SnapshotMetadata> current = snapshots_->Current();
-        if (current.has_value() && current->last_included_index() >= index) {
-          // A snapshot installed from the leader meanwhile is newer: keep it.
-        } else if (image.ok()) {
-          raft::SnapshotMetadata metadata;
-          metadata.set_last_included_index(index);
-          metadata.set_last_included_term(term);
-          absl::Status stored = snapshots_->Save(metadata, *image);
-          saved.saved = stored.ok();
-          LOG_IF(ERROR, !stored.ok()) << "raft replica " << self_id_ << ": cannot store snapshot "
-                                      << index << ": " << stored;
-        } else {
-          LOG(ERROR) << "raft replica " << self_id_ << ": cannot read the state for snapshot "
-                     << index << ": " << image.status();
-        }
-        if (!Enqueue(std::move(saved))) snapshot_busy_.store(false);
-      });
+  // The membership as of the snapshot's index travels with it: the log that recorded it
+  // may be compacted away.
+  snapshot_thread_ = std::thread([this, snapshot = std::move(work.snapshot), index = work.index,
+                                  term = *term, membership = node_->MembershipAt(work.index)] {
+    Work saved;
+    saved.kind = Work::kSnapshotSaved;
+    saved.index = index;
+    saved.term = term;
+    absl::StatusOr<std::string> image = EncodeStateImage(*snapshot, StatePrefixes());
+    const std::optional<raft::SnapshotMetadata> current = snapshots_->Current();
+    if (current.has_value() && current->last_included_index() >= index) {
+      // A snapshot installed from the leader meanwhile is newer: keep it.
+    } else if (image.ok()) {
+      raft::SnapshotMetadata metadata;
+      metadata.set_last_included_index(index);
+      metadata.set_last_included_term(term);
+      *metadata.mutable_membership() = membership;
+      absl::Status stored = snapshots_->Save(metadata, *image);
+      saved.saved = stored.ok();
+      LOG_IF(ERROR, !stored.ok()) << "raft replica " << self_id_ << ": cannot store snapshot "
+                                  << index << ": " << stored;
+    } else {
+      LOG(ERROR) << "raft replica " << self_id_ << ": cannot read the state for snapshot " << index
+                 << ": " << image.status();
+    }
+    if (!Enqueue(std::move(saved))) snapshot_busy_.store(false);
+  });
 }
 
 void ConsensusManagerRaft::OnSnapshotSaved(const Work& work) {

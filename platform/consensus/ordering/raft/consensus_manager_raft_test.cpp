@@ -457,6 +457,66 @@ TEST_F(RaftClusterTest, TransferRequestsThatCannotBeDoneSayWhy) {
   EXPECT_EQ(WaitForLeader(), leader) << "a refused transfer changed the leader";
 }
 
+Request MembershipRequest(AdminRequest admin) {
+  Request request;
+  request.set_type(Request::TYPE_ADMIN);
+  admin.SerializeToString(request.mutable_data());
+  return request;
+}
+
+Request AddReplicaRequest(int64_t id, const std::string& address) {
+  AdminRequest admin;
+  admin.mutable_add_replica()->set_id(id);
+  admin.mutable_add_replica()->set_address(address);
+  admin.set_timeout_ms(300);
+  return MembershipRequest(admin);
+}
+
+Request RemoveReplicaRequest(int64_t id) {
+  AdminRequest admin;
+  admin.mutable_remove_replica()->set_id(id);
+  return MembershipRequest(admin);
+}
+
+TEST_F(RaftClusterTest, MembershipRequestsThatCannotBeDoneSayWhy) {
+  const int64_t leader = WaitForLeader();
+  ASSERT_NE(leader, 0);
+  const int64_t follower = leader == 3 ? 1 : leader + 1;
+  ConsensusManager* leading = replicas_[leader].server->manager();
+
+  Response not_leader =
+      Call(replicas_[follower].server->manager(), RemoveReplicaRequest(leader)).Wait();
+  EXPECT_EQ(not_leader.status(), Response::NO_LEADER);
+  EXPECT_EQ(not_leader.leader_id(), leader);
+  Response unknown = Call(leading, RemoveReplicaRequest(9)).Wait();
+  EXPECT_EQ(unknown.status(), Response::INVALID_REQUEST);
+  EXPECT_NE(unknown.error().find("not a member"), std::string::npos) << unknown.error();
+  Response no_address = Call(leading, AddReplicaRequest(9, "")).Wait();
+  EXPECT_EQ(no_address.status(), Response::INVALID_REQUEST);
+  EXPECT_NE(no_address.error().find("address"), std::string::npos) << no_address.error();
+  Response bad_address = Call(leading, AddReplicaRequest(9, "127.0.0.1:99999")).Wait();
+  EXPECT_EQ(bad_address.status(), Response::INVALID_REQUEST);
+  Response voter = Call(leading, AddReplicaRequest(follower, "")).Wait();
+  EXPECT_EQ(voter.status(), Response::OK);
+  EXPECT_NE(voter.error().find("already a voter"), std::string::npos) << voter.error();
+
+  // A replica that is not running is added as a learner, but never catches up to be promoted.
+  Response absent = Call(leading, AddReplicaRequest(9, "127.0.0.1:1")).Wait();
+  EXPECT_EQ(absent.status(), Response::TIMEOUT);
+  EXPECT_NE(absent.error().find("did not catch up"), std::string::npos) << absent.error();
+  ReplicaStatus status = Status(static_cast<int>(leader));
+  EXPECT_EQ(std::vector<int64_t>(status.learners().begin(), status.learners().end()),
+            std::vector<int64_t>{9});
+  EXPECT_EQ(status.membership(), "voter");
+  // Writes go on: a learner is not needed for a majority.
+  EXPECT_EQ(Call(leading, KVCall(KVRequest::SET, "with a learner", 1)).Wait().status(),
+            Response::OK);
+  Response removed = Call(leading, RemoveReplicaRequest(9)).Wait();
+  ASSERT_EQ(removed.status(), Response::OK) << removed.error();
+  EXPECT_EQ(Status(static_cast<int>(leader)).learners_size(), 0);
+  EXPECT_EQ(WaitForLeader(), leader);
+}
+
 TEST(ConsensusManagerRaftOpenTest, DamagedLogIsDataLoss) {
   ResConfigData data;
   RegionInfo* region = data.add_region();

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Adds a replica to a running local RAFT cluster made by start_local_cluster.sh.
+#
+# Usage: scripts/deploy/add_local_replica.sh [--dir DIR] --id N [--port P] [--learner]
+#          [--no_build]
+#
+#   --dir       deployment directory (default ./resdb_cluster)
+#   --id        id of the new replica, not used yet in DIR
+#   --port      port on 127.0.0.1 (default: the cluster's base port + N)
+#   --learner   keep it a learner (receives the log, does not vote); otherwise it is promoted
+#               to voter once it has caught up
+#   --no_build  use the binaries already built (bazel build -c opt)
+#
+# Writes DIR/replicaN/server.config (the replicas of DIR/client.config plus N), starts
+# kv_service --join on it with its data in DIR/replicaN/data, asks the leader to add it
+# (resdb_admin add-replica, which returns once the change is committed) and adds N to
+# DIR/client.config so that clients and resdb_admin see it. start_local_cluster.sh --dir DIR
+# restarts it like the others; remove_local_replica.sh --dir DIR --id N takes a replica out.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+dir=resdb_cluster
+id=""
+port=""
+learner=()
+build=1
+
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+die() { echo "add_local_replica: $*" >&2; exit 1; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dir) dir=${2:?--dir needs a value}; shift 2 ;;
+    --id) id=${2:?--id needs a value}; shift 2 ;;
+    --port) port=${2:?--port needs a value}; shift 2 ;;
+    --learner) learner=(--learner); shift ;;
+    --no_build) build=0; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument $1" ;;
+  esac
+done
+
+[[ "$id" =~ ^[1-9][0-9]*$ ]] || die "--id is required: a positive replica id"
+[ -f "$dir/client.config" ] || die "no cluster in $dir (start_local_cluster.sh writes $dir/client.config)"
+dir=$(cd "$dir" && pwd)
+grep -Eq '"consensus_protocol": *"raft"' "$dir/server.config" ||
+  die "replicas join running RAFT clusters only; $dir does not run raft"
+grep -q "\"id\": $id," "$dir/client.config" && die "replica $id is already in $dir/client.config"
+
+# Replica entries are one per line, as start_local_cluster.sh writes them.
+entry_pattern='^ *\{"id": [0-9]+, "ip": "[^"]*", "port": [0-9]+'
+if [ -z "$port" ]; then
+  first=$(grep -Eo "$entry_pattern" "$dir/server.config" | head -1)
+  first_id=$(echo "$first" | grep -o '"id": [0-9]*' | grep -o '[0-9]*')
+  first_port=$(echo "$first" | grep -o '"port": [0-9]*' | grep -o '[0-9]*')
+  port=$((first_port - first_id + id))
+fi
+[[ "$port" =~ ^[0-9]+$ ]] && [ "$port" -ge 1024 ] && [ "$port" -le 65535 ] ||
+  die "--port must be a number in 1024..65535"
+if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+  die "port $port on 127.0.0.1 is in use; pick another --port"
+fi
+
+if [ "$build" -eq 1 ]; then
+  bash "$repo/scripts/install_deps.sh" >/dev/null || die "installing dependencies failed"
+  (cd "$repo" && bazel build -c opt //service/kv:kv_service //service/tools/keys:resdb_keygen \
+    //service/tools/admin:resdb_admin >"$dir/build.log" 2>&1) ||
+    { tail -20 "$dir/build.log" >&2; die "build failed (full log: $dir/build.log)"; }
+fi
+bin=$(cd "$repo" && bazel info -c opt bazel-bin 2>/dev/null)
+server_bin="$bin/service/kv/kv_service"
+keygen_bin="$bin/service/tools/keys/resdb_keygen"
+admin_bin="$bin/service/tools/admin/resdb_admin"
+for binary in "$server_bin" "$keygen_bin" "$admin_bin"; do
+  [ -x "$binary" ] || die "$binary is missing: run without --no_build"
+done
+
+rdir="$dir/replica$id"
+mkdir -p "$rdir" "$dir/keys"
+[ -f "$dir/keys/replica$id.key" ] || "$keygen_bin" --private_key "$dir/keys/replica$id.key" \
+  --public_key "$dir/keys/replica$id.pub" || die "key generation failed"
+entry="        {\"id\": $id, \"ip\": \"127.0.0.1\", \"port\": $port, \"public_key_file\": \"keys/replica$id.pub\"}"
+
+# A copy of `config` with the new replica after the last replica entry.
+with_new_replica() {
+  awk -v entry="$entry" -v pattern="$entry_pattern" '
+    { lines[NR] = $0; if ($0 ~ pattern) last = NR }
+    END {
+      for (i = 1; i <= NR; i++) {
+        if (i == last) print lines[i] ","; else print lines[i]
+        if (i == last) print entry
+      }
+    }' "$1"
+}
+# Relative key paths in the config resolve against the replica's working directory, DIR.
+with_new_replica "$dir/client.config" >"$rdir/server.config"
+
+(cd "$dir" && nohup "$server_bin" --config "$rdir/server.config" --id "$id" --join \
+  --data_dir "$rdir/data" --private_key "$dir/keys/replica$id.key" \
+  >>"$rdir/server.log" 2>&1 </dev/null & echo $! >"$rdir/pid")
+pid=$(cat "$rdir/pid")
+deadline=$((SECONDS + 30))
+until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+  kill -0 "$pid" 2>/dev/null || die "replica $id exited: $(tail -1 "$rdir/server.log")"
+  if [ $SECONDS -ge $deadline ]; then
+    kill "$pid" 2>/dev/null || true
+    die "replica $id did not listen on port $port within 30 s (log: $rdir/server.log)"
+  fi
+  sleep 0.2
+done
+echo "add_local_replica: replica $id started on 127.0.0.1:$port (pid $pid), asking the leader to add it"
+
+if ! "$admin_bin" --config "$dir/client.config" add-replica --id "$id" \
+    --address "127.0.0.1:$port" "${learner[@]}"; then
+  kill "$pid" 2>/dev/null || true
+  rm -f "$rdir/pid"
+  die "the leader did not add replica $id; it was stopped (its files stay in $rdir)"
+fi
+with_new_replica "$dir/client.config" >"$dir/client.config.new"
+mv "$dir/client.config.new" "$dir/client.config"
+echo "add_local_replica: replica $id is a member; $dir/client.config lists it"

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Removes a replica from a running local RAFT cluster and stops it.
+#
+# Usage: scripts/deploy/remove_local_replica.sh [--dir DIR] --id N [--no_build]
+#
+# Asks the leader to remove replica N (resdb_admin remove-replica, which returns once the
+# change is committed; a leader removing itself hands leadership over first), then stops
+# N's process and drops N from DIR/client.config. N's files stay in DIR/replicaN; a
+# replica once removed does not rejoin with its old data.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+dir=resdb_cluster
+id=""
+build=1
+
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
+die() { echo "remove_local_replica: $*" >&2; exit 1; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dir) dir=${2:?--dir needs a value}; shift 2 ;;
+    --id) id=${2:?--id needs a value}; shift 2 ;;
+    --no_build) build=0; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument $1" ;;
+  esac
+done
+
+[[ "$id" =~ ^[1-9][0-9]*$ ]] || die "--id is required: a positive replica id"
+[ -f "$dir/client.config" ] || die "no cluster in $dir"
+dir=$(cd "$dir" && pwd)
+if [ "$build" -eq 1 ]; then
+  (cd "$repo" && bazel build -c opt //service/tools/admin:resdb_admin >"$dir/build.log" 2>&1) ||
+    { tail -20 "$dir/build.log" >&2; die "build failed (full log: $dir/build.log)"; }
+fi
+admin_bin="$(cd "$repo" && bazel info -c opt bazel-bin 2>/dev/null)/service/tools/admin/resdb_admin"
+[ -x "$admin_bin" ] || die "$admin_bin is missing: run without --no_build"
+
+"$admin_bin" --config "$dir/client.config" remove-replica --id "$id" ||
+  die "the leader did not remove replica $id; it keeps running"
+
+pidfile="$dir/replica$id/pid"
+if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+  pid=$(cat "$pidfile")
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+fi
+rm -f "$pidfile"
+# Not restarted by start_local_cluster.sh any more.
+touch "$dir/replica$id/removed"
+
+# Drop N's line from the client config, and the comma it leaves after the previous entry
+# when it was the last one.
+awk -v id="$id" '
+  { lines[NR] = $0 }
+  END {
+    for (i = 1; i <= NR; i++) {
+      if (lines[i] ~ "\"id\": " id ",") {
+        if (lines[i] !~ /,$/ && i > 1) sub(/,$/, "", lines[i - 1])
+        skip[i] = 1
+      }
+    }
+    for (i = 1; i <= NR; i++) if (!skip[i]) print lines[i]
+  }' "$dir/client.config" >"$dir/client.config.new"
+mv "$dir/client.config.new" "$dir/client.config"
+echo "remove_local_replica: replica $id removed and stopped; $dir/client.config no longer lists it"
