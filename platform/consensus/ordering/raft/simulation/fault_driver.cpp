@@ -11,7 +11,8 @@ FaultDriver::FaultDriver(const ScenarioConfig& config, uint64_t seed, SimulatedC
 
 void FaultDriver::Tick(int64_t tick) {
   RestartDue(tick);
-  MaybeCrash();
+  DisarmDue(tick);
+  MaybeCrash(tick);
   MaybeRepartition();
   MaybeIsolateLeader(tick);
   MaybeTransfer();
@@ -40,6 +41,19 @@ void FaultDriver::RestartDue(int64_t tick) {
   }
 }
 
+void FaultDriver::DisarmDue(int64_t tick) {
+  for (auto it = disarm_at_.begin(); it != disarm_at_.end();) {
+    if (!cluster_->IsCrashArmed(it->first)) {
+      it = disarm_at_.erase(it);  // struck already
+    } else if (it->second <= tick) {
+      cluster_->DisarmCrash(it->first);
+      it = disarm_at_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 void FaultDriver::ScheduleRestarts(int64_t tick) {
   for (int64_t id : ids()) {
     if (!cluster_->IsUp(id) && restart_at_.count(id) == 0) {
@@ -48,7 +62,7 @@ void FaultDriver::ScheduleRestarts(int64_t tick) {
   }
 }
 
-void FaultDriver::MaybeCrash() {
+void FaultDriver::MaybeCrash(int64_t tick) {
   if (config_.crash_rate <= 0 || Uniform() >= config_.crash_rate) return;
   int down = 0;
   std::vector<int64_t> candidates;
@@ -67,14 +81,37 @@ void FaultDriver::MaybeCrash() {
     if (leader_it != candidates.end() && Uniform() < config_.crash_leader_bias) {
       pick = static_cast<size_t>(leader_it - candidates.begin());
     }
-    const int64_t id = candidates[pick];
+    int64_t id = candidates[pick];
     candidates.erase(candidates.begin() + static_cast<std::ptrdiff_t>(pick));
+    const int num_points =
+        config_.snapshot_every > 0 ? kNumCrashPointsWithSnapshots : kNumCrashPoints;
     const CrashPoint point = config_.crash_points.empty()
-                                 ? static_cast<CrashPoint>(Between(0, kNumCrashPoints - 1))
+                                 ? static_cast<CrashPoint>(Between(0, num_points - 1))
                                  : config_.crash_points[static_cast<size_t>(Between(
                                        0, static_cast<int64_t>(config_.crash_points.size()) - 1))];
+    if (IsInstallPoint(point)) id = PreferNeedingSnapshot(id, &candidates);
     cluster_->Crash(id, point);
+    if (static_cast<int>(point) >= kNumCrashPoints) disarm_at_[id] = tick + config_.max_down_ticks;
   }
+}
+
+bool FaultDriver::IsInstallPoint(CrashPoint point) {
+  return point == CrashPoint::kAfterSnapshotInstall || point == CrashPoint::kAfterRestoreSnapshot ||
+         point == CrashPoint::kAfterSnapshotCompaction;
+}
+
+int64_t FaultDriver::PreferNeedingSnapshot(int64_t id, std::vector<int64_t>* candidates) {
+  const int64_t leader = cluster_->Leader();
+  if (leader == 0) return id;
+  const std::vector<int64_t> needing = cluster_->node(leader)->FollowersNeedingSnapshot();
+  auto needs = [&](int64_t n) {
+    return std::find(needing.begin(), needing.end(), n) != needing.end();
+  };
+  if (needs(id)) return id;
+  auto it = std::find_if(candidates->begin(), candidates->end(), needs);
+  if (it == candidates->end()) return id;
+  std::swap(id, *it);  // `id` goes back among the candidates
+  return id;
 }
 
 void FaultDriver::MaybeRepartition() {

@@ -30,10 +30,18 @@ class FaultDriver {
 
   // Restarts the nodes whose downtime is over.
   void RestartDue(int64_t tick);
+  // Calls off crashes armed at a snapshot point that has not come within max_down_ticks: a
+  // node may never install a snapshot, and an armed node counts as down for max_down.
+  void DisarmDue(int64_t tick);
   // Nodes that went down (at once or inside a Ready) get a restart time.
   void ScheduleRestarts(int64_t tick);
   // Each draws whether its fault strikes this tick (ScenarioConfig says how often).
-  void MaybeCrash();
+  void MaybeCrash(int64_t tick);
+  // Points only a node that installs a snapshot reaches.
+  static bool IsInstallPoint(CrashPoint point);
+  // `id`, or a node among `candidates` that the leader must send a snapshot (so that a crash
+  // armed at an install point has a chance to strike); the node not taken stays a candidate.
+  int64_t PreferNeedingSnapshot(int64_t id, std::vector<int64_t>* candidates);
   void MaybeRepartition();
   void MaybeIsolateLeader(int64_t tick);
   void MaybeTransfer();
@@ -46,6 +54,8 @@ class FaultDriver {
   SimulatedCluster* cluster_;
   // Down node -> tick at which it restarts.
   std::map<int64_t, int64_t> restart_at_;
+  // Node armed to crash at a snapshot point -> tick at which the crash is called off.
+  std::map<int64_t, int64_t> disarm_at_;
   int64_t isolation_ends_at_ = -1;
 };
 

@@ -40,23 +40,36 @@ void InvariantChecker::Fail(std::string description) {
   if (violation_.empty()) violation_ = std::move(description);
 }
 
+InvariantChecker::DurableLog& InvariantChecker::Durable(int64_t node) {
+  auto [it, inserted] = durable_.try_emplace(node);
+  if (inserted) it->second.base_chain = kHashSeed;
+  return it->second;
+}
+
 void InvariantChecker::OnDurableTruncate(int64_t node, uint64_t from_index) {
-  auto& log = durable_[node];
+  DurableLog& log = Durable(node);
   if (from_index == 0) return;
-  if (from_index - 1 < log.size()) log.resize(from_index - 1);
+  if (from_index <= log.base_index) {
+    Fail(absl::StrCat("node ", node, " truncated its durable log from ", from_index,
+                      ", at or below its compaction boundary ", log.base_index));
+    return;
+  }
+  const uint64_t keep = from_index - 1 - log.base_index;
+  if (keep < log.entries.size()) log.entries.resize(keep);
 }
 
 void InvariantChecker::OnDurableAppend(int64_t node, const std::vector<Entry>& entries) {
-  auto& log = durable_[node];
+  DurableLog& log = Durable(node);
   for (const Entry& e : entries) {
-    if (e.index() != log.size() + 1) {
+    const uint64_t last = log.base_index + log.entries.size();
+    if (e.index() != last + 1) {
       Fail(absl::StrCat("durable log of node ", node, " would get entry ",
-                        Describe(e.index(), e.term(), e.data()), " after index ", log.size()));
+                        Describe(e.index(), e.term(), e.data()), " after index ", last));
       return;
     }
-    const uint64_t prev = log.empty() ? kHashSeed : log.back().first;
+    const uint64_t prev = log.entries.empty() ? log.base_chain : log.entries.back().first;
     const uint64_t chain = ChainHash(prev, e);
-    log.emplace_back(chain, e.term());
+    log.entries.emplace_back(chain, e.term());
     auto [it, inserted] =
         chains_.emplace(std::make_pair(e.index(), e.term()), std::make_pair(chain, node));
     if (!inserted && it->second.first != chain) {
@@ -69,17 +82,42 @@ void InvariantChecker::OnDurableAppend(int64_t node, const std::vector<Entry>& e
   }
 }
 
-void InvariantChecker::CheckRestoredLog(int64_t node, const std::vector<Entry>& entries) {
-  const auto& log = durable_[node];
-  if (entries.size() != log.size()) {
+void InvariantChecker::OnDurableCompact(int64_t node, uint64_t index, uint64_t term) {
+  DurableLog& log = Durable(node);
+  if (index <= log.base_index) return;  // already compacted (RaftLog::CompactTo: a no-op)
+  const uint64_t offset = index - log.base_index;  // position of `index` plus one
+  if (offset <= log.entries.size() && log.entries[offset - 1].second == term) {
+    // The log holds the boundary entry: the entries after it stay.
+    log.base_chain = log.entries[offset - 1].first;
+    log.entries.erase(log.entries.begin(), log.entries.begin() + static_cast<ptrdiff_t>(offset));
+  } else {
+    // The log restarts after the boundary. Its chain hash is the one every log holding
+    // (index, term) has; a snapshot of an entry no log ever held is a harness bug.
+    auto it = chains_.find({index, term});
+    if (it == chains_.end()) {
+      Fail(absl::StrCat("node ", node, " compacted its log to (index ", index, ", term ", term,
+                        "), an entry no durable log ever held"));
+      return;
+    }
+    log.base_chain = it->second.first;
+    log.entries.clear();
+  }
+  log.base_index = index;
+}
+
+void InvariantChecker::CheckRestoredLog(int64_t node, uint64_t first_index,
+                                        const std::vector<Entry>& entries) {
+  const DurableLog& log = Durable(node);
+  if (first_index != log.base_index + 1 || entries.size() != log.entries.size()) {
     Fail(absl::StrCat("node ", node, " restarted with ", entries.size(),
-                      " durable entries but had written ", log.size()));
+                      " durable entries from index ", first_index, " but had written ",
+                      log.entries.size(), " from index ", log.base_index + 1));
     return;
   }
-  uint64_t chain = kHashSeed;
+  uint64_t chain = log.base_chain;
   for (size_t i = 0; i < entries.size(); ++i) {
     chain = ChainHash(chain, entries[i]);
-    if (chain != log[i].first) {
+    if (chain != log.entries[i].first) {
       Fail(absl::StrCat("node ", node, " restarted with durable entry ",
                         Describe(entries[i].index(), entries[i].term(), entries[i].data()),
                         " that differs from what it wrote"));
@@ -109,10 +147,25 @@ void InvariantChecker::OnApply(int64_t node, uint64_t node_term, const Entry& en
   c.commit_term = std::min(c.commit_term, node_term);
 }
 
+void InvariantChecker::OnInstall(int64_t node, uint64_t node_term,
+                                 const std::vector<Entry>& state) {
+  for (size_t i = 0; i < state.size() && ok(); ++i) {
+    if (state[i].index() != i + 1) {
+      Fail(absl::StrCat("node ", node, " installed a snapshot holding index ", state[i].index(),
+                        " at position ", i + 1));
+      return;
+    }
+    OnApply(node, node_term, state[i]);
+  }
+}
+
 void InvariantChecker::CheckLeaderHas(int64_t leader, uint64_t leader_term, const RaftNode& node,
                                       uint64_t index) {
   const Committed& c = committed_.at(index);
   if (c.commit_term >= leader_term) return;  // maybe committed after this term began
+  // Below the compaction boundary the entry is in the leader's snapshot, whose entries were
+  // all checked against committed_ when applied or installed.
+  if (index + 1 < node.first_index()) return;
   const std::optional<uint64_t> term = node.TermAt(index);
   if (!term.has_value() || *term != c.term) {
     Fail(absl::StrCat("leader completeness: node ", leader, ", leader of term ", leader_term,

@@ -19,11 +19,15 @@ namespace raft {
 //    same entries up to it. Each durable log is summarised by a chain hash per index
 //    (hash of the entry and of the chain hash before it); an (index, term) pair must map to
 //    one chain hash across all nodes and all time, because only the leader of a term
-//    creates entries of that term and it never changes the log below them;
+//    creates entries of that term and it never changes the log below them. A compacted log
+//    keeps the chain hash of its compaction boundary, so only entries that both logs still
+//    hold are compared;
 //  - leader completeness: an entry committed in term T is in the log of every leader of a
 //    term > T. An entry is known committed once some node applies it; the applying node's
-//    term then bounds the term it was committed in from above;
-//  - state-machine safety: no two nodes apply different entries at the same index.
+//    term then bounds the term it was committed in from above. Entries a leader compacted
+//    are in its snapshot, whose every entry was checked when it was applied or installed;
+//  - state-machine safety: no two nodes apply different entries at the same index. A node
+//    that installs a snapshot applies all of the snapshot's entries at once.
 // The first violation is kept (described in words); later ones are ignored.
 class InvariantChecker {
  public:
@@ -31,11 +35,18 @@ class InvariantChecker {
   void OnDurableTruncate(int64_t node, uint64_t from_index);
   // `node` appended `entries` to its durable log.
   void OnDurableAppend(int64_t node, const std::vector<Entry>& entries);
-  // `node` read back `entries` (from index 1) from its durable log at restart: they must be
-  // what it wrote.
-  void CheckRestoredLog(int64_t node, const std::vector<Entry>& entries);
+  // `node` recorded a compaction boundary at (index, term) in its durable log (see
+  // RaftLog::CompactTo): entries up to it are gone; the ones after it are kept if the log
+  // held `index` with `term`, otherwise the log is now empty after the boundary.
+  void OnDurableCompact(int64_t node, uint64_t index, uint64_t term);
+  // `node` read back `entries` (from `first_index`, right after its compaction boundary)
+  // from its durable log at restart: they must be what it wrote.
+  void CheckRestoredLog(int64_t node, uint64_t first_index, const std::vector<Entry>& entries);
   // `node`, at term `node_term`, applied `entry`.
   void OnApply(int64_t node, uint64_t node_term, const Entry& entry);
+  // `node`, at term `node_term`, installed a snapshot whose state is `state` (every entry up
+  // to the snapshot's index, in index order): it applied all of them.
+  void OnInstall(int64_t node, uint64_t node_term, const std::vector<Entry>& state);
   // Called after every step with the nodes that are up.
   void CheckNodes(const std::map<int64_t, const RaftNode*>& live);
 
@@ -61,11 +72,20 @@ class InvariantChecker {
     size_t checked = 0;
   };
 
+  // A node's durable log as the checker knows it.
+  struct DurableLog {
+    // The compaction boundary and the chain hash of the entry there (kHashSeed at 0).
+    uint64_t base_index = 0;
+    uint64_t base_chain = 0;
+    // Chain hash and term of every entry after the boundary, base_index + 1 first.
+    std::vector<std::pair<uint64_t, uint64_t>> entries;
+  };
+
+  DurableLog& Durable(int64_t node);
   void CheckLeaderHas(int64_t leader, uint64_t leader_term, const RaftNode& node, uint64_t index);
 
   std::string violation_;
-  // Per node: chain hash and term of every durable entry, index i at position i - 1.
-  std::map<int64_t, std::vector<std::pair<uint64_t, uint64_t>>> durable_;
+  std::map<int64_t, DurableLog> durable_;
   // (index, term) -> (chain hash, first node that wrote it).
   std::map<std::pair<uint64_t, uint64_t>, std::pair<uint64_t, int64_t>> chains_;
   // index -> the entry applied there.

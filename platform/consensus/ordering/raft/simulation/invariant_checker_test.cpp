@@ -54,9 +54,9 @@ TEST(InvariantCheckerTest, LogMatchingCatchesADifferentPrefix) {
 TEST(InvariantCheckerTest, RestoredLogMustBeWhatWasWritten) {
   InvariantChecker checker;
   checker.OnDurableAppend(1, {MakeEntry(1, 1, "a")});
-  checker.CheckRestoredLog(1, {MakeEntry(1, 1, "a")});
+  checker.CheckRestoredLog(1, 1, {MakeEntry(1, 1, "a")});
   EXPECT_TRUE(checker.ok());
-  checker.CheckRestoredLog(1, {});
+  checker.CheckRestoredLog(1, 1, {});
   EXPECT_FALSE(checker.ok());
 }
 
@@ -97,6 +97,70 @@ TEST(InvariantCheckerTest, LeaderOfTheCommittingTermIsNotHeldToLaterCommits) {
   checker.OnApply(1, 5, MakeEntry(1, 5, "a"));
   RaftNode stale = LeaderWith(2, 4, {});
   checker.CheckNodes({{2, &stale}});
+  EXPECT_TRUE(checker.ok()) << checker.violation();
+}
+
+TEST(InvariantCheckerTest, CompactedLogsAreComparedWhereBothHoldEntries) {
+  InvariantChecker checker;
+  const std::vector<Entry> log = {MakeEntry(1, 1, "a"), MakeEntry(2, 1, "b"), MakeEntry(3, 2, "c")};
+  checker.OnDurableAppend(1, log);
+  checker.OnDurableAppend(2, log);
+  checker.OnDurableCompact(1, 2, 1);  // keeps entry 3
+  checker.OnDurableAppend(1, {MakeEntry(4, 2, "d")});
+  checker.OnDurableAppend(2, {MakeEntry(4, 2, "d")});
+  checker.CheckRestoredLog(1, 3, {MakeEntry(3, 2, "c"), MakeEntry(4, 2, "d")});
+  EXPECT_TRUE(checker.ok()) << checker.violation();
+  checker.CheckRestoredLog(1, 1, log);
+  EXPECT_FALSE(checker.ok());
+}
+
+TEST(InvariantCheckerTest, LogRestartedAfterASnapshotContinuesTheChain) {
+  InvariantChecker checker;
+  checker.OnDurableAppend(1, {MakeEntry(1, 1, "a"), MakeEntry(2, 2, "b")});
+  checker.OnDurableAppend(2, {MakeEntry(1, 1, "a"), MakeEntry(2, 1, "stale")});
+  // Node 2's log disagrees at the snapshot's index: it restarts after it.
+  checker.OnDurableCompact(2, 2, 2);
+  checker.OnDurableAppend(1, {MakeEntry(3, 2, "c")});
+  checker.OnDurableAppend(2, {MakeEntry(3, 2, "c")});
+  EXPECT_TRUE(checker.ok()) << checker.violation();
+  checker.OnDurableAppend(2, {MakeEntry(4, 2, "x")});
+  checker.OnDurableAppend(1, {MakeEntry(4, 2, "y")});
+  EXPECT_FALSE(checker.ok());
+  EXPECT_NE(checker.violation().find("log matching"), std::string::npos);
+}
+
+TEST(InvariantCheckerTest, SnapshotOfAnEntryNobodyWroteFails) {
+  InvariantChecker checker;
+  checker.OnDurableCompact(1, 5, 3);
+  EXPECT_FALSE(checker.ok());
+}
+
+TEST(InvariantCheckerTest, InstalledSnapshotCountsAsApplied) {
+  InvariantChecker checker;
+  checker.OnApply(1, 1, MakeEntry(1, 1, "a"));
+  checker.OnInstall(2, 2, {MakeEntry(1, 1, "a"), MakeEntry(2, 2, "b")});
+  EXPECT_TRUE(checker.ok()) << checker.violation();
+  checker.OnApply(3, 2, MakeEntry(2, 2, "other"));
+  EXPECT_FALSE(checker.ok());
+  EXPECT_NE(checker.violation().find("state machine safety"), std::string::npos);
+}
+
+TEST(InvariantCheckerTest, LeaderCompletenessSkipsWhatTheLeaderCompacted) {
+  InvariantChecker checker;
+  checker.OnApply(1, 1, MakeEntry(1, 1, "a"));
+  checker.OnApply(1, 1, MakeEntry(2, 1, "b"));
+  RaftNodeOptions options;
+  options.id = 2;
+  options.voters = {2};
+  RaftRestoredState restored;
+  restored.hard_state.set_current_term(1);
+  restored.hard_state.set_commit_index(2);
+  restored.snapshot.set_last_included_index(2);
+  restored.snapshot.set_last_included_term(1);
+  RaftNode leader(options, restored);
+  ASSERT_TRUE(leader.Campaign().ok());
+  ASSERT_EQ(leader.role(), Role::kLeader);
+  checker.CheckNodes({{2, &leader}});
   EXPECT_TRUE(checker.ok()) << checker.violation();
 }
 

@@ -61,7 +61,7 @@ std::string ProposalTracker::OnApplied(int64_t node, uint64_t incarnation, const
 }
 
 std::string ProposalTracker::OnDropped(int64_t node, uint64_t incarnation, uint64_t index,
-                                       const std::string& reason) {
+                                       const std::string& reason, bool by_snapshot) {
   auto pending = pending_.find({node, incarnation, index});
   if (pending == pending_.end()) {
     return absl::StrCat("node ", node, " reported proposal id ", index,
@@ -69,7 +69,7 @@ std::string ProposalTracker::OnDropped(int64_t node, uint64_t incarnation, uint6
   }
   Proposal& p = proposals_[pending->second];
   pending_.erase(pending);
-  if (p.applied_index != 0 && p.applied_index <= index) {
+  if (!by_snapshot && p.applied_index != 0 && p.applied_index <= index) {
     return absl::StrCat("node ", node, " reported proposal ", p.payload,
                         " dropped, but it was already committed at index ", p.applied_index);
   }

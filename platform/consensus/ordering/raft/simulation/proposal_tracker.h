@@ -64,9 +64,13 @@ class ProposalTracker {
   std::string OnApplied(int64_t node, uint64_t incarnation, const Entry& entry);
 
   // Ready::dropped_proposals of `node` instance `incarnation`. Returns a description of a
-  // broken guarantee (an id that names no pending proposal of that instance), or "".
+  // broken guarantee, or "": an id that names no pending proposal of that instance, or a
+  // proposal already committed at its index, which no leader can have overwritten. With
+  // `by_snapshot` (the Ready restored a snapshot that the node's log disagreed with) the
+  // latter is allowed: the node cannot tell which of its entries below the snapshot were
+  // committed, so it reports every uncommitted one of its proposals as unknown.
   std::string OnDropped(int64_t node, uint64_t incarnation, uint64_t index,
-                        const std::string& reason);
+                        const std::string& reason, bool by_snapshot = false);
 
   // The instance crashed: its pending proposals become orphaned.
   void OnCrash(int64_t node, uint64_t incarnation);

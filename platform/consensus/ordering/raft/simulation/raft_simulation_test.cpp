@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "platform/consensus/ordering/raft/simulation/scenario.h"
 #include "platform/consensus/ordering/raft/simulation/scenario_runner.h"
+#include "platform/consensus/ordering/raft/simulation/simulated_cluster.h"
 #include "platform/consensus/ordering/simulation/seed_range.h"
 
 namespace resdb {
@@ -26,6 +27,8 @@ namespace {
 constexpr uint64_t kDefaultSeeds = 100;
 // Failures reported per scenario before the rest of its seeds are skipped.
 constexpr int kMaxReportedFailures = 3;
+// Seeds a snapshot scenario needs before it must have installed a snapshot.
+constexpr uint64_t kMinSeedsForSnapshotCheck = 20;
 
 struct Case {
   std::string scenario;
@@ -49,6 +52,7 @@ std::vector<Case> AllCases() {
   cases.push_back({"leader_isolation", 5});
   cases.push_back({"crash_restart", 5});
   cases.push_back({"chaos", 5});
+  cases.push_back({"snapshot_catch_up", 5});
   return cases;
 }
 
@@ -71,12 +75,16 @@ TEST_P(RaftSimulationTest, SafetyAndLivenessOverSeeds) {
   uint64_t committed = 0;
   uint64_t crashes = 0;
   uint64_t leaders = 0;
+  SimulatedCluster::SnapshotCounts snapshots;
   for (uint64_t seed = first; seed < first + count; ++seed) {
     const RunResult result = RunScenario(*config, seed);
     ++runs;
     committed += result.committed_index;
     crashes += result.crashes;
     leaders += result.leaders_seen;
+    snapshots.taken += result.snapshots.taken;
+    snapshots.sent += result.snapshots.sent;
+    snapshots.installed += result.snapshots.installed;
     if (single) std::printf("%s\n", result.Summary().c_str());
     if (!result.ok) {
       ADD_FAILURE() << "seed " << seed << " violated an invariant\n  " << result.violation << "\n  "
@@ -86,18 +94,32 @@ TEST_P(RaftSimulationTest, SafetyAndLivenessOverSeeds) {
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::string snapshot_counts;
+  if (config->snapshot_every > 0) {
+    snapshot_counts = absl::StrCat(", snapshots taken/sent/installed ", snapshots.taken, "/",
+                                   snapshots.sent, "/", snapshots.installed);
+  }
   std::printf(
       "%s nodes=%d: %llu seeds from %llu, %llu entries committed, %llu leaders, "
-      "%llu crashes, %.1fs\n",
+      "%llu crashes%s, %.1fs\n",
       config->name.c_str(), config->nodes, static_cast<unsigned long long>(runs),
       static_cast<unsigned long long>(first), static_cast<unsigned long long>(committed),
-      static_cast<unsigned long long>(leaders), static_cast<unsigned long long>(crashes), seconds);
+      static_cast<unsigned long long>(leaders), static_cast<unsigned long long>(crashes),
+      snapshot_counts.c_str(), seconds);
+  // A snapshot scenario that never installs a snapshot would pass without testing transfers;
+  // over a range of seeds every one of them must install some. A few seeds may have no reason
+  // to.
+  if (config->snapshot_every > 0 && !single && count >= kMinSeedsForSnapshotCheck) {
+    EXPECT_GT(snapshots.taken, 0u) << config->name << " took no snapshot";
+    EXPECT_GT(snapshots.installed, 0u) << config->name << " installed no snapshot";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, RaftSimulationTest, testing::ValuesIn(AllCases()), CaseName);
 
 TEST(RaftSimulationDeterminismTest, SameSeedGivesSameTrace) {
-  for (const std::string& name : {"chaos", "crash_restart", "double_crash_5", "partitions"}) {
+  for (const char* name : {"chaos", "crash_restart", "double_crash_5", "partitions",
+                           "snapshot_chaos", "compaction_crash"}) {
     absl::StatusOr<ScenarioConfig> config = ScenarioByName(name);
     ASSERT_TRUE(config.ok());
     for (uint64_t seed : {3u, 17u}) {

@@ -27,6 +27,10 @@ DEFINE_bool(send_before_persist, false,
 DEFINE_double(crash_rate, -1, "per-tick crash probability (negative: the scenario's own)");
 DEFINE_int32(pre_vote, -1, "RaftNodeOptions::pre_vote: 0 or 1 (-1: the scenario's own)");
 DEFINE_int32(check_quorum, -1, "RaftNodeOptions::check_quorum: 0 or 1 (-1: the scenario's own)");
+DEFINE_int32(snapshot_every, -1,
+             "snapshot every N applied entries, 0 for never (-1: the scenario's own)");
+DEFINE_int32(snapshot_tail, -1,
+             "entries kept before a snapshot's index when compacting (-1: the scenario's own)");
 DEFINE_bool(verbose, false, "print every step of every run (use with one seed)");
 DEFINE_bool(list, false, "list the scenarios and exit");
 
@@ -62,6 +66,8 @@ int main(int argc, char** argv) {
     config->send_before_persist = FLAGS_send_before_persist;
     if (FLAGS_pre_vote >= 0) config->node_options.pre_vote = FLAGS_pre_vote == 1;
     if (FLAGS_check_quorum >= 0) config->node_options.check_quorum = FLAGS_check_quorum == 1;
+    if (FLAGS_snapshot_every >= 0) config->snapshot_every = FLAGS_snapshot_every;
+    if (FLAGS_snapshot_tail >= 0) config->snapshot_tail = FLAGS_snapshot_tail;
     for (uint64_t seed = FLAGS_seed; seed < FLAGS_seed + FLAGS_seeds; ++seed) {
       std::function<void(const std::string&)> log;
       if (FLAGS_verbose) log = [](const std::string& line) { std::printf("%s\n", line.c_str()); };

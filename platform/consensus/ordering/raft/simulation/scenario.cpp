@@ -31,7 +31,10 @@ std::vector<std::string> ScenarioNames() {
           "stale_messages",
           "election_storm",
           "crash_after_hard_state",
-          "chaos"};
+          "chaos",
+          "snapshot_catch_up",
+          "compaction_crash",
+          "snapshot_chaos"};
 }
 
 absl::StatusOr<ScenarioConfig> ScenarioByName(const std::string& name) {
@@ -117,6 +120,64 @@ absl::StatusOr<ScenarioConfig> ScenarioByName(const std::string& name) {
     c.crash_rate = 0.02;
     c.max_down = 2;
     c.crashes_at_once = 1;
+    c.transfer_rate = 0.01;
+    c.proposal_rate = 0.8;
+  } else if (name == "snapshot_catch_up") {
+    // Followers stay down or cut off for long stretches while the leader takes snapshots
+    // and compacts past them; they catch up through InstallSnapshot messages that the
+    // network drops, duplicates and reorders.
+    c.snapshot_every = 10;
+    c.snapshot_tail = 2;
+    c.proposal_rate = 0.8;
+    c.crash_rate = 0.02;
+    c.max_down = 1;
+    c.crash_leader_bias = 0.1;
+    c.min_down_ticks = 40;
+    c.max_down_ticks = 120;
+    c.partition_change_rate = 0.02;
+    c.fault_network.drop_rate = 0.05;
+    c.fault_network.duplicate_rate = 0.05;
+    c.fault_network.max_delay = 20;
+  } else if (name == "compaction_crash") {
+    // Frequent snapshots and frequent crashes, only at the points around storing a
+    // snapshot, compacting, installing a received one and persisting what it changed.
+    c.snapshot_every = 4;
+    c.snapshot_tail = 1;
+    c.snapshot_timeout_ticks = 15;
+    c.proposal_rate = 0.8;
+    c.crash_rate = 0.08;
+    c.max_down = 2;
+    c.crash_leader_bias = 0.3;
+    c.min_down_ticks = 10;
+    c.max_down_ticks = 60;
+    // Installs are rarer than snapshots: their points are listed twice to strike as often.
+    c.crash_points = {CrashPoint::kAfterSnapshotSave,
+                      CrashPoint::kBetweenCompactions,
+                      CrashPoint::kAfterSnapshotInstall,
+                      CrashPoint::kAfterRestoreSnapshot,
+                      CrashPoint::kAfterSnapshotCompaction,
+                      CrashPoint::kAfterSnapshotInstall,
+                      CrashPoint::kAfterRestoreSnapshot,
+                      CrashPoint::kAfterSnapshotCompaction,
+                      CrashPoint::kBeforePersist,
+                      CrashPoint::kAfterHardState,
+                      CrashPoint::kAfterLogWrite};
+    c.fault_network.duplicate_rate = 0.05;
+  } else if (name == "snapshot_chaos") {
+    // chaos with snapshots: late and duplicated snapshots, transfers across elections,
+    // and crashes at every point, the snapshot ones included.
+    c.snapshot_every = 8;
+    c.snapshot_tail = 3;
+    c.fault_network.drop_rate = 0.08;
+    c.fault_network.duplicate_rate = 0.05;
+    c.fault_network.max_delay = 30;
+    c.fault_network.long_delay_rate = 0.01;
+    c.fault_network.long_delay_max = 300;
+    c.partition_change_rate = 0.02;
+    c.asymmetric_partitions = true;
+    c.crash_rate = 0.02;
+    c.max_down = 2;
+    c.max_down_ticks = 100;
     c.transfer_rate = 0.01;
     c.proposal_rate = 0.8;
   } else {

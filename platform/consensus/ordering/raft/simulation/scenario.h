@@ -64,6 +64,11 @@ struct ScenarioConfig {
   double transfer_rate = 0.0;
   // -1: decided by the seed; 0: volatile; 1: durable (see ClusterOptions).
   int durable_state_machine = -1;
+  // Snapshots and log compaction (see ClusterOptions::snapshot_every). With snapshots on,
+  // crashes also strike around taking, compacting and installing them.
+  int snapshot_every = 0;
+  int snapshot_tail = 0;
+  int snapshot_timeout_ticks = 30;
 
   RaftNodeOptions node_options;
   // See ClusterOptions::send_before_persist (for testing the checks only).

@@ -171,6 +171,12 @@ std::string ExtraFlags(const ScenarioConfig& config) {
   if (config.node_options.check_quorum != base->node_options.check_quorum) {
     absl::StrAppend(&flags, " --check_quorum=", config.node_options.check_quorum ? 1 : 0);
   }
+  if (config.snapshot_every != base->snapshot_every) {
+    absl::StrAppend(&flags, " --snapshot_every=", config.snapshot_every);
+  }
+  if (config.snapshot_tail != base->snapshot_tail) {
+    absl::StrAppend(&flags, " --snapshot_tail=", config.snapshot_tail);
+  }
   if (config.send_before_persist) absl::StrAppend(&flags, " --send_before_persist");
   return flags;
 }
@@ -187,6 +193,9 @@ RunResult RunScenario(const ScenarioConfig& config, uint64_t seed,
   options.node_options = config.node_options;
   options.send_before_persist = config.send_before_persist;
   options.crash_on_truncate_rate = config.crash_on_truncate_rate;
+  options.snapshot_every = config.snapshot_every;
+  options.snapshot_tail = config.snapshot_tail;
+  options.snapshot_timeout_ticks = config.snapshot_timeout_ticks;
   options.log = std::move(log);
   SimulatedCluster cluster(options);
   cluster.network().set_options(config.fault_network);
@@ -234,23 +243,33 @@ RunResult RunScenario(const ScenarioConfig& config, uint64_t seed,
   result.reads_issued = cluster.reads().issued;
   result.reads_served = cluster.reads().served;
   result.reads_dropped = cluster.reads().dropped;
+  result.snapshots_enabled = config.snapshot_every > 0;
+  result.snapshots = cluster.snapshots();
   return result;
 }
 
 std::string RunResult::Summary() const {
+  // Snapshot counts only where snapshots are on, so that other summaries stay as they were.
+  const std::string snapshot_counts =
+      snapshots_enabled ? absl::StrFormat(
+                              " snapshots{taken=%d sent=%d installed=%d stale=%d refused=%d "
+                              "timed_out=%d}",
+                              snapshots.taken, snapshots.sent, snapshots.installed, snapshots.stale,
+                              snapshots.refused, snapshots.timed_out)
+                        : "";
   return absl::StrFormat(
       "%s seed=%d nodes=%d %s sm=%s ticks=%d steps=%d leaders=%d max_term=%d committed=%d "
       "crashes=%d proposals{accepted=%d acked=%d dropped=%d orphaned=%d committed=%d "
       "rejected=%d no_leader=%d} reads{issued=%d served=%d dropped=%d} "
-      "msgs{sent=%d dropped=%d cut=%d dup=%d late=%d} "
+      "msgs{sent=%d dropped=%d cut=%d dup=%d late=%d}%s "
       "heal->leader=%d heal->converged=%d trace=%016x",
       scenario, seed, nodes, ok ? "OK" : "VIOLATION",
       durable_state_machine ? "durable" : "volatile", ticks, steps, leaders_seen, max_term,
       committed_index, crashes, proposals.accepted, proposals.acked, proposals.dropped,
       proposals.orphaned, proposals.committed, proposals.rejected, proposals.no_leader,
       reads_issued, reads_served, reads_dropped, network.sent, network.dropped, network.cut,
-      network.duplicated, network.long_delayed, heal_to_leader_ticks, heal_to_converged_ticks,
-      trace_hash);
+      network.duplicated, network.long_delayed, snapshot_counts, heal_to_leader_ticks,
+      heal_to_converged_ticks, trace_hash);
 }
 
 std::string RunResult::ReproduceHint() const {

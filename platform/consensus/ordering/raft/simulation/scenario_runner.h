@@ -7,6 +7,7 @@
 
 #include "platform/consensus/ordering/raft/simulation/proposal_tracker.h"
 #include "platform/consensus/ordering/raft/simulation/scenario.h"
+#include "platform/consensus/ordering/raft/simulation/simulated_cluster.h"
 #include "platform/consensus/ordering/raft/simulation/simulated_network.h"
 
 namespace resdb {
@@ -36,6 +37,9 @@ struct RunResult {
   uint64_t reads_issued = 0;
   uint64_t reads_served = 0;
   uint64_t reads_dropped = 0;
+  // Snapshot activity (all zero unless the scenario takes snapshots).
+  bool snapshots_enabled = false;
+  SimulatedCluster::SnapshotCounts snapshots;
 
   // One line: what happened in the run.
   std::string Summary() const;

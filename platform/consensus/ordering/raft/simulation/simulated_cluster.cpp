@@ -55,35 +55,19 @@ const char* CrashPointName(CrashPoint point) {
       return "after-send-before-apply";
     case CrashPoint::kAfterApply:
       return "after-apply-before-advance";
+    case CrashPoint::kAfterSnapshotSave:
+      return "after-snapshot-save-before-compaction";
+    case CrashPoint::kBetweenCompactions:
+      return "between-log-and-raft-compaction";
+    case CrashPoint::kAfterSnapshotInstall:
+      return "after-snapshot-install-before-restore";
+    case CrashPoint::kAfterRestoreSnapshot:
+      return "after-restore-snapshot-before-ready";
+    case CrashPoint::kAfterSnapshotCompaction:
+      return "after-ready-snapshot-before-log-write";
   }
   return "unknown";
 }
-
-// What a node loses when it crashes: everything but its Storage and its state machine.
-// Members are destroyed in reverse order, so users go before what they use.
-struct SimulatedCluster::Process {
-  PrefixAllocator allocator;
-  std::unique_ptr<Storage> log_view;
-  std::unique_ptr<Storage> state_view;
-  std::unique_ptr<RaftLog> log;
-  std::unique_ptr<RaftPersistentState> state;
-  std::unique_ptr<RaftNode> raft;
-};
-
-struct SimulatedCluster::SimNode {
-  int64_t id = 0;
-  // The node's disk: survives crashes.
-  std::unique_ptr<Storage> storage;
-  std::unique_ptr<Process> process;  // null while down
-  uint64_t incarnation = 0;
-  bool crash_armed = false;
-  CrashPoint crash_point = CrashPoint::kNow;
-  std::vector<Entry> applied;
-  // Term and commit index at the end of the previous step (reset at restart): neither may
-  // decrease while the process lives.
-  uint64_t seen_term = 0;
-  uint64_t seen_commit = 0;
-};
 
 SimulatedCluster::SimulatedCluster(ClusterOptions options)
     : options_(std::move(options)),
@@ -203,6 +187,7 @@ void SimulatedCluster::RunTick() {
     n.process->raft->Tick();
     ProcessReady(n);
   }
+  ServeSnapshots();
   EndStep(absl::StrCat("tick ", ticks_));
 }
 
@@ -225,12 +210,16 @@ void SimulatedCluster::Deliver(int64_t at, const RaftMessage& message) {
       RaftMessage::Parse(message.from, message.to, message.user_type, bytes);
   if (!parsed.ok()) {
     Fail(absl::StrCat("message does not parse back: ", parsed.status().ToString()));
+  } else if (parsed->user_type == RAFT_INSTALL_SNAPSHOT) {
+    // Snapshot transfer is the caller's business, not Step's.
+    OnInstallSnapshot(n, *parsed);
   } else {
     absl::Status s = n.process->raft->Step(*parsed);
     if (!s.ok()) {
       Fail(absl::StrCat("Step refused a well-formed message: ", s.ToString()));
     }
     ProcessReady(n);
+    if (parsed->user_type == RAFT_INSTALL_SNAPSHOT_RESPONSE) OnSnapshotResponse(n, *parsed);
   }
   EndStep(what);
 }
@@ -280,7 +269,12 @@ void SimulatedCluster::ProcessReady(SimNode& node) {
     }
     if (CrashHere(node, CrashPoint::kAfterHardState)) return;
 
-    // 2. The durable log: truncate, append, then record the commit index.
+    // 2. The durable log: the boundary of a restored snapshot, truncate, append, then record
+    //    the commit index.
+    if (rd.snapshot.has_value()) {
+      if (!ApplyReadySnapshot(node, *rd.snapshot)) return;
+      if (CrashHere(node, CrashPoint::kAfterSnapshotCompaction)) return;
+    }
     if (rd.truncate_from != 0) {
       absl::Status s = p.log->Truncate(rd.truncate_from);
       if (!s.ok()) {
@@ -320,7 +314,8 @@ void SimulatedCluster::ProcessReady(SimNode& node) {
     // proposal dropped and carry the entry that replaced it.
     for (const auto& [id, reason] : rd.dropped_proposals) {
       Log(absl::StrCat("  node ", node.id, " dropped proposal ", id, ": ", reason));
-      const std::string problem = tracker_.OnDropped(node.id, node.incarnation, id, reason);
+      const std::string problem =
+          tracker_.OnDropped(node.id, node.incarnation, id, reason, rd.snapshot.has_value());
       if (!problem.empty()) Fail(problem);
     }
     for (const Entry& e : rd.committed_entries) {
@@ -352,6 +347,7 @@ void SimulatedCluster::ProcessReady(SimNode& node) {
     if (CrashHere(node, CrashPoint::kAfterApply)) return;
 
     raft.Advance(rd);
+    if (!MaybeTakeSnapshot(node)) return;
   }
 }
 
@@ -470,7 +466,7 @@ void SimulatedCluster::TransferLeadership(int64_t id, int64_t to) {
 }
 
 // ---------------------------------------------------------------------------
-// Crashes
+// Crashes and restarts
 
 void SimulatedCluster::Crash(int64_t id, CrashPoint point) {
   SimNode& n = Get(id);
@@ -489,6 +485,8 @@ void SimulatedCluster::DisarmCrashes() {
   for (auto& [id, n] : nodes_) n->crash_armed = false;
   crash_on_truncate_rate_ = 0;
 }
+
+void SimulatedCluster::DisarmCrash(int64_t id) { Get(id).crash_armed = false; }
 
 void SimulatedCluster::DoCrash(SimNode& node) {
   ++crashes_;
@@ -533,25 +531,7 @@ void SimulatedCluster::Restart(int64_t id) {
   p->state = std::move(*state);
 
   RaftRestoredState restored;
-  restored.hard_state = p->state->hard_state();
-  restored.snapshot = p->state->snapshot_metadata();
-  if (p->log->LastLogIndex() >= p->log->FirstIndex()) {
-    auto entries = p->log->Entries(p->log->FirstIndex(), p->log->LastLogIndex() + 1,
-                                   std::numeric_limits<uint64_t>::max());
-    if (!entries.ok()) return fail("RaftLog::Entries", entries.status());
-    restored.entries = std::move(*entries);
-  }
-  if (p->log->FirstIndex() == 1) checker_.CheckRestoredLog(id, restored.entries);
-  if (options_.durable_state_machine) {
-    if (restored.hard_state.last_applied() != n.applied.size()) {
-      Fail(absl::StrCat("node ", id, " persisted last_applied ", restored.hard_state.last_applied(),
-                        " but its state machine applied ", n.applied.size()));
-    }
-    restored.hard_state.set_last_applied(n.applied.size());
-  } else {
-    n.applied.clear();
-    restored.hard_state.set_last_applied(0);
-  }
+  if (!RestoreFromDisk(n, *p, &restored)) return;
 
   RaftNodeOptions node_options = options_.node_options;
   node_options.id = id;
@@ -566,6 +546,72 @@ void SimulatedCluster::Restart(int64_t id) {
   Trace(static_cast<uint64_t>(id));
   ProcessReady(n);
   EndStep(absl::StrCat("restart node ", id));
+}
+
+bool SimulatedCluster::RestoreFromDisk(SimNode& node, Process& p, RaftRestoredState* restored) {
+  auto fail = [&](const std::string& what, const absl::Status& s) {
+    Fail(absl::StrCat("node ", node.id, " cannot restart: ", what, ": ", s.ToString()));
+    return false;
+  };
+  if (node.snapshot.has_value()) {
+    // The stored snapshot is committed state. A crash after storing it may have left the
+    // durable log behind it (not yet compacted, or still holding entries that conflict with
+    // it): finish what its Ready would have done, and raise the commit index to it.
+    const SnapshotMetadata& meta = node.snapshot->metadata;
+    const uint64_t index = meta.last_included_index();
+    if (index + 1 < p.log->FirstIndex()) {
+      Fail(absl::StrCat("node ", node.id, " compacted its log to ", p.log->FirstIndex() - 1,
+                        " past its stored snapshot at ", index));
+      return false;
+    }
+    const absl::StatusOr<uint64_t> term = p.log->Term(index);
+    if (!term.ok() || *term != meta.last_included_term()) {
+      absl::Status s = p.log->CompactTo(index, meta.last_included_term());
+      if (!s.ok()) return fail("RaftLog::CompactTo", s);
+      checker_.OnDurableCompact(node.id, index, meta.last_included_term());
+    }
+    absl::Status s = p.log->CommitTo(index);
+    if (s.ok()) s = p.state->SetCommitIndex(index);
+    if (!s.ok()) return fail("commit index of the snapshot", s);
+  }
+  restored->hard_state = p.state->hard_state();
+  // RaftNode's log starts where the durable log does.
+  const uint64_t boundary = p.log->FirstIndex() - 1;
+  const absl::StatusOr<uint64_t> boundary_term = p.log->Term(boundary);
+  if (!boundary_term.ok()) return fail("RaftLog::Term of the boundary", boundary_term.status());
+  restored->snapshot.set_last_included_index(boundary);
+  restored->snapshot.set_last_included_term(*boundary_term);
+  if (p.log->LastLogIndex() >= p.log->FirstIndex()) {
+    auto entries = p.log->Entries(p.log->FirstIndex(), p.log->LastLogIndex() + 1,
+                                  std::numeric_limits<uint64_t>::max());
+    if (!entries.ok()) return fail("RaftLog::Entries", entries.status());
+    restored->entries = std::move(*entries);
+  }
+  checker_.CheckRestoredLog(node.id, p.log->FirstIndex(), restored->entries);
+  if (node.snapshot.has_value() && node.snapshot->metadata.has_membership()) {
+    // The log may still hold entries the snapshot covers; the snapshot's configuration
+    // stands as of its index.
+    restored->membership = node.snapshot->metadata.membership();
+    restored->membership_index = node.snapshot->metadata.last_included_index();
+  }
+
+  const uint64_t snapshot_index =
+      node.snapshot.has_value() ? node.snapshot->metadata.last_included_index() : 0;
+  if (options_.durable_state_machine) {
+    if (restored->hard_state.last_applied() != node.applied.size() ||
+        node.applied.size() < snapshot_index) {
+      Fail(absl::StrCat("node ", node.id, " persisted last_applied ",
+                        restored->hard_state.last_applied(), " and a snapshot at ", snapshot_index,
+                        " but its state machine applied ", node.applied.size()));
+    }
+  } else if (node.snapshot.has_value()) {
+    // The volatile state machine starts from the snapshot; the log after it is replayed.
+    node.applied = node.snapshot->state;
+  } else {
+    node.applied.clear();
+  }
+  restored->hard_state.set_last_applied(node.applied.size());
+  return true;
 }
 
 }  // namespace raft

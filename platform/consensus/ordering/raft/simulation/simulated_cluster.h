@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -30,8 +31,16 @@ enum class CrashPoint {
   kAfterLogWrite,   // everything persisted, no message sent
   kAfterSend,       // messages sent, nothing applied
   kAfterApply,      // applied, Advance not called
+  // Around snapshots (only reached with ClusterOptions::snapshot_every > 0):
+  kAfterSnapshotSave,        // own snapshot stored, nothing compacted
+  kBetweenCompactions,       // durable log or RaftNode compacted, not yet the other
+  kAfterSnapshotInstall,     // received snapshot stored, RestoreSnapshot not called
+  kAfterRestoreSnapshot,     // RestoreSnapshot called, its Ready not taken
+  kAfterSnapshotCompaction,  // Ready::snapshot applied to the durable log, nothing else
 };
+// The points of the Ready contract (the first six), and all of them.
 inline constexpr int kNumCrashPoints = 6;
+inline constexpr int kNumCrashPointsWithSnapshots = 11;
 const char* CrashPointName(CrashPoint point);
 
 struct ClusterOptions {
@@ -47,6 +56,13 @@ struct ClusterOptions {
   // a crash can lose a vote or an acknowledged entry. Only for checking that the invariant
   // checks notice such a bug.
   bool send_before_persist = false;
+  // Every `snapshot_every` applied entries (0: never) a node stores a snapshot of its state
+  // machine and compacts its log up to `snapshot_tail` entries before the snapshot's index.
+  // Leaders send their snapshot to followers that need entries compacted away, and give up
+  // on a transfer not answered within `snapshot_timeout_ticks`.
+  int snapshot_every = 0;
+  int snapshot_tail = 0;
+  int snapshot_timeout_ticks = 30;
   // Probability that a node crashes right after saving the hard state of a Ready that also
   // truncates its log: the window in which a commit index saved ahead of the log would cover
   // entries that are about to be overwritten.
@@ -67,6 +83,14 @@ struct ClusterOptions {
 // the messages to the network, apply the committed entries, Advance. The invariants are
 // checked after every step; the first violation stops nothing but is kept (ok() turns
 // false) together with a description of the step.
+//
+// With snapshots (ClusterOptions::snapshot_every), each node's disk also holds its latest
+// snapshot: the metadata and the state machine up to last_included_index, written in one
+// piece. A node compacts only after storing the snapshot that covers what it drops, and a
+// restart reads the snapshot's state and replays the durable log after it. Once per tick a
+// leader sends FollowersNeedingSnapshot() its stored snapshot in one InstallSnapshot message
+// through the network; the follower stores it, then calls RestoreSnapshot, and answers; the
+// answer (or a timeout) becomes ReportSnapshot.
 class SimulatedCluster {
  public:
   // Simulated time units per tick: message delays are drawn in units, so messages sent
@@ -104,11 +128,23 @@ class SimulatedCluster {
   const ReadCounts& reads() const { return reads_; }
   size_t pending_reads() const { return pending_reads_.size(); }
 
+  struct SnapshotCounts {
+    uint64_t taken = 0;      // snapshots nodes stored of their own state machine
+    uint64_t sent = 0;       // InstallSnapshot messages leaders sent
+    uint64_t installed = 0;  // snapshots followers stored and restored
+    uint64_t stale = 0;      // arrived at or below the receiver's commit index: ignored
+    uint64_t refused = 0;    // wrong term, or the receiver leads
+    uint64_t timed_out = 0;  // transfers the leader gave up waiting for
+  };
+  const SnapshotCounts& snapshots() const { return snapshots_; }
+
   // Crashes `id`: the RaftNode and everything not yet written to its Storage is lost. With
   // kNow at once; otherwise the crash strikes at that point of the node's next Ready.
   void Crash(int64_t id, CrashPoint point);
   // Cancels crashes armed for a later Ready and stops ClusterOptions::crash_on_truncate_rate.
   void DisarmCrashes();
+  // Cancels the crash armed at `id`, if any.
+  void DisarmCrash(int64_t id);
   // Rebuilds a crashed node from its Storage.
   void Restart(int64_t id);
 
@@ -125,7 +161,8 @@ class SimulatedCluster {
   int64_t Leader() const;
   // The highest term of any up node.
   uint64_t MaxTerm() const;
-  // The state machine of `id`: every applied entry, index i at position i - 1.
+  // The state machine of `id`: every applied entry, index i at position i - 1 (those of an
+  // installed snapshot included).
   const std::vector<Entry>& applied(int64_t id) const;
 
   SimulatedNetwork& network() { return network_; }
@@ -148,8 +185,48 @@ class SimulatedCluster {
   uint64_t trace_hash() const { return trace_hash_; }
 
  private:
-  struct Process;
-  struct SimNode;
+  // What a node loses when it crashes: everything but its disk (Storage and stored snapshot)
+  // and its state machine.
+  // Members are destroyed in reverse order, so users go before what they use.
+  struct Process {
+    PrefixAllocator allocator;
+    std::unique_ptr<Storage> log_view;
+    std::unique_ptr<Storage> state_view;
+    std::unique_ptr<RaftLog> log;
+    std::unique_ptr<RaftPersistentState> state;
+    std::unique_ptr<RaftNode> raft;
+    // Leader: the snapshot transfer in flight to each follower.
+    struct Transfer {
+      uint64_t term = 0;   // the leader's term when it sent
+      uint64_t index = 0;  // last_included_index of the snapshot sent
+      int64_t deadline_tick = 0;
+    };
+    std::map<int64_t, Transfer> transfers;
+  };
+
+  // A node's latest snapshot, on its disk: written in one piece, so a crash keeps the old
+  // one or the new one.
+  struct StoredSnapshot {
+    SnapshotMetadata metadata;
+    // The state machine up to metadata.last_included_index(): index i at position i - 1.
+    std::vector<Entry> state;
+  };
+
+  struct SimNode {
+    int64_t id = 0;
+    // The node's disk: survives crashes.
+    std::unique_ptr<Storage> storage;
+    std::optional<StoredSnapshot> snapshot;
+    std::unique_ptr<Process> process;  // null while down
+    uint64_t incarnation = 0;
+    bool crash_armed = false;
+    CrashPoint crash_point = CrashPoint::kNow;
+    std::vector<Entry> applied;
+    // Term and commit index at the end of the previous step (reset at restart): neither may
+    // decrease while the process lives.
+    uint64_t seen_term = 0;
+    uint64_t seen_commit = 0;
+  };
 
   SimNode& Get(int64_t id);
   const SimNode& Get(int64_t id) const;
@@ -163,7 +240,31 @@ class SimulatedCluster {
   void OnReadState(const SimNode& node, const ReadState& read);
   void OnDroppedRead(const SimNode& node, uint64_t context);
   void DoCrash(SimNode& node);
+  // Brings the durable state of a restarting node in line with its stored snapshot and
+  // returns the state to restore RaftNode from; false (and a violation) on a storage error.
+  bool RestoreFromDisk(SimNode& node, Process& process, RaftRestoredState* restored);
   void EndStep(const std::string& what);
+
+  // Snapshots (simulated_cluster_snapshot.cpp).
+  // After Advance: stores a snapshot and compacts once snapshot_every entries were applied
+  // since the last one. Returns false if the node crashed on the way.
+  bool MaybeTakeSnapshot(SimNode& node);
+  // Compacts the durable log and RaftNode's log to `index`, in an order drawn at random.
+  bool CompactLogs(SimNode& node, uint64_t index);
+  // Ready::snapshot: records the compaction boundary in the durable log.
+  bool ApplyReadySnapshot(SimNode& node, const SnapshotMetadata& metadata);
+  // Once per tick, for every leader: gives up on overdue transfers and sends its snapshot
+  // to followers that need one and have none in flight.
+  void ServeSnapshots();
+  void SendSnapshot(SimNode& leader, int64_t follower);
+  // An InstallSnapshot message reached `node` (instead of RaftNode::Step).
+  void OnInstallSnapshot(SimNode& node, const RaftMessage& message);
+  // Stores the snapshot as the node's state and restores RaftNode from it. Returns false if
+  // the node crashed on the way.
+  bool InstallSnapshot(SimNode& node, const SnapshotMetadata& metadata, std::vector<Entry> state);
+  // An InstallSnapshotResponse, already stepped into `node`'s RaftNode.
+  void OnSnapshotResponse(SimNode& node, const RaftMessage& message);
+
   void Log(const std::string& line) const {
     if (options_.log) options_.log(line);
   }
@@ -187,6 +288,7 @@ class SimulatedCluster {
   std::map<uint64_t, ReadOutcome> read_outcomes_;  // by context
   uint64_t next_read_context_ = 1;
   ReadCounts reads_;
+  SnapshotCounts snapshots_;
   ProposalTracker tracker_;
   int64_t now_ = 0;
   int64_t ticks_ = 0;
