@@ -272,6 +272,9 @@ absl::StatusOr<KVResponse> KVClient::Impl::ExecuteOnOne(const ResDBMessage& enve
     size_t next = (index + 1) % n;
     if (!rpc.ok()) {
       if (rpc.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+        // An attempt started just before the deadline says nothing new: what the earlier ones
+        // answered ("no leader", ...) is the better reason.
+        if (!last_error.ok()) break;
         return absl::DeadlineExceededError(absl::StrCat(
             "no answer within the ", timeout_ms, " ms client timeout from ", Describe(index)));
       }

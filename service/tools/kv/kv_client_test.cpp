@@ -217,6 +217,19 @@ TEST(KVClientTest, NoLeaderAnywhereIsUnavailableNamingTheLastKnownLeader) {
   EXPECT_EQ(a.ReceivedRequests().back().request_id(), a.ReceivedRequests()[0].request_id());
 }
 
+TEST(KVClientTest, TheDeadlineCuttingALastAttemptShortKeepsTheEarlierReason) {
+  FakeReplica lone(1);
+  lone.AnswerNoLeader(0);
+  // Each answer takes 200 ms and the pauses between attempts grow from 50 ms: the third
+  // attempt is in flight when the 600 ms deadline passes, and the failure still says why the
+  // earlier ones failed.
+  lone.SetDelayMs(200);
+  KVClient client(RaftConfig({{1, lone.port()}}, /*timeout_ms=*/600));
+  const absl::Status failed = client.Set("k", "v");
+  EXPECT_TRUE(absl::IsUnavailable(failed)) << failed;
+  EXPECT_NE(std::string(failed.message()).find("no leader"), std::string::npos) << failed;
+}
+
 TEST(KVClientTest, ReplicaStatusesMapToTypedErrors) {
   FakeReplica replica(1);
   KVClient client(RaftConfig({{1, replica.port()}}));
