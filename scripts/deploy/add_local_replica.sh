@@ -10,6 +10,8 @@
 #   --learner   keep it a learner (receives the log, does not vote); otherwise it is promoted
 #               to voter once it has caught up
 #   --no_build  use the binaries already built (bazel build -c opt)
+#   RESDB_BIN_DIR (environment): take the binaries from this directory, laid out like
+#                bazel-bin, instead of building
 #
 # Writes DIR/replicaN/server.config (the replicas of DIR/client.config plus N), starts
 # kv_service --join on it with its data in DIR/replicaN/data, asks the leader to add it
@@ -61,13 +63,13 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
   die "port $port on 127.0.0.1 is in use; pick another --port"
 fi
 
-if [ "$build" -eq 1 ]; then
+if [ "$build" -eq 1 ] && [ -z "${RESDB_BIN_DIR:-}" ]; then
   bash "$repo/scripts/install_deps.sh" >/dev/null || die "installing dependencies failed"
   (cd "$repo" && bazel build -c opt //service/kv:kv_service //service/tools/keys:resdb_keygen \
     //service/tools/admin:resdb_admin >"$dir/build.log" 2>&1) ||
     { tail -20 "$dir/build.log" >&2; die "build failed (full log: $dir/build.log)"; }
 fi
-bin=$(cd "$repo" && bazel info -c opt bazel-bin 2>/dev/null)
+bin=${RESDB_BIN_DIR:-$(cd "$repo" && bazel info -c opt bazel-bin 2>/dev/null)}
 server_bin="$bin/service/kv/kv_service"
 keygen_bin="$bin/service/tools/keys/resdb_keygen"
 admin_bin="$bin/service/tools/admin/resdb_admin"
@@ -92,13 +94,12 @@ with_new_replica() {
       }
     }' "$1"
 }
-# Relative key paths in the config resolve against the replica's working directory, DIR.
 with_new_replica "$dir/client.config" >"$rdir/server.config"
 
-(cd "$dir" && nohup "$server_bin" --config "$rdir/server.config" --id "$id" --join \
-  --data_dir "$rdir/data" --private_key "$dir/keys/replica$id.key" \
-  >>"$rdir/server.log" 2>&1 </dev/null & echo $! >"$rdir/pid")
-pid=$(cat "$rdir/pid")
+nohup "$server_bin" --config "$rdir/server.config" --id "$id" --join --data_dir "$rdir/data" \
+  --private_key "$dir/keys/replica$id.key" >>"$rdir/server.log" 2>&1 </dev/null &
+pid=$!
+echo "$pid" >"$rdir/pid"
 deadline=$((SECONDS + 30))
 until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
   kill -0 "$pid" 2>/dev/null || die "replica $id exited: $(tail -1 "$rdir/server.log")"

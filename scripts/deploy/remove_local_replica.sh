@@ -6,7 +6,8 @@
 # Asks the leader to remove replica N (resdb_admin remove-replica, which returns once the
 # change is committed; a leader removing itself hands leadership over first), then stops
 # N's process and drops N from DIR/client.config. N's files stay in DIR/replicaN; a
-# replica once removed does not rejoin with its old data.
+# replica once removed does not rejoin with its old data. RESDB_BIN_DIR (environment): take
+# resdb_admin from this directory, laid out like bazel-bin, instead of building.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -14,7 +15,7 @@ dir=resdb_cluster
 id=""
 build=1
 
-usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "remove_local_replica: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -30,11 +31,12 @@ done
 [[ "$id" =~ ^[1-9][0-9]*$ ]] || die "--id is required: a positive replica id"
 [ -f "$dir/client.config" ] || die "no cluster in $dir"
 dir=$(cd "$dir" && pwd)
-if [ "$build" -eq 1 ]; then
+if [ "$build" -eq 1 ] && [ -z "${RESDB_BIN_DIR:-}" ]; then
   (cd "$repo" && bazel build -c opt //service/tools/admin:resdb_admin >"$dir/build.log" 2>&1) ||
     { tail -20 "$dir/build.log" >&2; die "build failed (full log: $dir/build.log)"; }
 fi
-admin_bin="$(cd "$repo" && bazel info -c opt bazel-bin 2>/dev/null)/service/tools/admin/resdb_admin"
+bin=${RESDB_BIN_DIR:-$(cd "$repo" && bazel info -c opt bazel-bin 2>/dev/null)}
+admin_bin="$bin/service/tools/admin/resdb_admin"
 [ -x "$admin_bin" ] || die "$admin_bin is missing: run without --no_build"
 
 "$admin_bin" --config "$dir/client.config" remove-replica --id "$id" ||

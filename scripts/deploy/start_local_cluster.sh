@@ -10,6 +10,8 @@
 #   --dir        deployment directory (default ./resdb_cluster)
 #   --base_port  replica i listens on base_port + i (default 20000)
 #   --no_build   use the binaries already built (bazel build -c opt)
+#   RESDB_BIN_DIR (environment): take the binaries from this directory, laid out like
+#                bazel-bin, instead of building
 #
 # Installs what is missing, builds, writes DIR/server.config, DIR/client.config and a key pair
 # per replica under DIR/keys, then starts every replica with its data in DIR/replica<ID>/data,
@@ -30,7 +32,7 @@ dir=resdb_cluster
 base_port=20000
 build=1
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "start_local_cluster: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -59,7 +61,7 @@ esac
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 
-if [ "$build" -eq 1 ]; then
+if [ "$build" -eq 1 ] && [ -z "${RESDB_BIN_DIR:-}" ]; then
   bash "$repo/scripts/install_deps.sh" >/dev/null || die "installing dependencies failed"
   # Optimized: a local cluster is what people measure.
   (cd "$repo" && bazel build -c opt //service/kv:kv_service //service/tools/kv:kv_service_tools \
@@ -67,7 +69,7 @@ if [ "$build" -eq 1 ]; then
     //service/tools/admin:resdb_admin >"$dir/build.log" 2>&1) ||
     { tail -20 "$dir/build.log" >&2; die "build failed (full log: $dir/build.log)"; }
 fi
-bin=$(cd "$repo" && bazel info -c opt bazel-bin 2>/dev/null)
+bin=${RESDB_BIN_DIR:-$(cd "$repo" && bazel info -c opt bazel-bin 2>/dev/null)}
 server_bin="$bin/service/kv/kv_service"
 keygen_bin="$bin/service/tools/keys/resdb_keygen"
 admin_bin="$bin/service/tools/admin/resdb_admin"
@@ -80,6 +82,7 @@ running() {
 
 if [ -f "$dir/server.config" ]; then
   echo "start_local_cluster: restarting the stopped replicas in $dir on their existing data and config"
+  protocol=$(grep -Eo '"consensus_protocol": *"[a-z]*"' "$dir/server.config" | grep -Eo '[a-z]+"$' | tr -d '"')
 else
   # A port taken by another cluster would only show once a replica fails to listen, and the
   # config would keep it: check before writing anything.
