@@ -21,6 +21,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+source "$repo/scripts/deploy/lib.sh"
 dir=resdb_cluster
 id=""
 port=""
@@ -59,23 +60,8 @@ if [ -z "$port" ]; then
 fi
 [[ "$port" =~ ^[0-9]+$ ]] && [ "$port" -ge 1024 ] && [ "$port" -le 65535 ] ||
   die "--port must be a number in 1024..65535"
-if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-  die "port $port on 127.0.0.1 is in use; pick another --port"
-fi
-
-if [ "$build" -eq 1 ] && [ -z "${RESDB_BIN_DIR:-}" ]; then
-  bash "$repo/scripts/install_deps.sh" >/dev/null || die "installing dependencies failed"
-  (cd "$repo" && bazel build -c opt //service/kv:kv_service //service/tools/keys:resdb_keygen \
-    //service/tools/admin:resdb_admin >"$dir/build.log" 2>&1) ||
-    { tail -20 "$dir/build.log" >&2; die "build failed (full log: $dir/build.log)"; }
-fi
-bin=${RESDB_BIN_DIR:-$(cd "$repo" && bazel info -c opt bazel-bin 2>/dev/null)}
-server_bin="$bin/service/kv/kv_service"
-keygen_bin="$bin/service/tools/keys/resdb_keygen"
-admin_bin="$bin/service/tools/admin/resdb_admin"
-for binary in "$server_bin" "$keygen_bin" "$admin_bin"; do
-  [ -x "$binary" ] || die "$binary is missing: run without --no_build"
-done
+port_in_use "$port" && die "port $port on 127.0.0.1 is in use; pick another --port"
+find_binaries "$build" "$dir/build.log"
 
 rdir="$dir/replica$id"
 mkdir -p "$rdir" "$dir/keys"
@@ -100,21 +86,15 @@ nohup "$server_bin" --config "$rdir/server.config" --id "$id" --join --data_dir 
   --private_key "$dir/keys/replica$id.key" >>"$rdir/server.log" 2>&1 </dev/null &
 pid=$!
 echo "$pid" >"$rdir/pid"
-deadline=$((SECONDS + 30))
-until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
-  kill -0 "$pid" 2>/dev/null || die "replica $id exited: $(tail -1 "$rdir/server.log")"
-  if [ $SECONDS -ge $deadline ]; then
-    kill "$pid" 2>/dev/null || true
-    die "replica $id did not listen on port $port within 30 s (log: $rdir/server.log)"
-  fi
-  sleep 0.2
-done
+if ! why=$(wait_listening "$pid" "$port" $((SECONDS + 30))); then
+  stop_replica "$rdir/pid" || true
+  die "replica $id $why: $(tail -1 "$rdir/server.log")"
+fi
 echo "add_local_replica: replica $id started on 127.0.0.1:$port (pid $pid), asking the leader to add it"
 
 if ! "$admin_bin" --config "$dir/client.config" add-replica --id "$id" \
     --address "127.0.0.1:$port" "${learner[@]}"; then
-  kill "$pid" 2>/dev/null || true
-  rm -f "$rdir/pid"
+  stop_replica "$rdir/pid" || true
   die "the leader did not add replica $id; it was stopped (its files stay in $rdir)"
 fi
 with_new_replica "$dir/client.config" >"$dir/client.config.new"

@@ -11,6 +11,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+source "$repo/scripts/deploy/lib.sh"
 dir=resdb_cluster
 id=""
 build=1
@@ -31,28 +32,12 @@ done
 [[ "$id" =~ ^[1-9][0-9]*$ ]] || die "--id is required: a positive replica id"
 [ -f "$dir/client.config" ] || die "no cluster in $dir"
 dir=$(cd "$dir" && pwd)
-if [ "$build" -eq 1 ] && [ -z "${RESDB_BIN_DIR:-}" ]; then
-  (cd "$repo" && bazel build -c opt //service/tools/admin:resdb_admin >"$dir/build.log" 2>&1) ||
-    { tail -20 "$dir/build.log" >&2; die "build failed (full log: $dir/build.log)"; }
-fi
-bin=${RESDB_BIN_DIR:-$(cd "$repo" && bazel info -c opt bazel-bin 2>/dev/null)}
-admin_bin="$bin/service/tools/admin/resdb_admin"
-[ -x "$admin_bin" ] || die "$admin_bin is missing: run without --no_build"
+find_binaries "$build" "$dir/build.log"
 
 "$admin_bin" --config "$dir/client.config" remove-replica --id "$id" ||
   die "the leader did not remove replica $id; it keeps running"
 
-pidfile="$dir/replica$id/pid"
-if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-  pid=$(cat "$pidfile")
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-fi
-rm -f "$pidfile"
+stop_replica "$dir/replica$id/pid" || true
 # Not restarted by start_local_cluster.sh any more.
 touch "$dir/replica$id/removed"
 

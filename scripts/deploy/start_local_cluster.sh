@@ -25,6 +25,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+source "$repo/scripts/deploy/lib.sh"
 protocol=pbft
 replicas=""
 service=kv
@@ -61,19 +62,7 @@ esac
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 
-if [ "$build" -eq 1 ] && [ -z "${RESDB_BIN_DIR:-}" ]; then
-  bash "$repo/scripts/install_deps.sh" >/dev/null || die "installing dependencies failed"
-  # Optimized: a local cluster is what people measure.
-  (cd "$repo" && bazel build -c opt //service/kv:kv_service //service/tools/kv:kv_service_tools \
-    //service/tools/kv:kv_benchmark //service/tools/keys:resdb_keygen \
-    //service/tools/admin:resdb_admin >"$dir/build.log" 2>&1) ||
-    { tail -20 "$dir/build.log" >&2; die "build failed (full log: $dir/build.log)"; }
-fi
-bin=${RESDB_BIN_DIR:-$(cd "$repo" && bazel info -c opt bazel-bin 2>/dev/null)}
-server_bin="$bin/service/kv/kv_service"
-keygen_bin="$bin/service/tools/keys/resdb_keygen"
-admin_bin="$bin/service/tools/admin/resdb_admin"
-[ -x "$server_bin" ] || die "$server_bin is missing: run without --no_build"
+find_binaries "$build" "$dir/build.log"
 
 # Never start a second process on the data of a running replica.
 running() {
@@ -87,7 +76,7 @@ else
   # A port taken by another cluster would only show once a replica fails to listen, and the
   # config would keep it: check before writing anything.
   for id in $(seq 1 "$replicas"); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$((base_port + id))") 2>/dev/null; then
+    if port_in_use $((base_port + id)); then
       die "port $((base_port + id)) on 127.0.0.1 is in use (another cluster?); pick another --base_port"
     fi
   done
@@ -153,22 +142,14 @@ for id in $ids; do
   started+=($!)
 done
 
-# Wait until each replica listens, or report the first one that died.
+# Wait until each replica listens, or report the first one that did not.
 deadline=$((SECONDS + 60))
 for id in $ids; do
   port=$(grep -o "\"id\": $id, \"ip\": \"[^\"]*\", \"port\": [0-9]*" "$(config_of "$id")" | grep -o '[0-9]*$')
-  pid=$(cat "$dir/replica$id/pid")
-  until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      cleanup_on_failure
-      die "replica $id exited: $(tail -1 "$dir/replica$id/server.log")"
-    fi
-    if [ $SECONDS -ge $deadline ]; then
-      cleanup_on_failure
-      die "replica $id did not listen on port $port within 60 s (log: $dir/replica$id/server.log)"
-    fi
-    sleep 0.2
-  done
+  if ! why=$(wait_listening "$(cat "$dir/replica$id/pid")" "$port" "$deadline"); then
+    cleanup_on_failure
+    die "replica $id $why: $(tail -1 "$dir/replica$id/server.log")"
+  fi
 done
 
 # Wait until a replica reports itself leader (RAFT) or primary (PBFT), so that the cluster
@@ -178,7 +159,6 @@ if grep -Eq '"consensus_protocol": *"raft"' "$dir/server.config"; then
 else
   role=primary
 fi
-[ -x "$admin_bin" ] || { cleanup_on_failure; die "$admin_bin is missing: run without --no_build"; }
 until "$admin_bin" --config "$dir/client.config" status --json --timeout_ms 1000 2>/dev/null |
     grep -q "\"role\": *\"$role\""; do
   for id in $ids; do

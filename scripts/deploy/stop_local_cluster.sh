@@ -7,6 +7,8 @@
 # and configs stay, so start_local_cluster.sh --dir DIR restarts the same cluster.
 set -euo pipefail
 
+source "$(cd "$(dirname "$0")" && pwd)/lib.sh"
+
 dir=resdb_cluster
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -19,17 +21,6 @@ done
 
 stopped=0
 for pidfile in "$dir"/replica*/pid; do
-  [ -f "$pidfile" ] || continue
-  pid=$(cat "$pidfile")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-    stopped=$((stopped + 1))
-  fi
-  rm -f "$pidfile"
+  stop_replica "$pidfile" && stopped=$((stopped + 1))
 done
 echo "stop_local_cluster: stopped $stopped replica(s) in $dir"
