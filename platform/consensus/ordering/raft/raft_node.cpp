@@ -854,6 +854,9 @@ void RaftNode::HandleAppendResponse(const RaftMessage& m, const AppendEntriesRes
           break;
       }
       MaybeCommit();
+      // A commit can end this leadership (a removed leader steps down) or drop this follower
+      // (its removal committed), and `pr` with it.
+      if (role_ != Role::kLeader || progress_.count(m.from) == 0) return;
       if (m.from == lead_transferee_ && pr.match() == log_.last_index()) {
         SendTimeoutNow(m.from);
       }
