@@ -275,8 +275,8 @@ class ConsensusManagerRaft : public ConsensusManager {
   std::vector<UserRequest> pending_proposals_;
   std::optional<PendingTransfer> transfer_;
   std::optional<PendingMembership> membership_change_;
-  // The membership last acted on by SyncMembership.
-  std::optional<raft::Membership> synced_membership_;
+  // RaftNode::membership_version() last acted on by SyncMembership (0: none yet).
+  uint64_t synced_membership_version_ = 0;
   std::map<int64_t, OutgoingSnapshot> outgoing_snapshots_;
   // Encodes and saves one snapshot at a time, off the raft and executor threads.
   std::thread snapshot_thread_;

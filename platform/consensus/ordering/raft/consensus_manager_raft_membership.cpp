@@ -6,7 +6,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "platform/consensus/ordering/raft/consensus_manager_raft.h"
 #include "platform/networkstrate/network_address.h"
 
@@ -221,12 +220,9 @@ void ConsensusManagerRaft::AdvanceMembershipChange(Clock::time_point now) {
 }
 
 void ConsensusManagerRaft::SyncMembership() {
+  if (node_->membership_version() == synced_membership_version_) return;
+  synced_membership_version_ = node_->membership_version();
   const raft::Membership& membership = node_->membership();
-  if (synced_membership_.has_value() &&
-      google::protobuf::util::MessageDifferencer::Equals(*synced_membership_, membership)) {
-    return;
-  }
-  synced_membership_ = membership;
   for (const auto* ids : {&membership.voters(), &membership.learners()}) {
     for (int64_t id : *ids) {
       if (id == self_id_ || GetCommunicator()->HasPeer(id)) continue;
@@ -249,13 +245,18 @@ void ConsensusManagerRaft::SyncMembership() {
     state = MemberState::kRemoved;
   }
   const MemberState previous = member_state_.exchange(state);
+  bool changed;
   {
     std::lock_guard<std::mutex> lock(membership_mu_);
+    changed =
+        raft::DescribeMembership(published_membership_) != raft::DescribeMembership(membership) ||
+        previous != state;
     published_membership_ = membership;
   }
-  LOG(INFO) << "raft replica " << self_id_ << ": membership "
-            << raft::DescribeMembership(membership) << " (index " << node_->membership_index()
-            << "), this replica: " << MemberStateName(state);
+  LOG_IF(INFO, changed) << "raft replica " << self_id_ << ": membership "
+                        << raft::DescribeMembership(membership) << " (index "
+                        << node_->membership_index()
+                        << "), this replica: " << MemberStateName(state);
   if (state == MemberState::kRemoved && previous != MemberState::kRemoved) {
     // This replica will apply nothing more: the writes waiting here are answered now, and
     // their clients retry elsewhere with the same request ids.

@@ -672,6 +672,7 @@ void RaftNode::TruncateLogFrom(uint64_t index) {
 }
 
 void RaftNode::RefreshMembership() {
+  ++membership_version_;
   const Membership& current = membership_.Current();
   voters_.assign(current.voters().begin(), current.voters().end());
   learners_.assign(current.learners().begin(), current.learners().end());

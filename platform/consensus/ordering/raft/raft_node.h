@@ -267,6 +267,8 @@ class RaftNode {
   // commit_index() reaches it).
   const Membership& membership() const { return membership_.Current(); }
   uint64_t membership_index() const { return membership_.CurrentIndex(); }
+  // Changes whenever membership() may have changed, so a caller can notice cheaply.
+  uint64_t membership_version() const { return membership_version_; }
   // The configuration in effect at `index`, for a snapshot taken there (index must not be
   // below first_index() - 1).
   const Membership& MembershipAt(uint64_t index) const { return membership_.At(index); }
@@ -345,6 +347,7 @@ class RaftNode {
   // Cached from membership_.Current().
   std::vector<int64_t> voters_;
   std::vector<int64_t> learners_;
+  uint64_t membership_version_ = 0;
   std::mt19937_64 rng_;
 
   uint64_t term_ = 0;
