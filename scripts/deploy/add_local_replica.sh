@@ -97,6 +97,8 @@ if ! "$admin_bin" --config "$dir/client.config" add-replica --id "$id" \
   stop_replica "$rdir/pid" || true
   die "the leader did not add replica $id; it was stopped (its files stay in $rdir)"
 fi
+# A replica removed earlier and added again restarts with the others from now on.
+rm -f "$rdir/removed"
 with_new_replica "$dir/client.config" >"$dir/client.config.new"
 mv "$dir/client.config.new" "$dir/client.config"
 echo "add_local_replica: replica $id is a member; $dir/client.config lists it"
