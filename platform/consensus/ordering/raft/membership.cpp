@@ -6,6 +6,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
 namespace resdb {
 namespace raft {
@@ -80,6 +82,17 @@ absl::StatusOr<Membership> ChangeMembership(const Membership& current, Membershi
   }
   if (!address.empty()) (*next.mutable_addresses())[id] = address;
   return next;
+}
+
+std::string SerializeMembership(const Membership& membership) {
+  std::string data;
+  {
+    google::protobuf::io::StringOutputStream stream(&data);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    membership.SerializeToCodedStream(&coded);
+  }
+  return data;
 }
 
 std::string DescribeMembership(const Membership& membership) {

@@ -33,6 +33,10 @@ bool IsLearnerOf(const Membership& membership, int64_t id);
 absl::StatusOr<Membership> ChangeMembership(const Membership& current, MembershipChange change,
                                             int64_t id, const std::string& address);
 
+// The bytes of a CONFIG entry: `membership` serialized with map entries in key order, so that
+// the same membership always gives the same entry.
+std::string SerializeMembership(const Membership& membership);
+
 // "voters [1, 2, 4] learners [5]".
 std::string DescribeMembership(const Membership& membership);
 

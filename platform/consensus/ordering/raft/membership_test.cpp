@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
 #include <vector>
 
 namespace resdb {
@@ -32,6 +33,17 @@ TEST(ChangeMembershipTest, AddLearnerPromoteAndRemove) {
   auto removed = ChangeMembership(*promoted, MembershipChange::kRemove, 2, "");
   ASSERT_TRUE(removed.ok());
   EXPECT_EQ(DescribeMembership(*removed), "voters [1, 3, 4] learners []");
+}
+
+TEST(SerializeMembershipTest, SameMembershipSameBytesWhateverTheInsertionOrder) {
+  Membership a = Make({1, 2, 3});
+  Membership b = Make({1, 2, 3});
+  for (int64_t id : {4, 7, 5, 9, 6}) (*a.mutable_addresses())[id] = "h:" + std::to_string(id);
+  for (int64_t id : {9, 6, 5, 4, 7}) (*b.mutable_addresses())[id] = "h:" + std::to_string(id);
+  EXPECT_EQ(SerializeMembership(a), SerializeMembership(b));
+  Membership parsed;
+  ASSERT_TRUE(parsed.ParseFromString(SerializeMembership(a)));
+  EXPECT_EQ(parsed.addresses().at(7), "h:7");
 }
 
 TEST(ChangeMembershipTest, RefusesChangesThatMakeNoSenseWithTheirReason) {

@@ -331,10 +331,11 @@ absl::Status RaftNode::Step(const RaftMessage& m) {
       BecomeFollower(mterm, from_leader ? m.from : 0);
     }
   } else if (mterm < term_) {
-    if ((options_.check_quorum || options_.pre_vote) &&
-        std::holds_alternative<AppendEntriesRequest>(m.payload)) {
-      // A deposed leader that cannot learn the new term otherwise (its followers ignore
-      // its stale messages and reject its votes) learns it from this answer.
+    if (std::holds_alternative<AppendEntriesRequest>(m.payload)) {
+      // A deposed leader learns the new term from this answer. Without it, a leader whose
+      // only path to the newer term is this node would never step down: with PreVote and
+      // CheckQuorum off, a node left in an old configuration campaigns only among old
+      // members, and the current leader's appends to it are its only contact.
       AppendEntriesResponse resp;
       resp.set_term(term_);
       resp.set_follower_id(id_);
@@ -720,7 +721,7 @@ absl::StatusOr<uint64_t> RaftNode::ProposeMembership(MembershipChange change, in
   }
   auto next = ChangeMembership(membership_.Current(), change, node, address);
   if (!next.ok()) return next.status();
-  AppendEntry(Entry::CONFIG, next->SerializeAsString());
+  AppendEntry(Entry::CONFIG, SerializeMembership(*next));
   const uint64_t index = log_.last_index();
   // Removing a voter may leave a majority that already holds everything.
   MaybeCommit();

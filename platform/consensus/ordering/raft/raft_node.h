@@ -269,8 +269,9 @@ class RaftNode {
   uint64_t membership_index() const { return membership_.CurrentIndex(); }
   // Changes whenever membership() may have changed, so a caller can notice cheaply.
   uint64_t membership_version() const { return membership_version_; }
-  // The configuration in effect at `index`, for a snapshot taken there (index must not be
-  // below first_index() - 1).
+  // The configuration in effect at `index`, for a snapshot taken there. Exact from the later
+  // of first_index() - 1 and the index of the membership restored at start (a snapshot's);
+  // below that it answers the configuration as of that point.
   const Membership& MembershipAt(uint64_t index) const { return membership_.At(index); }
   bool IsLearner(int64_t id) const;
   // Term of the entry at `index`, if the log still holds it.

@@ -676,6 +676,24 @@ TEST(RaftNodeTest, Roles_SingleNodeClusterElectsItselfAndCommitsAlone) {
   EXPECT_EQ(rd.read_states[0].index, *index);
 }
 
+TEST(RaftNodeTest, Step_StaleLeaderLearnsTheNewTermEvenWithoutPreVoteAndCheckQuorum) {
+  RaftNodeOptions options = ThreeNodeOptions(1);
+  options.pre_vote = false;
+  options.check_quorum = false;
+  RaftRestoredState restored;
+  restored.hard_state.set_current_term(9);
+  RaftNode node(options, restored);
+  AppendEntriesRequest append;
+  append.set_term(4);
+  ASSERT_TRUE(node.Step(RaftMessage::Make(2, 1, append)).ok());
+  Ready rd = node.GetReady();
+  const std::vector<AppendEntriesResponse> answers =
+      PayloadsOf<AppendEntriesResponse>(rd.messages, 1, 2);
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].term(), 9u);
+  EXPECT_FALSE(answers[0].success());
+}
+
 TEST(RaftNodeTest, Step_MissingSenderAndMismatchedTypeAreRejectedHarmlessly) {
   RaftNode node(ThreeNodeOptions(1));
   AppendEntriesRequest append;

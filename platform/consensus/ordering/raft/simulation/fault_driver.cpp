@@ -7,7 +7,10 @@ namespace resdb {
 namespace raft {
 
 FaultDriver::FaultDriver(const ScenarioConfig& config, uint64_t seed, SimulatedCluster* cluster)
-    : config_(config), rng_(seed * 0xD1B54A32D192ED03ULL + 3), cluster_(cluster) {}
+    : config_(config),
+      rng_(seed * 0xD1B54A32D192ED03ULL + 3),
+      cluster_(cluster),
+      membership_(config, seed, cluster) {}
 
 void FaultDriver::Tick(int64_t tick) {
   RestartDue(tick);
@@ -16,6 +19,7 @@ void FaultDriver::Tick(int64_t tick) {
   MaybeRepartition();
   MaybeIsolateLeader(tick);
   MaybeTransfer();
+  membership_.Tick(tick);
   Propose();
   Read();
   cluster_->RunTick();

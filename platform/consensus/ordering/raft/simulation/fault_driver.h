@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "platform/consensus/ordering/raft/simulation/membership_driver.h"
 #include "platform/consensus/ordering/raft/simulation/scenario.h"
 #include "platform/consensus/ordering/raft/simulation/simulated_cluster.h"
 
@@ -57,6 +58,7 @@ class FaultDriver {
   // Node armed to crash at a snapshot point -> tick at which the crash is called off.
   std::map<int64_t, int64_t> disarm_at_;
   int64_t isolation_ends_at_ = -1;
+  MembershipDriver membership_;
 };
 
 }  // namespace raft

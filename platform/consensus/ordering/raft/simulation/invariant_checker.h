@@ -28,6 +28,21 @@ namespace raft {
 //    are in its snapshot, whose every entry was checked when it was applied or installed;
 //  - state-machine safety: no two nodes apply different entries at the same index. A node
 //    that installs a snapshot applies all of the snapshot's entries at once.
+// And membership changes (one server at a time, Raft thesis 4.1):
+//  - commit quorum: when a leader's commit index advances (while it leads, or in the step in
+//    which it stepped down in the same term after its own removal committed), the entry at
+//    the new commit index is in the durable log (or below the compaction boundary) of a
+//    majority of the voters of the configuration the leader is in at that moment. Learners
+//    and a leader that removed itself do not count;
+//  - one change at a time: once a leader has committed an entry of its term, its log holds at
+//    most one CONFIG entry above its commit index, of its own term, and the configuration
+//    in effect is the one that entry sets (membership_index() points at it);
+//  - leaders are voters: a node is a voter of its own configuration when it becomes leader,
+//    and a leader that is not one is a leader whose removal (an entry of its term) is not
+//    committed yet;
+//  - configuration agreement: for every committed CONFIG index a node holds (at or above its
+//    compaction boundary and the membership it restored at restart), MembershipAt(index)
+//    is what that entry says, and what every other node applied there.
 // The first violation is kept (described in words); later ones are ignored.
 class InvariantChecker {
  public:
@@ -49,6 +64,14 @@ class InvariantChecker {
   void OnInstall(int64_t node, uint64_t node_term, const std::vector<Entry>& state);
   // Called after every step with the nodes that are up.
   void CheckNodes(const std::map<int64_t, const RaftNode*>& live);
+  // `node` restarted; its RaftNode restored the membership in effect at `membership_floor`
+  // (0: none), which stands for every index at or below it.
+  void OnRestart(int64_t node, uint64_t membership_floor);
+  // `node` is about to crash: what it did in the step that ends here is checked first.
+  void OnCrash(int64_t node, const RaftNode& raft);
+  // The commit quorum check: the entry (index, term) that `leader` just committed must be
+  // durably held by a majority of the voters of `config`.
+  void CheckCommitQuorum(int64_t leader, const Membership& config, uint64_t index, uint64_t term);
 
   // Records a violation found elsewhere (keeps only the first).
   void Fail(std::string description);
@@ -79,9 +102,26 @@ class InvariantChecker {
     uint64_t base_chain = 0;
     // Chain hash and term of every entry after the boundary, base_index + 1 first.
     std::vector<std::pair<uint64_t, uint64_t>> entries;
+    // The CONFIG entries among them: index -> the configuration they set.
+    std::map<uint64_t, Membership> configs;
+  };
+
+  // What a live node looked like at the end of the previous step.
+  struct NodeView {
+    uint64_t term = 0;
+    bool leader = false;
+    uint64_t commit = 0;
   };
 
   DurableLog& Durable(int64_t node);
+  // Whether `node`'s durable log holds (index, term), or compacted it away.
+  bool DurablyHolds(int64_t node, uint64_t index, uint64_t term);
+  // The membership checks for one live node; `new_leader` if it leads a term not seen before.
+  void CheckMembership(int64_t id, const RaftNode& node, bool new_leader);
+  void CheckLeaderCommit(int64_t id, const RaftNode& node);
+  void CheckOneChangeAtATime(int64_t id, const RaftNode& node);
+  void CheckLeaderIsVoter(int64_t id, const RaftNode& node, bool new_leader);
+  void CheckConfigAgreement(int64_t id, const RaftNode& node);
   void CheckLeaderHas(int64_t leader, uint64_t leader_term, const RaftNode& node, uint64_t index);
 
   std::string violation_;
@@ -93,6 +133,10 @@ class InvariantChecker {
   std::vector<uint64_t> commit_order_;
   // term -> leader check of that term's leader.
   std::map<uint64_t, LeaderCheck> leaders_;
+  // index -> the configuration of the CONFIG entry applied there.
+  std::map<uint64_t, Membership> committed_configs_;
+  std::map<int64_t, NodeView> views_;
+  std::map<int64_t, uint64_t> membership_floors_;
 };
 
 // FNV-1a, used for chain and trace hashes (stable across platforms and runs).

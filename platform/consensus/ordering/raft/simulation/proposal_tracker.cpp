@@ -88,6 +88,14 @@ void ProposalTracker::OnCrash(int64_t node, uint64_t incarnation) {
   }
 }
 
+size_t ProposalTracker::pending(int64_t node) const {
+  size_t n = 0;
+  for (const auto& [key, position] : pending_) {
+    if (std::get<0>(key) == node) ++n;
+  }
+  return n;
+}
+
 ProposalTracker::Counts ProposalTracker::counts() const {
   Counts c;
   c.no_leader = no_leader_;

@@ -76,6 +76,8 @@ class ProposalTracker {
   void OnCrash(int64_t node, uint64_t incarnation);
 
   size_t pending() const { return pending_.size(); }
+  // Pending proposals accepted by any instance of `node`.
+  size_t pending(int64_t node) const;
   // The highest index of an acknowledged proposal: a client that saw this acknowledgement
   // must see the entry in any linearizable read it starts afterwards.
   uint64_t max_acked_index() const { return max_acked_index_; }

@@ -29,11 +29,18 @@ constexpr uint64_t kDefaultSeeds = 100;
 constexpr int kMaxReportedFailures = 3;
 // Seeds a snapshot scenario needs before it must have installed a snapshot.
 constexpr uint64_t kMinSeedsForSnapshotCheck = 20;
+// Seeds a membership scenario needs before it must have committed changes, and a leader
+// removed itself.
+constexpr uint64_t kMinSeedsForMembershipCheck = 20;
 
 struct Case {
   std::string scenario;
-  int nodes = 0;  // 0: the scenario's own
+  int nodes = 0;       // 0: the scenario's own
+  uint64_t seeds = 0;  // 0: kDefaultSeeds
 };
+
+// Membership scenarios run more nodes and ticks per seed: fewer seeds keep the test short.
+constexpr uint64_t kMembershipSeeds = 30;
 
 std::string Name(const Case& c) {
   std::string name = c.scenario;
@@ -47,7 +54,10 @@ void PrintTo(const Case& c, std::ostream* os) { *os << Name(c); }
 
 std::vector<Case> AllCases() {
   std::vector<Case> cases;
-  for (const std::string& name : ScenarioNames()) cases.push_back({name, 0});
+  for (const std::string& name : ScenarioNames()) {
+    const bool membership = name.rfind("membership", 0) == 0;
+    cases.push_back({name, 0, membership ? kMembershipSeeds : 0});
+  }
   cases.push_back({"partitions", 5});
   cases.push_back({"leader_isolation", 5});
   cases.push_back({"crash_restart", 5});
@@ -63,8 +73,9 @@ TEST_P(RaftSimulationTest, SafetyAndLivenessOverSeeds) {
   ASSERT_TRUE(config.ok()) << config.status();
   if (GetParam().nodes != 0) config->nodes = GetParam().nodes;
 
-  const ::resdb::simulation::SeedRange seeds =
-      ::resdb::simulation::SeedRangeFromEnv("RESDB_SIM_SEEDS", "RESDB_SIM_SEED", kDefaultSeeds);
+  const ::resdb::simulation::SeedRange seeds = ::resdb::simulation::SeedRangeFromEnv(
+      "RESDB_SIM_SEEDS", "RESDB_SIM_SEED",
+      GetParam().seeds != 0 ? GetParam().seeds : kDefaultSeeds);
   const uint64_t first = seeds.first;
   const uint64_t count = seeds.count;
   const bool single = seeds.single;
@@ -76,6 +87,7 @@ TEST_P(RaftSimulationTest, SafetyAndLivenessOverSeeds) {
   uint64_t crashes = 0;
   uint64_t leaders = 0;
   SimulatedCluster::SnapshotCounts snapshots;
+  SimulatedCluster::MembershipCounts membership;
   for (uint64_t seed = first; seed < first + count; ++seed) {
     const RunResult result = RunScenario(*config, seed);
     ++runs;
@@ -85,6 +97,9 @@ TEST_P(RaftSimulationTest, SafetyAndLivenessOverSeeds) {
     snapshots.taken += result.snapshots.taken;
     snapshots.sent += result.snapshots.sent;
     snapshots.installed += result.snapshots.installed;
+    membership.proposed += result.membership.proposed;
+    membership.committed += result.membership.committed;
+    membership.self_removals_committed += result.membership.self_removals_committed;
     if (single) std::printf("%s\n", result.Summary().c_str());
     if (!result.ok) {
       ADD_FAILURE() << "seed " << seed << " violated an invariant\n  " << result.violation << "\n  "
@@ -98,6 +113,11 @@ TEST_P(RaftSimulationTest, SafetyAndLivenessOverSeeds) {
   if (config->snapshot_every > 0) {
     snapshot_counts = absl::StrCat(", snapshots taken/sent/installed ", snapshots.taken, "/",
                                    snapshots.sent, "/", snapshots.installed);
+  }
+  if (config->spares > 0) {
+    absl::StrAppend(&snapshot_counts, ", membership changes proposed/committed ",
+                    membership.proposed, "/", membership.committed, ", leaders removed ",
+                    membership.self_removals_committed);
   }
   std::printf(
       "%s nodes=%d: %llu seeds from %llu, %llu entries committed, %llu leaders, "
@@ -113,13 +133,21 @@ TEST_P(RaftSimulationTest, SafetyAndLivenessOverSeeds) {
     EXPECT_GT(snapshots.taken, 0u) << config->name << " took no snapshot";
     EXPECT_GT(snapshots.installed, 0u) << config->name << " installed no snapshot";
   }
+  // Likewise a membership scenario must commit changes, leaders removing themselves among
+  // them (each scenario does so in about a quarter of its seeds).
+  if (config->membership_change_rate > 0 && !single && count >= kMinSeedsForMembershipCheck) {
+    EXPECT_GT(membership.committed, 0u) << config->name << " committed no membership change";
+    EXPECT_GT(membership.self_removals_committed, 0u)
+        << config->name << ": no leader removed itself";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, RaftSimulationTest, testing::ValuesIn(AllCases()), CaseName);
 
 TEST(RaftSimulationDeterminismTest, SameSeedGivesSameTrace) {
-  for (const char* name : {"chaos", "crash_restart", "double_crash_5", "partitions",
-                           "snapshot_chaos", "compaction_crash"}) {
+  for (const char* name :
+       {"chaos", "crash_restart", "double_crash_5", "partitions", "snapshot_chaos",
+        "compaction_crash", "membership_crash", "membership_snapshots"}) {
     absl::StatusOr<ScenarioConfig> config = ScenarioByName(name);
     ASSERT_TRUE(config.ok());
     for (uint64_t seed : {3u, 17u}) {
@@ -157,6 +185,26 @@ TEST(RaftSimulationSelfTest, DetectsMessagesSentBeforePersisting) {
     }
   }
   EXPECT_FALSE(example.empty()) << "no safety violation found in 400 seeds of a broken cluster";
+  std::printf("detected: %s\n", example.c_str());
+}
+
+// The same broken cluster with membership changes: a follower that acknowledges entries
+// before persisting them and then crashes is counted by the leader for entries it does not
+// hold, which the commit quorum check reports in the step of the commit.
+TEST(RaftSimulationSelfTest, CommitQuorumCatchesAcknowledgementsNotPersisted) {
+  absl::StatusOr<ScenarioConfig> config = ScenarioByName("membership_crash");
+  ASSERT_TRUE(config.ok());
+  config->send_before_persist = true;
+  config->crash_rate = 0.15;
+  config->crash_points = {CrashPoint::kBeforePersist};
+  std::string example;
+  for (uint64_t seed = 1; seed <= 400 && example.empty(); ++seed) {
+    const RunResult result = RunScenario(*config, seed);
+    if (result.violation.find("commit quorum") != std::string::npos) {
+      example = absl::StrCat("seed ", seed, ": ", result.violation);
+    }
+  }
+  EXPECT_FALSE(example.empty()) << "no commit quorum violation in 400 seeds of a broken cluster";
   std::printf("detected: %s\n", example.c_str());
 }
 

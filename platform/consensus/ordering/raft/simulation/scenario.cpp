@@ -34,7 +34,10 @@ std::vector<std::string> ScenarioNames() {
           "chaos",
           "snapshot_catch_up",
           "compaction_crash",
-          "snapshot_chaos"};
+          "snapshot_chaos",
+          "membership",
+          "membership_crash",
+          "membership_snapshots"};
 }
 
 absl::StatusOr<ScenarioConfig> ScenarioByName(const std::string& name) {
@@ -180,6 +183,57 @@ absl::StatusOr<ScenarioConfig> ScenarioByName(const std::string& name) {
     c.max_down_ticks = 100;
     c.transfer_rate = 0.01;
     c.proposal_rate = 0.8;
+  } else if (name == "membership") {
+    // Servers added, promoted and removed (leaders removing themselves included) over a
+    // network that drops, duplicates, reorders and partitions.
+    c.spares = 3;
+    c.membership_change_rate = 0.08;
+    c.fault_ticks = 400;
+    c.fault_network.drop_rate = 0.08;
+    c.fault_network.duplicate_rate = 0.05;
+    c.fault_network.max_delay = 30;
+    c.fault_network.long_delay_rate = 0.01;
+    c.fault_network.long_delay_max = 300;
+    c.partition_change_rate = 0.03;
+    c.asymmetric_partitions = true;
+    c.transfer_rate = 0.01;
+    c.proposal_rate = 0.6;
+  } else if (name == "membership_crash") {
+    // Changes with crashes at every point of the Ready contract: leaders crash in the middle
+    // of a change, leaders that removed themselves crash before and after stepping down, and
+    // nodes crash between saving the hard state and writing a log that drops a CONFIG entry.
+    c.spares = 3;
+    c.membership_change_rate = 0.1;
+    c.self_removal_bias = 0.4;
+    c.change_crash_rate = 0.08;
+    c.fault_ticks = 400;
+    c.crash_rate = 0.03;
+    c.max_down = 1;
+    c.crash_leader_bias = 0.5;
+    c.crash_on_truncate_rate = 0.2;
+    c.fault_network.drop_rate = 0.03;
+    c.fault_network.duplicate_rate = 0.03;
+    c.fault_network.max_delay = 20;
+    c.proposal_rate = 0.6;
+  } else if (name == "membership_snapshots") {
+    // Changes with frequent snapshots: a new learner usually finds the log compacted past
+    // what it needs and catches up by snapshot (which carries the membership), and CONFIG
+    // entries are compacted into snapshots. Crashes strike around snapshots too.
+    c.spares = 3;
+    c.membership_change_rate = 0.08;
+    c.change_crash_rate = 0.03;
+    c.snapshot_every = 5;
+    c.snapshot_tail = 1;
+    c.fault_ticks = 400;
+    c.proposal_rate = 0.8;
+    c.crash_rate = 0.02;
+    c.max_down = 1;
+    c.min_down_ticks = 20;
+    c.max_down_ticks = 80;
+    c.partition_change_rate = 0.02;
+    c.fault_network.drop_rate = 0.05;
+    c.fault_network.duplicate_rate = 0.05;
+    c.fault_network.max_delay = 20;
   } else {
     return absl::NotFoundError(absl::StrCat("unknown scenario '", name, "'"));
   }

@@ -70,6 +70,18 @@ struct ScenarioConfig {
   int snapshot_tail = 0;
   int snapshot_timeout_ticks = 30;
 
+  // Membership changes (see MembershipDriver): `spares` joining nodes besides the `nodes`
+  // initial voters; per tick, the probability that the leader is asked for a change. Voters
+  // are removed only while more than `min_voters` remain, the leader itself with probability
+  // `self_removal_bias`. Per tick, the probability that a leader with an uncommitted change,
+  // or a node that removed itself as leader, crashes (at a point drawn as for other
+  // crashes, within max_down).
+  int spares = 0;
+  double membership_change_rate = 0.0;
+  int min_voters = 3;
+  double self_removal_bias = 0.3;
+  double change_crash_rate = 0.0;
+
   RaftNodeOptions node_options;
   // See ClusterOptions::send_before_persist (for testing the checks only).
   bool send_before_persist = false;

@@ -29,17 +29,54 @@ std::string DescribeNodes(const SimulatedCluster& cluster) {
                     cluster.applied(id).size(), "]");
   }
   absl::StrAppend(&out, " pending proposals ", cluster.proposals().pending());
+  if (const int64_t leader = cluster.Leader()) {
+    absl::StrAppend(&out, " leader ", leader, " has ",
+                    DescribeMembership(cluster.node(leader)->membership()), " from index ",
+                    cluster.node(leader)->membership_index());
+  }
   return out;
+}
+
+// The nodes the healed cluster must bring along: the members (voters and learners) of the
+// leader's configuration, every node while there is no leader. Nodes whose removal was
+// committed and spares never added may stay idle, and a removed node never learns the
+// outcome of what it proposed before it left.
+std::vector<int64_t> Members(const SimulatedCluster& cluster) {
+  const int64_t leader = cluster.Leader();
+  if (leader == 0) return cluster.ids();
+  const Membership& m = cluster.node(leader)->membership();
+  std::vector<int64_t> members;
+  for (int64_t id : cluster.ids()) {
+    if (IsVoterOf(m, id) || IsLearnerOf(m, id)) members.push_back(id);
+  }
+  return members;
+}
+
+// Whether the leader's term is the highest of the members: a removed node may sit in a
+// higher term that nobody hears about any more.
+bool LeaderOfHighestTerm(const SimulatedCluster& cluster) {
+  const int64_t leader = cluster.Leader();
+  if (leader == 0) return false;
+  const uint64_t term = cluster.node(leader)->term();
+  for (int64_t id : Members(cluster)) {
+    const RaftNode* n = cluster.node(id);
+    if (n != nullptr && n->term() > term) return false;
+  }
+  return true;
 }
 
 // Every node up, the leader's whole log committed and applied everywhere, every proposal
 // resolved.
 bool Converged(const SimulatedCluster& cluster) {
   const int64_t leader_id = cluster.Leader();
-  if (leader_id == 0 || cluster.proposals().pending() != 0) return false;
+  if (leader_id == 0) return false;
   const RaftNode& leader = *cluster.node(leader_id);
   if (leader.commit_index() != leader.last_index()) return false;
-  for (int64_t id : cluster.ids()) {
+  const std::vector<int64_t> members = Members(cluster);
+  for (int64_t id : members) {
+    if (cluster.proposals().pending(id) != 0) return false;
+  }
+  for (int64_t id : members) {
     const RaftNode* n = cluster.node(id);
     if (n == nullptr || n->last_index() != leader.last_index() ||
         n->commit_index() != leader.last_index() ||
@@ -56,7 +93,7 @@ int FillersNeeded(const SimulatedCluster& cluster) {
   if (leader_id == 0) return 0;
   const uint64_t leader_last = cluster.node(leader_id)->last_index();
   uint64_t longest = leader_last;
-  for (int64_t id : cluster.ids()) {
+  for (int64_t id : Members(cluster)) {
     if (const RaftNode* n = cluster.node(id)) longest = std::max(longest, n->last_index());
   }
   return static_cast<int>(std::min<uint64_t>(longest - leader_last, kMaxFillersPerTick));
@@ -64,7 +101,7 @@ int FillersNeeded(const SimulatedCluster& cluster) {
 
 // After convergence: identical state machines, and every acknowledged proposal in them.
 void CheckFinalState(SimulatedCluster* cluster) {
-  const std::vector<int64_t>& ids = cluster->ids();
+  const std::vector<int64_t> ids = Members(*cluster);
   const std::vector<Entry>& first = cluster->applied(ids.front());
   for (int64_t id : ids) {
     const std::vector<Entry>& other = cluster->applied(id);
@@ -99,8 +136,7 @@ void CheckFinalState(SimulatedCluster* cluster) {
 bool AwaitLeader(const ScenarioConfig& config, SimulatedCluster* cluster) {
   for (int t = 0; t < config.election_bound_ticks && cluster->ok(); ++t) {
     cluster->RunTick();
-    const int64_t leader = cluster->Leader();
-    if (leader != 0 && cluster->node(leader)->term() == cluster->MaxTerm()) return true;
+    if (LeaderOfHighestTerm(*cluster)) return true;
   }
   if (cluster->ok()) {
     cluster->Fail(absl::StrCat("liveness: no leader ", config.election_bound_ticks,
@@ -136,13 +172,13 @@ void CheckReadLiveness(const ScenarioConfig& config, SimulatedCluster* cluster) 
     return it != reads.end() && cluster->read_outcome(it->second) == Outcome::kServed;
   };
   auto all_served = [&] {
-    for (int64_t id : cluster->ids()) {
+    for (int64_t id : Members(*cluster)) {
       if (!served(id)) return false;
     }
     return true;
   };
   for (int t = 0; t < config.read_bound_ticks && cluster->ok() && !all_served(); ++t) {
-    for (int64_t id : cluster->ids()) {
+    for (int64_t id : Members(*cluster)) {
       auto it = reads.find(id);
       if (it == reads.end() || (cluster->read_outcome(it->second) != Outcome::kServed &&
                                 cluster->read_outcome(it->second) != Outcome::kPending)) {
@@ -187,6 +223,7 @@ RunResult RunScenario(const ScenarioConfig& config, uint64_t seed,
                       std::function<void(const std::string&)> log) {
   ClusterOptions options;
   options.num_nodes = config.nodes;
+  options.spares = config.spares;
   options.seed = seed;
   options.durable_state_machine =
       config.durable_state_machine < 0 ? (seed % 2 == 1) : config.durable_state_machine == 1;
@@ -245,6 +282,8 @@ RunResult RunScenario(const ScenarioConfig& config, uint64_t seed,
   result.reads_dropped = cluster.reads().dropped;
   result.snapshots_enabled = config.snapshot_every > 0;
   result.snapshots = cluster.snapshots();
+  result.membership_enabled = config.spares > 0 || config.membership_change_rate > 0;
+  result.membership = cluster.membership_changes();
   return result;
 }
 
@@ -257,19 +296,26 @@ std::string RunResult::Summary() const {
                               snapshots.taken, snapshots.sent, snapshots.installed, snapshots.stale,
                               snapshots.refused, snapshots.timed_out)
                         : "";
+  const std::string membership_counts =
+      membership_enabled ? absl::StrFormat(
+                               " membership{proposed=%d refused=%d committed=%d self_removals=%d "
+                               "self_removals_committed=%d}",
+                               membership.proposed, membership.refused, membership.committed,
+                               membership.self_removals, membership.self_removals_committed)
+                         : "";
   return absl::StrFormat(
       "%s seed=%d nodes=%d %s sm=%s ticks=%d steps=%d leaders=%d max_term=%d committed=%d "
       "crashes=%d proposals{accepted=%d acked=%d dropped=%d orphaned=%d committed=%d "
       "rejected=%d no_leader=%d} reads{issued=%d served=%d dropped=%d} "
-      "msgs{sent=%d dropped=%d cut=%d dup=%d late=%d}%s "
+      "msgs{sent=%d dropped=%d cut=%d dup=%d late=%d}%s%s "
       "heal->leader=%d heal->converged=%d trace=%016x",
       scenario, seed, nodes, ok ? "OK" : "VIOLATION",
       durable_state_machine ? "durable" : "volatile", ticks, steps, leaders_seen, max_term,
       committed_index, crashes, proposals.accepted, proposals.acked, proposals.dropped,
       proposals.orphaned, proposals.committed, proposals.rejected, proposals.no_leader,
       reads_issued, reads_served, reads_dropped, network.sent, network.dropped, network.cut,
-      network.duplicated, network.long_delayed, snapshot_counts, heal_to_leader_ticks,
-      heal_to_converged_ticks, trace_hash);
+      network.duplicated, network.long_delayed, snapshot_counts, membership_counts,
+      heal_to_leader_ticks, heal_to_converged_ticks, trace_hash);
 }
 
 std::string RunResult::ReproduceHint() const {

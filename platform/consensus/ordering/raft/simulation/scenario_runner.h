@@ -40,6 +40,9 @@ struct RunResult {
   // Snapshot activity (all zero unless the scenario takes snapshots).
   bool snapshots_enabled = false;
   SimulatedCluster::SnapshotCounts snapshots;
+  // Membership changes (all zero unless the scenario has spares or changes).
+  bool membership_enabled = false;
+  SimulatedCluster::MembershipCounts membership;
 
   // One line: what happened in the run.
   std::string Summary() const;

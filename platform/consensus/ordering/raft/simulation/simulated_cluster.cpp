@@ -75,7 +75,7 @@ SimulatedCluster::SimulatedCluster(ClusterOptions options)
       client_rng_(options_.seed * 0xC2B2AE3D27D4EB4FULL + 2),
       fault_rng_(options_.seed * 0x165667B19E3779F9ULL + 4),
       crash_on_truncate_rate_(options_.crash_on_truncate_rate) {
-  for (int i = 1; i <= options_.num_nodes; ++i) ids_.push_back(i);
+  for (int i = 1; i <= options_.num_nodes + options_.spares; ++i) ids_.push_back(i);
   for (int64_t id : ids_) {
     auto node = std::make_unique<SimNode>();
     node->id = id;
@@ -335,6 +335,7 @@ void SimulatedCluster::ProcessReady(SimNode& node) {
       Trace(e.index());
       Trace(e.term());
       checker_.OnApply(node.id, raft.term(), e);
+      if (e.type() == Entry::CONFIG) OnConfigApplied(e);
       const std::string problem = tracker_.OnApplied(node.id, node.incarnation, e);
       if (!problem.empty()) Fail(problem);
     }
@@ -465,6 +466,38 @@ void SimulatedCluster::TransferLeadership(int64_t id, int64_t to) {
   EndStep(absl::StrCat("transfer leadership ", id, "->", to));
 }
 
+absl::StatusOr<uint64_t> SimulatedCluster::ProposeMembership(int64_t id, MembershipChange change,
+                                                             int64_t node) {
+  SimNode& n = Get(id);
+  if (n.process == nullptr) return absl::FailedPreconditionError("down");
+  RaftNode& raft = *n.process->raft;
+  // No address: Membership keeps addresses in a protobuf map, whose serialization (the CONFIG
+  // entry's data) is not byte-for-byte deterministic, and the trace hashes message bytes.
+  const absl::StatusOr<uint64_t> index = raft.ProposeMembership(change, node, "");
+  const bool self_removal = change == MembershipChange::kRemove && node == id;
+  Log(absl::StrCat("  node ", id, " ProposeMembership(", MembershipChangeName(change), " ", node,
+                   "): ", index.ok() ? absl::StrCat("index ", *index) : index.status().ToString()));
+  if (index.ok()) {
+    ++membership_.proposed;
+    if (self_removal) ++membership_.self_removals;
+    config_proposals_[{*index, raft.term()}] = self_removal;
+    Trace(*index);
+  } else {
+    ++membership_.refused;
+  }
+  ProcessReady(n);
+  EndStep(
+      absl::StrCat("membership change ", MembershipChangeName(change), " ", node, " at node ", id));
+  return index;
+}
+
+void SimulatedCluster::OnConfigApplied(const Entry& entry) {
+  if (!applied_configs_.insert(entry.index()).second) return;
+  ++membership_.committed;
+  auto it = config_proposals_.find({entry.index(), entry.term()});
+  if (it != config_proposals_.end() && it->second) ++membership_.self_removals_committed;
+}
+
 // ---------------------------------------------------------------------------
 // Crashes and restarts
 
@@ -504,6 +537,7 @@ void SimulatedCluster::DoCrash(SimNode& node) {
       ++it;
     }
   }
+  checker_.OnCrash(node.id, *node.process->raft);
   node.process.reset();
   node.crash_armed = false;
   if (!options_.durable_state_machine) node.applied.clear();
@@ -535,10 +569,19 @@ void SimulatedCluster::Restart(int64_t id) {
 
   RaftNodeOptions node_options = options_.node_options;
   node_options.id = id;
-  node_options.voters = ids_;
+  // The initial configuration, which the log and the snapshot override. A spare joins with
+  // none and learns it from a leader that added it.
+  node_options.voters.clear();
+  if (!IsSpare(id)) {
+    for (int64_t voter : ids_) {
+      if (!IsSpare(voter)) node_options.voters.push_back(voter);
+    }
+  }
+  const uint64_t membership_floor = restored.membership.has_value() ? restored.membership_index : 0;
   node_options.seed = options_.seed * 1000003ULL + n.incarnation * 7919ULL + 1;
   p->raft = std::make_unique<RaftNode>(std::move(node_options), std::move(restored));
   n.process = std::move(p);
+  checker_.OnRestart(id, membership_floor);
   n.seen_term = 0;
   n.seen_commit = 0;
   ++n.incarnation;

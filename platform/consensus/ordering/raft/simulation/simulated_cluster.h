@@ -7,9 +7,13 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "platform/consensus/ordering/raft/membership.h"
 #include "platform/consensus/ordering/raft/proto/raft.pb.h"
 #include "platform/consensus/ordering/raft/raft_log.h"
 #include "platform/consensus/ordering/raft/raft_node.h"
@@ -44,7 +48,12 @@ inline constexpr int kNumCrashPointsWithSnapshots = 11;
 const char* CrashPointName(CrashPoint point);
 
 struct ClusterOptions {
+  // The initial voters, ids 1..num_nodes.
   int num_nodes = 3;
+  // Spare nodes, ids num_nodes + 1 onwards: they start as joining nodes (no membership) and
+  // take part in the network, crashes and restarts like any node, but campaign only once a
+  // membership change made them voters.
+  int spares = 0;
   uint64_t seed = 1;
   // True: each node's state machine survives crashes (like the LevelDB-backed executor) and
   // the node resumes applying after its persisted last_applied. False: the state machine is
@@ -152,9 +161,23 @@ class SimulatedCluster {
   // be stale).
   void TransferLeadership(int64_t id, int64_t to);
 
+  // Asks `id` to propose a one-server membership change (RaftNode::ProposeMembership) and
+  // returns its answer (FailedPrecondition if `id` is down).
+  absl::StatusOr<uint64_t> ProposeMembership(int64_t id, MembershipChange change, int64_t node);
+  struct MembershipCounts {
+    uint64_t proposed = 0;       // changes a leader accepted
+    uint64_t refused = 0;        // ProposeMembership returned an error
+    uint64_t committed = 0;      // distinct CONFIG entries applied by some node
+    uint64_t self_removals = 0;  // accepted changes by which a leader removed itself
+    uint64_t self_removals_committed = 0;
+  };
+  const MembershipCounts& membership_changes() const { return membership_; }
+
   bool IsUp(int64_t id) const;
   bool IsCrashArmed(int64_t id) const;
+  // Every node, the initial voters first, then the spares.
   const std::vector<int64_t>& ids() const { return ids_; }
+  bool IsSpare(int64_t id) const { return id > options_.num_nodes; }
   // nullptr while the node is down.
   const RaftNode* node(int64_t id) const;
   // The up node that leads with the highest term, 0 if none.
@@ -265,6 +288,9 @@ class SimulatedCluster {
   // An InstallSnapshotResponse, already stepped into `node`'s RaftNode.
   void OnSnapshotResponse(SimNode& node, const RaftMessage& message);
 
+  // Records the first application of a CONFIG entry (membership_ counts).
+  void OnConfigApplied(const Entry& entry);
+
   void Log(const std::string& line) const {
     if (options_.log) options_.log(line);
   }
@@ -289,6 +315,11 @@ class SimulatedCluster {
   uint64_t next_read_context_ = 1;
   ReadCounts reads_;
   SnapshotCounts snapshots_;
+  MembershipCounts membership_;
+  // Accepted membership changes by (index, term): whether the proposer removed itself.
+  std::map<std::pair<uint64_t, uint64_t>, bool> config_proposals_;
+  // Indexes of CONFIG entries some node applied.
+  std::set<uint64_t> applied_configs_;
   ProposalTracker tracker_;
   int64_t now_ = 0;
   int64_t ticks_ = 0;
