@@ -44,8 +44,13 @@ echo "ok   start_local_cluster on base port $base"
 "$tools" --config "$dir/client.config" --cmd set --key a --value 1 >/dev/null ||
   fail "first write"
 
+# A setting of the cluster's replicas, which the new replica must share.
+sed -i 's/"require_signatures": false/"require_signatures": false,\n  "client_batch_num": 77/' \
+  "$dir/server.config"
 out=$(bash "$deploy/add_local_replica.sh" --dir "$dir" --id 4 2>&1)
 check "add_local_replica adds a voter" "voters [1, 2, 3, 4]" "$out"
+check "the new replica has the cluster's settings" '"client_batch_num": 77' \
+  "$(cat "$dir/replica4/server.config")"
 check "client.config lists replica 4" "\"id\": 4," "$(cat "$dir/client.config")"
 
 out=$(bash "$deploy/remove_local_replica.sh" --dir "$dir" --id 1 2>&1)

@@ -13,11 +13,12 @@
 #   RESDB_BIN_DIR (environment): take the binaries from this directory, laid out like
 #                bazel-bin, instead of building
 #
-# Writes DIR/replicaN/server.config (the replicas of DIR/client.config plus N), starts
-# kv_service --join on it with its data in DIR/replicaN/data, asks the leader to add it
-# (resdb_admin add-replica, which returns once the change is committed) and adds N to
-# DIR/client.config so that clients and resdb_admin see it. start_local_cluster.sh --dir DIR
-# restarts it like the others; remove_local_replica.sh --dir DIR --id N takes a replica out.
+# Writes DIR/replicaN/server.config (the settings of DIR/server.config, the replicas of
+# DIR/client.config and N), starts kv_service --join on it with its data in
+# DIR/replicaN/data, asks the leader to add it (resdb_admin add-replica, which returns once the
+# change is committed) and adds N to DIR/client.config so that clients and resdb_admin see it.
+# start_local_cluster.sh --dir DIR restarts it like the others; remove_local_replica.sh --dir
+# DIR --id N takes a replica out.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -28,7 +29,7 @@ port=""
 learner=()
 build=1
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "add_local_replica: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -69,18 +70,25 @@ mkdir -p "$rdir" "$dir/keys"
   --public_key "$dir/keys/replica$id.pub" || die "key generation failed"
 entry="        {\"id\": $id, \"ip\": \"127.0.0.1\", \"port\": $port, \"public_key_file\": \"keys/replica$id.pub\"}"
 
-# A copy of `config` with the new replica after the last replica entry.
+# The replica entries of DIR/client.config (the current members) and the new replica in place
+# of the replica entries of `config`, whose other settings stay.
 with_new_replica() {
-  awk -v entry="$entry" -v pattern="$entry_pattern" '
-    { lines[NR] = $0; if ($0 ~ pattern) last = NR }
-    END {
-      for (i = 1; i <= NR; i++) {
-        if (i == last) print lines[i] ","; else print lines[i]
-        if (i == last) print entry
+  awk -v entry="$entry" -v pattern="$entry_pattern" -v members="$dir/client.config" '
+    BEGIN {
+      while ((getline line < members) > 0) {
+        if (line ~ pattern) { sub(/,$/, "", line); replicas[++n] = line }
       }
-    }' "$1"
+      replicas[++n] = entry
+    }
+    $0 ~ pattern {
+      if (!done) { for (i = 1; i <= n; i++) print replicas[i] (i < n ? "," : "") }
+      done = 1
+      next
+    }
+    { print }' "$1"
 }
-with_new_replica "$dir/client.config" >"$rdir/server.config"
+# The settings of the cluster's replicas (server.config), the members clients know.
+with_new_replica "$dir/server.config" >"$rdir/server.config"
 
 nohup "$server_bin" --config "$rdir/server.config" --id "$id" --join --data_dir "$rdir/data" \
   --private_key "$dir/keys/replica$id.key" >>"$rdir/server.log" 2>&1 </dev/null &
