@@ -22,6 +22,7 @@
 #include "platform/statistic/stats.h"
 #include "platform/storage/leveldb_storage.h"
 #include "platform/storage/prefix_allocator.h"
+#include "platform/storage/staged_storage.h"
 #include "service/kv/kv_executor.h"
 #include "service/utils/server_factory.h"
 
@@ -126,7 +127,16 @@ int Run() {
   // Both protocols keep a synced log (RAFT's log, PBFT's ledger) and write the executed seq
   // after each batch's state in the same database, replaying the log past it at restart, so
   // the state machine itself need not sync.
-  parts.transaction_manager = std::make_unique<KVExecutor>(user_data->get(), /*sync=*/false);
+  // RAFT holds each batch's writes back and writes them with the batch's applied-request
+  // records in one write, so that a crash cannot separate the two.
+  std::unique_ptr<StagedStorage> staged;
+  Storage* service_storage = user_data->get();
+  if (config->GetConsensusProtocol() == kProtocolRaft) {
+    staged = std::make_unique<StagedStorage>(user_data->get());
+    service_storage = staged.get();
+    parts.staged_state = staged.get();
+  }
+  parts.transaction_manager = std::make_unique<KVExecutor>(service_storage, /*sync=*/false);
   parts.storage = storage->get();
   parts.prefixes = &prefixes;
   parts.stats = &stats;

@@ -11,6 +11,7 @@
 #include "platform/networkstrate/service_network.h"
 #include "platform/statistic/stats.h"
 #include "platform/storage/prefix_allocator.h"
+#include "platform/storage/staged_storage.h"
 #include "platform/storage/storage.h"
 
 namespace resdb {
@@ -26,6 +27,11 @@ struct ServerParts {
   // protocol takes its own prefixes from it. Required.
   PrefixAllocator* prefixes = nullptr;
   Stats* stats = nullptr;
+  // RAFT: the StagedStorage the service writes through, over the kUserDataPrefix view of
+  // `storage`, so that each batch's state is written with its applied-request records in one
+  // write (see ConsensusManagerRaft::Create). Optional; PBFT does not take it, so a PBFT
+  // service must write directly.
+  StagedStorage* staged_state = nullptr;
 };
 
 // OK if this build can run the protocol `config.GetConsensusProtocol()` names with this

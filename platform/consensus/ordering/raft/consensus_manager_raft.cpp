@@ -34,6 +34,18 @@ std::string RoleString(raft::Role role) {
   return "unknown";
 }
 
+// Adds the operations of `batch`, made on the view of `prefix`, to `out` of the whole storage.
+void AddPrefixed(absl::string_view prefix, const WriteBatch& batch, WriteBatch* out) {
+  for (const WriteBatch::Op& op : batch.ops()) {
+    const std::string key = absl::StrCat(prefix, op.key);
+    if (op.is_delete) {
+      out->Delete(key);
+    } else {
+      out->Put(key, op.value);
+    }
+  }
+}
+
 uint64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -83,12 +95,13 @@ ConsensusManagerRaft::ConsensusManagerRaft(const ResDBConfig& config, Stats* sta
 
 absl::StatusOr<std::unique_ptr<ConsensusManagerRaft>> ConsensusManagerRaft::Create(
     const ResDBConfig& config, std::unique_ptr<TransactionManager> transaction_manager,
-    Storage* storage, PrefixAllocator* prefixes, Stats* stats) {
+    Storage* storage, PrefixAllocator* prefixes, Stats* stats, StagedStorage* staged_state) {
   if (transaction_manager == nullptr || storage == nullptr || prefixes == nullptr) {
     return absl::InvalidArgumentError(
         "raft: transaction manager, storage and prefix allocator are required");
   }
   std::unique_ptr<ConsensusManagerRaft> manager(new ConsensusManagerRaft(config, stats));
+  manager->staged_state_ = staged_state;
   absl::Status opened = manager->Open(std::move(transaction_manager), storage, prefixes);
   if (!opened.ok()) return opened;
   return manager;
@@ -916,11 +929,22 @@ void ConsensusManagerRaft::ServeRead(PendingRead read, uint64_t applied) {
 void ConsensusManagerRaft::OnExecuted(std::unique_ptr<Request> request,
                                       std::unique_ptr<BatchUserResponse> response) {
   const uint64_t seq = request->seq();
-  // The applied-request table and the applied index, in one write. Not synced: RAFT's log is
-  // the durable record, and a lost suffix of these writes is applied again at restart.
+  // The applied-request table and the applied index, in one write with the batch's state when
+  // the service's writes are held back for it. Not synced: RAFT's log is the durable record,
+  // and a lost suffix of these writes is applied again at restart.
   WriteBatch batch;
   table_->Flush(seq, &batch);
-  absl::Status written = state_view_->Write(batch, /*sync=*/false);
+  absl::Status written;
+  if (staged_state_ != nullptr) {
+    written = staged_state_->Commit([&](const WriteBatch& state) {
+      WriteBatch all;
+      AddPrefixed(kUserDataPrefix, state, &all);
+      AddPrefixed(kRaftStatePrefix, batch, &all);
+      return storage_->Write(all, /*sync=*/false);
+    });
+  } else {
+    written = state_view_->Write(batch, /*sync=*/false);
+  }
   LOG_IF(ERROR, !written.ok()) << "raft replica " << self_id_ << ": cannot record applied index "
                                << seq << ": " << written;
   applied_index_.store(seq);

@@ -29,6 +29,7 @@
 #include "platform/networkstrate/consensus_manager.h"
 #include "platform/statistic/stats.h"
 #include "platform/storage/prefix_allocator.h"
+#include "platform/storage/staged_storage.h"
 #include "platform/storage/storage.h"
 
 namespace resdb {
@@ -68,9 +69,16 @@ class ConsensusManagerRaft : public ConsensusManager {
   // Opens the durable RAFT state and builds the node and the executor. Errors (a damaged
   // log: DataLossError; a prefix already taken) come back as a Status naming the cause.
   // `storage` and `prefixes` must outlive the manager; `stats` may be null.
+  //
+  // `staged_state`, if set, is the storage the service writes through: a StagedStorage over
+  // the kUserDataPrefix view of `storage`. Each batch's state changes then reach the disk in
+  // one write with the applied-request table and the applied index, so a crash can never
+  // leave a batch applied but not recorded (and apply it again at replay). Without it the
+  // service writes directly and the two writes are separate.
   static absl::StatusOr<std::unique_ptr<ConsensusManagerRaft>> Create(
       const ResDBConfig& config, std::unique_ptr<TransactionManager> transaction_manager,
-      Storage* storage, PrefixAllocator* prefixes, Stats* stats);
+      Storage* storage, PrefixAllocator* prefixes, Stats* stats,
+      StagedStorage* staged_state = nullptr);
 
   ~ConsensusManagerRaft() override;
 
@@ -246,6 +254,7 @@ class ConsensusManagerRaft : public ConsensusManager {
   std::unique_ptr<Storage> snapshot_view_;
   // The replica's whole storage: state images read and write across prefixes.
   Storage* storage_ = nullptr;
+  StagedStorage* staged_state_ = nullptr;
   std::unique_ptr<raft::RaftSnapshotManager> snapshots_;
   std::unique_ptr<raft::RaftLog> log_;
   std::unique_ptr<raft::RaftPersistentState> state_;

@@ -6,12 +6,15 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "platform/networkstrate/service_network.h"
 #include "platform/storage/memory_storage.h"
@@ -43,6 +46,7 @@ class RaftClusterTest : public ::testing::Test {
     std::unique_ptr<Storage> storage = NewMemoryStorage();
     std::unique_ptr<PrefixAllocator> prefixes;
     std::unique_ptr<Storage> user_data;
+    std::unique_ptr<StagedStorage> staged;
     std::unique_ptr<Stats> stats;
     std::unique_ptr<ServiceNetwork> server;
   };
@@ -79,6 +83,7 @@ class RaftClusterTest : public ::testing::Test {
   void StartReplica(int id) {
     Replica& replica = replicas_[id];
     replica.server.reset();
+    replica.staged.reset();
     replica.user_data.reset();
     replica.prefixes = std::make_unique<PrefixAllocator>();
     replica.stats = std::make_unique<Stats>();
@@ -86,9 +91,11 @@ class RaftClusterTest : public ::testing::Test {
     ASSERT_TRUE(user.ok());
     replica.user_data = std::move(*user);
     ResDBConfig config(data_, id);
+    // As kv_service runs it: the service writes through a StagedStorage.
+    replica.staged = std::make_unique<StagedStorage>(replica.user_data.get());
     auto manager = ConsensusManagerRaft::Create(
-        config, std::make_unique<KVExecutor>(replica.user_data.get(), false), replica.storage.get(),
-        replica.prefixes.get(), replica.stats.get());
+        config, std::make_unique<KVExecutor>(replica.staged.get(), false), replica.storage.get(),
+        replica.prefixes.get(), replica.stats.get(), replica.staged.get());
     ASSERT_TRUE(manager.ok()) << manager.status();
     replica.server =
         std::make_unique<ServiceNetwork>(config, std::move(*manager), replica.stats.get());
@@ -515,6 +522,85 @@ TEST_F(RaftClusterTest, MembershipRequestsThatCannotBeDoneSayWhy) {
   ASSERT_EQ(removed.status(), Response::OK) << removed.error();
   EXPECT_EQ(Status(static_cast<int>(leader)).learners_size(), 0);
   EXPECT_EQ(WaitForLeader(), leader);
+}
+
+// A Storage that records, for every write, whether it held user data and an applied index.
+class RecordingStorage : public Storage {
+ public:
+  struct WriteShape {
+    bool user_data = false;
+    bool applied_index = false;
+  };
+
+  explicit RecordingStorage(std::unique_ptr<Storage> base) : base_(std::move(base)) {}
+
+  absl::StatusOr<std::string> Get(absl::string_view key) override { return base_->Get(key); }
+  absl::Status Write(const WriteBatch& batch, bool sync) override {
+    WriteShape shape;
+    for (const WriteBatch::Op& op : batch.ops()) {
+      shape.user_data |= absl::StartsWith(op.key, kUserDataPrefix);
+      shape.applied_index |= op.key == absl::StrCat(kRaftStatePrefix, "applied_index");
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writes_.push_back(shape);
+    }
+    return base_->Write(batch, sync);
+  }
+  absl::Status Scan(
+      absl::string_view begin, absl::string_view end,
+      const std::function<bool(absl::string_view, absl::string_view)>& visit) override {
+    return base_->Scan(begin, end, visit);
+  }
+  absl::Status Flush() override { return base_->Flush(); }
+  std::unique_ptr<StorageSnapshot> NewSnapshot() override { return base_->NewSnapshot(); }
+
+  std::vector<WriteShape> writes() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return writes_;
+  }
+
+ private:
+  std::unique_ptr<Storage> base_;
+  mutable std::mutex mu_;
+  std::vector<WriteShape> writes_;
+};
+
+class RaftAtomicApplyTest : public RaftClusterTest {
+ protected:
+  void SetUp() override {
+    replicas_.resize(4);
+    for (int id = 1; id <= 3; ++id) {
+      auto recording = std::make_unique<RecordingStorage>(NewMemoryStorage());
+      recording_[id] = recording.get();
+      replicas_[id].storage = std::move(recording);
+    }
+    RaftClusterTest::SetUp();
+  }
+
+  RecordingStorage* recording_[4] = {};
+};
+
+// A crash can never leave a batch's state written without its applied index (which would apply
+// it again at replay): every write of user data carries the applied index with it.
+TEST_F(RaftAtomicApplyTest, StateAndAppliedIndexAreOneWrite) {
+  const int64_t leader = WaitForLeader();
+  ASSERT_NE(leader, 0);
+  ConsensusManager* leading = replicas_[leader].server->manager();
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(Call(leading, KVCall(KVRequest::SET, absl::StrCat("k", i), i)).Wait().status(),
+              Response::OK);
+  }
+  ASSERT_TRUE(WaitForApplied(Status(static_cast<int>(leader)).applied_index()));
+  for (int id = 1; id <= 3; ++id) {
+    int user_writes = 0;
+    for (const RecordingStorage::WriteShape& shape : recording_[id]->writes()) {
+      if (!shape.user_data) continue;
+      ++user_writes;
+      EXPECT_TRUE(shape.applied_index) << "replica " << id << " wrote user data alone";
+    }
+    EXPECT_GE(user_writes, 1) << "replica " << id;
+  }
 }
 
 TEST(ConsensusManagerRaftOpenTest, DamagedLogIsDataLoss) {
