@@ -17,6 +17,28 @@ ScenarioConfig Base(const std::string& name) {
   return c;
 }
 
+// Loss, duplication and delays, some of them very long.
+void UseChaoticNetwork(ScenarioConfig& c) {
+  c.fault_network.drop_rate = 0.08;
+  c.fault_network.duplicate_rate = 0.05;
+  c.fault_network.max_delay = 30;
+  c.fault_network.long_delay_rate = 0.01;
+  c.fault_network.long_delay_max = 300;
+}
+
+// The chaotic network, shifting asymmetric partitions, crashes, leadership transfers and
+// busy clients.
+void UseChaos(ScenarioConfig& c) {
+  UseChaoticNetwork(c);
+  c.partition_change_rate = 0.02;
+  c.asymmetric_partitions = true;
+  c.crash_rate = 0.02;
+  c.max_down = 2;
+  c.crashes_at_once = 1;
+  c.transfer_rate = 0.01;
+  c.proposal_rate = 0.8;
+}
+
 }  // namespace
 
 std::vector<std::string> ScenarioNames() {
@@ -113,18 +135,7 @@ absl::StatusOr<ScenarioConfig> ScenarioByName(const std::string& name) {
     c.crash_on_truncate_rate = 0.5;
     c.proposal_rate = 0.6;
   } else if (name == "chaos") {
-    c.fault_network.drop_rate = 0.08;
-    c.fault_network.duplicate_rate = 0.05;
-    c.fault_network.max_delay = 30;
-    c.fault_network.long_delay_rate = 0.01;
-    c.fault_network.long_delay_max = 300;
-    c.partition_change_rate = 0.02;
-    c.asymmetric_partitions = true;
-    c.crash_rate = 0.02;
-    c.max_down = 2;
-    c.crashes_at_once = 1;
-    c.transfer_rate = 0.01;
-    c.proposal_rate = 0.8;
+    UseChaos(c);
   } else if (name == "snapshot_catch_up") {
     // Followers stay down or cut off for long stretches while the leader takes snapshots
     // and compacts past them; they catch up through InstallSnapshot messages that the
@@ -169,31 +180,17 @@ absl::StatusOr<ScenarioConfig> ScenarioByName(const std::string& name) {
   } else if (name == "snapshot_chaos") {
     // chaos with snapshots: late and duplicated snapshots, transfers across elections,
     // and crashes at every point, the snapshot ones included.
+    UseChaos(c);
     c.snapshot_every = 8;
     c.snapshot_tail = 3;
-    c.fault_network.drop_rate = 0.08;
-    c.fault_network.duplicate_rate = 0.05;
-    c.fault_network.max_delay = 30;
-    c.fault_network.long_delay_rate = 0.01;
-    c.fault_network.long_delay_max = 300;
-    c.partition_change_rate = 0.02;
-    c.asymmetric_partitions = true;
-    c.crash_rate = 0.02;
-    c.max_down = 2;
     c.max_down_ticks = 100;
-    c.transfer_rate = 0.01;
-    c.proposal_rate = 0.8;
   } else if (name == "membership") {
     // Servers added, promoted and removed (leaders removing themselves included) over a
     // network that drops, duplicates, reorders and partitions.
     c.spares = 3;
     c.membership_change_rate = 0.08;
     c.fault_ticks = 400;
-    c.fault_network.drop_rate = 0.08;
-    c.fault_network.duplicate_rate = 0.05;
-    c.fault_network.max_delay = 30;
-    c.fault_network.long_delay_rate = 0.01;
-    c.fault_network.long_delay_max = 300;
+    UseChaoticNetwork(c);
     c.partition_change_rate = 0.03;
     c.asymmetric_partitions = true;
     c.transfer_rate = 0.01;
