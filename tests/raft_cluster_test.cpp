@@ -112,6 +112,24 @@ class Cluster : public testing_util::LocalCluster {
   }
 };
 
+// Every running replica reports the same applied index and state digest (within 10 s).
+bool SameStateEverywhere(const Cluster& cluster) {
+  return WaitUntil(
+      [&] {
+        auto statuses = cluster.Statuses();
+        if (static_cast<int>(statuses.size()) != cluster.RunningCount()) return false;
+        const ReplicaStatus& first = statuses.begin()->second;
+        for (const auto& [id, status] : statuses) {
+          if (status.applied_index() != first.applied_index() ||
+              status.state_digest() != first.state_digest() || status.state_digest().empty()) {
+            return false;
+          }
+        }
+        return true;
+      },
+      seconds(10));
+}
+
 // Writes "<prefix><i>" = "v<i>" for i in [0, count) from `threads` clients at once; returns the
 // first failure.
 absl::Status WriteKeys(const Cluster& cluster, const std::string& prefix, int count, int threads) {
@@ -174,6 +192,7 @@ TEST(RaftClusterTest, StoppedFollowerRejoinsThroughASnapshot) {
   ASSERT_EQ(statuses.count(follower), 1u);
   EXPECT_GE(statuses[follower].snapshot_index(), before.snapshot_index());
   EXPECT_GE(statuses[follower].metrics().at("raft_snapshots_installed"), 1);
+  EXPECT_TRUE(SameStateEverywhere(cluster)) << "the follower's state digest is not the leader's";
 
   // Its own data, read locally, is the leader's.
   KVClient local(cluster.ClientConfig(follower));
@@ -607,10 +626,10 @@ TEST(RaftClusterTest, ReplaceOneReplicaOfThreeUnderLoad) {
     cluster.Kill(static_cast<int>(leader));
     EXPECT_NE(cluster.WaitForLeader(), 0) << "no leader after removing the old one";
   });
-  std::printf("replace under load: %zu writes acknowledged, %zu failed\n  add-replica: %s"
-              "  remove-replica: %s",
-              record.acknowledged.size(), record.failed.size(), add_output.c_str(),
-              remove_output.c_str());
+  std::printf(
+      "replace under load: %zu writes acknowledged, %zu failed\n  add-replica: %s"
+      "  remove-replica: %s",
+      record.acknowledged.size(), record.failed.size(), add_output.c_str(), remove_output.c_str());
   EXPECT_NE(add_output.find("voters [1, 2, 3, 4]"), std::string::npos) << add_output;
   EXPECT_NE(remove_output.find(absl::StrCat("remove ", leader, " committed")), std::string::npos)
       << remove_output;
@@ -618,6 +637,7 @@ TEST(RaftClusterTest, ReplaceOneReplicaOfThreeUnderLoad) {
       << record.failed.size() << " writes failed, first: " << record.failed.front();
   ASSERT_TRUE(WaitUntil([&] { return AllReportVoters(cluster, remaining); }, seconds(10)))
       << "the remaining replicas do not agree on voters " << absl::StrJoin(remaining, ",");
+  EXPECT_TRUE(SameStateEverywhere(cluster)) << "the new replica's state digest is not the others'";
   ExpectExactlyOnce(cluster, record);
 
   // The new replica holds every acknowledged write; it got the old ones from a snapshot.

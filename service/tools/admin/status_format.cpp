@@ -28,6 +28,13 @@ std::function<std::string(const ReplicaStatus&)> Number(T (ReplicaStatus::*gette
   return [getter](const ReplicaStatus& status) { return absl::StrCat((status.*getter)()); };
 }
 
+// Enough of the digest to compare replicas at a glance.
+Field StateDigestField() {
+  return {"state_digest", false, [](const ReplicaStatus& s) {
+            return absl::BytesToHexString(absl::string_view(s.state_digest()).substr(0, 8));
+          }};
+}
+
 const std::vector<Field>& CommonFields() {
   static const auto* fields = new std::vector<Field>{
       {"id", true, Number(&ReplicaStatus::id)},
@@ -49,8 +56,8 @@ const std::vector<Field>& RaftFields() {
       // This replica's place in the membership it knows, and that membership.
       {"membership", false, [](const ReplicaStatus& s) { return s.membership(); }},
       {"voters", false, [](const ReplicaStatus& s) { return absl::StrJoin(s.voters(), ","); }},
-      {"learners", false,
-       [](const ReplicaStatus& s) { return absl::StrJoin(s.learners(), ","); }},
+      {"learners", false, [](const ReplicaStatus& s) { return absl::StrJoin(s.learners(), ","); }},
+      StateDigestField(),
   };
   return *fields;
 }
@@ -61,11 +68,7 @@ const std::vector<Field>& PbftFields() {
       {"primary_id", true, Number(&ReplicaStatus::primary_id)},
       {"executed_seq", true, Number(&ReplicaStatus::executed_seq)},
       {"stable_checkpoint", true, Number(&ReplicaStatus::stable_checkpoint)},
-      // Enough of the digest to compare replicas at a glance.
-      {"state_digest", false,
-       [](const ReplicaStatus& s) {
-         return absl::BytesToHexString(absl::string_view(s.state_digest()).substr(0, 8));
-       }},
+      StateDigestField(),
   };
   return *fields;
 }
@@ -81,7 +84,13 @@ std::vector<const Field*> FieldsOf(const std::string& protocol) {
     for (const Field& field : RaftFields()) fields.push_back(&field);
   }
   if (ShowsPbft(protocol)) {
-    for (const Field& field : PbftFields()) fields.push_back(&field);
+    for (const Field& field : PbftFields()) {
+      // Both protocols report a state digest: one column.
+      const bool shown = std::any_of(fields.begin(), fields.end(), [&](const Field* f) {
+        return std::string(f->name) == field.name;
+      });
+      if (!shown) fields.push_back(&field);
+    }
   }
   return fields;
 }

@@ -38,6 +38,7 @@ ReplicaStatus Raft(int64_t id, const std::string& role) {
   status.set_membership("voter");
   for (int64_t voter : {1, 2, 3}) status.add_voters(voter);
   status.add_learners(4);
+  status.set_state_digest(std::string("\xfe\xdc\xba\x98\x76\x54\x32\x10\x00", 9));
   return status;
 }
 
@@ -92,7 +93,7 @@ TEST(StatusJsonTest, RaftAndErrorObjects) {
   ASSERT_EQ(list.values_size(), 2);
 
   const auto& live = list.values(0).struct_value().fields();
-  EXPECT_EQ(live.size(), 13u);
+  EXPECT_EQ(live.size(), 14u);
   EXPECT_EQ(live.at("id").number_value(), 1);
   EXPECT_EQ(live.at("protocol").string_value(), "raft");
   EXPECT_EQ(live.at("role").string_value(), "leader");
@@ -106,6 +107,7 @@ TEST(StatusJsonTest, RaftAndErrorObjects) {
   EXPECT_EQ(live.at("membership").string_value(), "voter");
   EXPECT_EQ(live.at("voters").string_value(), "1,2,3");
   EXPECT_EQ(live.at("learners").string_value(), "4");
+  EXPECT_EQ(live.at("state_digest").string_value(), "fedcba9876543210");
 
   const auto& dead = list.values(1).struct_value().fields();
   EXPECT_EQ(dead.size(), 2u);
@@ -154,12 +156,12 @@ TEST(StatusTableTest, RaftColumnsAndErrorRows) {
       "raft");
   EXPECT_EQ(table,
             "id  protocol  role      term  leader_id  commit_index  applied_index  first_index  "
-            "last_index  snapshot_index  membership  voters  learners\n"
+            "last_index  snapshot_index  membership  voters  learners  state_digest\n"
             "1   raft      leader    3     1          50            49             1            "
-            "51          0               voter       1,2,3   4\n"
+            "51          0               voter       1,2,3   4         fedcba9876543210\n"
             "2   error: replica 2 at 127.0.0.1:10002 is unreachable\n"
             "3   raft      follower  3     1          50            49             1            "
-            "51          0               voter       1,2,3   4\n");
+            "51          0               voter       1,2,3   4         fedcba9876543210\n");
 }
 
 TEST(StatusTableTest, PbftColumns) {
@@ -184,7 +186,7 @@ TEST(StatusTableTest, NoAnswerUsesTheConfigProtocolAndOneLineErrors) {
 TEST(StatusTableTest, MixedProtocolsShowDashes) {
   const std::string table =
       StatusTable({{Replica(1), Raft(1, "leader")}, {Replica(2), Pbft(2)}}, "raft");
-  EXPECT_THAT(table, HasSubstr("learners  view"));
+  EXPECT_THAT(table, HasSubstr("learners  state_digest      view"));
   EXPECT_THAT(table, HasSubstr("-"));
   EXPECT_THAT(table, Not(HasSubstr("error")));
 }

@@ -9,7 +9,6 @@
 #include "absl/strings/str_cat.h"
 #include "platform/consensus/execution/log_record.h"
 #include "platform/consensus/execution/tracked_call.h"
-#include "platform/consensus/ordering/pbft/pbft_digest.h"
 #include "platform/storage/prefixed_storage.h"
 
 namespace resdb {
@@ -24,7 +23,6 @@ constexpr size_t kRecentKeys = 200000;
 constexpr size_t kFetchReplyBatches = 64;
 constexpr size_t kFetchReplyBytes = 4 << 20;
 constexpr size_t kReplayChunkBatches = 256;
-constexpr char kStateDigestKey[] = "state_digest";
 
 // The protocol clock: fine enough that a view change takes ten ticks, and never coarser
 // than the heartbeat.
@@ -127,16 +125,11 @@ absl::Status ConsensusManagerPBFT::Open(std::unique_ptr<TransactionManager> tran
                                             " is beyond the last committed seq ",
                                             restored.last_committed, " of the ledger"));
   }
-  auto digest = table_view_->Get(kStateDigestKey);
-  if (digest.ok()) {
-    state_digest_ = *digest;
-  } else if (!absl::IsNotFound(digest.status())) {
-    return digest.status();
-  }
+  absl::Status digest = state_digest_.Load(table_view_.get());
+  if (!digest.ok()) return digest;
   replica_.Restore(restored);
   restored_executed_seq_ = executed;
   executed_seq_.store(executed);
-  published_digest_ = state_digest_;
 
   executor_ = std::make_unique<TransactionExecutor>(
       config(),
@@ -519,21 +512,14 @@ void ConsensusManagerPBFT::PublishState() {
 void ConsensusManagerPBFT::OnExecuted(std::unique_ptr<Request> request,
                                       std::unique_ptr<BatchUserResponse> response) {
   const uint64_t seq = request->seq();
-  // Execution is deterministic, so a replica that executed a batch again after a restart, or
-  // fetched it, computes the same chain as one that executed it once.
-  state_digest_ = pbft::BatchDigest(absl::StrCat(state_digest_, response->SerializeAsString()));
   // The applied-request table, the executed seq and the digest in one write. Not synced: the
   // ledger is the durable record, and what a crash loses here is executed again.
   WriteBatch batch;
+  state_digest_.Extend(*response, &batch);
   table_->Flush(seq, &batch);
-  batch.Put(kStateDigestKey, state_digest_);
   absl::Status written = table_view_->Write(batch, /*sync=*/false);
   LOG_IF(ERROR, !written.ok()) << "pbft replica " << self_id_ << ": cannot record executed seq "
                                << seq << ": " << written;
-  {
-    std::lock_guard<std::mutex> lock(digest_mu_);
-    published_digest_ = state_digest_;
-  }
   executed_seq_.store(seq);
   if (tracker_.size() > 0 && !request->data().empty()) {
     BatchUserRequest user_requests;
@@ -551,7 +537,7 @@ void ConsensusManagerPBFT::OnExecuted(std::unique_ptr<Request> request,
   Work work;
   work.kind = Work::kExecuted;
   work.seq = seq;
-  work.digest = state_digest_;
+  work.digest = state_digest_.value();
   Enqueue(std::move(work));
 }
 
@@ -562,10 +548,7 @@ ReplicaStatus ConsensusManagerPBFT::GetStatus() {
   status.set_primary_id(primary_.load());
   status.set_executed_seq(executed_seq_.load());
   status.set_stable_checkpoint(stable_checkpoint_.load());
-  {
-    std::lock_guard<std::mutex> lock(digest_mu_);
-    status.set_state_digest(published_digest_);
-  }
+  status.set_state_digest(state_digest_.value());
   auto& metrics = *status.mutable_metrics();
   for (const char* name : {"pbft_proposals", "pbft_proposed_requests", "pbft_forwarded_requests",
                            "pbft_queue_dropped", "pbft_rejected_messages", "pbft_request_timeouts",

@@ -20,6 +20,7 @@
 #include "platform/config/resdb_config.h"
 #include "platform/consensus/execution/applied_request_table.h"
 #include "platform/consensus/execution/client_request_tracker.h"
+#include "platform/consensus/execution/state_digest.h"
 #include "platform/consensus/execution/transaction_executor.h"
 #include "platform/consensus/execution/transaction_manager.h"
 #include "platform/consensus/ordering/pbft/pbft_replica.h"
@@ -153,8 +154,7 @@ class ConsensusManagerPBFT : public ConsensusManager {
   std::set<std::pair<uint64_t, uint64_t>> recent_keys_;
   std::deque<std::pair<uint64_t, uint64_t>> recent_order_;
 
-  // Executor thread only.
-  std::string state_digest_;
+  StateDigest state_digest_;
 
   // Published for other threads.
   std::atomic<int64_t> primary_{0};
@@ -162,8 +162,6 @@ class ConsensusManagerPBFT : public ConsensusManager {
   std::atomic<bool> is_primary_{false};
   std::atomic<uint64_t> stable_checkpoint_{0};
   std::atomic<uint64_t> executed_seq_{0};
-  mutable std::mutex digest_mu_;
-  std::string published_digest_;  // guarded by digest_mu_
   std::atomic<uint64_t> fetched_batches_{0};
   std::atomic<uint64_t> fetch_requests_{0};
 

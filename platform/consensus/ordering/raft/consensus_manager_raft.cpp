@@ -143,6 +143,8 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
   table_ = std::make_unique<AppliedRequestTable>();
   absl::Status loaded = table_->Load(state_view_.get());
   if (!loaded.ok()) return loaded;
+  loaded = state_digest_.Load(state_view_.get());
+  if (!loaded.ok()) return loaded;
 
   raft::RaftRestoredState restored;
   restored.hard_state = state_->hard_state();
@@ -933,6 +935,7 @@ void ConsensusManagerRaft::OnExecuted(std::unique_ptr<Request> request,
   // the service's writes are held back for it. Not synced: RAFT's log is the durable record,
   // and a lost suffix of these writes is applied again at restart.
   WriteBatch batch;
+  state_digest_.Extend(*response, &batch);
   table_->Flush(seq, &batch);
   absl::Status written;
   if (staged_state_ != nullptr) {
@@ -976,6 +979,7 @@ ReplicaStatus ConsensusManagerRaft::GetStatus() {
   status.set_first_index(first_index_.load());
   status.set_last_index(last_index_.load());
   status.set_snapshot_index(snapshot_index_.load());
+  status.set_state_digest(state_digest_.value());
   status.set_membership(MemberStateName(member_state_.load()));
   {
     std::lock_guard<std::mutex> lock(membership_mu_);

@@ -19,6 +19,7 @@
 #include "platform/config/resdb_config.h"
 #include "platform/consensus/execution/applied_request_table.h"
 #include "platform/consensus/execution/client_request_tracker.h"
+#include "platform/consensus/execution/state_digest.h"
 #include "platform/consensus/execution/transaction_executor.h"
 #include "platform/consensus/execution/transaction_manager.h"
 #include "platform/consensus/ordering/raft/raft_log.h"
@@ -259,6 +260,8 @@ class ConsensusManagerRaft : public ConsensusManager {
   std::unique_ptr<raft::RaftLog> log_;
   std::unique_ptr<raft::RaftPersistentState> state_;
   std::unique_ptr<AppliedRequestTable> table_;
+  // Chain over the responses of every applied entry, kept with the applied index.
+  StateDigest state_digest_;
   std::unique_ptr<raft::RaftNode> node_;  // raft thread only (after Open)
   ClientRequestTracker tracker_;
   std::unique_ptr<raft::RaftRpc> rpc_;

@@ -16,6 +16,7 @@ std::vector<std::string> ConsensusManagerRaft::StatePrefixes() {
   for (const std::string& key : AppliedRequestTable::KeyPrefixes()) {
     prefixes.push_back(absl::StrCat(kRaftStatePrefix, key));
   }
+  prefixes.push_back(absl::StrCat(kRaftStatePrefix, StateDigest::kKey));
   return prefixes;
 }
 
@@ -231,6 +232,8 @@ absl::Status ConsensusManagerRaft::InstallSnapshot(const raft::SnapshotMetadata&
   absl::Status status = InstallStateImage(storage_, StatePrefixes(), *image, /*sync=*/true);
   if (!status.ok()) return status;
   status = table_->Load(state_view_.get());
+  if (!status.ok()) return status;
+  status = state_digest_.Load(state_view_.get());
   if (!status.ok()) return status;
   executor_->SkipTo(index + 1);
   applied_index_.store(index);
