@@ -32,10 +32,11 @@ Usage:
 Commands:
   status   asks every replica of the config for its state, all at once, and prints one row
            per replica: id, protocol, role, then for RAFT term, leader_id, commit_index,
-           applied_index, first_index, last_index, snapshot_index, for PBFT view,
-           primary_id, executed_seq, stable_checkpoint, state_digest (its first 8 bytes
-           in hex; equal on replicas that executed the same batches). A replica that does
-           not answer shows "error: ..." instead.
+           applied_index, first_index, last_index, snapshot_index, membership (voter,
+           learner, removed or joining), voters, learners, for PBFT view, primary_id,
+           executed_seq, stable_checkpoint, and for both state_digest (its first 8 bytes in
+           hex; equal on replicas that executed the same batches). A replica that does not
+           answer shows "error: ..." instead.
            --json          print exactly one JSON array instead: one object per replica, in
                            config order, with the fields above as keys (numbers as JSON
                            numbers), or {"id": N, "error": "..."} for a replica that did not
