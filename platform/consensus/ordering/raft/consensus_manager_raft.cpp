@@ -70,6 +70,7 @@ ConsensusManagerRaft::ConsensusManagerRaft(const ResDBConfig& config, Stats* sta
   log_tail_ = static_cast<uint64_t>(std::max<int64_t>(0, rc.log_tail_after_snapshot()));
   snapshot_chunk_bytes_ = static_cast<uint64_t>(std::max<int64_t>(1, rc.snapshot_chunk_bytes()));
   snapshot_resend_ = std::chrono::milliseconds(std::max(100, rc.election_timeout_max_ms()));
+  snapshot_install_patience_ = std::max(std::chrono::milliseconds(10000), 10 * snapshot_resend_);
   Stats* s = this->stats();
   log_fsyncs_ = s->GetCounter("raft_log_fsyncs");
   committed_entries_ = s->GetCounter("raft_committed_entries");
@@ -86,6 +87,7 @@ ConsensusManagerRaft::ConsensusManagerRaft(const ResDBConfig& config, Stats* sta
   snapshots_taken_ = s->GetCounter("raft_snapshots_taken");
   snapshots_sent_ = s->GetCounter("raft_snapshots_sent");
   snapshots_installed_ = s->GetCounter("raft_snapshots_installed");
+  snapshot_installs_awaited_ = s->GetCounter("raft_snapshot_installs_awaited");
   term_gauge_ = s->GetGauge("raft_term");
   leader_gauge_ = s->GetGauge("raft_leader_id");
   commit_gauge_ = s->GetGauge("raft_commit_index");
@@ -992,7 +994,7 @@ ReplicaStatus ConsensusManagerRaft::GetStatus() {
         "raft_forwarded_requests", "raft_forward_dropped", "raft_queue_dropped",
         "executor_duplicate_requests", "raft_linearizable_reads", "raft_stale_reads",
         "raft_request_timeouts", "raft_malformed_messages", "raft_snapshots_taken",
-        "raft_snapshots_sent", "raft_snapshots_installed"}) {
+        "raft_snapshots_sent", "raft_snapshots_installed", "raft_snapshot_installs_awaited"}) {
     metrics[name] = static_cast<int64_t>(stats()->CounterValue(name));
   }
   metrics["raft_pending_requests"] = static_cast<int64_t>(tracker_.size());

@@ -131,6 +131,8 @@ class ConsensusManagerRaft : public ConsensusManager {
     raft::SnapshotMetadata metadata;
     uint64_t offset = 0;
     bool in_flight = false;
+    // The follower has every chunk and is installing them: wait for it longer.
+    bool installing = false;
     Clock::time_point sent_at;
   };
 
@@ -297,8 +299,10 @@ class ConsensusManagerRaft : public ConsensusManager {
   uint64_t snapshot_threshold_ = 0;
   uint64_t log_tail_ = 0;
   uint64_t snapshot_chunk_bytes_ = 0;
-  // A chunk without an answer for this long is sent again.
+  // A chunk without an answer for this long is sent again; a follower installing a snapshot
+  // gets snapshot_install_patience_.
   std::chrono::milliseconds snapshot_resend_;
+  std::chrono::milliseconds snapshot_install_patience_;
   // How long a transfer may take: the node gives up after an election timeout; the new leader
   // then needs its first heartbeat to be known.
   std::chrono::milliseconds transfer_timeout_;
@@ -334,6 +338,7 @@ class ConsensusManagerRaft : public ConsensusManager {
   Counter* snapshots_taken_;
   Counter* snapshots_sent_;
   Counter* snapshots_installed_;
+  Counter* snapshot_installs_awaited_;
   Gauge* term_gauge_;
   Gauge* leader_gauge_;
   Gauge* commit_gauge_;

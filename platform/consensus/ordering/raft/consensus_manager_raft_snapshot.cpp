@@ -106,7 +106,8 @@ void ConsensusManagerRaft::SendSnapshots(Clock::time_point now) {
     }
     // One chunk in flight per follower: the transfer paces itself by the follower's answers
     // and leaves room for normal replication.
-    if (!outgoing.in_flight || now - outgoing.sent_at >= snapshot_resend_) {
+    const auto patience = outgoing.installing ? snapshot_install_patience_ : snapshot_resend_;
+    if (!outgoing.in_flight || now - outgoing.sent_at >= patience) {
       SendChunk(follower, outgoing, now);
     }
   }
@@ -149,6 +150,16 @@ void ConsensusManagerRaft::HandleInstallSnapshotResponse(
     return;
   }
   it->second.offset = resp.next_offset();
+  if (resp.next_offset() >= it->second.metadata.size()) {
+    // Every chunk arrived and the follower is installing them; its answer when done (or its
+    // log's acknowledgement) moves it on. Asked again only after a long silence.
+    it->second.installing = true;
+    it->second.in_flight = true;
+    it->second.sent_at = Clock::now();
+    snapshot_installs_awaited_->Increment();
+    return;
+  }
+  it->second.installing = false;
   SendChunk(from, it->second, Clock::now());
 }
 
@@ -201,10 +212,10 @@ void ConsensusManagerRaft::HandleInstallSnapshotRequest(int64_t from,
     return;
   }
   resp.set_next_offset(*received);
-  if (*received < metadata.size()) {
-    answer(false);
-    return;
-  }
+  // Installing may take longer than the leader waits for an answer: the receipt is
+  // acknowledged first, so that it waits for the install rather than sending chunks again.
+  answer(false);
+  if (*received < metadata.size()) return;
   // An own snapshot still being saved would replace the one installed now.
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
   absl::Status installed = snapshots_->FinishIncoming();

@@ -381,6 +381,8 @@ TEST_F(RaftSnapshotClusterTest, FollowerFarBehindCatchesUpThroughASnapshot) {
   EXPECT_GE(caught_up.snapshot_index(), before.snapshot_index());
   EXPECT_GE(caught_up.metrics().at("raft_snapshots_installed"), 1);
   EXPECT_GE(Status(static_cast<int>(leader)).metrics().at("raft_snapshots_sent"), 1);
+  // The follower acknowledged receiving the whole snapshot before installing it.
+  EXPECT_GE(Status(static_cast<int>(leader)).metrics().at("raft_snapshot_installs_awaited"), 1);
   // Its state is the leader's: every key, read from its own storage.
   for (int i = 0; i < kWrites; ++i) {
     const std::string key = absl::StrCat("key", i);
