@@ -14,7 +14,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libssl-dev openssl
   prometheus-cpp-dev
   # Tools used by the scripts and the multi-process tests.
-  python3 curl procps psmisc iproute2 clang-format
+  python3 curl procps psmisc iproute2 clang-format mawk
 )
 
 missing=()

@@ -12,7 +12,7 @@ StagedStorage::StagedStorage(Storage* base) : base_(base) {}
 
 absl::StatusOr<std::string> StagedStorage::Get(absl::string_view key) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = latest_.find(std::string(key));
+  auto it = latest_.find(key);
   if (it == latest_.end()) return base_->Get(key);
   if (!it->second.has_value()) {
     return absl::NotFoundError(absl::StrCat("key \"", absl::CHexEscape(key), "\" not found"));
@@ -39,7 +39,7 @@ absl::Status StagedStorage::Scan(
     const std::function<bool(absl::string_view key, absl::string_view value)>& visit) {
   std::lock_guard<std::mutex> lock(mu_);
   // Merges the committed keys with the held-back ones, which win.
-  auto next = latest_.lower_bound(std::string(begin));
+  auto next = latest_.lower_bound(begin);
   const auto in_range = [&] { return next != latest_.end() && (end.empty() || next->first < end); };
   bool stopped = false;
   // Visits the held-back keys before `key`, or all remaining ones without a key.

@@ -43,8 +43,9 @@ class StagedStorage : public Storage {
  private:
   Storage* const base_;
   mutable std::mutex mu_;
-  WriteBatch staged_;                                         // guarded by mu_
-  std::map<std::string, std::optional<std::string>> latest_;  // key -> value or deleted
+  WriteBatch staged_;  // guarded by mu_
+  // key -> value or deleted; looked up by string_view without copying the key.
+  std::map<std::string, std::optional<std::string>, std::less<>> latest_;  // guarded by mu_
 };
 
 }  // namespace resdb

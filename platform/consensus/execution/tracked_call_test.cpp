@@ -4,26 +4,16 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "platform/consensus/execution/recorded_answers.h"
 
 namespace resdb {
 namespace {
 
 using Clock = ClientRequestTracker::Clock;
 
-struct Answers {
-  std::vector<Response> responses;
-  std::unique_ptr<Context> NewContext() {
-    return std::make_unique<Context>(SignatureInfo(), "",
-                                     [this](const Response& r) { responses.push_back(r); });
-  }
-};
+using Answers = RecordedAnswers;
 
-UserRequest Make(uint64_t client, uint64_t id) {
-  UserRequest request;
-  request.set_client_id(client);
-  request.set_request_id(id);
-  return request;
-}
+UserRequest Make(uint64_t client, uint64_t id) { return MakeUserRequest(client, id); }
 
 Response Ok() {
   Response response;
