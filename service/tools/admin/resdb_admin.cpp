@@ -270,13 +270,14 @@ struct LeaderAnswer {
   Response response;
 };
 
-// Sends `admin` to the replica that reports itself leader. A replica that answers NO_LEADER
-// naming another leader of the config is asked once more, there: leadership may have moved
-// since the status round. The error names what failed.
-absl::StatusOr<LeaderAnswer> AskLeader(const ResDBConfig& config, const AdminRequest& admin,
-                                       const std::string& what, const Deadline& deadline) {
-  const std::vector<ReplicaStatusResult> results = GetClusterStatus(config, deadline.Left());
-  const ReplicaStatusResult* leader = FindLeader(results);
+// Sends `admin` to the replica that `statuses` (a status round) show leading. A replica that
+// answers NO_LEADER naming another leader of the config is asked once more, there: leadership
+// may have moved since the status round. The error names what failed.
+absl::StatusOr<LeaderAnswer> AskLeader(const ResDBConfig& config,
+                                       const std::vector<ReplicaStatusResult>& statuses,
+                                       const AdminRequest& admin, const std::string& what,
+                                       const Deadline& deadline) {
+  const ReplicaStatusResult* leader = FindLeader(statuses);
   if (leader == nullptr) {
     return absl::UnavailableError(
         absl::StrCat(what, ": no replica reports itself leader; try again"));
@@ -328,7 +329,8 @@ int RunTransferLeader(const ResDBConfig& config, const Arguments& args) {
   }
   AdminRequest admin;
   admin.mutable_transfer_leader()->set_to(to);
-  absl::StatusOr<LeaderAnswer> answer = AskLeader(config, admin, "transfer request", deadline);
+  absl::StatusOr<LeaderAnswer> answer =
+      AskLeader(config, results, admin, "transfer request", deadline);
   if (!answer.ok()) return Fail(kExitFailed, std::string(answer.status().message()));
   std::cout << "leadership moved from replica " << answer->leader << " to replica " << to << " in "
             << deadline.ElapsedMs() << " ms (" << answer->response.error() << ")" << std::endl;
@@ -352,7 +354,8 @@ int RunMembershipChange(const ResDBConfig& config, const Arguments& args, AdminR
   if (!timeout.ok()) return UsageError(std::string(timeout.status().message()));
   admin.set_timeout_ms(*timeout);
   const Deadline deadline(*timeout);
-  absl::StatusOr<LeaderAnswer> answer = AskLeader(config, admin, what, deadline);
+  absl::StatusOr<LeaderAnswer> answer =
+      AskLeader(config, GetClusterStatus(config, deadline.Left()), admin, what, deadline);
   if (!answer.ok()) return Fail(kExitFailed, std::string(answer.status().message()));
   std::cout << "leader " << answer->leader << ": " << answer->response.error() << " ("
             << deadline.ElapsedMs() << " ms)" << std::endl;
