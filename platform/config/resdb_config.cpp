@@ -105,10 +105,19 @@ absl::Status ValidateReplicas(const ResConfigData& data, int64_t self_id) {
   if (protocol == kProtocolRaft && count < 3) {
     return FieldError("region", absl::StrCat("raft needs at least 3 replicas, config has ", count));
   }
-  if (protocol == kProtocolPbft && count < 4) {
-    return FieldError("region", absl::StrCat("pbft needs at least 4 replicas (n = 3f+1), "
-                                             "config has ",
-                                             count));
+  if (protocol == kProtocolPbft) {
+    // With n = 3f+1 any two quorums of 2f+1 share f+1 replicas, at least one of them honest;
+    // for other n the quorum 2f+1 with f = (n-1)/3 does not guarantee that (n = 6: 3 and 3).
+    if (count < 4 || (count - 1) % 3 != 0) {
+      return FieldError("region", absl::StrCat("pbft needs n = 3f+1 replicas (4, 7, 10, ...), "
+                                               "config has ",
+                                               count));
+    }
+    // Views rotate the primary over ids 1..n.
+    if (*ids.rbegin() != count) {
+      return FieldError("region", absl::StrCat("pbft replica ids must be exactly 1..", count,
+                                               ", config has ", absl::StrJoin(ids, ", ")));
+    }
   }
   return absl::OkStatus();
 }

@@ -181,8 +181,43 @@ TEST(ResDBConfigTest, RejectsTooFewReplicasForProtocol) {
       {"id": 2, "ip": "127.0.0.1", "port": 10002},
       {"id": 3, "ip": "127.0.0.1", "port": 10003})";
   EXPECT_EQ(LoadError(ConfigJson("", three)),
-            "region: pbft needs at least 4 replicas (n = 3f+1), config has 3");
+            "region: pbft needs n = 3f+1 replicas (4, 7, 10, ...), config has 3");
   EXPECT_EQ(LoadError(ConfigJson(R"("consensus_protocol": "raft")", three)), "");
+}
+
+// Two PBFT quorums of 2f+1 intersect in an honest replica only when n = 3f+1: with six
+// replicas (f = 1) two quorums of three can be disjoint.
+TEST(ResDBConfigTest, PbftRefusesReplicaCountsOtherThanThreeFPlusOne) {
+  std::string replicas;
+  for (int id = 1; id <= 7; ++id) {
+    const std::string replica =
+        absl::StrCat(R"({"id": )", id, R"(, "ip": "127.0.0.1", "port": )", 10000 + id, "}");
+    replicas = replicas.empty() ? replica : absl::StrCat(replicas, ",", replica);
+    const std::string error = LoadError(ConfigJson("", replicas));
+    if (id == 4 || id == 7) {
+      EXPECT_EQ(error, "") << id << " replicas";
+    } else if (id > 3) {
+      EXPECT_EQ(error, absl::StrCat("region: pbft needs n = 3f+1 replicas (4, 7, 10, ...), "
+                                    "config has ",
+                                    id));
+    }
+    EXPECT_EQ(
+        LoadError(ConfigJson(R"("consensus_protocol": "raft")", replicas)),
+        id < 3 ? absl::StrCat("region: raft needs at least 3 replicas, config has ", id) : "");
+  }
+}
+
+// PBFT's primary of view v is replica (v mod n) + 1, so every id of 1..n must exist. RAFT's
+// membership changes leave gaps, which it accepts.
+TEST(ResDBConfigTest, PbftRequiresIdsOneToN) {
+  const std::string gap = R"(
+      {"id": 1, "ip": "127.0.0.1", "port": 10001},
+      {"id": 2, "ip": "127.0.0.1", "port": 10002},
+      {"id": 3, "ip": "127.0.0.1", "port": 10003},
+      {"id": 5, "ip": "127.0.0.1", "port": 10005})";
+  EXPECT_EQ(LoadError(ConfigJson("", gap)),
+            "region: pbft replica ids must be exactly 1..4, config has 1, 2, 3, 5");
+  EXPECT_EQ(LoadError(ConfigJson(R"("consensus_protocol": "raft")", gap)), "");
 }
 
 TEST(ResDBConfigTest, RejectsOutOfRangeParameters) {

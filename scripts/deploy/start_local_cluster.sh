@@ -56,6 +56,12 @@ case "$protocol" in
 esac
 [ "$service" = kv ] || die "--service must be kv (the only service this build runs)"
 [[ "$replicas" =~ ^[0-9]+$ ]] || die "--replicas must be a number"
+if [ "$protocol" = pbft ] && { [ "$replicas" -lt 4 ] || [ $(((replicas - 1) % 3)) -ne 0 ]; }; then
+  die "--replicas: pbft needs n = 3f+1 replicas (4, 7, 10, ...), not $replicas"
+fi
+if [ "$protocol" = raft ] && [ "$replicas" -lt 3 ]; then
+  die "--replicas: raft needs at least 3 replicas, not $replicas"
+fi
 [[ "$base_port" =~ ^[0-9]+$ ]] && [ "$base_port" -ge 1024 ] && [ $((base_port + replicas)) -le 65535 ] ||
   die "--base_port must be a number in 1024..$((65535 - replicas))"
 

@@ -1,11 +1,13 @@
 #include "service/kv/kv_executor.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "platform/common/fail_stop.h"
 
 namespace resdb {
 namespace {
@@ -23,6 +25,19 @@ std::unique_ptr<std::string> Serialize(const KVResponse& response) {
   auto out = std::make_unique<std::string>();
   response.SerializeToString(out.get());
   return out;
+}
+
+// A write refused for what it asks (a bad key, a stale version) is refused alike on every
+// replica. Any other failure is this replica's disk: answering it would make this replica's
+// results differ from the others', and answering OK would promise what is not stored.
+KVResponse WriteFailure(absl::string_view what, const absl::Status& status) {
+  if (!absl::IsInvalidArgument(status) && !absl::IsFailedPrecondition(status) &&
+      !absl::IsNotFound(status)) {
+    FailStop(absl::StrCat("kv: cannot ", what), status);
+  }
+  if (absl::IsNotFound(status)) return Failure(KVResponse::NOT_FOUND, status.message());
+  if (absl::IsInvalidArgument(status)) return Failure(KVResponse::INVALID, status.message());
+  return Failure(KVResponse::ERROR, status.message());
 }
 
 // Maps a storage error to the service status a client can act on.
@@ -61,9 +76,37 @@ bool IsReadOnlyCommand(KVRequest::CMD cmd) {
   }
 }
 
-size_t EffectiveLimit(uint32_t limit) {
-  return limit == 0 ? KVExecutor::kDefaultRangeLimit : limit;
-}
+// Adds items to a GETRANGE / GET_HISTORY result until the client's limit or the server's cap
+// (items, bytes; at least one item) is reached, and marks a result the cap cut short.
+class ResultBuilder {
+ public:
+  ResultBuilder(uint32_t asked, KVResponse* response)
+      : asked_(asked == 0 ? KVExecutor::kDefaultRangeLimit : asked),
+        limit_(std::min<size_t>(asked_, KVExecutor::kDefaultRangeLimit)),
+        response_(response) {}
+
+  // Adds the item unless the result is full; false once it is.
+  bool Add(absl::string_view key, absl::string_view value, uint64_t version) {
+    const size_t items = static_cast<size_t>(response_->items_size());
+    if (items >= limit_ ||
+        (items > 0 && bytes_ + key.size() + value.size() > KVExecutor::kMaxResultBytes)) {
+      response_->set_truncated(items < asked_);
+      return false;
+    }
+    bytes_ += key.size() + value.size();
+    KVItem* item = response_->add_items();
+    item->set_key(std::string(key));
+    item->set_value(std::string(value));
+    item->set_version(version);
+    return true;
+  }
+
+ private:
+  const size_t asked_;
+  const size_t limit_;
+  KVResponse* const response_;
+  size_t bytes_ = 0;
+};
 
 }  // namespace
 
@@ -126,7 +169,7 @@ KVResponse KVExecutor::Set(const KVRequest& request) {
     return Failure(KVResponse::INVALID, key.message());
   }
   if (absl::Status status = storage_->Put(request.key(), request.value(), sync_); !status.ok()) {
-    return StorageFailure(status);
+    return WriteFailure(absl::StrCat("write key ", Quoted(request.key())), status);
   }
   KVResponse response;
   response.set_key(request.key());
@@ -154,7 +197,7 @@ KVResponse KVExecutor::Delete(const KVRequest& request) {
     return Failure(KVResponse::INVALID, key.message());
   }
   if (absl::Status status = storage_->Delete(request.key(), sync_); !status.ok()) {
-    return StorageFailure(status);
+    return WriteFailure(absl::StrCat("delete key ", Quoted(request.key())), status);
   }
   KVResponse response;
   response.set_key(request.key());
@@ -174,13 +217,11 @@ KVResponse KVExecutor::GetRange(const KVRequest& request) {
   const std::string end = (max_key.empty() || max_key[0] == kReservedByte)
                               ? std::string(1, kReservedByte)
                               : max_key + std::string(1, '\0');
-  auto items = storage_->GetRange(min_key, end, EffectiveLimit(request.limit()));
-  if (!items.ok()) return StorageFailure(items.status());
-  for (auto& [key, value] : *items) {
-    KVItem* item = response.add_items();
-    item->set_key(std::move(key));
-    item->set_value(std::move(value));
-  }
+  ResultBuilder result(request.limit(), &response);
+  absl::Status scanned = storage_->Scan(
+      min_key, end,
+      [&](absl::string_view key, absl::string_view value) { return result.Add(key, value, 0); });
+  if (!scanned.ok()) return StorageFailure(scanned);
   return response;
 }
 
@@ -197,7 +238,9 @@ KVResponse KVExecutor::SetWithVersion(const KVRequest& request) {
     if (current.ok()) response.set_version(current->version);
     return response;
   }
-  if (!version.ok()) return StorageFailure(version.status());
+  if (!version.ok()) {
+    return WriteFailure(absl::StrCat("write key ", Quoted(request.key())), version.status());
+  }
   KVResponse response;
   response.set_key(request.key());
   response.set_version(*version);
@@ -233,13 +276,9 @@ KVResponse KVExecutor::GetHistory(const KVRequest& request) {
   }
   KVResponse response;
   response.set_key(request.key());
-  const size_t limit = EffectiveLimit(request.limit());
-  for (VersionedValue& entry : *history) {
-    if (static_cast<size_t>(response.items_size()) >= limit) break;
-    KVItem* item = response.add_items();
-    item->set_key(request.key());
-    item->set_value(std::move(entry.value));
-    item->set_version(entry.version);
+  ResultBuilder result(request.limit(), &response);
+  for (const VersionedValue& entry : *history) {
+    if (!result.Add(request.key(), entry.value, entry.version)) break;
   }
   return response;
 }

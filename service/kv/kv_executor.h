@@ -19,14 +19,18 @@ namespace resdb {
 // - Keys must be 1..kMaxKeyBytes bytes and must not start with 0xFF (reserved for the
 //   storage's version bookkeeping); otherwise INVALID.
 // - GETRANGE returns the keys in [min_key, max_key] (both ends included; an empty max_key
-//   means no upper bound; min_key > max_key gives no items), at most `limit` of them, or
-//   kDefaultRangeLimit when limit is 0.
+//   means no upper bound; min_key > max_key gives no items), at most `limit` of them and never
+//   more than kDefaultRangeLimit items or kMaxResultBytes of keys and values (at least one
+//   item): a request costs every replica that orders it a bounded amount of memory. A result
+//   cut short by the cap says so (`truncated`).
 // - SET_WITH_VERSION writes only if the key is at `version` (0 = never written with a
 //   version) and returns the new version; otherwise VERSION_MISMATCH with the current version.
 //   SET and DELETE change the plain value only, not the version history.
 // - GET_WITH_VERSION reads `version` (0 = latest); GET_HISTORY returns the kept versions from
 //   `version` on, oldest first, capped like GETRANGE.
-// - A storage failure yields ERROR with the storage's message.
+// - A read the storage fails yields ERROR with the storage's message. A write the storage fails
+//   for any reason but the request's own (bad key, stale version) stops the replica
+//   (FailStop): the other replicas stored it, and this one must not answer otherwise.
 //
 // Thread-safety: ExecuteData (called by the executor's single thread) and Query (from any
 // thread) may run concurrently; Storage is thread-safe.
@@ -34,6 +38,7 @@ class KVExecutor : public TransactionManager {
  public:
   static constexpr size_t kMaxKeyBytes = 1024;
   static constexpr uint32_t kDefaultRangeLimit = 10000;
+  static constexpr size_t kMaxResultBytes = 4 << 20;
 
   // `storage` is the user-data view and must outlive the executor. With `sync` set, every
   // write is on stable storage before its response is produced.

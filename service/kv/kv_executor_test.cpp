@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "platform/storage/memory_storage.h"
 
@@ -127,6 +128,83 @@ TEST_F(KVExecutorTest, GetRangeStopsAtLimitAndHidesVersionBookkeeping) {
   EXPECT_EQ(Keys(Run(Range("", "", 2))), (std::vector<std::string>{"a", "b"}));
   // The storage's reserved 0xFF keys never show up in a user range.
   EXPECT_EQ(Keys(Run(Range("", ""))), (std::vector<std::string>{"a", "b", "c", "v"}));
+}
+
+// However much a client asks for, one result holds at most kDefaultRangeLimit items and about
+// kMaxResultBytes, and says when the cap cut it short.
+TEST_F(KVExecutorTest, GetRangeIsCappedByItemsAndBytes) {
+  const std::string value(512 * 1024, 'v');
+  const size_t fitting = KVExecutor::kMaxResultBytes / (value.size() + 2);
+  for (size_t i = 0; i < fitting + 3; ++i) {
+    ASSERT_EQ(Run(Make(KVRequest::SET, absl::StrCat("k", 10 + i), value)).status(), KVResponse::OK);
+  }
+  KVResponse capped = Run(Range("", "", 1000000));
+  EXPECT_EQ(static_cast<size_t>(capped.items_size()), fitting);
+  EXPECT_TRUE(capped.truncated());
+  // The rest, from just past the last key returned.
+  KVResponse rest = Run(Range(capped.items(capped.items_size() - 1).key() + '\0', "", 1000000));
+  EXPECT_EQ(static_cast<size_t>(rest.items_size()), 3u);
+  EXPECT_FALSE(rest.truncated());
+  // A limit the client chose is not a truncation.
+  KVResponse limited = Run(Range("", "", 2));
+  EXPECT_EQ(limited.items_size(), 2);
+  EXPECT_FALSE(limited.truncated());
+  // GET_HISTORY is capped the same way.
+  for (uint64_t version = 0; version < 12; ++version) {
+    ASSERT_EQ(Run(Make(KVRequest::SET_WITH_VERSION, "h", value, version)).status(), KVResponse::OK);
+  }
+  KVResponse history = Run(Make(KVRequest::GET_HISTORY, "h"));
+  EXPECT_EQ(static_cast<size_t>(history.items_size()),
+            KVExecutor::kMaxResultBytes / (value.size() + 1));
+  EXPECT_TRUE(history.truncated());
+  EXPECT_EQ(history.items(0).version(), 1u);
+}
+
+TEST_F(KVExecutorTest, GetRangeCapsItemCount) {
+  for (uint32_t i = 0; i < KVExecutor::kDefaultRangeLimit + 5; ++i) {
+    ASSERT_EQ(Run(Make(KVRequest::SET, absl::StrCat("key", 100000 + i), "x")).status(),
+              KVResponse::OK);
+  }
+  KVResponse capped = Run(Range("", "", KVExecutor::kDefaultRangeLimit + 100));
+  EXPECT_EQ(static_cast<uint32_t>(capped.items_size()), KVExecutor::kDefaultRangeLimit);
+  EXPECT_TRUE(capped.truncated());
+  KVResponse by_default = Run(Range("", ""));
+  EXPECT_EQ(static_cast<uint32_t>(by_default.items_size()), KVExecutor::kDefaultRangeLimit);
+  EXPECT_FALSE(by_default.truncated());
+}
+
+// A Storage whose writes fail as a broken disk's do.
+class BrokenDiskStorage : public Storage {
+ public:
+  absl::StatusOr<std::string> Get(absl::string_view key) override { return base_->Get(key); }
+  absl::Status Write(const WriteBatch& batch, bool sync) override {
+    return absl::InternalError("IO error: Input/output error");
+  }
+  absl::Status Scan(
+      absl::string_view begin, absl::string_view end,
+      const std::function<bool(absl::string_view, absl::string_view)>& visit) override {
+    return base_->Scan(begin, end, visit);
+  }
+  absl::Status Flush() override { return base_->Flush(); }
+  std::unique_ptr<StorageSnapshot> NewSnapshot() override { return base_->NewSnapshot(); }
+
+ private:
+  std::unique_ptr<Storage> base_ = NewMemoryStorage();
+};
+
+// The other replicas stored the write; this one must stop rather than answer anything else.
+TEST_F(KVExecutorTest, WriteTheDiskFailsStopsTheReplica) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  BrokenDiskStorage broken;
+  KVExecutor executor(&broken, /*sync=*/false);
+  for (KVRequest::CMD cmd : {KVRequest::SET, KVRequest::DELETE, KVRequest::SET_WITH_VERSION}) {
+    EXPECT_EXIT(executor.ExecuteData(Encode(Make(cmd, "k", "v"))), testing::ExitedWithCode(1),
+                "kv: cannot .*key \"k\": .*Input/output error; stopping the replica")
+        << KVRequest::CMD_Name(cmd);
+  }
+  // A request refused for what it asks is refused alike everywhere, and answered.
+  EXPECT_EQ(Decode(executor.ExecuteData(Encode(Make(KVRequest::SET, "", "v")))).status(),
+            KVResponse::INVALID);
 }
 
 TEST_F(KVExecutorTest, SetWithVersionAdvancesVersionsAndRejectsStaleWrites) {
@@ -265,12 +343,12 @@ TEST_F(KVExecutorTest, RunsThroughTheDefaultBatchPath) {
 }
 
 TEST_F(KVExecutorTest, IsReadOnlyNamesTheReadCommands) {
-  for (KVRequest::CMD cmd : {KVRequest::GET, KVRequest::GETRANGE, KVRequest::GET_WITH_VERSION,
-                             KVRequest::GET_HISTORY}) {
+  for (KVRequest::CMD cmd :
+       {KVRequest::GET, KVRequest::GETRANGE, KVRequest::GET_WITH_VERSION, KVRequest::GET_HISTORY}) {
     EXPECT_TRUE(executor_.IsReadOnly(Encode(Make(cmd, "k")))) << KVRequest::CMD_Name(cmd);
   }
-  for (KVRequest::CMD cmd : {KVRequest::SET, KVRequest::DELETE, KVRequest::SET_WITH_VERSION,
-                             KVRequest::NONE}) {
+  for (KVRequest::CMD cmd :
+       {KVRequest::SET, KVRequest::DELETE, KVRequest::SET_WITH_VERSION, KVRequest::NONE}) {
     EXPECT_FALSE(executor_.IsReadOnly(Encode(Make(cmd, "k")))) << KVRequest::CMD_Name(cmd);
   }
   EXPECT_FALSE(executor_.IsReadOnly(std::string("\xff\xff\xff", 3)));

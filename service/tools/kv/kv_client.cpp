@@ -661,11 +661,18 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> KVClient::GetRa
   request.set_cmd(KVRequest::GETRANGE);
   request.set_min_key(min_key);
   request.set_max_key(max_key);
-  absl::StatusOr<KVResponse> response = Run(*this, request);
-  if (!response.ok()) return response.status();
   std::vector<std::pair<std::string, std::string>> items;
-  for (KVItem& item : *response->mutable_items()) {
-    items.emplace_back(std::move(*item.mutable_key()), std::move(*item.mutable_value()));
+  // A result the service's byte cap cut short goes on from just past its last key, up to as
+  // many items as one request returns when its values are small.
+  while (items.size() < kRangeItems) {
+    request.set_limit(static_cast<uint32_t>(kRangeItems - items.size()));
+    absl::StatusOr<KVResponse> response = Run(*this, request);
+    if (!response.ok()) return response.status();
+    for (KVItem& item : *response->mutable_items()) {
+      items.emplace_back(std::move(*item.mutable_key()), std::move(*item.mutable_value()));
+    }
+    if (!response->truncated() || response->items_size() == 0) break;
+    request.set_min_key(items.back().first + '\0');
   }
   return items;
 }

@@ -72,7 +72,8 @@ class KVClient {
   // Deleting an absent key succeeds.
   absl::Status Delete(const std::string& key);
   // The pairs with min_key <= key <= max_key in key order (an empty max_key: no upper bound),
-  // up to the service's default cap.
+  // at most kRangeItems of them (several requests when the values are large).
+  static constexpr size_t kRangeItems = 10000;
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> GetRange(
       const std::string& min_key, const std::string& max_key);
   // Writes `value` if the key is at `expected_version` (0: never written with a version) and

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "platform/common/fail_stop.h"
 #include "platform/consensus/execution/log_record.h"
 #include "platform/consensus/execution/tracked_call.h"
 #include "platform/storage/prefixed_storage.h"
@@ -458,17 +459,10 @@ void ConsensusManagerPBFT::DrainActions() {
     pbft::Actions actions = replica_.TakeActions();
     if (actions.view_record.has_value() || !actions.slots.empty() || actions.stable.has_value() ||
         !actions.execute.empty()) {
-      absl::Status written =
-          wal_->Write(actions.view_record, actions.slots, actions.stable, actions.execute);
-      if (!written.ok()) {
-        // Sending what the log does not hold could break a promise after a crash; stop
-        // taking part instead.
-        LOG(ERROR) << "pbft replica " << self_id_
-                   << ": cannot write its log, stopping: " << written;
-        stopping_flag_.store(true);
-        queue_.Close();
-        return;
-      }
+      // Sending what the log does not hold could break a promise after a crash.
+      FailStopIfError(
+          absl::StrCat("pbft replica ", self_id_, ": cannot write its log"),
+          wal_->Write(actions.view_record, actions.slots, actions.stable, actions.execute));
       wal_writes_->Increment();
     }
     for (const Request& message : actions.broadcast) GetCommunicator()->BroadCast(message);
@@ -517,9 +511,8 @@ void ConsensusManagerPBFT::OnExecuted(std::unique_ptr<Request> request,
   WriteBatch batch;
   state_digest_.Extend(*response, &batch);
   table_->Flush(seq, &batch);
-  absl::Status written = table_view_->Write(batch, /*sync=*/false);
-  LOG_IF(ERROR, !written.ok()) << "pbft replica " << self_id_ << ": cannot record executed seq "
-                               << seq << ": " << written;
+  FailStopIfError(absl::StrCat("pbft replica ", self_id_, ": cannot record executed seq ", seq),
+                  table_view_->Write(batch, /*sync=*/false));
   executed_seq_.store(seq);
   if (tracker_.size() > 0 && !request->data().empty()) {
     BatchUserRequest user_requests;

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "platform/common/fail_stop.h"
 #include "platform/consensus/execution/log_record.h"
 #include "platform/consensus/execution/tracked_call.h"
 
@@ -779,31 +780,28 @@ void ConsensusManagerRaft::DrainReady() {
     raft::Ready ready = node_->GetReady();
     // 0. An installed snapshot moves the log's start past it, before any other log change.
     if (ready.snapshot.has_value()) {
-      absl::Status compacted = log_->CompactTo(ready.snapshot->last_included_index(),
-                                               ready.snapshot->last_included_term());
-      LOG_IF(FATAL, !compacted.ok())
-          << "raft replica " << self_id_ << ": cannot move the log past snapshot "
-          << ready.snapshot->last_included_index() << ": " << compacted;
+      FailStopIfError(
+          absl::StrCat("raft replica ", self_id_, ": cannot move the log past snapshot ",
+                       ready.snapshot->last_included_index()),
+          log_->CompactTo(ready.snapshot->last_included_index(),
+                          ready.snapshot->last_included_term()));
     }
     // 1. Term and vote, synced before anything that depends on them is sent.
     if (ready.hard_state.has_value() &&
         (ready.hard_state->current_term() != state_->current_term() ||
          ready.hard_state->voted_for() != state_->voted_for())) {
-      absl::Status saved =
-          state_->SetTermAndVote(ready.hard_state->current_term(), ready.hard_state->voted_for());
-      LOG_IF(FATAL, !saved.ok()) << "raft replica " << self_id_
-                                 << ": cannot persist term and vote: " << saved;
+      FailStopIfError(
+          absl::StrCat("raft replica ", self_id_, ": cannot persist term and vote"),
+          state_->SetTermAndVote(ready.hard_state->current_term(), ready.hard_state->voted_for()));
     }
     // 2. Log changes: truncation, then the new entries as one synced write.
     if (ready.truncate_from != 0) {
-      absl::Status truncated = log_->Truncate(ready.truncate_from);
-      LOG_IF(FATAL, !truncated.ok())
-          << "raft replica " << self_id_ << ": cannot truncate the log: " << truncated;
+      FailStopIfError(absl::StrCat("raft replica ", self_id_, ": cannot truncate the log"),
+                      log_->Truncate(ready.truncate_from));
     }
     if (!ready.entries.empty()) {
-      absl::Status appended = log_->Append(ready.entries);
-      LOG_IF(FATAL, !appended.ok())
-          << "raft replica " << self_id_ << ": cannot append to the log: " << appended;
+      FailStopIfError(absl::StrCat("raft replica ", self_id_, ": cannot append to the log"),
+                      log_->Append(ready.entries));
       if (sync_) log_fsyncs_->Increment();
     }
     // The commit index is recorded only after the log holds the entries it covers: recorded
@@ -811,14 +809,12 @@ void ConsensusManagerRaft::DrainReady() {
     // over stale entries that the Ready was replacing, and it would apply them.
     const uint64_t commit = std::min(node_->commit_index(), log_->LastLogIndex());
     if (commit > log_->CommitIndex()) {
-      absl::Status committed = log_->CommitTo(commit);
-      LOG_IF(ERROR, !committed.ok())
-          << "raft replica " << self_id_ << ": cannot record the commit index: " << committed;
+      FailStopIfError(absl::StrCat("raft replica ", self_id_, ": cannot record the commit index"),
+                      log_->CommitTo(commit));
     }
     if (commit > state_->commit_index()) {
-      absl::Status committed = state_->SetCommitIndex(commit);
-      LOG_IF(ERROR, !committed.ok())
-          << "raft replica " << self_id_ << ": cannot record the commit index: " << committed;
+      FailStopIfError(absl::StrCat("raft replica ", self_id_, ": cannot record the commit index"),
+                      state_->SetCommitIndex(commit));
     }
     // 3. Messages.
     for (const raft::RaftMessage& message : ready.messages) rpc_->Send(message);
@@ -950,8 +946,9 @@ void ConsensusManagerRaft::OnExecuted(std::unique_ptr<Request> request,
   } else {
     written = state_view_->Write(batch, /*sync=*/false);
   }
-  LOG_IF(ERROR, !written.ok()) << "raft replica " << self_id_ << ": cannot record applied index "
-                               << seq << ": " << written;
+  // Answering clients for a batch whose state is not stored would lose acknowledged writes.
+  FailStopIfError(
+      absl::StrCat("raft replica ", self_id_, ": cannot store the state of index ", seq), written);
   applied_index_.store(seq);
   applied_gauge_->Set(static_cast<int64_t>(seq));
   MaybeTakeSnapshot(seq);

@@ -4,8 +4,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -603,6 +605,66 @@ TEST_F(RaftAtomicApplyTest, StateAndAppliedIndexAreOneWrite) {
     }
     EXPECT_GE(user_writes, 1) << "replica " << id;
   }
+}
+
+// A Storage whose writes of user data fail once `failing` is set, as a full or broken disk's.
+class FailingStorage : public Storage {
+ public:
+  FailingStorage(std::unique_ptr<Storage> base, const std::atomic<bool>* failing)
+      : base_(std::move(base)), failing_(failing) {}
+
+  absl::StatusOr<std::string> Get(absl::string_view key) override { return base_->Get(key); }
+  absl::Status Write(const WriteBatch& batch, bool sync) override {
+    for (const WriteBatch::Op& op : batch.ops()) {
+      if (failing_->load() && absl::StartsWith(op.key, kUserDataPrefix)) {
+        return absl::InternalError("IO error: No space left on device");
+      }
+    }
+    return base_->Write(batch, sync);
+  }
+  absl::Status Scan(
+      absl::string_view begin, absl::string_view end,
+      const std::function<bool(absl::string_view, absl::string_view)>& visit) override {
+    return base_->Scan(begin, end, visit);
+  }
+  absl::Status Flush() override { return base_->Flush(); }
+  std::unique_ptr<StorageSnapshot> NewSnapshot() override { return base_->NewSnapshot(); }
+
+ private:
+  std::unique_ptr<Storage> base_;
+  const std::atomic<bool>* const failing_;
+};
+
+class RaftFailStopTest : public RaftClusterTest {
+ protected:
+  void SetUp() override {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    replicas_.resize(4);
+    for (int id = 1; id <= 3; ++id) {
+      replicas_[id].storage = std::make_unique<FailingStorage>(NewMemoryStorage(), &failing_);
+    }
+    RaftClusterTest::SetUp();
+  }
+
+  std::atomic<bool> failing_{false};
+};
+
+// A replica that cannot store a batch's state must not answer the write OK: it stops, and a
+// restart replays the batch from its log.
+TEST_F(RaftFailStopTest, FailedStateWriteStopsTheReplicaInsteadOfAnswering) {
+  EXPECT_EXIT(
+      {
+        const int64_t leader = WaitForLeader();
+        if (leader == 0) std::_Exit(3);
+        ConsensusManager* leading = replicas_[leader].server->manager();
+        if (Call(leading, KVCall(KVRequest::SET, "before", 1)).Wait().status() != Response::OK) {
+          std::_Exit(4);
+        }
+        failing_.store(true);
+        Call(leading, KVCall(KVRequest::SET, "lost", 2)).Wait();
+      },
+      testing::ExitedWithCode(1),
+      "cannot store the state of index [0-9]+: .*No space left on device; stopping the replica");
 }
 
 TEST(ConsensusManagerRaftOpenTest, DamagedLogIsDataLoss) {
