@@ -171,6 +171,8 @@ absl::Status ValidateGeneral(const ResConfigData& data) {
       CheckRange("client_timeout_ms", data.client_timeout_ms(), 1, 3600000),
       CheckRange("heartbeat_interval_ms", data.heartbeat_interval_ms(), 1, 3600000),
       CheckRange("max_pending_executions", data.max_pending_executions(), 1, 10000000),
+      CheckRange("max_batch_bytes", data.max_batch_bytes(), 4096, data.max_message_bytes() / 2),
+      CheckRange("max_request_bytes", data.max_request_bytes(), 1024, data.max_batch_bytes()),
   };
   for (const absl::Status& check : checks) {
     if (!check.ok()) return check;

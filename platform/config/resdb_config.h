@@ -63,6 +63,8 @@ class ResDBConfig {
   int64_t GetMaxMessageBytes() const { return data_.max_message_bytes(); }
   int GetClientTimeoutMs() const { return data_.client_timeout_ms(); }
   int GetClientBatchNum() const { return data_.client_batch_num(); }
+  int64_t GetMaxRequestBytes() const { return data_.max_request_bytes(); }
+  int64_t GetMaxBatchBytes() const { return data_.max_batch_bytes(); }
   int GetHeartBeatIntervalMs() const { return data_.heartbeat_interval_ms(); }
   bool IsSyncWrites() const { return data_.sync_writes(); }
 

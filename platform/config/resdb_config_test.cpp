@@ -232,6 +232,16 @@ TEST(ResDBConfigTest, RejectsOutOfRangeParameters) {
             "client_batch_num: 0 is out of range 1..100000");
   EXPECT_EQ(LoadError(ConfigJson(R"("max_message_bytes": 100)")),
             "max_message_bytes: 100 is out of range 65536..1073741824");
+  // A batch and its envelope must fit in one replica message, and a request in one batch.
+  EXPECT_EQ(LoadError(ConfigJson(R"("max_batch_bytes": 9000000)")),
+            "max_batch_bytes: 9000000 is out of range 4096..8388608");
+  EXPECT_EQ(LoadError(ConfigJson(R"("max_message_bytes": 1048576)")),
+            "max_batch_bytes: 4194304 is out of range 4096..524288");
+  EXPECT_EQ(LoadError(ConfigJson(R"("max_request_bytes": 5000000)")),
+            "max_request_bytes: 5000000 is out of range 1024..4194304");
+  EXPECT_EQ(LoadError(ConfigJson(R"("max_message_bytes": 2097152, "max_batch_bytes": 1048576,
+                                    "max_request_bytes": 262144)")),
+            "");
   EXPECT_EQ(LoadError(ConfigJson(R"("pbft_config": {"checkpoint_interval": 100,
                                                     "watermark_window": 150})")),
             "pbft_config.watermark_window: 150 is out of range 200..16777216");

@@ -61,10 +61,11 @@ ReplicaStatus ConsensusManager::GetStatus() {
   status.set_protocol(config_.GetConsensusProtocol());
   status.set_leader_id(GetPrimary());
   status.set_term(GetVersion());
-  // What the transport refused before any protocol saw it.
+  // What the transport refused before any protocol saw it, and what it could not send.
   auto& metrics = *status.mutable_metrics();
   for (const char* name : {"network_malformed", "network_unknown_type", "network_bad_signature",
-                           "network_consensus_rejected"}) {
+                           "network_consensus_rejected", "network_oversized_requests",
+                           "network_send_dropped", "network_send_oversized"}) {
     metrics[name] = static_cast<int64_t>(stats()->CounterValue(name));
   }
   return status;

@@ -1,18 +1,22 @@
 #include "platform/networkstrate/message_dispatcher.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 
 namespace resdb {
 
-MessageDispatcher::MessageDispatcher(int64_t self_id, ConsensusManager* manager, Stats* stats)
+MessageDispatcher::MessageDispatcher(int64_t self_id, int64_t max_request_bytes,
+                                     ConsensusManager* manager, Stats* stats)
     : self_id_(self_id),
+      max_request_bytes_(static_cast<size_t>(std::max<int64_t>(0, max_request_bytes))),
       manager_(manager),
       client_calls_(stats->GetCounter("network_client_calls")),
       replica_messages_(stats->GetCounter("network_replica_messages")),
       malformed_(stats->GetCounter("network_malformed")),
       unknown_type_(stats->GetCounter("network_unknown_type")),
+      oversized_(stats->GetCounter("network_oversized_requests")),
       bad_signature_(stats->GetCounter("network_bad_signature")),
       rejected_(stats->GetCounter("network_consensus_rejected")) {}
 
@@ -59,7 +63,15 @@ void MessageDispatcher::DispatchClientCall(const ResDBMessage& envelope, Context
     return;
   }
   std::string error;
-  std::unique_ptr<Request> request = ParseRequest(envelope.data(), &error);
+  std::unique_ptr<Request> request;
+  if (envelope.data().size() > max_request_bytes_) {
+    // Refused before parsing: a request this large could not be batched and replicated.
+    oversized_->Increment();
+    error = absl::StrCat("request of ", envelope.data().size(),
+                         " bytes is larger than max_request_bytes (", max_request_bytes_, ")");
+  } else {
+    request = ParseRequest(envelope.data(), &error);
+  }
   if (request == nullptr) {
     Response response;
     response.set_status(Response::INVALID_REQUEST);
@@ -81,6 +93,12 @@ bool MessageDispatcher::DispatchReplicaMessage(ResDBMessage* envelope) {
   std::string error;
   std::unique_ptr<Request> request = ParseRequest(envelope->data(), &error);
   if (request == nullptr) return false;
+  // A client request another replica forwards obeys the same limit as one from the client.
+  if (request->type() == Request::TYPE_CLIENT_REQUEST &&
+      request->data().size() > max_request_bytes_) {
+    oversized_->Increment();
+    return false;
+  }
   std::shared_ptr<Verifier> verifier = this->verifier();
   if (verifier != nullptr) {
     const SignatureInfo& signature = envelope->signature();

@@ -16,16 +16,19 @@ namespace resdb {
 
 // Checks incoming envelopes and hands the valid ones to the consensus manager. Never trusts
 // its input: bytes that do not parse as a Request, a type that is not a known Request::Type
-// (or TYPE_NONE), and, when a Verifier is set, replica messages without a valid signature of
-// their claimed sender are refused and counted:
-//   network_malformed, network_unknown_type, network_bad_signature.
+// (or TYPE_NONE), client requests larger than max_request_bytes (a client call is answered
+// INVALID_REQUEST naming the limit; a forwarded one is dropped), and, when a Verifier is set,
+// replica messages without a valid signature of their claimed sender are refused and counted:
+//   network_malformed, network_unknown_type, network_oversized_requests,
+//   network_bad_signature.
 // Every incoming client call and replica message is counted in network_client_calls and
 // network_replica_messages; requests the manager rejects in network_consensus_rejected.
 // Thread-safe.
 class MessageDispatcher {
  public:
   // `manager` and `stats` must outlive this object.
-  MessageDispatcher(int64_t self_id, ConsensusManager* manager, Stats* stats);
+  MessageDispatcher(int64_t self_id, int64_t max_request_bytes, ConsensusManager* manager,
+                    Stats* stats);
 
   // From now on every replica message must carry a signature whose node_id equals the
   // Request's sender_id and that `verifier` accepts over the envelope's data. Null turns the
@@ -51,12 +54,14 @@ class MessageDispatcher {
   std::shared_ptr<Verifier> verifier() const;
 
   const int64_t self_id_;
+  const size_t max_request_bytes_;
   ConsensusManager* const manager_;
 
   Counter* const client_calls_;
   Counter* const replica_messages_;
   Counter* const malformed_;
   Counter* const unknown_type_;
+  Counter* const oversized_;
   Counter* const bad_signature_;
   Counter* const rejected_;
 

@@ -65,6 +65,7 @@ PeerSender::PeerSender(int64_t node_id, std::string address, Limits limits, Stat
   sent_batches_counter_ = pair("network_sent_batches");
   send_failures_counter_ = pair("network_send_failures");
   dropped_counter_ = pair("network_send_dropped");
+  oversized_counter_ = pair("network_send_oversized");
   queue_gauge_total_ = stats->GetGauge("network_queue_messages");
   queue_gauge_peer_ = stats->GetGauge("network_queue_messages" + suffix);
 }
@@ -124,6 +125,13 @@ bool PeerSender::Enqueue(ResDBMessage envelope) {
     AddQueued(1);
   } else {
     CountDropped(1);
+    if (wire_bytes > limits_.max_message_bytes) {
+      // Batches and appends are bounded below the limit, so this is a bug worth seeing.
+      oversized_counter_.Increment(1);
+      LOG_EVERY_N(ERROR, 100) << "message of " << wire_bytes << " bytes to replica " << node_id_
+                              << " exceeds max_message_bytes (" << limits_.max_message_bytes
+                              << "); dropped";
+    }
   }
   return accepted;
 }

@@ -98,6 +98,7 @@ class PeerSender {
   CounterPair sent_batches_counter_;
   CounterPair send_failures_counter_;
   CounterPair dropped_counter_;
+  CounterPair oversized_counter_;
   Gauge* queue_gauge_total_;
   Gauge* queue_gauge_peer_;
 

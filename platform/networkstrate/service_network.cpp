@@ -131,7 +131,8 @@ ServiceNetwork::ServiceNetwork(const ResDBConfig& config, std::unique_ptr<Consen
       owned_stats_(stats == nullptr ? std::make_unique<Stats>() : nullptr),
       manager_(std::move(manager)),
       dispatcher_(std::make_unique<MessageDispatcher>(
-          config.GetSelfId(), manager_.get(), stats == nullptr ? owned_stats_.get() : stats)) {}
+          config.GetSelfId(), config.GetMaxRequestBytes(), manager_.get(),
+          stats == nullptr ? owned_stats_.get() : stats)) {}
 
 ServiceNetwork::~ServiceNetwork() { Stop(); }
 

@@ -324,10 +324,12 @@ TEST_F(SignatureTest, DeliversOnlyCorrectlySignedReplicaMessages) {
 class ClientCallTest : public ::testing::Test {
  protected:
   static constexpr int64_t kMaxBytes = 1 << 20;
+  static constexpr int64_t kMaxRequestBytes = 64 << 10;
 
   void SetUp() override {
     ResConfigData base;
     base.set_max_message_bytes(kMaxBytes);
+    base.set_max_request_bytes(kMaxRequestBytes);
     node_ = StartNode(MakeTestConfig(kA, {{kA, 0}, {kB, kUnusedPort}}, base));
     ASSERT_NE(node_, nullptr);
     stub_ = ResDBService::NewStub(grpc::CreateChannel(
@@ -406,6 +408,22 @@ TEST_F(ClientCallTest, OversizedMessageIsRefusedAndServerKeepsServing) {
   Response response;
   const grpc::Status status = CallRaw(envelope, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(Call(ClientRequest("reply")).status(), Response::OK);
+}
+
+// Below the transport's message limit, a request larger than max_request_bytes is answered
+// with the limit it broke and never reaches the manager.
+TEST_F(ClientCallTest, RequestAboveMaxRequestBytesIsInvalidAndNamesTheLimit) {
+  Request request = ClientRequest(std::string(kMaxRequestBytes, 'x'));
+  const size_t size = request.ByteSizeLong();
+  Response response = Call(request);
+  EXPECT_EQ(response.status(), Response::INVALID_REQUEST);
+  EXPECT_EQ(response.error(),
+            absl::StrCat("request of ", size, " bytes is larger than max_request_bytes (65536)"));
+  EXPECT_EQ(node_->stats.CounterValue("network_oversized_requests"), 1);
+  EXPECT_EQ(node_->stats.CounterValue("network_consensus_rejected"), 0);
+  EXPECT_EQ(Call(ClientRequest(std::string(kMaxRequestBytes - 100, 'x'))).status(),
+            Response::UNAVAILABLE);  // reached the manager, which drops what it does not know
   EXPECT_EQ(Call(ClientRequest("reply")).status(), Response::OK);
 }
 

@@ -72,7 +72,8 @@ ConsensusManagerPBFT::ConsensusManagerPBFT(const ResDBConfig& config, Stats* sta
       self_id_(config.GetSelfId()),
       tick_(TickMs(config)),
       client_timeout_(std::max(1, config.GetClientTimeoutMs())),
-      batch_limit_(static_cast<size_t>(std::max(1, config.GetClientBatchNum()))),
+      batch_cutter_(static_cast<size_t>(std::max(1, config.GetClientBatchNum())),
+                    static_cast<size_t>(config.GetMaxBatchBytes())),
       replica_(config.GetSelfId(), config.GetReplicaNum(), OptionsFrom(config, TickMs(config))),
       tracker_(kMaxPendingRequests),
       sync_(config.GetConfigData().sync_writes()),
@@ -443,7 +444,7 @@ void ConsensusManagerPBFT::ProposePending() {
   size_t next = 0;
   while (next < pending_proposals_.size()) {
     BatchUserRequest batch;
-    const size_t end = std::min(pending_proposals_.size(), next + batch_limit_);
+    const size_t end = batch_cutter_.End(pending_proposals_, next);
     for (size_t i = next; i < end; ++i) *batch.add_requests() = pending_proposals_[i];
     absl::Status status = replica_.Propose(batch.SerializeAsString());
     if (!status.ok()) break;  // above the high watermark: retry later

@@ -19,6 +19,7 @@
 #include "platform/common/bounded_queue.h"
 #include "platform/config/resdb_config.h"
 #include "platform/consensus/execution/applied_request_table.h"
+#include "platform/consensus/execution/batch_cutter.h"
 #include "platform/consensus/execution/client_request_tracker.h"
 #include "platform/consensus/execution/state_digest.h"
 #include "platform/consensus/execution/transaction_executor.h"
@@ -48,10 +49,10 @@ namespace resdb {
 // later (every two ticks after that). The primary drops copies of a request it proposed
 // recently and proposes
 // the requests that arrived in one round as BatchUserRequests of up to client_batch_num
-// requests. Every replica holding a Context for a request answers it from its own execution
-// of the batch; a request not answered within client_timeout_ms gets TIMEOUT. A request
-// ordered twice (a client retry after a view change) is executed once: the applied-request
-// table answers the second time with the first response.
+// requests and max_batch_bytes (BatchCutter). Every replica holding a Context for a request answers
+// it from its own execution of the batch; a request not answered within client_timeout_ms gets
+// TIMEOUT. A request ordered twice (a client retry after a view change) is executed once: the
+// applied-request table answers the second time with the first response.
 //
 // Durability. Before the messages of a round are sent, its durable records (view, accepted
 // and prepared batches, stable checkpoint, and the committed batches as ledger entries) are
@@ -127,7 +128,7 @@ class ConsensusManagerPBFT : public ConsensusManager {
   const int64_t self_id_;
   const std::chrono::milliseconds tick_;
   const std::chrono::milliseconds client_timeout_;
-  const size_t batch_limit_;
+  const BatchCutter batch_cutter_;
 
   pbft::PbftReplica replica_;  // protocol thread only
   ClientRequestTracker tracker_;

@@ -60,7 +60,8 @@ ConsensusManagerRaft::ConsensusManagerRaft(const ResDBConfig& config, Stats* sta
       self_id_(config.GetSelfId()),
       tick_(std::max(1, config.GetRaftConfig().heartbeat_interval_ms())),
       client_timeout_(std::max(1, config.GetClientTimeoutMs())),
-      batch_limit_(static_cast<size_t>(std::max(1, config.GetClientBatchNum()))),
+      batch_cutter_(static_cast<size_t>(std::max(1, config.GetClientBatchNum())),
+                    static_cast<size_t>(config.GetMaxBatchBytes())),
       sync_(config.IsSyncWrites()),
       forward_retry_(std::max(1000, 2 * config.GetRaftConfig().election_timeout_max_ms())),
       tracker_(kMaxPendingWrites),
@@ -692,8 +693,8 @@ void ConsensusManagerRaft::ProposePending() {
     }
     return;
   }
-  for (size_t begin = 0; begin < requests.size(); begin += batch_limit_) {
-    const size_t end = std::min(requests.size(), begin + batch_limit_);
+  for (size_t begin = 0, end = 0; begin < requests.size(); begin = end) {
+    end = batch_cutter_.End(requests, begin);
     BatchUserRequest batch;
     for (size_t i = begin; i < end; ++i) *batch.add_requests() = std::move(requests[i]);
     batch.set_create_time_us(NowMicros());

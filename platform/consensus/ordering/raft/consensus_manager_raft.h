@@ -18,6 +18,7 @@
 #include "platform/common/bounded_queue.h"
 #include "platform/config/resdb_config.h"
 #include "platform/consensus/execution/applied_request_table.h"
+#include "platform/consensus/execution/batch_cutter.h"
 #include "platform/consensus/execution/client_request_tracker.h"
 #include "platform/consensus/execution/state_digest.h"
 #include "platform/consensus/execution/transaction_executor.h"
@@ -48,9 +49,9 @@ namespace resdb {
 // go to the executor, then Advance.
 //
 // Writes. The leader proposes what arrived in one round as one entry holding a
-// BatchUserRequest of up to client_batch_num requests. A follower forwards a client write to
-// the leader over the replica stream (proxy_id = self) and keeps the client's Context; the
-// replica holding the Context answers it once it applied the entry with that
+// BatchUserRequest of up to client_batch_num requests and max_batch_bytes (BatchCutter). A follower
+// forwards a client write to the leader over the replica stream (proxy_id = self) and keeps the
+// client's Context; the replica holding the Context answers it once it applied the entry with that
 // (client_id, request_id). With no leader known the answer is NO_LEADER at once (with the
 // last known leader); a write still waiting when the leader is lost gets NO_LEADER, one
 // waiting longer than client_timeout_ms gets TIMEOUT. A pending write is proposed or
@@ -246,7 +247,7 @@ class ConsensusManagerRaft : public ConsensusManager {
   const int64_t self_id_;
   const std::chrono::milliseconds tick_;
   const std::chrono::milliseconds client_timeout_;
-  const size_t batch_limit_;
+  const BatchCutter batch_cutter_;
   const bool sync_;
   // How long a forwarded write waits before it is forwarded again.
   const std::chrono::milliseconds forward_retry_;

@@ -1,0 +1,159 @@
+// Runs real kv_service clusters (RAFT with 3 replicas, PBFT with 4) on 127.0.0.1 and checks
+// that large client requests cost a bounded amount: requests above max_request_bytes are
+// refused with the limit named, the accepted ones are batched so that every batch fits in a
+// replica message, and a normal write right after goes through at once.
+//
+//   limits_test <path of kv_service> [gtest flags]
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "platform/config/resdb_config.h"
+#include "service/tools/kv/kv_client.h"
+#include "tests/local_cluster.h"
+
+namespace resdb {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+std::string g_server_binary;
+
+constexpr int kClients = 16;
+constexpr size_t kRefusedBytes = 2000000;   // above max_request_bytes (1.5 MiB)
+constexpr size_t kAcceptedBytes = 1400000;  // below it: 16 of them are 22 MB, above a message
+
+ResConfigData Settings(const std::string& protocol) {
+  ResConfigData data;
+  data.set_consensus_protocol(protocol);
+  data.set_require_signatures(protocol == "pbft");
+  data.set_client_timeout_ms(5000);
+  data.set_heartbeat_interval_ms(50);
+  data.mutable_raft_config()->set_heartbeat_interval_ms(30);
+  data.mutable_raft_config()->set_election_timeout_min_ms(200);
+  data.mutable_raft_config()->set_election_timeout_max_ms(400);
+  return data;
+}
+
+// A write of `key` that succeeds within `timeout`, retried; false if none did.
+bool WriteSucceeds(const ResDBConfig& config, const std::string& key, milliseconds timeout) {
+  KVClient client(config);
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (client.Set(key, "ready").ok()) return true;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return false;
+}
+
+class LimitsTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(LimitsTest, LargeValuesNeverStallTheCluster) {
+  const std::string protocol = GetParam();
+  const int replicas = protocol == "pbft" ? 4 : 3;
+  testing_util::LocalCluster cluster(g_server_binary, "limits_" + protocol, replicas,
+                                     Settings(protocol), /*with_keys=*/protocol == "pbft");
+  cluster.StartAll();
+  ASSERT_TRUE(WriteSucceeds(cluster.ClientConfig(), "warm-up", milliseconds(30000)))
+      << "the cluster never took a write";
+
+  // Every client sends one value above the request limit and two below it, at once.
+  std::atomic<int> refused_with_the_limit{0};
+  std::atomic<int> accepted{0};
+  std::vector<std::string> failures(kClients);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      KVClient client(cluster.ClientConfig());
+      client.SetTimeoutMs(60000);
+      absl::Status refused = client.Set(absl::StrCat("big", c), std::string(kRefusedBytes, 'r'));
+      if (absl::IsInvalidArgument(refused) &&
+          refused.message().find("max_request_bytes") != absl::string_view::npos) {
+        ++refused_with_the_limit;
+      } else {
+        failures[c] = absl::StrCat("2 MB write: ", refused.ToString());
+      }
+      for (int i = 0; i < 2; ++i) {
+        absl::Status written = client.Set(absl::StrCat("large", c, "_", i),
+                                          std::string(kAcceptedBytes, static_cast<char>('a' + c)));
+        if (written.ok()) {
+          ++accepted;
+        } else {
+          failures[c] = absl::StrCat("1.4 MB write: ", written.ToString());
+        }
+      }
+    });
+  }
+  for (std::thread& client : clients) client.join();
+  for (int c = 0; c < kClients; ++c) EXPECT_EQ(failures[c], "") << "client " << c;
+  EXPECT_EQ(refused_with_the_limit.load(), kClients);
+  EXPECT_EQ(accepted.load(), 2 * kClients);
+
+  // A normal write right after goes through at once.
+  KVClient client(cluster.ClientConfig());
+  client.SetTimeoutMs(3000);
+  const auto started = Clock::now();
+  absl::Status after = client.Set("after", "small");
+  const auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - started);
+  EXPECT_TRUE(after.ok()) << after;
+  std::printf(
+      "%s: 16 clients, 16 refused 2 MB writes, %d accepted 1.4 MB writes; the next write "
+      "took %ld ms\n",
+      protocol.c_str(), accepted.load(), static_cast<long>(took.count()));
+
+  // The values replicated (RAFT: every replica has them, read locally; PBFT: f+1 replicas
+  // agree on them), and the transport never had to drop a message for its size.
+  if (protocol == "raft") {
+    for (int id = 1; id <= replicas; ++id) {
+      KVClient local(cluster.ClientConfig(id));
+      local.SetConsistency("stale");
+      // A follower applies what the leader acknowledged a little later.
+      EXPECT_TRUE(testing_util::WaitUntil([&] { return local.Get("after").ok(); },
+                                          std::chrono::seconds(10)))
+          << "replica " << id << " never applied the last write";
+      absl::StatusOr<std::string> value = local.Get("large5_1");
+      ASSERT_TRUE(value.ok()) << "replica " << id << ": " << value.status();
+      EXPECT_EQ(*value, std::string(kAcceptedBytes, 'f')) << "replica " << id;
+    }
+  } else {
+    absl::StatusOr<std::string> value = client.Get("large5_1");
+    ASSERT_TRUE(value.ok()) << value.status();
+    EXPECT_EQ(*value, std::string(kAcceptedBytes, 'f'));
+  }
+  std::map<int64_t, ReplicaStatus> statuses = cluster.Statuses();
+  EXPECT_EQ(static_cast<int>(statuses.size()), replicas);
+  int64_t refused = 0;
+  for (const auto& [id, status] : statuses) {
+    EXPECT_EQ(status.metrics().at("network_send_oversized"), 0) << "replica " << id;
+    refused += status.metrics().at("network_oversized_requests");
+  }
+  EXPECT_GE(refused, kClients);
+}
+
+INSTANTIATE_TEST_SUITE_P(Protocols, LimitsTest, ::testing::Values("raft", "pbft"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
+
+}  // namespace
+}  // namespace resdb
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s <kv_service binary>\n", argv[0]);
+    return 2;
+  }
+  resdb::g_server_binary = argv[1];
+  signal(SIGPIPE, SIG_IGN);
+  return RUN_ALL_TESTS();
+}
