@@ -173,6 +173,7 @@ absl::Status ValidateGeneral(const ResConfigData& data) {
       CheckRange("max_pending_executions", data.max_pending_executions(), 1, 10000000),
       CheckRange("max_batch_bytes", data.max_batch_bytes(), 4096, data.max_message_bytes() / 2),
       CheckRange("max_request_bytes", data.max_request_bytes(), 1024, data.max_batch_bytes()),
+      CheckRange("max_pending_per_client", data.max_pending_per_client(), 1, 1000000),
   };
   for (const absl::Status& check : checks) {
     if (!check.ok()) return check;

@@ -11,15 +11,19 @@ UserRequest ToUserRequest(Request* request, int64_t proxy_id) {
   return user_request;
 }
 
-bool ClientRequestTracker::Add(const UserRequest& request, std::unique_ptr<Context>* context,
-                               Clock::time_point deadline) {
+ClientRequestTracker::AddResult ClientRequestTracker::Add(const UserRequest& request,
+                                                          std::unique_ptr<Context>* context,
+                                                          Clock::time_point deadline) {
   std::unique_ptr<Context> replaced;
   {
     std::lock_guard<std::mutex> lock(mu_);
     const Key key(request.client_id(), request.request_id());
     auto it = pending_.find(key);
     if (it == pending_.end()) {
-      if (pending_.size() >= max_pending_) return false;
+      if (pending_.size() >= max_pending_) return AddResult::kFull;
+      size_t& of_client = per_client_[request.client_id()];
+      if (of_client >= max_per_client_) return AddResult::kClientFull;
+      ++of_client;
       it = pending_.emplace(key, Pending()).first;
     } else {
       replaced = std::move(it->second.context);
@@ -35,7 +39,14 @@ bool ClientRequestTracker::Add(const UserRequest& request, std::unique_ptr<Conte
     response.set_error("superseded by a retry of the same request");
     replaced->Reply(response);
   }
-  return true;
+  return AddResult::kAdded;
+}
+
+std::map<ClientRequestTracker::Key, ClientRequestTracker::Pending>::iterator
+ClientRequestTracker::Erase(std::map<Key, Pending>::iterator it) {
+  auto count = per_client_.find(it->first.first);
+  if (count != per_client_.end() && --count->second == 0) per_client_.erase(count);
+  return pending_.erase(it);
 }
 
 bool ClientRequestTracker::Complete(const Key& key, const Response& response) {
@@ -45,7 +56,7 @@ bool ClientRequestTracker::Complete(const Key& key, const Response& response) {
     auto it = pending_.find(key);
     if (it == pending_.end()) return false;
     context = std::move(it->second.context);
-    pending_.erase(it);
+    Erase(it);
   }
   if (context != nullptr) context->Reply(response);
   return true;
@@ -56,6 +67,7 @@ size_t ClientRequestTracker::FailAll(const Response& response) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     taken.swap(pending_);
+    per_client_.clear();
   }
   for (auto& [key, pending] : taken) {
     if (pending.context != nullptr) pending.context->Reply(response);
@@ -70,7 +82,7 @@ std::vector<ClientRequestTracker::Pending> ClientRequestTracker::TakeExpired(
   for (auto it = pending_.begin(); it != pending_.end();) {
     if (it->second.deadline <= now) {
       expired.push_back(std::move(it->second));
-      it = pending_.erase(it);
+      it = Erase(it);
     } else {
       ++it;
     }

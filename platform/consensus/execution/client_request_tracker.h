@@ -18,7 +18,8 @@ namespace resdb {
 // The client writes a replica received and has not answered yet, keyed by
 // (client_id, request_id): the replica that holds a request's Context answers it when it
 // applies the entry that contains the request, or when the request fails or expires.
-// Bounded: Add refuses requests beyond `max_pending`. Thread-safe.
+// Bounded: Add refuses requests beyond `max_pending` in all, and beyond `max_per_client` of
+// one client, so that one client cannot take every slot. Thread-safe.
 // The client `request` as it is ordered: its payload (moved out of `request`), client id and
 // request id, with `proxy_id` naming the replica that holds the client's call.
 UserRequest ToUserRequest(Request* request, int64_t proxy_id);
@@ -37,13 +38,20 @@ class ClientRequestTracker {
     Clock::time_point routed_at;
   };
 
-  explicit ClientRequestTracker(size_t max_pending) : max_pending_(max_pending) {}
+  enum class AddResult {
+    kAdded,
+    kFull,        // max_pending requests are tracked
+    kClientFull,  // max_per_client requests of this client are tracked
+  };
+
+  ClientRequestTracker(size_t max_pending, size_t max_per_client)
+      : max_pending_(max_pending), max_per_client_(max_per_client) {}
 
   // Tracks `context` for `request` until `deadline`. A request with the same key already
-  // tracked (a client retry) has its old Context answered UNAVAILABLE and replaced. False,
-  // with `context` left untouched, when the tracker is full.
-  bool Add(const UserRequest& request, std::unique_ptr<Context>* context,
-           Clock::time_point deadline);
+  // tracked (a client retry) has its old Context answered UNAVAILABLE and replaced. When the
+  // tracker refuses it, `context` is left untouched.
+  AddResult Add(const UserRequest& request, std::unique_ptr<Context>* context,
+                Clock::time_point deadline);
 
   // Answers and forgets the request with `key`, if tracked. True if it was.
   bool Complete(const Key& key, const Response& response);
@@ -66,9 +74,15 @@ class ClientRequestTracker {
   size_t size() const;
 
  private:
+  // Forgets `it`, keeping the per-client counts. Requires mu_.
+  std::map<Key, Pending>::iterator Erase(std::map<Key, Pending>::iterator it);
+
   const size_t max_pending_;
+  const size_t max_per_client_;
   mutable std::mutex mu_;
   std::map<Key, Pending> pending_;
+  // Tracked requests per client id; clients with none are absent.
+  std::map<uint64_t, size_t> per_client_;
 };
 
 }  // namespace resdb

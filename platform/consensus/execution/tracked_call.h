@@ -11,10 +11,14 @@
 namespace resdb {
 
 enum class TrackOutcome {
-  kTracked,   // answered later, when the request executes, fails or expires
-  kAnswered,  // it executed meanwhile: answered now from the table
-  kFull,      // the tracker refused it; `*context` is untouched
+  kTracked,     // answered later, when the request executes, fails or expires
+  kAnswered,    // it executed meanwhile: answered now from the table
+  kFull,        // the tracker is full; `*context` is untouched
+  kClientFull,  // the client has as many pending requests as one may; `*context` is untouched
 };
+
+// What a refused call (kFull, kClientFull) is answered with, as UNAVAILABLE.
+const char* RefusalReason(TrackOutcome outcome);
 
 // Tracks the client call `*context` for `request` until `deadline`, then looks the request up
 // in `table` once more: the executor records a response in the table before it completes

@@ -26,7 +26,7 @@ TEST(TrackUnlessAppliedTest, ARequestNotExecutedIsTrackedUntilCompleted) {
   AppliedRequestTable table;
   // Declared before the tracker, which answers what it still holds when destroyed.
   Answers answers;
-  ClientRequestTracker tracker(10);
+  ClientRequestTracker tracker(10, 10);
   auto context = answers.NewContext();
   EXPECT_EQ(TrackUnlessApplied(Make(5, 1), &context, Clock::now() + std::chrono::seconds(10), table,
                                Ok(), &tracker),
@@ -41,7 +41,7 @@ TEST(TrackUnlessAppliedTest, ARequestThatExecutedMeanwhileIsAnsweredFromTheTable
   table.Record(5, 1, "result");
   // Declared before the tracker, which answers what it still holds when destroyed.
   Answers answers;
-  ClientRequestTracker tracker(10);
+  ClientRequestTracker tracker(10, 10);
   auto context = answers.NewContext();
   EXPECT_EQ(TrackUnlessApplied(Make(5, 1), &context, Clock::now() + std::chrono::seconds(10), table,
                                Ok(), &tracker),
@@ -56,7 +56,7 @@ TEST(TrackUnlessAppliedTest, ARequestThatExecutedMeanwhileIsAnsweredFromTheTable
 TEST(TrackUnlessAppliedTest, AFullTrackerLeavesTheCallToTheCaller) {
   AppliedRequestTable table;
   Answers answers;
-  ClientRequestTracker tracker(1);
+  ClientRequestTracker tracker(1, 1);
   auto first = answers.NewContext();
   ASSERT_EQ(TrackUnlessApplied(Make(5, 1), &first, Clock::now() + std::chrono::seconds(10), table,
                                Ok(), &tracker),

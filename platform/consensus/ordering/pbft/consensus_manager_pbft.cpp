@@ -17,6 +17,10 @@ namespace {
 
 constexpr size_t kMaxPendingRequests = 20000;
 constexpr size_t kMaxQueuedWork = 100000;
+// Client work (writes, reads, forwarded writes, operators' requests) queued for the protocol
+// thread, in a lane of its own, and how much of it one round takes.
+constexpr size_t kMaxQueuedClientWork = 50000;
+constexpr size_t kClientWorkPerRound = 4096;
 // Request keys the primary remembers having proposed, to drop the copies clients send
 // through every replica.
 constexpr size_t kRecentKeys = 200000;
@@ -75,9 +79,9 @@ ConsensusManagerPBFT::ConsensusManagerPBFT(const ResDBConfig& config, Stats* sta
       batch_cutter_(static_cast<size_t>(std::max(1, config.GetClientBatchNum())),
                     static_cast<size_t>(config.GetMaxBatchBytes())),
       replica_(config.GetSelfId(), config.GetReplicaNum(), OptionsFrom(config, TickMs(config))),
-      tracker_(kMaxPendingRequests),
+      tracker_(kMaxPendingRequests, static_cast<size_t>(config.GetMaxPendingPerClient())),
       sync_(config.GetConfigData().sync_writes()),
-      queue_(kMaxQueuedWork) {
+      queue_(kMaxQueuedWork, kMaxQueuedClientWork) {
   Stats* s = this->stats();
   proposals_ = s->GetCounter("pbft_proposals");
   proposed_requests_ = s->GetCounter("pbft_proposed_requests");
@@ -187,8 +191,20 @@ Response ConsensusManagerPBFT::MakeResponse(Response::Status status,
   return response;
 }
 
+TwoLaneQueue<ConsensusManagerPBFT::Work>::Lane ConsensusManagerPBFT::LaneOf(Work::Kind kind) {
+  switch (kind) {
+    case Work::kMessage:
+    case Work::kExecuted:
+      return TwoLaneQueue<Work>::Lane::kReplica;
+    case Work::kWrite:
+      break;
+  }
+  return TwoLaneQueue<Work>::Lane::kClient;
+}
+
 bool ConsensusManagerPBFT::Enqueue(Work work) {
-  if (!queue_.TryPush(std::move(work))) {
+  const auto lane = LaneOf(work.kind);
+  if (!queue_.TryPush(lane, std::move(work))) {
     queue_dropped_->Increment();
     return false;
   }
@@ -294,10 +310,13 @@ void ConsensusManagerPBFT::HandleClientRequest(std::unique_ptr<Context> context,
   const UserRequest user_request = ToUserRequest(request.get(), self_id_);
   // A call left waiting for a request that already executed would also make this replica
   // blame the primary.
-  switch (TrackUnlessApplied(user_request, &context, Clock::now() + client_timeout_, *table_,
-                             MakeResponse(Response::OK, ""), &tracker_)) {
+  const TrackOutcome outcome =
+      TrackUnlessApplied(user_request, &context, Clock::now() + client_timeout_, *table_,
+                         MakeResponse(Response::OK, ""), &tracker_);
+  switch (outcome) {
     case TrackOutcome::kFull:
-      context->Reply(MakeResponse(Response::UNAVAILABLE, "too many pending requests"));
+    case TrackOutcome::kClientFull:
+      context->Reply(MakeResponse(Response::UNAVAILABLE, RefusalReason(outcome)));
       return;
     case TrackOutcome::kAnswered:
       return;
@@ -339,7 +358,7 @@ void ConsensusManagerPBFT::Loop() {
   std::vector<Work> work;
   while (true) {
     if (!queue_.WaitForItems(next_tick)) return;
-    work = queue_.PopAll(kMaxQueuedWork);
+    work = queue_.PopRound(kMaxQueuedWork, kClientWorkPerRound);
     for (Work& item : work) HandleWork(item);
     work.clear();
 

@@ -16,7 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "platform/common/bounded_queue.h"
+#include "platform/common/two_lane_queue.h"
 #include "platform/config/resdb_config.h"
 #include "platform/consensus/execution/applied_request_table.h"
 #include "platform/consensus/execution/batch_cutter.h"
@@ -38,9 +38,10 @@ namespace resdb {
 // clients after execution.
 //
 // Threads. One protocol thread owns the PbftReplica. Transport threads hand it work (PBFT
-// messages, client requests) through a bounded queue; the executor thread hands it the
-// executed seqs. The thread sleeps on a condition variable until work arrives or the next
-// tick (min(heartbeat_interval_ms, view_change_timeout_ms / 10)) is due.
+// messages, client requests) through a TwoLaneQueue, replica traffic and client requests in
+// lanes bounded apart so a client flood cannot crowd out the protocol's messages; the
+// executor thread hands it the executed seqs. The thread sleeps on a condition variable until work
+// arrives or the next tick (min(heartbeat_interval_ms, view_change_timeout_ms / 10)) is due.
 //
 // Requests. Every client request, reads included, is ordered. Clients send each request to
 // every replica and accept a result once f+1 replicas return the same one. The primary
@@ -103,6 +104,8 @@ class ConsensusManagerPBFT : public ConsensusManager {
     std::string digest;
   };
 
+  // Replica traffic and the protocol thread's own events never wait behind client work.
+  static TwoLaneQueue<Work>::Lane LaneOf(Work::Kind kind);
   bool Enqueue(Work work);
   Response MakeResponse(Response::Status status, const std::string& error) const;
   // Answers a LogQuery from the ledger (any thread).
@@ -142,7 +145,7 @@ class ConsensusManagerPBFT : public ConsensusManager {
   bool sync_ = true;
   uint64_t restored_executed_seq_ = 0;
 
-  BoundedQueue<Work> queue_;
+  TwoLaneQueue<Work> queue_;
   std::mutex lifecycle_mu_;
   bool stopping_ = false;  // guarded by lifecycle_mu_
   bool started_ = false;   // guarded by lifecycle_mu_

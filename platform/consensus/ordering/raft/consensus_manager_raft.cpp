@@ -18,6 +18,10 @@ namespace {
 constexpr size_t kMaxPendingWrites = 20000;
 // Work items queued for the raft thread.
 constexpr size_t kMaxQueuedWork = 100000;
+// Client work (writes, reads, forwarded writes, operators' requests) queued for the protocol
+// thread, in a lane of its own, and how much of it one round takes.
+constexpr size_t kMaxQueuedClientWork = 50000;
+constexpr size_t kClientWorkPerRound = 4096;
 // Entries read per call when the log is loaded at start.
 constexpr uint64_t kRestoreChunkBytes = 64 << 20;
 
@@ -64,8 +68,8 @@ ConsensusManagerRaft::ConsensusManagerRaft(const ResDBConfig& config, Stats* sta
                     static_cast<size_t>(config.GetMaxBatchBytes())),
       sync_(config.IsSyncWrites()),
       forward_retry_(std::max(1000, 2 * config.GetRaftConfig().election_timeout_max_ms())),
-      tracker_(kMaxPendingWrites),
-      queue_(kMaxQueuedWork) {
+      tracker_(kMaxPendingWrites, static_cast<size_t>(config.GetMaxPendingPerClient())),
+      queue_(kMaxQueuedWork, kMaxQueuedClientWork) {
   const RaftConfig& rc = config.GetRaftConfig();
   transfer_timeout_ = std::chrono::milliseconds(std::max(1000, 3 * rc.election_timeout_max_ms()));
   snapshot_threshold_ = static_cast<uint64_t>(std::max<int64_t>(0, rc.snapshot_threshold()));
@@ -292,8 +296,25 @@ Response ConsensusManagerRaft::NoLeaderResponse(const std::string& why) const {
   return MakeResponse(Response::NO_LEADER, why);
 }
 
+TwoLaneQueue<ConsensusManagerRaft::Work>::Lane ConsensusManagerRaft::LaneOf(Work::Kind kind) {
+  switch (kind) {
+    case Work::kMessage:
+    case Work::kSnapshotTaken:
+    case Work::kSnapshotSaved:
+      return TwoLaneQueue<Work>::Lane::kReplica;
+    case Work::kWrite:
+    case Work::kForwarded:
+    case Work::kRead:
+    case Work::kTransferLeader:
+    case Work::kMembership:
+      break;
+  }
+  return TwoLaneQueue<Work>::Lane::kClient;
+}
+
 bool ConsensusManagerRaft::Enqueue(Work work) {
-  if (!queue_.TryPush(std::move(work))) {
+  const auto lane = LaneOf(work.kind);
+  if (!queue_.TryPush(lane, std::move(work))) {
     queue_dropped_->Increment();
     return false;
   }
@@ -431,10 +452,13 @@ void ConsensusManagerRaft::HandleClientRequest(std::unique_ptr<Context> context,
     return;
   }
   const UserRequest user_request = ToUserRequest(request.get(), self_id_);
-  switch (TrackUnlessApplied(user_request, &context, Clock::now() + client_timeout_, *table_,
-                             MakeResponse(Response::OK, ""), &tracker_)) {
+  const TrackOutcome outcome =
+      TrackUnlessApplied(user_request, &context, Clock::now() + client_timeout_, *table_,
+                         MakeResponse(Response::OK, ""), &tracker_);
+  switch (outcome) {
     case TrackOutcome::kFull:
-      context->Reply(MakeResponse(Response::UNAVAILABLE, "too many pending requests"));
+    case TrackOutcome::kClientFull:
+      context->Reply(MakeResponse(Response::UNAVAILABLE, RefusalReason(outcome)));
       return;
     case TrackOutcome::kAnswered:
       return;
@@ -578,7 +602,7 @@ void ConsensusManagerRaft::RaftLoop() {
   std::vector<Work> work;
   while (true) {
     if (!queue_.WaitForItems(next_tick)) return;
-    work = queue_.PopAll(kMaxQueuedWork);
+    work = queue_.PopRound(kMaxQueuedWork, kClientWorkPerRound);
     for (Work& item : work) HandleWork(item);
     work.clear();
 

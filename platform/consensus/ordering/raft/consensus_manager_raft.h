@@ -15,7 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "platform/common/bounded_queue.h"
+#include "platform/common/two_lane_queue.h"
 #include "platform/config/resdb_config.h"
 #include "platform/consensus/execution/applied_request_table.h"
 #include "platform/consensus/execution/batch_cutter.h"
@@ -41,12 +41,13 @@ namespace resdb {
 // apply.
 //
 // Threads. One raft thread owns the RaftNode. Transport threads hand it work (RAFT messages,
-// client writes, reads) through a bounded queue; what does not fit is dropped, counted in
-// "raft_queue_dropped" and, for a client call, answered UNAVAILABLE. The thread sleeps on a
-// condition variable until work arrives or the next tick (raft_config.heartbeat_interval_ms)
-// is due. After each round of work it drains Ready: hard state and log changes are persisted
-// (the appended entries as one synced write) before any message is sent, committed entries
-// go to the executor, then Advance.
+// client writes, reads) through a TwoLaneQueue: replica traffic and client work in lanes
+// bounded apart, so a client flood cannot crowd out heartbeats and votes; what does not fit is
+// dropped, counted in "raft_queue_dropped" and, for a client call, answered UNAVAILABLE. The thread
+// sleeps on a condition variable until work arrives or the next tick
+// (raft_config.heartbeat_interval_ms) is due. After each round of work it drains Ready: hard state
+// and log changes are persisted (the appended entries as one synced write) before any message is
+// sent, committed entries go to the executor, then Advance.
 //
 // Writes. The leader proposes what arrived in one round as one entry holding a
 // BatchUserRequest of up to client_batch_num requests and max_batch_bytes (BatchCutter). A follower
@@ -182,6 +183,8 @@ class ConsensusManagerRaft : public ConsensusManager {
   void HandleAdminRequest(std::unique_ptr<Context> context, const Request& request);
   // Answers a LogQuery from the durable log and the snapshot store (any thread).
   Response AnswerLogQuery(const Request& request);
+  // Replica traffic and the raft thread's own events never wait behind client work.
+  static TwoLaneQueue<Work>::Lane LaneOf(Work::Kind kind);
   bool Enqueue(Work work);
   Response MakeResponse(Response::Status status, const std::string& error) const;
   Response NoLeaderResponse(const std::string& why) const;
@@ -272,7 +275,7 @@ class ConsensusManagerRaft : public ConsensusManager {
   std::unique_ptr<TransactionExecutor> executor_;
 
   // Work queue.
-  BoundedQueue<Work> queue_;
+  TwoLaneQueue<Work> queue_;
   std::mutex lifecycle_mu_;
   bool stopping_ = false;  // guarded by lifecycle_mu_
   bool started_ = false;   // guarded by lifecycle_mu_

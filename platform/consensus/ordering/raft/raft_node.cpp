@@ -307,6 +307,11 @@ absl::Status RaftNode::Step(const RaftMessage& m) {
         absl::StrCat("user_type ", m.user_type, " does not match the payload"));
   }
   const uint64_t mterm = TermOf(m.payload);
+  if (mterm > kMaxTerm) {
+    // Taken up, such a term would wrap to 0 at the next election and undo every vote.
+    return absl::InvalidArgumentError(
+        absl::StrCat("term ", mterm, " is beyond the largest term ", kMaxTerm));
+  }
   const auto* vote_req = std::get_if<RequestVoteRequest>(&m.payload);
   const auto* vote_resp = std::get_if<RequestVoteResponse>(&m.payload);
 

@@ -154,6 +154,10 @@ const char* RoleName(Role role);
 // A deterministic RAFT state machine in the style of etcd's raft package: no threads, no
 // clock, no I/O. The caller feeds it ticks, messages and proposals, and drains Ready.
 // Not thread-safe: the caller serializes all calls.
+// Terms above this are refused in messages: a term near 2^64 would wrap at the next election.
+// At one election per millisecond it is never reached.
+inline constexpr uint64_t kMaxTerm = uint64_t{1} << 62;
+
 class RaftNode {
  public:
   // Starts as a follower of no leader in the restored term, keeping the restored vote.

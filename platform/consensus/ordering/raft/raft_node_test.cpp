@@ -358,6 +358,32 @@ TEST(RaftNodeTest, LogMatching_FollowerRejectsAppendWithMismatchedPrevTermAndHin
   EXPECT_EQ(node.leader_id(), 1);
 }
 
+// A message whose term is near 2^64 would make the next election wrap the term to 0.
+TEST(RaftNodeTest, Safety_TermsThatWouldWrapAreRefused) {
+  RaftNode node(ThreeNodeOptions(2), LogWithTerms({1, 1}, 1));
+  AppendEntriesRequest req;
+  req.set_term(~uint64_t{0});
+  req.set_leader_id(1);
+  req.set_prev_log_index(2);
+  req.set_prev_log_term(1);
+  absl::Status stepped = node.Step(RaftMessage::Make(1, 2, req));
+  EXPECT_TRUE(absl::IsInvalidArgument(stepped)) << stepped;
+  EXPECT_EQ(node.term(), 1u);
+  EXPECT_EQ(node.leader_id(), 0);
+  RequestVoteRequest vote;
+  vote.set_term(kMaxTerm + 1);
+  vote.set_candidate_id(3);
+  vote.set_last_log_index(9);
+  vote.set_last_log_term(9);
+  EXPECT_FALSE(node.Step(RaftMessage::Make(3, 2, vote)).ok());
+  EXPECT_EQ(node.term(), 1u);
+  // The largest term is still taken up.
+  req.set_term(kMaxTerm);
+  ASSERT_TRUE(node.Step(RaftMessage::Make(1, 2, req)).ok());
+  EXPECT_EQ(node.term(), kMaxTerm);
+  EXPECT_EQ(node.leader_id(), 1);
+}
+
 TEST(RaftNodeTest, LeaderCompleteness_LeaderCommitsOnlyEntriesOfItsCurrentTerm) {
   // Raft Figure 8: an entry of an earlier term replicated on a majority is not committed
   // by counting; it commits only together with an entry of the leader's term.
