@@ -174,6 +174,7 @@ absl::Status ValidateGeneral(const ResConfigData& data) {
       CheckRange("max_batch_bytes", data.max_batch_bytes(), 4096, data.max_message_bytes() / 2),
       CheckRange("max_request_bytes", data.max_request_bytes(), 1024, data.max_batch_bytes()),
       CheckRange("max_pending_per_client", data.max_pending_per_client(), 1, 1000000),
+      CheckRange("quota_bytes", data.quota_bytes(), 0, int64_t{1} << 50),
   };
   for (const absl::Status& check : checks) {
     if (!check.ok()) return check;

@@ -66,6 +66,7 @@ class ResDBConfig {
   int64_t GetMaxRequestBytes() const { return data_.max_request_bytes(); }
   int64_t GetMaxBatchBytes() const { return data_.max_batch_bytes(); }
   int GetMaxPendingPerClient() const { return data_.max_pending_per_client(); }
+  int64_t GetQuotaBytes() const { return data_.quota_bytes(); }
   int GetHeartBeatIntervalMs() const { return data_.heartbeat_interval_ms(); }
   bool IsSyncWrites() const { return data_.sync_writes(); }
 

@@ -68,6 +68,10 @@ ReplicaStatus ConsensusManager::GetStatus() {
                            "network_send_dropped", "network_send_oversized"}) {
     metrics[name] = static_cast<int64_t>(stats()->CounterValue(name));
   }
+  // The service's data against its quota (see quota_bytes).
+  for (const char* name : {"kv_used_bytes", "kv_quota_bytes"}) {
+    metrics[name] = stats()->GaugeValue(name);
+  }
   return status;
 }
 

@@ -13,6 +13,11 @@ namespace resdb {
 namespace {
 
 constexpr char kReservedByte = '\xff';
+// Where the count of data bytes lives: among the reserved keys, apart from the storage's own
+// ("\xff" "m" and "\xff" "v").
+constexpr absl::string_view kUsedBytesKey =
+    "\xff"
+    "kv.used_bytes";
 
 KVResponse Failure(KVResponse::Status status, absl::string_view message) {
   KVResponse response;
@@ -108,9 +113,68 @@ class ResultBuilder {
   size_t bytes_ = 0;
 };
 
+// What an entry of `key` holding `value` counts toward the quota.
+int64_t EntryBytes(absl::string_view key, absl::string_view value) {
+  return static_cast<int64_t>(key.size() + value.size());
+}
+
+// The bytes the entry of `key` holds now: 0 if absent.
+absl::StatusOr<int64_t> CurrentEntryBytes(Storage* storage, absl::string_view key) {
+  absl::StatusOr<std::string> value = storage->Get(key);
+  if (absl::IsNotFound(value.status())) return 0;
+  if (!value.ok()) return value.status();
+  return EntryBytes(key, *value);
+}
+
+// Adds a signed change to a count that never goes below 0.
+uint64_t Adjusted(uint64_t used, int64_t delta) {
+  if (delta < 0 && static_cast<uint64_t>(-delta) > used) return 0;
+  return used + static_cast<uint64_t>(delta);
+}
+
+std::string EncodeCount(uint64_t value) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i, value >>= 8) out[i] = static_cast<char>(value & 0xFF);
+  return out;
+}
+
 }  // namespace
 
-KVExecutor::KVExecutor(Storage* storage, bool sync) : storage_(storage), sync_(sync) {}
+KVExecutor::KVExecutor(Storage* storage, bool sync, uint64_t quota_bytes, Stats* stats)
+    : storage_(storage), sync_(sync), quota_bytes_(quota_bytes) {
+  if (stats == nullptr) return;
+  stats->GetGauge("kv_quota_bytes")->Set(static_cast<int64_t>(quota_bytes));
+  used_gauge_ = stats->GetGauge("kv_used_bytes");
+  absl::StatusOr<uint64_t> used = UsedBytes();
+  if (used.ok()) used_gauge_->Set(static_cast<int64_t>(*used));
+}
+
+absl::StatusOr<uint64_t> KVExecutor::UsedBytes() {
+  absl::StatusOr<std::string> stored = storage_->Get(kUsedBytesKey);
+  if (absl::IsNotFound(stored.status())) return 0;
+  if (!stored.ok()) return stored.status();
+  if (stored->size() != 8) {
+    return absl::DataLossError(
+        absl::StrCat("kv used-bytes record has ", stored->size(), " bytes, expected 8"));
+  }
+  uint64_t used = 0;
+  for (char c : *stored) used = (used << 8) | static_cast<unsigned char>(c);
+  return used;
+}
+
+std::optional<KVResponse> KVExecutor::CheckQuota(uint64_t used, int64_t delta) const {
+  if (quota_bytes_ == 0 || delta <= 0 || used + static_cast<uint64_t>(delta) <= quota_bytes_) {
+    return std::nullopt;
+  }
+  return Failure(KVResponse::QUOTA_EXCEEDED,
+                 absl::StrCat("storage quota of ", quota_bytes_, " bytes reached (", used,
+                              " used, the write adds ", delta, "); reads and deletes still work"));
+}
+
+void KVExecutor::RecordUsed(uint64_t used, WriteBatch* batch) {
+  batch->Put(kUsedBytesKey, EncodeCount(used));
+  if (used_gauge_ != nullptr) used_gauge_->Set(static_cast<int64_t>(used));
+}
 
 std::unique_ptr<std::string> KVExecutor::ExecuteData(const std::string& request) {
   KVRequest kv_request;
@@ -168,7 +232,19 @@ KVResponse KVExecutor::Set(const KVRequest& request) {
   if (absl::Status key = CheckKey(request.key()); !key.ok()) {
     return Failure(KVResponse::INVALID, key.message());
   }
-  if (absl::Status status = storage_->Put(request.key(), request.value(), sync_); !status.ok()) {
+  // The count is read and written on the ordered path only, so every replica keeps it alike.
+  absl::StatusOr<uint64_t> used = UsedBytes();
+  absl::StatusOr<int64_t> old_bytes = CurrentEntryBytes(storage_, request.key());
+  if (!used.ok() || !old_bytes.ok()) {
+    return WriteFailure(absl::StrCat("read key ", Quoted(request.key())),
+                        used.ok() ? old_bytes.status() : used.status());
+  }
+  const int64_t delta = EntryBytes(request.key(), request.value()) - *old_bytes;
+  if (std::optional<KVResponse> refused = CheckQuota(*used, delta)) return *refused;
+  WriteBatch batch;
+  batch.Put(request.key(), request.value());
+  RecordUsed(Adjusted(*used, delta), &batch);
+  if (absl::Status status = storage_->Write(batch, sync_); !status.ok()) {
     return WriteFailure(absl::StrCat("write key ", Quoted(request.key())), status);
   }
   KVResponse response;
@@ -196,7 +272,16 @@ KVResponse KVExecutor::Delete(const KVRequest& request) {
   if (absl::Status key = CheckKey(request.key()); !key.ok()) {
     return Failure(KVResponse::INVALID, key.message());
   }
-  if (absl::Status status = storage_->Delete(request.key(), sync_); !status.ok()) {
+  absl::StatusOr<uint64_t> used = UsedBytes();
+  absl::StatusOr<int64_t> old_bytes = CurrentEntryBytes(storage_, request.key());
+  if (!used.ok() || !old_bytes.ok()) {
+    return WriteFailure(absl::StrCat("read key ", Quoted(request.key())),
+                        used.ok() ? old_bytes.status() : used.status());
+  }
+  WriteBatch batch;
+  batch.Delete(request.key());
+  if (*old_bytes > 0) RecordUsed(Adjusted(*used, -*old_bytes), &batch);
+  if (absl::Status status = storage_->Write(batch, sync_); !status.ok()) {
     return WriteFailure(absl::StrCat("delete key ", Quoted(request.key())), status);
   }
   KVResponse response;
@@ -226,23 +311,49 @@ KVResponse KVExecutor::GetRange(const KVRequest& request) {
 }
 
 KVResponse KVExecutor::SetWithVersion(const KVRequest& request) {
-  if (absl::Status key = CheckKey(request.key()); !key.ok()) {
-    return Failure(KVResponse::INVALID, key.message());
+  const std::string& key = request.key();
+  if (absl::Status checked = CheckKey(key); !checked.ok()) {
+    return Failure(KVResponse::INVALID, checked.message());
+  }
+  // The write replaces the plain value, adds a kept version and, past kMaxVersionHistory
+  // versions, drops the oldest one.
+  absl::StatusOr<uint64_t> used = UsedBytes();
+  absl::StatusOr<int64_t> old_bytes = CurrentEntryBytes(storage_, key);
+  int64_t dropped_bytes = 0;
+  absl::Status read = used.ok() ? old_bytes.status() : used.status();
+  const uint64_t next = request.version() + 1;
+  if (read.ok() && next > Storage::kMaxVersionHistory) {
+    absl::StatusOr<VersionedValue> dropped =
+        storage_->GetWithVersion(key, next - Storage::kMaxVersionHistory);
+    if (dropped.ok()) {
+      dropped_bytes = EntryBytes(key, dropped->value);
+    } else if (!absl::IsNotFound(dropped.status())) {
+      read = dropped.status();
+    }
+  }
+  if (!read.ok()) return WriteFailure(absl::StrCat("read key ", Quoted(key)), read);
+  const int64_t delta = 2 * EntryBytes(key, request.value()) - *old_bytes - dropped_bytes;
+  if (std::optional<KVResponse> refused = CheckQuota(*used, delta)) {
+    refused->set_key(key);
+    return *refused;
   }
   absl::StatusOr<uint64_t> version =
-      storage_->SetWithVersion(request.key(), request.value(), request.version(), sync_);
+      storage_->SetWithVersion(key, request.value(), request.version(), sync_);
   if (absl::IsFailedPrecondition(version.status())) {
     KVResponse response = Failure(KVResponse::VERSION_MISMATCH, version.status().message());
-    response.set_key(request.key());
-    absl::StatusOr<VersionedValue> current = storage_->GetWithVersion(request.key(), 0);
+    response.set_key(key);
+    absl::StatusOr<VersionedValue> current = storage_->GetWithVersion(key, 0);
     if (current.ok()) response.set_version(current->version);
     return response;
   }
-  if (!version.ok()) {
-    return WriteFailure(absl::StrCat("write key ", Quoted(request.key())), version.status());
+  if (!version.ok()) return WriteFailure(absl::StrCat("write key ", Quoted(key)), version.status());
+  WriteBatch count;
+  RecordUsed(Adjusted(*used, delta), &count);
+  if (absl::Status status = storage_->Write(count, sync_); !status.ok()) {
+    return WriteFailure(absl::StrCat("count the write of key ", Quoted(key)), status);
   }
   KVResponse response;
-  response.set_key(request.key());
+  response.set_key(key);
   response.set_version(*version);
   return response;
 }

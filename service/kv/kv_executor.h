@@ -3,9 +3,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "platform/consensus/execution/transaction_manager.h"
+#include "platform/statistic/stats.h"
 #include "platform/storage/storage.h"
 #include "service/kv/proto/kv.pb.h"
 
@@ -28,6 +30,11 @@ namespace resdb {
 //   SET and DELETE change the plain value only, not the version history.
 // - GET_WITH_VERSION reads `version` (0 = latest); GET_HISTORY returns the kept versions from
 //   `version` on, oldest first, capped like GETRANGE.
+// - Quota: the executor keeps the bytes of the data it holds (keys and values of plain
+//   values and of kept versions) in the storage, in the same writes as the data, so every
+//   replica counts alike. With a quota set, a SET or SET_WITH_VERSION that would grow the data
+//   past it yields QUOTA_EXCEEDED and changes nothing; DELETE, reads and writes that do not
+//   grow the data go on. Data written before the count existed is not counted.
 // - A read the storage fails yields ERROR with the storage's message. A write the storage fails
 //   for any reason but the request's own (bad key, stale version) stops the replica
 //   (FailStop): the other replicas stored it, and this one must not answer otherwise.
@@ -41,8 +48,10 @@ class KVExecutor : public TransactionManager {
   static constexpr size_t kMaxResultBytes = 4 << 20;
 
   // `storage` is the user-data view and must outlive the executor. With `sync` set, every
-  // write is on stable storage before its response is produced.
-  explicit KVExecutor(Storage* storage, bool sync = true);
+  // write is on stable storage before its response is produced. `quota_bytes` 0 means no
+  // quota. With `stats`, the gauges kv_used_bytes and kv_quota_bytes follow the count.
+  explicit KVExecutor(Storage* storage, bool sync = true, uint64_t quota_bytes = 0,
+                      Stats* stats = nullptr);
 
   std::unique_ptr<std::string> ExecuteData(const std::string& request) override;
 
@@ -66,8 +75,17 @@ class KVExecutor : public TransactionManager {
   KVResponse GetWithVersion(const KVRequest& request);
   KVResponse GetHistory(const KVRequest& request);
 
+  // The data bytes counted so far (0 before the first write), or the storage's error.
+  absl::StatusOr<uint64_t> UsedBytes();
+  // QUOTA_EXCEEDED if growing the data by `delta` from `used` would pass the quota.
+  std::optional<KVResponse> CheckQuota(uint64_t used, int64_t delta) const;
+  // Adds the new count to `batch` and publishes it.
+  void RecordUsed(uint64_t used, WriteBatch* batch);
+
   Storage* storage_;
   bool sync_;
+  const uint64_t quota_bytes_;
+  Gauge* used_gauge_ = nullptr;
 };
 
 }  // namespace resdb

@@ -173,6 +173,61 @@ TEST_F(KVExecutorTest, GetRangeCapsItemCount) {
   EXPECT_FALSE(by_default.truncated());
 }
 
+// Past the quota, writes that grow the data are refused with the reason; reads, deletes and
+// writes that shrink it go on, and the count survives a restart of the executor.
+TEST_F(KVExecutorTest, QuotaRefusesGrowthButNotReadsOrDeletes) {
+  Stats stats;
+  KVExecutor executor(storage_.get(), /*sync=*/false, /*quota_bytes=*/1000, &stats);
+  auto run = [&](const KVRequest& request) {
+    return Decode(executor.ExecuteData(Encode(request)));
+  };
+  EXPECT_EQ(stats.GaugeValue("kv_quota_bytes"), 1000);
+  ASSERT_EQ(run(Make(KVRequest::SET, "k1", std::string(600, 'a'))).status(), KVResponse::OK);
+  EXPECT_EQ(stats.GaugeValue("kv_used_bytes"), 602);
+  KVResponse refused = run(Make(KVRequest::SET, "k2", std::string(500, 'b')));
+  EXPECT_EQ(refused.status(), KVResponse::QUOTA_EXCEEDED);
+  EXPECT_EQ(refused.error(),
+            "storage quota of 1000 bytes reached (602 used, the write adds 502); reads and "
+            "deletes still work");
+  EXPECT_EQ(run(Make(KVRequest::GET, "k2")).status(), KVResponse::NOT_FOUND);
+  EXPECT_EQ(run(Make(KVRequest::GET, "k1")).value(), std::string(600, 'a'));
+  // Overwriting with a smaller value shrinks the data.
+  ASSERT_EQ(run(Make(KVRequest::SET, "k1", std::string(100, 'c'))).status(), KVResponse::OK);
+  EXPECT_EQ(stats.GaugeValue("kv_used_bytes"), 102);
+  ASSERT_EQ(run(Make(KVRequest::SET, "k2", std::string(500, 'b'))).status(), KVResponse::OK);
+  ASSERT_EQ(run(Make(KVRequest::DELETE, "k1")).status(), KVResponse::OK);
+  ASSERT_EQ(run(Make(KVRequest::DELETE, "k1")).status(), KVResponse::OK);
+  EXPECT_EQ(stats.GaugeValue("kv_used_bytes"), 502);
+  // A versioned value counts twice (the value and its kept version).
+  ASSERT_EQ(run(Make(KVRequest::SET_WITH_VERSION, "v", std::string(100, 'd'), 0)).status(),
+            KVResponse::OK);
+  EXPECT_EQ(stats.GaugeValue("kv_used_bytes"), 502 + 2 * 101);
+  EXPECT_EQ(run(Make(KVRequest::SET_WITH_VERSION, "v", std::string(300, 'e'), 1)).status(),
+            KVResponse::QUOTA_EXCEEDED);
+  EXPECT_EQ(run(Make(KVRequest::GET_WITH_VERSION, "v")).version(), 1u);
+
+  Stats restarted_stats;
+  KVExecutor restarted(storage_.get(), /*sync=*/false, /*quota_bytes=*/1000, &restarted_stats);
+  EXPECT_EQ(restarted_stats.GaugeValue("kv_used_bytes"), 502 + 2 * 101);
+  // The count is not user data.
+  EXPECT_EQ(Keys(Run(Range("", ""))), (std::vector<std::string>{"k2", "v"}));
+}
+
+// Past kMaxVersionHistory versions the oldest kept version is dropped, and so are its bytes.
+TEST_F(KVExecutorTest, QuotaCountsDroppedVersions) {
+  Stats stats;
+  KVExecutor executor(storage_.get(), /*sync=*/false, /*quota_bytes=*/0, &stats);
+  for (uint64_t version = 0; version < Storage::kMaxVersionHistory + 4; ++version) {
+    ASSERT_EQ(Decode(executor.ExecuteData(
+                         Encode(Make(KVRequest::SET_WITH_VERSION, "h", "12345678", version))))
+                  .status(),
+              KVResponse::OK);
+  }
+  // The plain value and kMaxVersionHistory kept versions of 1 + 8 bytes each.
+  EXPECT_EQ(stats.GaugeValue("kv_used_bytes"),
+            static_cast<int64_t>(9 * (1 + Storage::kMaxVersionHistory)));
+}
+
 // A Storage whose writes fail as a broken disk's do.
 class BrokenDiskStorage : public Storage {
  public:

@@ -136,7 +136,8 @@ int Run() {
     service_storage = staged.get();
     parts.staged_state = staged.get();
   }
-  parts.transaction_manager = std::make_unique<KVExecutor>(service_storage, /*sync=*/false);
+  parts.transaction_manager = std::make_unique<KVExecutor>(
+      service_storage, /*sync=*/false, static_cast<uint64_t>(config->GetQuotaBytes()), &stats);
   parts.storage = storage->get();
   parts.prefixes = &prefixes;
   parts.stats = &stats;

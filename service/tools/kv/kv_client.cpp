@@ -73,6 +73,8 @@ absl::Status ServiceStatus(const KVResponse& response) {
               : response.error());
     case KVResponse::INVALID:
       return absl::InvalidArgumentError(response.error());
+    case KVResponse::QUOTA_EXCEEDED:
+      return absl::ResourceExhaustedError(response.error());
     default:
       return absl::InternalError(absl::StrCat("kv service error: ", response.error()));
   }
