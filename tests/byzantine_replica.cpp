@@ -26,7 +26,13 @@
 //     stray votes        PREPARE and COMMIT for a digest nobody proposed, next seqs
 //     out of watermarks  PREPARE far above the high watermark, COMMIT at seq 0
 //                                                                      -> pbft_rejected_messages
-//   The batches of the forged PRE_PREPAREs would set key "byzantine-evil".
+//     forged forward     each of the last client requests it was sent, forwarded with the
+//                        client's id, key and signature but the client's next two request ids
+//                        and a payload of its own
+//                                                            -> pbft_unsigned_client_requests
+//   The batches of the forged PRE_PREPAREs and the forged forwards would set key
+//   "byzantine-evil"; a forged forward that were ordered would also use up the client's request
+//   id, so that its real write would be answered without being applied.
 // When every stream is done it prints one "byzantine: stream to replica <id>: sent=<envelopes>
 // received=<n> rejected=<n>" line per target (the target's StreamSummary) and then
 // "byzantine: attack finished", and serves until SIGTERM, SIGINT or SIGKILL.
@@ -37,7 +43,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -89,6 +97,27 @@ bool FromBuffer(grpc::ByteBuffer* buffer, T* message) {
 
 // ---- Serving. ----
 
+// The last client requests this replica was sent, to forge in their clients' names.
+class CapturedRequests {
+ public:
+  void Add(const Request& request) {
+    std::lock_guard<std::mutex> lock(mu_);
+    requests_.push_back(request);
+    if (requests_.size() > kKept) requests_.pop_front();
+  }
+  std::vector<Request> Recent() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::vector<Request>(requests_.begin(), requests_.end());
+  }
+
+ private:
+  static constexpr size_t kKept = 4;
+  mutable std::mutex mu_;
+  std::deque<Request> requests_;
+};
+
+CapturedRequests g_captured;
+
 // What this replica tells a client instead of the truth.
 Response LieTo(const grpc::ByteBuffer& call_bytes, int64_t self_id) {
   grpc::ByteBuffer copy(call_bytes);
@@ -97,6 +126,9 @@ Response LieTo(const grpc::ByteBuffer& call_bytes, int64_t self_id) {
   KVRequest kv_request;
   if (FromBuffer(&copy, &envelope) && request.ParseFromString(envelope.data())) {
     kv_request.ParseFromString(request.data());
+    if (request.type() == Request::TYPE_CLIENT_REQUEST && request.client_id() != 0) {
+      g_captured.Add(request);
+    }
   }
   KVResponse lie;
   lie.set_status(KVResponse::OK);
@@ -233,15 +265,20 @@ Request Message(Request::Type type, int64_t sender, uint64_t view, uint64_t seq,
   return request;
 }
 
-// A batch that would set kEvilKey if it were ever executed.
-std::string EvilBatch(int round) {
+// A KV request that would set kEvilKey if it were ever executed.
+std::string EvilSet(int round) {
   KVRequest set;
   set.set_cmd(KVRequest::SET);
   set.set_key(kEvilKey);
   set.set_value(absl::StrCat("round ", round));
+  return set.SerializeAsString();
+}
+
+// A batch that would set kEvilKey if it were ever executed.
+std::string EvilBatch(int round) {
   BatchUserRequest batch;
   UserRequest* request = batch.add_requests();
-  request->set_data(set.SerializeAsString());
+  request->set_data(EvilSet(round));
   request->set_client_id(4242);
   request->set_request_id(static_cast<uint64_t>(round) + 1);
   request->set_proxy_id(FLAGS_id);
@@ -286,6 +323,21 @@ ResDBMessageBatch Garbage(const Keys& keys, const ReplicaStatus& target, int rou
       Signed(Message(Request::TYPE_PREPARE, self, view, next + kFarSeq, bogus), *keys.own, self);
   *batch.add_messages() =
       Signed(Message(Request::TYPE_COMMIT, self, view, 0, bogus), *keys.own, self);
+
+  // A correct replica forwarding its client's request looks just like this, but for the
+  // payload, which the client's signature does not cover.
+  // The client's next request ids are the prize: ordered first, they would make its real
+  // writes look like retries.
+  for (const Request& captured : g_captured.Recent()) {
+    for (uint64_t ahead = 1; ahead <= 2; ++ahead) {
+      Request forward = captured;
+      forward.set_sender_id(self);
+      forward.set_proxy_id(self);
+      forward.set_request_id(captured.request_id() + ahead);
+      forward.set_data(EvilSet(round));
+      *batch.add_messages() = Signed(forward, *keys.own, self);
+    }
+  }
   return batch;
 }
 

@@ -507,14 +507,20 @@ TEST(PbftFaultTest, ByzantineReplicaChangesNothing) {
   std::string counts;
   for (int id : correct) {
     const auto& m = metrics[id];
-    absl::StrAppend(&counts, "\n  replica ", id,
-                    ": network_malformed=", MetricValue(m, "network_malformed"),
-                    " network_unknown_type=", MetricValue(m, "network_unknown_type"),
-                    " network_bad_signature=", MetricValue(m, "network_bad_signature"),
-                    " network_consensus_rejected=", MetricValue(m, "network_consensus_rejected"),
-                    " pbft_rejected_messages=", MetricValue(m, "status.pbft_rejected_messages"));
+    absl::StrAppend(
+        &counts, "\n  replica ", id, ": network_malformed=", MetricValue(m, "network_malformed"),
+        " network_unknown_type=", MetricValue(m, "network_unknown_type"),
+        " network_bad_signature=", MetricValue(m, "network_bad_signature"),
+        " network_consensus_rejected=", MetricValue(m, "network_consensus_rejected"),
+        " pbft_rejected_messages=", MetricValue(m, "status.pbft_rejected_messages"),
+        " pbft_unsigned_client_requests=", MetricValue(m, "status.pbft_unsigned_client_requests"));
   }
   std::printf("garbage counted by the correct replicas:%s\n", counts.c_str());
+  // Client requests forwarded in their clients' names with another payload were refused.
+  int64_t forgeries = 0;
+  for (int id : correct)
+    forgeries += MetricValue(metrics[id], "status.pbft_unsigned_client_requests");
+  EXPECT_GE(forgeries, 1) << "the forged forwards never reached a correct replica:" << counts;
   EXPECT_TRUE(all_counted) << "expected at least " << kRounds << " malformed, " << kRounds
                            << " unknown-type, " << 4 * kRounds << " bad-signature and "
                            << 3 * kRounds << " PBFT-rejected messages per replica:" << counts;

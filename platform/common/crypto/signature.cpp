@@ -148,6 +148,17 @@ absl::StatusOr<PkeyPtr> ParsePublicKey(absl::string_view pem) {
   return key;
 }
 
+absl::StatusOr<PkeyPtr> NewEd25519Key() {
+  ERR_clear_error();
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr));
+  EVP_PKEY* raw_key = nullptr;
+  if (ctx == nullptr || EVP_PKEY_keygen_init(ctx.get()) != 1 ||
+      EVP_PKEY_keygen(ctx.get(), &raw_key) != 1) {
+    return absl::InternalError("cannot generate an Ed25519 key: " + OpenSslErrors());
+  }
+  return PkeyPtr(raw_key);
+}
+
 // Prefixes the message of a failed status with the file it concerns.
 absl::Status WithPath(const absl::Status& status, const std::string& path) {
   return absl::Status(status.code(), absl::StrCat(path, ": ", status.message()));
@@ -169,14 +180,9 @@ std::string ToHex(absl::string_view bytes) { return absl::BytesToHexString(bytes
 
 absl::Status GenerateKeyPair(const std::string& private_key_path,
                              const std::string& public_key_path) {
-  ERR_clear_error();
-  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr));
-  EVP_PKEY* raw_key = nullptr;
-  if (ctx == nullptr || EVP_PKEY_keygen_init(ctx.get()) != 1 ||
-      EVP_PKEY_keygen(ctx.get(), &raw_key) != 1) {
-    return absl::InternalError("cannot generate an Ed25519 key: " + OpenSslErrors());
-  }
-  PkeyPtr key(raw_key);
+  absl::StatusOr<PkeyPtr> generated = NewEd25519Key();
+  if (!generated.ok()) return generated.status();
+  PkeyPtr key = *std::move(generated);
 
   BioPtr private_pem(BIO_new(BIO_s_mem()));
   BioPtr public_pem(BIO_new(BIO_s_mem()));
@@ -218,6 +224,26 @@ absl::StatusOr<std::unique_ptr<Signer>> Signer::LoadFromPem(absl::string_view pe
   return std::unique_ptr<Signer>(new Signer(std::move(key)));
 }
 
+absl::StatusOr<std::unique_ptr<Signer>> Signer::Generate() {
+  absl::StatusOr<PkeyPtr> generated = NewEd25519Key();
+  if (!generated.ok()) return generated.status();
+  auto key = std::make_unique<Key>();
+  key->pkey = *std::move(generated);
+  return std::unique_ptr<Signer>(new Signer(std::move(key)));
+}
+
+std::string Signer::PublicKey() const {
+  std::string out(32, '\0');
+  size_t size = out.size();
+  if (EVP_PKEY_get_raw_public_key(key_->pkey.get(), reinterpret_cast<unsigned char*>(out.data()),
+                                  &size) != 1) {
+    ERR_clear_error();
+    return std::string();
+  }
+  out.resize(size);
+  return out;
+}
+
 std::string Signer::Sign(absl::string_view data) const {
   MdCtxPtr ctx(EVP_MD_CTX_new());
   size_t size = 0;
@@ -237,6 +263,34 @@ std::string Signer::Sign(absl::string_view data) const {
   }
   signature.resize(size);
   return signature;
+}
+
+namespace {
+
+bool VerifyWithKey(EVP_PKEY* pkey, absl::string_view data, absl::string_view signature) {
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  bool valid =
+      ctx != nullptr && EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, pkey) == 1 &&
+      EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+                       signature.size(), reinterpret_cast<const unsigned char*>(data.data()),
+                       data.size()) == 1;
+  if (!valid) ERR_clear_error();
+  return valid;
+}
+
+}  // namespace
+
+bool VerifyWithPublicKey(absl::string_view public_key, absl::string_view data,
+                         absl::string_view signature) {
+  if (public_key.size() != 32 || signature.size() != 64) return false;
+  PkeyPtr pkey(EVP_PKEY_new_raw_public_key(
+      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(public_key.data()),
+      public_key.size()));
+  if (pkey == nullptr) {
+    ERR_clear_error();
+    return false;
+  }
+  return VerifyWithKey(pkey.get(), data, signature);
 }
 
 struct Verifier::Key {
@@ -284,15 +338,7 @@ bool Verifier::Verify(int64_t node_id, absl::string_view data, absl::string_view
     if (EVP_PKEY_up_ref(it->second->pkey.get()) != 1) return false;
     pkey.reset(it->second->pkey.get());
   }
-  MdCtxPtr ctx(EVP_MD_CTX_new());
-  bool valid =
-      ctx != nullptr &&
-      EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, pkey.get()) == 1 &&
-      EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
-                       signature.size(), reinterpret_cast<const unsigned char*>(data.data()),
-                       data.size()) == 1;
-  if (!valid) ERR_clear_error();
-  return valid;
+  return VerifyWithKey(pkey.get(), data, signature);
 }
 
 }  // namespace resdb

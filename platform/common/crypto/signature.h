@@ -29,7 +29,12 @@ class Signer {
   // Loads a PEM private key; the error names the file.
   static absl::StatusOr<std::unique_ptr<Signer>> LoadFromFile(const std::string& path);
   static absl::StatusOr<std::unique_ptr<Signer>> LoadFromPem(absl::string_view pem);
+  // A new key held in memory only.
+  static absl::StatusOr<std::unique_ptr<Signer>> Generate();
   ~Signer();
+
+  // The raw 32-byte Ed25519 public key.
+  std::string PublicKey() const;
 
   // The signature over `data` (64 bytes for Ed25519).
   std::string Sign(absl::string_view data) const;
@@ -39,6 +44,11 @@ class Signer {
   explicit Signer(std::unique_ptr<Key> key);
   std::unique_ptr<Key> key_;
 };
+
+// True only if `signature` is a valid Ed25519 signature over `data` by the raw 32-byte public
+// key `public_key`.
+bool VerifyWithPublicKey(absl::string_view public_key, absl::string_view data,
+                         absl::string_view signature);
 
 // Checks signatures against the public keys of known nodes. Thread-safe once populated.
 class Verifier {

@@ -8,6 +8,8 @@ UserRequest ToUserRequest(Request* request, int64_t proxy_id) {
   user_request.set_client_id(request->client_id());
   user_request.set_request_id(request->request_id());
   user_request.set_proxy_id(proxy_id);
+  user_request.set_client_public_key(std::move(*request->mutable_client_public_key()));
+  user_request.set_client_signature(std::move(*request->mutable_client_signature()));
   return user_request;
 }
 

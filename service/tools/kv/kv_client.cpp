@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "grpcpp/grpcpp.h"
+#include "platform/common/crypto/client_identity.h"
 #include "platform/proto/resdb.pb.h"
 #include "platform/proto/service.grpc.pb.h"
 
@@ -53,6 +54,14 @@ uint64_t RandomClientId() {
   uint64_t id = 0;
   while (id == 0) id = rng();
   return id;
+}
+
+// A PBFT client's identity, made on first use: PBFT replicas take only requests their client
+// signed. Null only if no key could be made (the replicas then refuse the requests, saying why).
+std::unique_ptr<ClientIdentity> NewIdentity() {
+  absl::StatusOr<std::unique_ptr<ClientIdentity>> identity = ClientIdentity::Generate();
+  if (!identity.ok()) return nullptr;
+  return *std::move(identity);
 }
 
 std::string LeaderName(int64_t leader_id) {
@@ -130,7 +139,8 @@ class KVClient::Impl {
       : infos_(config.GetReplicaInfos()),
         config_timeout_ms_(config.GetClientTimeoutMs() > 0 ? config.GetClientTimeoutMs()
                                                            : kFallbackTimeoutMs),
-        client_id_(RandomClientId()),
+        identity_(config.GetConsensusProtocol() == kProtocolPbft ? NewIdentity() : nullptr),
+        client_id_(identity_ != nullptr ? identity_->client_id() : RandomClientId()),
         quorum_(config.GetConsensusProtocol() == kProtocolPbft
                     ? config.GetMaxMaliciousReplicaNum() + 1
                     : 0),
@@ -189,6 +199,8 @@ class KVClient::Impl {
   std::vector<std::string> addresses_;
   const int config_timeout_ms_;
   int max_message_bytes_;
+  // PBFT: the key every request is signed with; the client id is derived from it.
+  const std::unique_ptr<ClientIdentity> identity_;
   const uint64_t client_id_;
   // PBFT: matching verdicts that settle a call (f+1: at least one from a correct replica).
   // 0 for RAFT, which trusts the one replica it asks.
@@ -240,6 +252,10 @@ absl::StatusOr<KVResponse> KVClient::Impl::Execute(const KVRequest& kv_request) 
   request.set_client_id(client_id_);
   request.set_request_id(next_request_id_.fetch_add(1));
   kv_request.SerializeToString(request.mutable_data());
+  if (identity_ != nullptr) {
+    request.set_client_public_key(identity_->public_key());
+    request.set_client_signature(identity_->Sign(request.request_id(), request.data()));
+  }
   int timeout_ms;
   size_t index;
   {

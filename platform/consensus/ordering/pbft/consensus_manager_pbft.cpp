@@ -81,13 +81,15 @@ ConsensusManagerPBFT::ConsensusManagerPBFT(const ResDBConfig& config, Stats* sta
       replica_(config.GetSelfId(), config.GetReplicaNum(), OptionsFrom(config, TickMs(config))),
       tracker_(kMaxPendingRequests, static_cast<size_t>(config.GetMaxPendingPerClient())),
       sync_(config.GetConfigData().sync_writes()),
-      queue_(kMaxQueuedWork, kMaxQueuedClientWork) {
+      queue_(kMaxQueuedWork, kMaxQueuedClientWork),
+      verify_clients_(config.GetConfigData().require_signatures()) {
   Stats* s = this->stats();
   proposals_ = s->GetCounter("pbft_proposals");
   proposed_requests_ = s->GetCounter("pbft_proposed_requests");
   forwarded_requests_ = s->GetCounter("pbft_forwarded_requests");
   queue_dropped_ = s->GetCounter("pbft_queue_dropped");
   rejected_messages_ = s->GetCounter("pbft_rejected_messages");
+  unsigned_requests_ = s->GetCounter("pbft_unsigned_client_requests");
   request_timeouts_ = s->GetCounter("pbft_request_timeouts");
   wal_writes_ = s->GetCounter("pbft_wal_writes");
   duplicate_proposals_ = s->GetCounter("pbft_duplicate_proposals");
@@ -222,6 +224,12 @@ int ConsensusManagerPBFT::ConsensusCommit(std::unique_ptr<Context> context,
           MakeResponse(Response::INVALID_REQUEST, "pbft messages are accepted from replicas only"));
       return -1;
     }
+    // Checked here, on the transport's threads, so the protocol thread never waits on it.
+    if (!ProposedBatchesAreSigned(*request)) {
+      unsigned_requests_->Increment();
+      rejected_messages_->Increment();
+      return -1;
+    }
     Work work;
     work.kind = Work::kMessage;
     work.message = std::move(*request);
@@ -231,18 +239,22 @@ int ConsensusManagerPBFT::ConsensusCommit(std::unique_ptr<Context> context,
     case Request::TYPE_CLIENT_REQUEST:
     case Request::TYPE_QUERY: {
       if (!from_client) {
-        // A request another replica forwards to this one as primary.
-        if (request->type() != Request::TYPE_CLIENT_REQUEST || request->proxy_id() <= 0 ||
-            request->client_id() == 0) {
+        // A request another replica forwards to this one as primary. The forwarder holds the
+        // client's call, so it must name itself as the proxy; the request must be the
+        // client's own.
+        if (request->type() != Request::TYPE_CLIENT_REQUEST ||
+            request->proxy_id() != request->sender_id() || request->client_id() == 0) {
           rejected_messages_->Increment();
           return -1;
         }
         Work work;
         work.kind = Work::kWrite;
-        work.request.set_data(std::move(*request->mutable_data()));
-        work.request.set_client_id(request->client_id());
-        work.request.set_request_id(request->request_id());
-        work.request.set_proxy_id(request->proxy_id());
+        work.request = ToUserRequest(request.get(), request->proxy_id());
+        if (verify_clients_ && !client_verifier_.Verify(work.request)) {
+          unsigned_requests_->Increment();
+          rejected_messages_->Increment();
+          return -1;
+        }
         return Enqueue(std::move(work)) ? 0 : -1;
       }
       HandleClientRequest(std::move(context), std::move(request));
@@ -262,6 +274,25 @@ int ConsensusManagerPBFT::ConsensusCommit(std::unique_ptr<Context> context,
       }
       return -1;
   }
+}
+
+bool ConsensusManagerPBFT::ProposedBatchesAreSigned(const Request& message) {
+  if (!verify_clients_) return true;
+  if (message.type() == Request::TYPE_PRE_PREPARE) {
+    return client_verifier_.VerifyBatch(message.data());
+  }
+  if (message.type() != Request::TYPE_NEWVIEW) return true;
+  pbft::NewView new_view;
+  // A NEWVIEW that does not parse is the replica's to refuse.
+  if (!new_view.ParseFromString(message.data())) return true;
+  for (const std::string& serialized : new_view.pre_prepares()) {
+    Request pre_prepare;
+    if (pre_prepare.ParseFromString(serialized) &&
+        !client_verifier_.VerifyBatch(pre_prepare.data())) {
+      return false;
+    }
+  }
+  return true;
 }
 
 Response ConsensusManagerPBFT::AnswerLogQuery(const Request& request) {
@@ -308,6 +339,14 @@ void ConsensusManagerPBFT::HandleClientRequest(std::unique_ptr<Context> context,
     return;
   }
   const UserRequest user_request = ToUserRequest(request.get(), self_id_);
+  if (verify_clients_ && !client_verifier_.Verify(user_request)) {
+    unsigned_requests_->Increment();
+    context->Reply(MakeResponse(
+        Response::INVALID_REQUEST,
+        absl::StrCat("request ", user_request.request_id(), " of client ", user_request.client_id(),
+                     " does not carry that client's signature")));
+    return;
+  }
   // A call left waiting for a request that already executed would also make this replica
   // blame the primary.
   const TrackOutcome outcome =
@@ -438,6 +477,8 @@ void ConsensusManagerPBFT::RouteWrite(const UserRequest& request) {
   forward.set_client_id(request.client_id());
   forward.set_request_id(request.request_id());
   forward.set_data(request.data());
+  forward.set_client_public_key(request.client_public_key());
+  forward.set_client_signature(request.client_signature());
   if (GetCommunicator()->SendMessage(forward, replica_.primary())) {
     forwarded_requests_->Increment();
   }
@@ -563,9 +604,10 @@ ReplicaStatus ConsensusManagerPBFT::GetStatus() {
   status.set_stable_checkpoint(stable_checkpoint_.load());
   status.set_state_digest(state_digest_.value());
   auto& metrics = *status.mutable_metrics();
-  for (const char* name : {"pbft_proposals", "pbft_proposed_requests", "pbft_forwarded_requests",
-                           "pbft_queue_dropped", "pbft_rejected_messages", "pbft_request_timeouts",
-                           "pbft_wal_writes", "pbft_duplicate_proposals"}) {
+  for (const char* name :
+       {"pbft_proposals", "pbft_proposed_requests", "pbft_forwarded_requests", "pbft_queue_dropped",
+        "pbft_rejected_messages", "pbft_unsigned_client_requests", "pbft_request_timeouts",
+        "pbft_wal_writes", "pbft_duplicate_proposals"}) {
     metrics[name] = static_cast<int64_t>(stats()->CounterValue(name));
   }
   metrics["pbft_fetched_batches"] = static_cast<int64_t>(fetched_batches_.load());

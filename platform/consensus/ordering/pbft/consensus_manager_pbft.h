@@ -21,6 +21,7 @@
 #include "platform/consensus/execution/applied_request_table.h"
 #include "platform/consensus/execution/batch_cutter.h"
 #include "platform/consensus/execution/client_request_tracker.h"
+#include "platform/consensus/execution/client_request_verifier.h"
 #include "platform/consensus/execution/state_digest.h"
 #include "platform/consensus/execution/transaction_executor.h"
 #include "platform/consensus/execution/transaction_manager.h"
@@ -111,6 +112,9 @@ class ConsensusManagerPBFT : public ConsensusManager {
   // Answers a LogQuery from the ledger (any thread).
   Response AnswerLogQuery(const Request& request);
   void HandleClientRequest(std::unique_ptr<Context> context, std::unique_ptr<Request> request);
+  // PRE_PREPARE and NEWVIEW: true unless a batch they propose holds a request its client did
+  // not sign (a faulty primary's forgery). Other messages pass.
+  bool ProposedBatchesAreSigned(const Request& message);
 
   // Protocol thread.
   void Loop();
@@ -146,6 +150,9 @@ class ConsensusManagerPBFT : public ConsensusManager {
   uint64_t restored_executed_seq_ = 0;
 
   TwoLaneQueue<Work> queue_;
+  // With require_signatures, every client request must carry its client's signature.
+  const bool verify_clients_;
+  ClientRequestVerifier client_verifier_;
   std::mutex lifecycle_mu_;
   bool stopping_ = false;  // guarded by lifecycle_mu_
   bool started_ = false;   // guarded by lifecycle_mu_
@@ -174,6 +181,9 @@ class ConsensusManagerPBFT : public ConsensusManager {
   Counter* forwarded_requests_;
   Counter* queue_dropped_;
   Counter* rejected_messages_;
+  // Client requests (from clients, forwarded by replicas, or in a primary's batch) refused
+  // because their client's signature does not verify.
+  Counter* unsigned_requests_;
   Counter* request_timeouts_;
   Counter* wal_writes_;
   Counter* duplicate_proposals_;

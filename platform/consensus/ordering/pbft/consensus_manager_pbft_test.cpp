@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "platform/common/crypto/client_identity.h"
+#include "platform/networkstrate/manager_call.h"
 #include "platform/networkstrate/service_network.h"
 #include "platform/storage/memory_storage.h"
 #include "platform/storage/prefix_allocator.h"
@@ -55,12 +57,16 @@ class PbftClusterTest : public ::testing::Test {
     data_.set_heartbeat_interval_ms(20);
     data_.mutable_pbft_config()->set_checkpoint_interval(2);
     data_.mutable_pbft_config()->set_watermark_window(8);
+    Configure(&data_);
     // A port picked by FreePort may be taken by another process before it is bound: try
     // again on fresh ports.
     bool started = false;
     for (int attempt = 0; attempt < 5 && !started; ++attempt) started = StartAll();
     ASSERT_TRUE(started) << "could not start the replicas";
   }
+
+  // Changes the settings before the replicas start.
+  virtual void Configure(ResConfigData* data) {}
 
   bool StartAll() {
     TearDown();
@@ -211,6 +217,139 @@ TEST_F(PbftClusterTest, LogQueryDescribesTheLedger) {
                                              0, std::chrono::seconds(5));
   ASSERT_TRUE(bad.ok());
   EXPECT_EQ(bad->status(), Response::INVALID_REQUEST);
+}
+
+}  // namespace
+}  // namespace resdb
+
+namespace resdb {
+namespace {
+
+// Clients sign their requests; the replicas check it (require_signatures).
+class PbftSignedClientTest : public PbftClusterTest {
+ protected:
+  void Configure(ResConfigData* data) override { data->set_require_signatures(true); }
+
+  // A KV write of `key` = `value` as client `signer` would send it, claiming `client_id`.
+  static Request Write(const ClientIdentity& signer, uint64_t client_id, uint64_t request_id,
+                       const std::string& key, const std::string& value) {
+    KVRequest kv;
+    kv.set_cmd(KVRequest::SET);
+    kv.set_key(key);
+    kv.set_value(value);
+    Request request;
+    request.set_type(Request::TYPE_CLIENT_REQUEST);
+    request.set_client_id(client_id);
+    request.set_request_id(request_id);
+    kv.SerializeToString(request.mutable_data());
+    request.set_client_public_key(signer.public_key());
+    request.set_client_signature(signer.Sign(request_id, request.data()));
+    return request;
+  }
+
+  int64_t Primary() { return Status(1).primary_id(); }
+  ConsensusManager* Manager(int64_t id) { return replicas_[id].server->manager(); }
+  int64_t Unsigned(int64_t id) {
+    return static_cast<int64_t>(replicas_[id].stats->CounterValue("pbft_unsigned_client_requests"));
+  }
+};
+
+TEST_F(PbftSignedClientTest, ClientsSignAndReplicasOrderOnlySignedRequests) {
+  KVClient client(ResDBConfig(data_, 0));
+  ASSERT_TRUE(client.Set("a", "1").ok());
+  EXPECT_EQ(*client.Get("a"), "1");
+
+  auto victim = ClientIdentity::Generate();
+  auto forger = ClientIdentity::Generate();
+  ASSERT_TRUE(victim.ok() && forger.ok());
+  // Unsigned, or signed by a key that is not the client's: refused with the reason.
+  Request unsigned_write = Write(**victim, (*victim)->client_id(), 1, "b", "unsigned");
+  unsigned_write.clear_client_signature();
+  Response refused = ManagerCall(Manager(1), unsigned_write).Wait();
+  EXPECT_EQ(refused.status(), Response::INVALID_REQUEST);
+  EXPECT_NE(refused.error().find("does not carry that client's signature"), std::string::npos)
+      << refused.error();
+  refused =
+      ManagerCall(Manager(2), Write(**forger, (*victim)->client_id(), 1, "b", "forged")).Wait();
+  EXPECT_EQ(refused.status(), Response::INVALID_REQUEST);
+  EXPECT_EQ(Unsigned(1) + Unsigned(2), 2);
+}
+
+// A faulty replica forwards to the primary a write in another client's name, with that
+// client's next request id: the primary refuses it, and the client's own write still applies.
+TEST_F(PbftSignedClientTest, ForwardedForgeryIsRefusedAndTheClientsWriteApplies) {
+  const int64_t primary = Primary();
+  ASSERT_NE(primary, 0);
+  const int64_t faulty = primary == 4 ? 1 : primary + 1;
+  auto victim = ClientIdentity::Generate();
+  auto forger = ClientIdentity::Generate();
+  ASSERT_TRUE(victim.ok() && forger.ok());
+  Request forged = Write(**forger, (*victim)->client_id(), 1, "v", "forged");
+  forged.set_sender_id(faulty);
+  forged.set_proxy_id(faulty);
+  EXPECT_LT(Manager(primary)->ConsensusCommit(std::make_unique<Context>(SignatureInfo(), ""),
+                                              std::make_unique<Request>(forged)),
+            0);
+  // Naming another replica as the proxy is refused as well, signed or not.
+  Request misnamed = Write(**victim, (*victim)->client_id(), 2, "v", "misnamed");
+  misnamed.set_sender_id(faulty);
+  misnamed.set_proxy_id(primary == 4 ? 2 : 4);
+  EXPECT_LT(Manager(primary)->ConsensusCommit(std::make_unique<Context>(SignatureInfo(), ""),
+                                              std::make_unique<Request>(misnamed)),
+            0);
+  EXPECT_EQ(Unsigned(primary), 1);
+
+  // The victim's real request 1 is ordered and applied, not answered from a forgery.
+  Response written =
+      ManagerCall(Manager(primary), Write(**victim, (*victim)->client_id(), 1, "v", "real")).Wait();
+  ASSERT_EQ(written.status(), Response::OK) << written.error();
+  KVClient reader(ResDBConfig(data_, 0));
+  EXPECT_EQ(*reader.Get("v"), "real");
+}
+
+// A faulty primary's PRE_PREPARE (alone or inside a NEWVIEW) holding a request its client did
+// not sign is refused by the backups.
+TEST_F(PbftSignedClientTest, BackupsRefuseABatchWithAForgedRequest) {
+  const int64_t primary = Primary();
+  ASSERT_NE(primary, 0);
+  const int64_t backup = primary == 4 ? 1 : primary + 1;
+  auto victim = ClientIdentity::Generate();
+  auto forger = ClientIdentity::Generate();
+  ASSERT_TRUE(victim.ok() && forger.ok());
+  BatchUserRequest batch;
+  Request forged = Write(**forger, (*victim)->client_id(), 1, "v", "forged");
+  UserRequest* request = batch.add_requests();
+  request->set_client_id(forged.client_id());
+  request->set_request_id(forged.request_id());
+  request->set_data(forged.data());
+  request->set_client_public_key(forged.client_public_key());
+  request->set_client_signature(forged.client_signature());
+  Request pre_prepare;
+  pre_prepare.set_type(Request::TYPE_PRE_PREPARE);
+  pre_prepare.set_sender_id(primary);
+  pre_prepare.set_seq(1);
+  batch.SerializeToString(pre_prepare.mutable_data());
+  EXPECT_LT(Manager(backup)->ConsensusCommit(std::make_unique<Context>(SignatureInfo(), ""),
+                                             std::make_unique<Request>(pre_prepare)),
+            0);
+  pbft::NewView new_view;
+  new_view.add_pre_prepares(pre_prepare.SerializeAsString());
+  Request new_view_message;
+  new_view_message.set_type(Request::TYPE_NEWVIEW);
+  new_view_message.set_sender_id(primary);
+  new_view.SerializeToString(new_view_message.mutable_data());
+  EXPECT_LT(Manager(backup)->ConsensusCommit(std::make_unique<Context>(SignatureInfo(), ""),
+                                             std::make_unique<Request>(new_view_message)),
+            0);
+  EXPECT_EQ(Unsigned(backup), 2);
+  // Signed by the victim itself, the same batch is accepted for the protocol to judge.
+  request->set_client_public_key((*victim)->public_key());
+  request->set_client_signature((*victim)->Sign(1, forged.data()));
+  batch.SerializeToString(pre_prepare.mutable_data());
+  EXPECT_EQ(Manager(backup)->ConsensusCommit(std::make_unique<Context>(SignatureInfo(), ""),
+                                             std::make_unique<Request>(pre_prepare)),
+            0);
+  EXPECT_EQ(Unsigned(backup), 2);
 }
 
 }  // namespace

@@ -345,17 +345,16 @@ int ConsensusManagerRaft::ConsensusCommit(std::unique_ptr<Context> context,
     }
     case Request::TYPE_CLIENT_REQUEST: {
       if (!from_client) {
-        // A write another replica forwards to this one as leader.
-        if (request->proxy_id() <= 0 || request->client_id() == 0) {
+        // A write another replica forwards to this one as leader; the forwarder holds the
+        // client's call and names itself as the proxy.
+        if (request->proxy_id() <= 0 || request->proxy_id() != request->sender_id() ||
+            request->client_id() == 0) {
           malformed_messages_->Increment();
           return -1;
         }
         Work work;
         work.kind = Work::kForwarded;
-        work.request.set_data(std::move(*request->mutable_data()));
-        work.request.set_client_id(request->client_id());
-        work.request.set_request_id(request->request_id());
-        work.request.set_proxy_id(request->proxy_id());
+        work.request = ToUserRequest(request.get(), request->proxy_id());
         return Enqueue(std::move(work)) ? 0 : -1;
       }
       HandleClientRequest(std::move(context), std::move(request));

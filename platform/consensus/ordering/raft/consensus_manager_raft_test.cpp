@@ -18,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "platform/networkstrate/manager_call.h"
 #include "platform/networkstrate/service_network.h"
 #include "platform/storage/memory_storage.h"
 #include "platform/storage/prefix_allocator.h"
@@ -246,29 +247,15 @@ TEST_F(RaftClusterTest, NoLeaderWithoutAMajority) {
 }
 
 // Sends `request` to replica `id`'s manager as a client call and waits for the answer.
-class Call {
+// A call that fails the test if no answer comes.
+class Call : public ManagerCall {
  public:
-  explicit Call(ConsensusManager* manager, const Request& request) {
-    auto context = std::make_unique<Context>(SignatureInfo(), "", [this](const Response& r) {
-      std::lock_guard<std::mutex> lock(mu_);
-      response_ = r;
-      done_ = true;
-      cv_.notify_all();
-    });
-    manager->ConsensusCommit(std::move(context), std::make_unique<Request>(request));
-  }
+  using ManagerCall::ManagerCall;
   Response Wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, std::chrono::seconds(10), [this] { return done_; });
-    EXPECT_TRUE(done_);
-    return response_;
+    Response response = ManagerCall::Wait();
+    EXPECT_TRUE(done());
+    return response;
   }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  Response response_;
 };
 
 Request KVCall(KVRequest::CMD cmd, const std::string& key, uint64_t request_id,
