@@ -64,10 +64,19 @@ ReplicaStatus ConsensusManager::GetStatus() {
   // What the transport refused before any protocol saw it.
   auto& metrics = *status.mutable_metrics();
   for (const char* name : {"network_malformed", "network_unknown_type", "network_bad_signature",
-                           "network_consensus_rejected"}) {
+                           "network_consensus_rejected", "network_sender_mismatch",
+                           "network_non_member_streams", "network_permission_denied"}) {
     metrics[name] = static_cast<int64_t>(stats()->CounterValue(name));
   }
   return status;
+}
+
+bool ConsensusManager::IsReplicaMember(int64_t id) {
+  if (id <= 0 || id == config_.GetSelfId()) return false;
+  for (const ReplicaInfo& replica : config_.GetReplicaInfos()) {
+    if (replica.id() == id) return true;
+  }
+  return communicator_->HasPeer(id);
 }
 
 bool ConsensusManager::AnswerStatusRequest(const Request& request, Context* context) {
