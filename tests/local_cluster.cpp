@@ -126,7 +126,7 @@ LocalCluster::LocalCluster(std::string server_binary, const std::string& name, i
   data_.set_self_region_id(1);
   tls_ = !data_.allow_plaintext();
   if (tls_) {
-    std::string names = "admin";
+    std::string names = "admin client";
     for (int id = 1; id <= replicas_; ++id) absl::StrAppend(&names, " replica-", id);
     MakeCertificates(CertDir(), names);
     if (data_.admin_identities_size() == 0) data_.add_admin_identities("admin");
@@ -293,6 +293,24 @@ ResDBConfig LocalCluster::ClientConfigOf(const std::vector<int>& ids) const {
   const RegionInfo all = *region;
   region->clear_replica_info();
   for (int id : ids) *region->add_replica_info() = all.replica_info(id - 1);
+  return ResDBConfig(data, 0);
+}
+
+ResDBConfig LocalCluster::ClientConfigWithCertificate(const std::string& name,
+                                                      bool foreign_ca) const {
+  EXPECT_TRUE(tls_) << "the cluster runs without TLS";
+  const std::string dir = foreign_ca ? dir_ + "/foreign_certs" : CertDir();
+  if (foreign_ca) MakeCertificates(dir, name);
+  ResConfigData data = ClientData();
+  data.mutable_tls()->set_cert_file(absl::StrCat(dir, "/", name, ".crt"));
+  data.mutable_tls()->set_key_file(absl::StrCat(dir, "/", name, ".key"));
+  return ResDBConfig(data, 0);
+}
+
+ResDBConfig LocalCluster::PlaintextClientConfig() const {
+  ResConfigData data = data_;
+  data.clear_tls();
+  data.set_allow_plaintext(true);
   return ResDBConfig(data, 0);
 }
 

@@ -20,8 +20,9 @@ namespace testing_util {
 // Real kv_service processes on 127.0.0.1 for multi-process tests. Each replica gets a free
 // port, its data under <TEST_TMPDIR>/<name>/data<ID> and its log in replica<ID>.log.
 // Unless `settings` sets allow_plaintext, the cluster runs with mutual TLS as deployments do:
-// <name>/certs holds a CA, a certificate per replica and an "admin" client certificate,
-// which every client config uses and the replicas accept as admin identity. The
+// <name>/certs holds a CA, a certificate per replica, an "admin" client certificate, which
+// every client config uses and the replicas accept as admin identity, and a "client" one,
+// which they do not. The
 // destructor kills every process still running (and prints the logs' tails if the test
 // failed); each child also dies with the test process.
 class LocalCluster {
@@ -68,6 +69,11 @@ class LocalCluster {
   ResDBConfig ClientConfig(int only_id = 0) const;
   // A client config listing the replicas `ids` in that order.
   ResDBConfig ClientConfigOf(const std::vector<int>& ids) const;
+  // ClientConfig() with the certificate `name` ("client": not an admin) of the cluster's CA,
+  // or of a CA the cluster does not know (`foreign_ca`). TLS clusters only.
+  ResDBConfig ClientConfigWithCertificate(const std::string& name, bool foreign_ca = false) const;
+  // ClientConfig() without TLS.
+  ResDBConfig PlaintextClientConfig() const;
   // The status of every running replica that answered.
   std::map<int64_t, ReplicaStatus> Statuses() const;
   // Every metric replica `id` exports (names without the "resdb_" prefix); empty when
