@@ -1,6 +1,5 @@
 #include "platform/networkstrate/message_dispatcher.h"
 
-#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
