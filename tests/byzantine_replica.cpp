@@ -59,6 +59,7 @@
 #include "grpcpp/impl/codegen/proto_utils.h"
 #include "platform/common/crypto/signature.h"
 #include "platform/config/resdb_config.h"
+#include "platform/networkstrate/tls_credentials.h"
 #include "platform/proto/resdb.pb.h"
 #include "service/kv/proto/kv.pb.h"
 #include "service/tools/admin/admin_client.h"
@@ -350,20 +351,26 @@ bool Await(grpc::CompletionQueue* queue, void* tag) {
 }
 
 // Attacks `target` over one Stream; returns the line to print about it.
-std::string Attack(const Keys& keys, const ReplicaInfo& target, int64_t max_message_bytes) {
+std::string Attack(const Keys& keys, const ReplicaInfo& target, const ResDBConfig& config) {
   const std::string name = absl::StrCat("replica ", target.id());
   absl::StatusOr<ReplicaStatus> status;
   const auto wait_until = Clock::now() + std::chrono::milliseconds(FLAGS_peer_wait_ms);
   do {
-    status = GetReplicaStatus(target, max_message_bytes, std::chrono::milliseconds(500));
+    status = GetReplicaStatus(target, config, std::chrono::milliseconds(500));
     if (!status.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   } while (!status.ok() && Clock::now() < wait_until);
   if (!status.ok())
     return absl::StrCat("byzantine: ", name, " never answered: ", status.status().ToString());
   ReplicaStatus last = *status;
 
-  auto channel = grpc::CreateChannel(absl::StrCat(target.ip(), ":", target.port()),
-                                     grpc::InsecureChannelCredentials());
+  // It is a member with a certificate of its own: the transport admits it, and only the
+  // protocols' checks stand between its garbage and the state.
+  auto credentials = MakeChannelCredentials(config);
+  if (!credentials.ok()) return absl::StrCat("byzantine: ", credentials.status().ToString());
+  grpc::ChannelArguments args;
+  SetReplicaTargetName(config, target.id(), &args);
+  auto channel =
+      grpc::CreateCustomChannel(absl::StrCat(target.ip(), ":", target.port()), *credentials, args);
   grpc::GenericStub stub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
@@ -375,7 +382,7 @@ std::string Attack(const Keys& keys, const ReplicaInfo& target, int64_t max_mess
   uint64_t sent = 0;
   bool open = Await(&queue, &tag);
   for (int round = 0; open && round < FLAGS_rounds; ++round) {
-    status = GetReplicaStatus(target, max_message_bytes, std::chrono::milliseconds(500));
+    status = GetReplicaStatus(target, config, std::chrono::milliseconds(500));
     if (status.ok()) last = *status;
     const ResDBMessageBatch batch = Garbage(keys, last, round);
     grpc::ByteBuffer bytes;
@@ -448,8 +455,9 @@ int Run() {
   LyingService service(FLAGS_id);
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(absl::StrCat(self.ip(), ":", self.port()),
-                           grpc::InsecureServerCredentials(), &port);
+  auto server_credentials = MakeServerCredentials(*config);
+  if (!server_credentials.ok()) Fail(server_credentials.status().ToString());
+  builder.AddListeningPort(absl::StrCat(self.ip(), ":", self.port()), *server_credentials, &port);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterCallbackGenericService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -467,8 +475,7 @@ int Run() {
   std::vector<std::string> reports(targets.size());
   std::vector<std::thread> attackers;
   for (size_t i = 0; i < targets.size(); ++i) {
-    attackers.emplace_back(
-        [&, i] { reports[i] = Attack(keys, targets[i], config->GetMaxMessageBytes()); });
+    attackers.emplace_back([&, i] { reports[i] = Attack(keys, targets[i], *config); });
   }
   for (std::thread& attacker : attackers) attacker.join();
   for (const std::string& report : reports) std::printf("%s\n", report.c_str());

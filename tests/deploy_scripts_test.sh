@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The local deploy scripts as an operator runs them: start a 3-replica RAFT cluster, write,
-# add a fourth replica with add_local_replica.sh, remove the first with
+# check that only its certificates are served and only the admin one may transfer the
+# leadership, add a fourth replica with add_local_replica.sh, remove the first with
 # remove_local_replica.sh, stop everything and start it again: the added replica comes back,
 # the removed one stays down, and the data is there. Every replica started is stopped at the
 # end, also on failure.
@@ -43,6 +44,24 @@ echo "ok   start_local_cluster on base port $base"
 
 "$tools" --config "$dir/client.config" --cmd set --key a --value 1 >/dev/null ||
   fail "first write"
+
+# Mutual TLS: only certificates of the cluster's CA are answered, and only the admin one may
+# change the cluster.
+for config in client admin; do
+  check "$config.config names its certificate" "certs/$config.crt" "$(cat "$dir/$config.config")"
+done
+sed -e 's|"tls": {.*}|"allow_plaintext": true|' "$dir/client.config" >"$dir/plaintext.config"
+out=$("$tools" --config "$dir/plaintext.config" --cmd get --key a --timeout_ms 1000 2>&1) &&
+  fail "a plaintext client got an answer: $out"
+check "a plaintext client gets no answer" "unreachable" "$out"
+leader=$("$admin" --config "$dir/client.config" status --json --timeout_ms 2000 |
+  grep -o '"leader_id": *[0-9]*' | head -1 | grep -o '[0-9]*$')
+target=$((leader % 3 + 1))
+out=$("$admin" --config "$dir/client.config" transfer-leader --to "$target" 2>&1) &&
+  fail "transfer-leader with the client certificate succeeded: $out"
+check "transfer-leader with the client certificate is refused" "PERMISSION_DENIED" "$out"
+out=$("$admin" --config "$dir/admin.config" transfer-leader --to "$target" 2>&1) ||
+  fail "transfer-leader with the admin certificate: $out"
 
 # A setting of the cluster's replicas, which the new replica must share.
 sed -i 's/"require_signatures": false/"require_signatures": false,\n  "client_batch_num": 77/' \

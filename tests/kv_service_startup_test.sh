@@ -43,7 +43,7 @@ replicas() {
 
 write_config() {  # write_config FILE PROTOCOL_JSON FIRST_PORT
   cat >"$1" <<CONFIG
-{"region": [{"region_id": 1, "replica_info": [$(replicas "$3")]}]$2}
+{"region": [{"region_id": 1, "replica_info": [$(replicas "$3")]}], "allow_plaintext": true$2}
 CONFIG
 }
 
@@ -53,6 +53,16 @@ write_config "$work/unknown_field.config" ', "consensus_protocl": "raft"' 20001
 write_config "$work/good.config" ', "require_signatures": false' 20001
 printf '{"region": [' >"$work/truncated.config"
 
+printf '{"region": [{"region_id": 1, "replica_info": [%s]}]}\n' "$(replicas 20001)" \
+  >"$work/no_tls.config"
+expect_failure no_tls "tls: missing: set tls (ca_file, cert_file, key_file) or" \
+  --config "$work/no_tls.config" --id 1
+printf '{"region": [{"region_id": 1, "replica_info": [%s]}], "tls": {"ca_file": "ca.crt",
+  "cert_file": "replica-{id}.crt", "key_file": "replica-{id}.key"},
+  "require_signatures": false}\n' "$(replicas 20001)" \
+  >"$work/tls_files_missing.config"
+expect_failure tls_files_missing "tls.ca_file: cannot read $work/ca.crt" \
+  --config "$work/tls_files_missing.config" --id 1
 expect_failure missing_config "--config is required" --id 1
 expect_failure missing_id "--id is required" --config "$work/good.config"
 expect_failure absent_file "cannot be read" --config "$work/nope.config" --id 1

@@ -78,6 +78,16 @@ std::string HttpGet(int port, const std::string& path) {
   return response.substr(body + 4);
 }
 
+// Makes the certificates `names` (and the CA, once) in `dir` with the deploy scripts' tool,
+// as an operator's cluster gets them.
+void MakeCertificates(const std::string& dir, const std::string& names) {
+  const std::string script =
+      absl::StrCat(std::getenv("TEST_SRCDIR"), "/", std::getenv("TEST_WORKSPACE"),
+                   "/scripts/deploy/make_certs.sh");
+  const std::string command = absl::StrCat("bash '", script, "' '", dir, "' ", names);
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+}
+
 std::string TailOf(const std::string& path, size_t bytes) {
   std::ifstream in(path);
   std::stringstream buffer;
@@ -114,16 +124,47 @@ LocalCluster::LocalCluster(std::string server_binary, const std::string& name, i
     }
   }
   data_.set_self_region_id(1);
+  tls_ = !data_.allow_plaintext();
+  if (tls_) {
+    std::string names = "admin client";
+    for (int id = 1; id <= replicas_; ++id) absl::StrAppend(&names, " replica-", id);
+    MakeCertificates(CertDir(), names);
+    if (data_.admin_identities_size() == 0) data_.add_admin_identities("admin");
+  }
   config_path_ = dir_ + "/server.config";
-  std::ofstream(config_path_) << ResDBConfig::ToJson(data_);
+  std::ofstream(config_path_) << ResDBConfig::ToJson(ServerData());
   client_config_path_ = dir_ + "/client.config";
   WriteClientConfig();
   pids_.assign(replicas_ + 1, 0);
   metrics_ports_.assign(replicas_ + 1, 0);
 }
 
+std::string LocalCluster::CertDir() const { return dir_ + "/certs"; }
+
+ResConfigData LocalCluster::ServerData() const {
+  ResConfigData data = data_;
+  if (tls_) {
+    TlsConfig* tls = data.mutable_tls();
+    tls->set_ca_file(CertDir() + "/ca.crt");
+    tls->set_cert_file(absl::StrCat(CertDir(), "/replica-", kTlsIdPlaceholder, ".crt"));
+    tls->set_key_file(absl::StrCat(CertDir(), "/replica-", kTlsIdPlaceholder, ".key"));
+  }
+  return data;
+}
+
+ResConfigData LocalCluster::ClientData() const {
+  ResConfigData data = data_;
+  if (tls_) {
+    TlsConfig* tls = data.mutable_tls();
+    tls->set_ca_file(CertDir() + "/ca.crt");
+    tls->set_cert_file(CertDir() + "/admin.crt");
+    tls->set_key_file(CertDir() + "/admin.key");
+  }
+  return data;
+}
+
 void LocalCluster::WriteClientConfig() {
-  std::ofstream(client_config_path_) << ResDBConfig::ToJson(data_);
+  std::ofstream(client_config_path_) << ResDBConfig::ToJson(ClientData());
 }
 
 int LocalCluster::AddReplica() {
@@ -133,8 +174,9 @@ int LocalCluster::AddReplica() {
   info->set_ip("127.0.0.1");
   info->set_port(PickPort());
   EXPECT_FALSE(with_keys_) << "replicas added at run time need require_signatures off";
+  if (tls_) MakeCertificates(CertDir(), absl::StrCat("replica-", id));
   const std::string config = absl::StrCat(dir_, "/server", id, ".config");
-  std::ofstream(config) << ResDBConfig::ToJson(data_);
+  std::ofstream(config) << ResDBConfig::ToJson(ServerData());
   joining_configs_[id] = config;
   WriteClientConfig();
   pids_.push_back(0);
@@ -235,7 +277,7 @@ int LocalCluster::RunningCount() const {
 }
 
 ResDBConfig LocalCluster::ClientConfig(int only_id) const {
-  ResConfigData data = data_;
+  ResConfigData data = ClientData();
   if (only_id != 0) {
     RegionInfo* region = data.mutable_region(0);
     ReplicaInfo only = region->replica_info(only_id - 1);
@@ -246,11 +288,29 @@ ResDBConfig LocalCluster::ClientConfig(int only_id) const {
 }
 
 ResDBConfig LocalCluster::ClientConfigOf(const std::vector<int>& ids) const {
-  ResConfigData data = data_;
+  ResConfigData data = ClientData();
   RegionInfo* region = data.mutable_region(0);
   const RegionInfo all = *region;
   region->clear_replica_info();
   for (int id : ids) *region->add_replica_info() = all.replica_info(id - 1);
+  return ResDBConfig(data, 0);
+}
+
+ResDBConfig LocalCluster::ClientConfigWithCertificate(const std::string& name,
+                                                      bool foreign_ca) const {
+  EXPECT_TRUE(tls_) << "the cluster runs without TLS";
+  const std::string dir = foreign_ca ? dir_ + "/foreign_certs" : CertDir();
+  if (foreign_ca) MakeCertificates(dir, name);
+  ResConfigData data = ClientData();
+  data.mutable_tls()->set_cert_file(absl::StrCat(dir, "/", name, ".crt"));
+  data.mutable_tls()->set_key_file(absl::StrCat(dir, "/", name, ".key"));
+  return ResDBConfig(data, 0);
+}
+
+ResDBConfig LocalCluster::PlaintextClientConfig() const {
+  ResConfigData data = data_;
+  data.clear_tls();
+  data.set_allow_plaintext(true);
   return ResDBConfig(data, 0);
 }
 

@@ -18,7 +18,11 @@ namespace resdb {
 namespace testing_util {
 
 // Real kv_service processes on 127.0.0.1 for multi-process tests. Each replica gets a free
-// port, its data under <TEST_TMPDIR>/<name>/data<ID> and its log in replica<ID>.log. The
+// port, its data under <TEST_TMPDIR>/<name>/data<ID> and its log in replica<ID>.log.
+// Unless `settings` sets allow_plaintext, the cluster runs with mutual TLS as deployments do:
+// <name>/certs holds a CA, a certificate per replica, an "admin" client certificate, which
+// every client config uses and the replicas accept as admin identity, and a "client" one,
+// which they do not. The
 // destructor kills every process still running (and prints the logs' tails if the test
 // failed); each child also dies with the test process.
 class LocalCluster {
@@ -57,13 +61,19 @@ class LocalCluster {
   int RunningCount() const;
   int replicas() const { return replicas_; }
   std::string LogPath(int id) const;
-  // The config file the replicas run with; it serves tools as a client config too.
+  // The config file the replicas run with (not a client config: clients use
+  // client_config_path()).
   const std::string& config_path() const { return config_path_; }
 
   // A client config listing every replica, or only replica `only_id`.
   ResDBConfig ClientConfig(int only_id = 0) const;
   // A client config listing the replicas `ids` in that order.
   ResDBConfig ClientConfigOf(const std::vector<int>& ids) const;
+  // ClientConfig() with the certificate `name` ("client": not an admin) of the cluster's CA,
+  // or of a CA the cluster does not know (`foreign_ca`). TLS clusters only.
+  ResDBConfig ClientConfigWithCertificate(const std::string& name, bool foreign_ca = false) const;
+  // ClientConfig() without TLS.
+  ResDBConfig PlaintextClientConfig() const;
   // The status of every running replica that answered.
   std::map<int64_t, ReplicaStatus> Statuses() const;
   // Every metric replica `id` exports (names without the "resdb_" prefix); empty when
@@ -74,11 +84,16 @@ class LocalCluster {
   // A free port not yet given to any replica of this cluster.
   int PickPort();
   void WriteClientConfig();
+  std::string CertDir() const;
+  // data_ with the TLS settings of a replica ("{id}") or of the admin client.
+  ResConfigData ServerData() const;
+  ResConfigData ClientData() const;
   void Exec(int id, std::vector<std::string> args);
 
   const std::string server_binary_;
   int replicas_;
   const bool with_keys_;
+  bool tls_ = false;
   std::string dir_;
   std::string config_path_;
   std::string client_config_path_;

@@ -289,7 +289,7 @@ TEST(RaftClusterTest, TransferLeaderCommandMovesLeadership) {
 
   const testing_util::RunResult moved = testing_util::RunBinary(
       g_admin_binary,
-      {"--config", cluster.config_path(), "transfer-leader", "--to", absl::StrCat(target)});
+      {"--config", cluster.client_config_path(), "transfer-leader", "--to", absl::StrCat(target)});
   ASSERT_EQ(moved.exit_code, 0) << moved.out << moved.err;
   EXPECT_NE(moved.out.find(absl::StrCat("from replica ", leader, " to replica ", target)),
             std::string::npos)
@@ -303,7 +303,7 @@ TEST(RaftClusterTest, TransferLeaderCommandMovesLeadership) {
   // Asking for the replica that already leads changes nothing.
   const testing_util::RunResult again = testing_util::RunBinary(
       g_admin_binary,
-      {"--config", cluster.config_path(), "transfer-leader", "--to", absl::StrCat(target)});
+      {"--config", cluster.client_config_path(), "transfer-leader", "--to", absl::StrCat(target)});
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_NE(again.out.find("already leads"), std::string::npos) << again.out;
 }

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
@@ -182,11 +183,66 @@ absl::Status ValidateGeneral(const ResConfigData& data) {
   return absl::OkStatus();
 }
 
+// Every config must either name its TLS files or opt out of TLS explicitly, so that a
+// forgotten setting can never mean an unauthenticated deployment.
+absl::Status ValidateSecurity(const ResConfigData& data, int64_t self_id) {
+  if (data.has_tls()) {
+    if (data.allow_plaintext()) {
+      return FieldError("allow_plaintext", "must not be true when tls is set");
+    }
+    const TlsConfig& tls = data.tls();
+    const std::pair<const char*, const std::string*> files[] = {
+        {"tls.ca_file", &tls.ca_file()},
+        {"tls.cert_file", &tls.cert_file()},
+        {"tls.key_file", &tls.key_file()},
+    };
+    for (const auto& [field, value] : files) {
+      if (value->empty()) return FieldError(field, "missing");
+      if (self_id == 0 && absl::StrContains(*value, kTlsIdPlaceholder)) {
+        return FieldError(field, absl::StrCat("\"", kTlsIdPlaceholder,
+                                              "\" is for server configs; a client names its own "
+                                              "certificate"));
+      }
+    }
+  } else if (!data.allow_plaintext()) {
+    return FieldError("tls",
+                      "missing: set tls (ca_file, cert_file, key_file) or, to run "
+                      "without authentication, allow_plaintext: true");
+  }
+  if (data.allow_plaintext_admin() && !data.allow_plaintext()) {
+    return FieldError("allow_plaintext_admin", "only applies with allow_plaintext: true");
+  }
+  for (int i = 0; i < data.admin_identities_size(); ++i) {
+    if (data.admin_identities(i).empty()) {
+      return FieldError(absl::StrCat("admin_identities[", i, "]"), "empty");
+    }
+  }
+  if (data.query_access() != kQueryAccessOpen && data.query_access() != kQueryAccessAdmin) {
+    return FieldError("query_access", absl::StrCat("\"", data.query_access(),
+                                                   "\" (expected \"open\" or \"admin\")"));
+  }
+  return CheckRange("max_admin_timeout_ms", data.max_admin_timeout_ms(), 1, 86400000);
+}
+
+std::string ResolvePath(const std::string& dir, const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  return dir + path;
+}
+
 }  // namespace
 
 ResDBConfig::ResDBConfig(ResConfigData data, int64_t self_id)
     : data_(std::move(data)), self_id_(self_id) {
   IndexReplicas();
+}
+
+std::string ResDBConfig::GetTlsCertFile() const {
+  return absl::StrReplaceAll(data_.tls().cert_file(),
+                             {{kTlsIdPlaceholder, absl::StrCat(self_id_)}});
+}
+
+std::string ResDBConfig::GetTlsKeyFile() const {
+  return absl::StrReplaceAll(data_.tls().key_file(), {{kTlsIdPlaceholder, absl::StrCat(self_id_)}});
 }
 
 void ResDBConfig::IndexReplicas() {
@@ -236,11 +292,16 @@ absl::StatusOr<ResDBConfig> ResDBConfig::LoadFromFile(const std::string& path, i
   const std::string dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
   for (RegionInfo& region : *config->data_.mutable_region()) {
     for (ReplicaInfo& replica : *region.mutable_replica_info()) {
-      if (replica.has_public_key_file() && !replica.public_key_file().empty() &&
-          replica.public_key_file()[0] != '/') {
-        replica.set_public_key_file(dir + replica.public_key_file());
+      if (replica.has_public_key_file()) {
+        replica.set_public_key_file(ResolvePath(dir, replica.public_key_file()));
       }
     }
+  }
+  if (config->data_.has_tls()) {
+    TlsConfig* tls = config->data_.mutable_tls();
+    tls->set_ca_file(ResolvePath(dir, tls->ca_file()));
+    tls->set_cert_file(ResolvePath(dir, tls->cert_file()));
+    tls->set_key_file(ResolvePath(dir, tls->key_file()));
   }
   config->IndexReplicas();
   return config;
@@ -258,7 +319,9 @@ absl::Status ResDBConfig::Validate(const ResConfigData& data, int64_t self_id) {
     absl::Status status = check(data);
     if (!status.ok()) return status;
   }
-  return ValidateReplicas(data, self_id);
+  absl::Status replicas = ValidateReplicas(data, self_id);
+  if (!replicas.ok()) return replicas;
+  return ValidateSecurity(data, self_id);
 }
 
 std::string ResDBConfig::ToJson(const ResConfigData& data) {

@@ -16,6 +16,12 @@ inline constexpr char kProtocolPbft[] = "pbft";
 inline constexpr char kProtocolRaft[] = "raft";
 inline constexpr char kDefaultProtocol[] = "pbft";
 
+// Replaced by the replica's id in tls.cert_file and tls.key_file.
+inline constexpr char kTlsIdPlaceholder[] = "{id}";
+// Values of query_access.
+inline constexpr char kQueryAccessOpen[] = "open";
+inline constexpr char kQueryAccessAdmin[] = "admin";
+
 // Read-only view of one deployment's configuration (ResConfigData) plus the identity of the
 // process that uses it. A replica has self_id > 0; a client has self_id == 0.
 //
@@ -26,7 +32,7 @@ class ResDBConfig {
 
   // Reads a JSON config file (full-line `//` or `#` comments are allowed), parses it with
   // protobuf's JSON parser (unknown fields are an error) and validates it. Relative
-  // public_key_file paths are resolved against the file's directory. The error names the
+  // public_key_file and tls paths are resolved against the file's directory. The error names the
   // file and the offending field.
   static absl::StatusOr<ResDBConfig> LoadFromFile(const std::string& path, int64_t self_id);
 
@@ -69,6 +75,11 @@ class ResDBConfig {
   int64_t GetQuotaBytes() const { return data_.quota_bytes(); }
   int GetHeartBeatIntervalMs() const { return data_.heartbeat_interval_ms(); }
   bool IsSyncWrites() const { return data_.sync_writes(); }
+  // True when the config sets `tls` (a validated config otherwise sets allow_plaintext).
+  bool UsesTls() const { return data_.has_tls(); }
+  // This process's certificate and key files, "{id}" replaced by the self id.
+  std::string GetTlsCertFile() const;
+  std::string GetTlsKeyFile() const;
 
   // Mutable access for tests and tools that build configs in code.
   ResConfigData* MutableConfigData() { return &data_; }

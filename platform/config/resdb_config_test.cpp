@@ -11,8 +11,9 @@
 namespace resdb {
 namespace {
 
-// Three RAFT-sized replicas; `extra` is spliced into the top-level object.
-std::string ConfigJson(const std::string& extra = "", const std::string& replicas = "") {
+// Four replicas; `extra` is spliced into the top-level object, which sets no transport
+// security.
+std::string BareConfigJson(const std::string& extra = "", const std::string& replicas = "") {
   const std::string default_replicas = R"(
         {"id": 1, "ip": "127.0.0.1", "port": 10001},
         {"id": 2, "ip": "127.0.0.1", "port": 10002},
@@ -21,6 +22,12 @@ std::string ConfigJson(const std::string& extra = "", const std::string& replica
   return absl::StrCat(R"({"region": [{"region_id": 1, "replica_info": [)",
                       replicas.empty() ? default_replicas : replicas, "]}]",
                       extra.empty() ? "" : ", ", extra, "}");
+}
+
+// Four plaintext replicas; `extra` is spliced into the top-level object.
+std::string ConfigJson(const std::string& extra = "", const std::string& replicas = "") {
+  return BareConfigJson(
+      absl::StrCat(R"("allow_plaintext": true)", extra.empty() ? "" : ", ", extra), replicas);
 }
 
 // Loads `json` and returns the error message ("" when it loads).
@@ -295,9 +302,76 @@ TEST(ResDBConfigTest, SampleConfigsLoad) {
   auto raft = ResDBConfig::LoadFromFile(SamplePath("kv_server_raft.config"), 3);
   ASSERT_TRUE(raft.ok()) << raft.status();
   EXPECT_EQ(raft->GetConsensusProtocol(), "raft");
-  auto fallback = ResDBConfig::LoadFromFile(SamplePath("kv_server_default.config"), 0);
+  auto fallback = ResDBConfig::LoadFromFile(SamplePath("kv_server_default.config"), 1);
   ASSERT_TRUE(fallback.ok()) << fallback.status();
   EXPECT_EQ(fallback->GetConsensusProtocol(), "pbft");
+}
+
+constexpr char kTls[] =
+    R"("tls": {"ca_file": "certs/ca.crt", "cert_file": "certs/replica{id}.crt",
+               "key_file": "certs/replica{id}.key"})";
+
+TEST(ResDBConfigTest, RequiresTlsOrExplicitPlaintext) {
+  EXPECT_EQ(LoadError(BareConfigJson()),
+            "tls: missing: set tls (ca_file, cert_file, key_file) or, to run without "
+            "authentication, allow_plaintext: true");
+  EXPECT_EQ(LoadError(BareConfigJson(kTls)), "");
+  EXPECT_EQ(LoadError(BareConfigJson(R"("allow_plaintext": true)")), "");
+}
+
+TEST(ResDBConfigTest, RejectsTlsTogetherWithPlaintext) {
+  EXPECT_EQ(LoadError(ConfigJson(kTls)), "allow_plaintext: must not be true when tls is set");
+}
+
+TEST(ResDBConfigTest, RejectsIncompleteTls) {
+  EXPECT_EQ(LoadError(BareConfigJson(R"("tls": {"ca_file": "ca.crt", "cert_file": "a.crt"})")),
+            "tls.key_file: missing");
+  EXPECT_EQ(LoadError(BareConfigJson(R"("tls": {"cert_file": "a.crt", "key_file": "a.key"})")),
+            "tls.ca_file: missing");
+}
+
+TEST(ResDBConfigTest, ClientConfigMustNameItsOwnCertificate) {
+  EXPECT_EQ(LoadError(BareConfigJson(kTls), 0),
+            "tls.cert_file: \"{id}\" is for server configs; a client names its own certificate");
+}
+
+TEST(ResDBConfigTest, IdPlaceholderNamesTheReplicasOwnFiles) {
+  auto config = ResDBConfig::LoadFromJson(BareConfigJson(kTls), 3);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->UsesTls());
+  EXPECT_EQ(config->GetTlsCertFile(), "certs/replica3.crt");
+  EXPECT_EQ(config->GetTlsKeyFile(), "certs/replica3.key");
+}
+
+TEST(ResDBConfigTest, RelativeTlsFilesResolveAgainstConfigDirectory) {
+  const std::string path = testing::TempDir() + "/tls.config";
+  std::ofstream(path) << BareConfigJson(kTls);
+  auto config = ResDBConfig::LoadFromFile(path, 2);
+  ASSERT_TRUE(config.ok()) << config.status();
+  const std::string dir = path.substr(0, path.rfind('/') + 1);
+  EXPECT_EQ(config->GetConfigData().tls().ca_file(), dir + "certs/ca.crt");
+  EXPECT_EQ(config->GetTlsCertFile(), dir + "certs/replica2.crt");
+  EXPECT_EQ(config->GetTlsKeyFile(), dir + "certs/replica2.key");
+}
+
+TEST(ResDBConfigTest, AccessSettingsHaveSafeDefaults) {
+  auto config = ResDBConfig::LoadFromJson(BareConfigJson(kTls), 1);
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->GetConfigData().admin_identities_size(), 0);
+  EXPECT_FALSE(config->GetConfigData().allow_plaintext_admin());
+  EXPECT_EQ(config->GetConfigData().max_admin_timeout_ms(), 300000);
+  EXPECT_EQ(config->GetConfigData().query_access(), "open");
+}
+
+TEST(ResDBConfigTest, RejectsBadAccessSettings) {
+  EXPECT_EQ(LoadError(ConfigJson(R"("query_access": "everyone")")),
+            "query_access: \"everyone\" (expected \"open\" or \"admin\")");
+  EXPECT_EQ(LoadError(ConfigJson(R"("max_admin_timeout_ms": 0)")),
+            "max_admin_timeout_ms: 0 is out of range 1..86400000");
+  EXPECT_EQ(LoadError(ConfigJson(R"("admin_identities": ["admin", ""])")),
+            "admin_identities[1]: empty");
+  EXPECT_EQ(LoadError(BareConfigJson(absl::StrCat(kTls, R"(, "allow_plaintext_admin": true)"))),
+            "allow_plaintext_admin: only applies with allow_plaintext: true");
 }
 
 }  // namespace

@@ -63,9 +63,11 @@ ReplicaStatus ConsensusManager::GetStatus() {
   status.set_term(GetVersion());
   // What the transport refused before any protocol saw it, and what it could not send.
   auto& metrics = *status.mutable_metrics();
-  for (const char* name : {"network_malformed", "network_unknown_type", "network_bad_signature",
-                           "network_consensus_rejected", "network_oversized_requests",
-                           "network_send_dropped", "network_send_oversized"}) {
+  for (const char* name :
+       {"network_malformed", "network_unknown_type", "network_bad_signature",
+        "network_consensus_rejected", "network_oversized_requests", "network_send_dropped",
+        "network_send_oversized", "network_sender_mismatch", "network_non_member_streams",
+        "network_permission_denied"}) {
     metrics[name] = static_cast<int64_t>(stats()->CounterValue(name));
   }
   // The service's data against its quota (see quota_bytes).
@@ -73,6 +75,14 @@ ReplicaStatus ConsensusManager::GetStatus() {
     metrics[name] = stats()->GaugeValue(name);
   }
   return status;
+}
+
+bool ConsensusManager::IsReplicaMember(int64_t id) {
+  if (id <= 0 || id == config_.GetSelfId()) return false;
+  for (const ReplicaInfo& replica : config_.GetReplicaInfos()) {
+    if (replica.id() == id) return true;
+  }
+  return communicator_->HasPeer(id);
 }
 
 bool ConsensusManager::AnswerStatusRequest(const Request& request, Context* context) {

@@ -59,6 +59,11 @@ class ConsensusManager {
   // fields. Called from transport threads; must be thread-safe.
   virtual ReplicaStatus GetStatus();
 
+  // Whether replica `id` is a current member, whose stream the transport accepts (learners
+  // included). The default: a replica of the config or a peer added at run time. Called from
+  // transport threads; must be thread-safe and cheap.
+  virtual bool IsReplicaMember(int64_t id);
+
   // If `request` is a TYPE_STATUS client call, answers it through `context` with
   // Response{OK, data = serialized GetStatus()} and returns true; otherwise returns false and
   // touches nothing. Derived ConsensusCommit implementations call it first.

@@ -7,9 +7,11 @@ namespace resdb {
 Context::Context(SignatureInfo signature, std::string signed_data)
     : Context(std::move(signature), std::move(signed_data), nullptr) {}
 
-Context::Context(SignatureInfo signature, std::string signed_data, ReplyFn reply)
+Context::Context(SignatureInfo signature, std::string signed_data, ReplyFn reply,
+                 std::string caller_identity)
     : signature_(std::move(signature)),
       signed_data_(std::move(signed_data)),
+      caller_identity_(std::move(caller_identity)),
       reply_(std::move(reply)) {}
 
 Context::~Context() {

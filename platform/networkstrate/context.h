@@ -24,8 +24,10 @@ class Context {
 
   // A message without a reply channel (replica traffic).
   Context(SignatureInfo signature, std::string signed_data);
-  // A client call answered through `reply`, which is invoked at most once.
-  Context(SignatureInfo signature, std::string signed_data, ReplyFn reply);
+  // A client call answered through `reply`, which is invoked at most once. `caller_identity`
+  // is the common name of the caller's verified TLS certificate, "" without TLS.
+  Context(SignatureInfo signature, std::string signed_data, ReplyFn reply,
+          std::string caller_identity = "");
   ~Context();
 
   Context(const Context&) = delete;
@@ -35,6 +37,10 @@ class Context {
   const SignatureInfo& signature() const { return signature_; }
   // The serialized Request exactly as received: the bytes `signature()` covers.
   const std::string& signed_data() const { return signed_data_; }
+
+  // Who made the call, as the transport authenticated it ("" when unknown: plaintext, or a
+  // replica message). The transport has already checked admin rights against it.
+  const std::string& caller_identity() const { return caller_identity_; }
 
   // True while this Context has a reply channel that has not been used yet.
   bool CanReply() const;
@@ -47,6 +53,7 @@ class Context {
  private:
   const SignatureInfo signature_;
   const std::string signed_data_;
+  const std::string caller_identity_;
   // Never modified after construction, so reading it needs no lock; `replied_` decides which
   // caller may invoke it.
   const ReplyFn reply_;

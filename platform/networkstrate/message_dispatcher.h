@@ -5,8 +5,11 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <string>
 
 #include "platform/common/crypto/signature.h"
+#include "platform/config/resdb_config.h"
 #include "platform/networkstrate/consensus_manager.h"
 #include "platform/networkstrate/context.h"
 #include "platform/proto/resdb.pb.h"
@@ -23,12 +26,19 @@ namespace resdb {
 //   network_bad_signature.
 // Every incoming client call and replica message is counted in network_client_calls and
 // network_replica_messages; requests the manager rejects in network_consensus_rejected.
+//
+// Who may do what, decided here so that no protocol has to: TYPE_ADMIN calls only from an
+// identity in the config's admin_identities (in plaintext mode, only with
+// allow_plaintext_admin), TYPE_STATUS and TYPE_CUSTOM_QUERY likewise when query_access is
+// "admin"; others are answered PERMISSION_DENIED (network_permission_denied). An admin call's
+// timeout_ms is shortened to max_admin_timeout_ms. Under TLS a replica stream is accepted
+// only from a certificate naming a current member (network_non_member_streams), and each of
+// its envelopes must carry that member's sender_id (network_sender_mismatch).
 // Thread-safe.
 class MessageDispatcher {
  public:
   // `manager` and `stats` must outlive this object.
-  MessageDispatcher(int64_t self_id, int64_t max_request_bytes, ConsensusManager* manager,
-                    Stats* stats);
+  MessageDispatcher(const ResDBConfig& config, ConsensusManager* manager, Stats* stats);
 
   // From now on every replica message must carry a signature whose node_id equals the
   // Request's sender_id and that `verifier` accepts over the envelope's data. Null turns the
@@ -39,23 +49,41 @@ class MessageDispatcher {
   // UNAVAILABLE and replica messages dropped: the manager sees traffic only while it runs.
   void SetAccepting(bool accepting);
 
-  // A client call. An invalid envelope is answered at once through `reply` with
-  // INVALID_REQUEST; a valid one goes to the manager with `reply` as its Context's reply
-  // channel (so a dropped Context answers UNAVAILABLE).
-  void DispatchClientCall(const ResDBMessage& envelope, Context::ReplyFn reply);
+  // A client call from `caller_identity` (the certificate's common name, "" in plaintext
+  // mode). An invalid envelope is answered at once through `reply` with INVALID_REQUEST, a
+  // forbidden one with PERMISSION_DENIED; a valid one goes to the manager with `reply` as its
+  // Context's reply channel (so a dropped Context answers UNAVAILABLE).
+  void DispatchClientCall(const ResDBMessage& envelope, Context::ReplyFn reply,
+                          const std::string& caller_identity);
 
-  // One envelope from a replica stream; its contents are moved out. True when the manager
+  // Whether a replica stream from `caller_identity` may deliver messages now; sets
+  // `*channel_id` to the replica it names (0 in plaintext mode, where anyone may).
+  bool AcceptReplicaStream(const std::string& caller_identity, int64_t* channel_id);
+
+  // One envelope from a replica stream whose peer is replica `channel_id` (0: not
+  // authenticated, plaintext mode); its contents are moved out. True when the manager
   // accepted it; invalid envelopes are dropped.
-  bool DispatchReplicaMessage(ResDBMessage* envelope);
+  bool DispatchReplicaMessage(ResDBMessage* envelope, int64_t channel_id);
 
  private:
   // Parses and type-checks `data`; on failure returns null and sets `error`, counting it.
   std::unique_ptr<Request> ParseRequest(const std::string& data, std::string* error);
   std::shared_ptr<Verifier> verifier() const;
+  bool IsAdmin(const std::string& caller_identity) const;
+  // The reason `request` from `caller_identity` is refused, "" when it is allowed. May
+  // rewrite an admin request's timeout.
+  std::string Authorize(Request* request, const std::string& caller_identity) const;
 
   const int64_t self_id_;
   const size_t max_request_bytes_;
   ConsensusManager* const manager_;
+  const bool tls_;
+  const bool allow_plaintext_admin_;
+  const bool admin_only_queries_;
+  const std::set<std::string> admin_identities_;
+  // The longest an admin call may wait; a call that names no timeout gets the client timeout.
+  const int max_admin_timeout_ms_;
+  const int client_timeout_ms_;
 
   Counter* const client_calls_;
   Counter* const replica_messages_;
@@ -64,6 +92,9 @@ class MessageDispatcher {
   Counter* const oversized_;
   Counter* const bad_signature_;
   Counter* const rejected_;
+  Counter* const sender_mismatch_;
+  Counter* const non_member_streams_;
+  Counter* const permission_denied_;
 
   std::atomic<bool> accepting_{false};
   mutable std::mutex mu_;

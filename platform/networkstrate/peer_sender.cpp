@@ -26,8 +26,11 @@ constexpr int64_t kFieldOverhead = 6;
 constexpr int kKeepaliveTimeMs = 10000;
 constexpr int kKeepaliveTimeoutMs = 5000;
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address, int64_t max_message_bytes) {
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address, int64_t max_message_bytes,
+                                           std::shared_ptr<grpc::ChannelCredentials> credentials,
+                                           const std::string& target_name) {
   grpc::ChannelArguments args;
+  if (!target_name.empty()) args.SetSslTargetNameOverride(target_name);
   const int max_bytes = static_cast<int>(std::min<int64_t>(max_message_bytes, INT32_MAX));
   args.SetMaxSendMessageSize(max_bytes);
   args.SetMaxReceiveMessageSize(max_bytes);
@@ -41,7 +44,7 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address, int64_t m
   // One connection per peer sender, not shared with other channels to the same address
   // (another communicator in the same process), so each stream owns its connection.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(address, std::move(credentials), args);
 }
 
 // One `Stream` call. The context must outlive the writer.
@@ -72,12 +75,13 @@ PeerSender::PeerSender(int64_t node_id, std::string address, Limits limits, Stat
 
 PeerSender::~PeerSender() { Stop(); }
 
-void PeerSender::Start() {
+void PeerSender::Start(std::shared_ptr<grpc::ChannelCredentials> credentials,
+                       const std::string& target_name) {
   std::lock_guard<std::mutex> join_lock(join_mu_);
   std::lock_guard<std::mutex> lock(mu_);
   if (started_ || stopping_) return;
   started_ = true;
-  channel_ = MakeChannel(address_, limits_.max_message_bytes);
+  channel_ = MakeChannel(address_, limits_.max_message_bytes, std::move(credentials), target_name);
   thread_ = std::thread([this] { Run(); });
 }
 

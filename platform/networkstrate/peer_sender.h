@@ -17,6 +17,7 @@
 
 namespace grpc {
 class Channel;
+class ChannelCredentials;
 class ClientContext;
 }  // namespace grpc
 
@@ -47,8 +48,10 @@ class PeerSender {
   PeerSender(const PeerSender&) = delete;
   PeerSender& operator=(const PeerSender&) = delete;
 
-  // Creates the channel and the sender thread. Envelopes queued before Start are kept.
-  void Start();
+  // Creates the channel with `credentials` and the sender thread. A non-empty `target_name`
+  // is the name the peer's TLS certificate must carry (instead of the dialled address).
+  // Envelopes queued before Start are kept.
+  void Start(std::shared_ptr<grpc::ChannelCredentials> credentials, const std::string& target_name);
   // Cancels the stream (also one that is still connecting) and discards what is queued,
   // without waiting for the thread. Idempotent; a stopped sender cannot be restarted.
   void RequestStop();

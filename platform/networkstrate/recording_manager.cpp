@@ -47,6 +47,17 @@ int RecordingManager::ConsensusCommit(std::unique_ptr<Context> context,
     // "drop": the Context is destroyed on return.
     return 0;
   }
+  if (context->CanReply()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      other_client_calls_.emplace_back(*request, context->caller_identity());
+    }
+    Response response;
+    response.set_status(Response::OK);
+    response.set_data(context->caller_identity());
+    context->Reply(response);
+    return 0;
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (request->type() == Request::TYPE_HEART_BEAT) {
@@ -103,6 +114,11 @@ void RecordingManager::ReplyToHeld() {
   response.set_status(Response::OK);
   response.set_data("late");
   for (std::unique_ptr<Context>& context : held) context->Reply(response);
+}
+
+std::vector<std::pair<Request, std::string>> RecordingManager::other_client_calls() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return other_client_calls_;
 }
 
 std::vector<Request> RecordingManager::requests() {

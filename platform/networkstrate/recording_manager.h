@@ -7,7 +7,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "platform/networkstrate/consensus_manager.h"
@@ -21,7 +23,8 @@ namespace testing_util {
 //   "drop"   -> accepted, and the Context dropped without an answer;
 //   "reject" -> rejected (returns -1);
 //   "hold"   -> accepted, and the Context kept until ReplyToHeld().
-// Heartbeats are counted, not recorded.
+// Client calls of other types (admin, status, queries) are recorded with the caller's identity
+// and answered OK with that identity as data. Heartbeats are counted, not recorded.
 class RecordingManager : public ConsensusManager {
  public:
   RecordingManager(const ResDBConfig& config, Stats* stats);
@@ -46,6 +49,8 @@ class RecordingManager : public ConsensusManager {
   void ReplyToHeld();
 
   std::vector<Request> requests();
+  // Client calls other than TYPE_CLIENT_REQUEST, with the Context's caller_identity().
+  std::vector<std::pair<Request, std::string>> other_client_calls();
   int start_calls();
 
  private:
@@ -53,10 +58,11 @@ class RecordingManager : public ConsensusManager {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<Request> requests_;               // guarded by mu_
-  int heartbeats_ = 0;                          // guarded by mu_
-  int start_calls_ = 0;                         // guarded by mu_
-  std::vector<std::unique_ptr<Context>> held_;  // guarded by mu_
+  std::vector<Request> requests_;                                    // guarded by mu_
+  std::vector<std::pair<Request, std::string>> other_client_calls_;  // guarded by mu_
+  int heartbeats_ = 0;                                               // guarded by mu_
+  int start_calls_ = 0;                                              // guarded by mu_
+  std::vector<std::unique_ptr<Context>> held_;                       // guarded by mu_
 
   std::mutex replier_mu_;
   std::condition_variable replier_cv_;

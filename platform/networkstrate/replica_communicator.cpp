@@ -6,11 +6,18 @@
 
 #include "platform/networkstrate/network_address.h"
 #include "platform/networkstrate/peer_sender.h"
+#include "platform/networkstrate/tls_credentials.h"
 
 namespace resdb {
 
 ReplicaCommunicator::ReplicaCommunicator(const ResDBConfig& config, Stats* stats)
-    : self_id_(config.GetSelfId()), stats_(stats) {
+    : self_id_(config.GetSelfId()), stats_(stats), tls_(config.UsesTls()) {
+  auto credentials = MakeChannelCredentials(config);
+  if (credentials.ok()) {
+    credentials_ = *std::move(credentials);
+  } else {
+    credentials_status_ = credentials.status();
+  }
   if (stats_ == nullptr) {
     owned_stats_ = std::make_unique<Stats>();
     stats_ = owned_stats_.get();
@@ -32,10 +39,11 @@ ReplicaCommunicator::~ReplicaCommunicator() { Stop(); }
 absl::Status ReplicaCommunicator::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopped_) return absl::FailedPreconditionError("replica communicator was stopped");
+  if (!credentials_status_.ok()) return credentials_status_;
   if (started_) return absl::OkStatus();
   started_ = true;
   std::shared_lock<std::shared_mutex> peers_lock(peers_mu_);
-  for (auto& [id, peer] : peers_) peer->Start();
+  for (auto& [id, peer] : peers_) StartPeer(peer.get());
   return absl::OkStatus();
 }
 
@@ -58,10 +66,14 @@ bool ReplicaCommunicator::AddPeer(int64_t node_id, const std::string& address) {
   std::unique_lock<std::shared_mutex> peers_lock(peers_mu_);
   if (peers_.count(node_id) > 0) return true;
   auto peer = std::make_unique<PeerSender>(node_id, address, limits_, stats_);
-  if (started_) peer->Start();
+  if (started_) StartPeer(peer.get());
   peers_.emplace(node_id, std::move(peer));
   LOG(INFO) << "replica " << self_id_ << ": peer " << node_id << " at " << address << " added";
   return true;
+}
+
+void ReplicaCommunicator::StartPeer(PeerSender* peer) const {
+  peer->Start(credentials_, tls_ ? ReplicaIdentity(peer->node_id()) : std::string());
 }
 
 bool ReplicaCommunicator::HasPeer(int64_t node_id) const { return FindPeer(node_id) != nullptr; }

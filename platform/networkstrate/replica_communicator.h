@@ -30,8 +30,10 @@ namespace resdb {
 // network_queue_messages. Thread-safe.
 class ReplicaCommunicator {
  public:
-  // Prepares a sender for every replica in `config` except the config's self id. `stats`
-  // may be null (metrics are then kept privately); otherwise it must outlive this object.
+  // Prepares a sender for every replica in `config` except the config's self id. Channels use
+  // the config's TLS settings (see tls_credentials.h): each peer must present a certificate
+  // naming it. `stats` may be null (metrics are then kept privately); otherwise it must
+  // outlive this object.
   ReplicaCommunicator(const ResDBConfig& config, Stats* stats);
   // Stops and joins.
   ~ReplicaCommunicator();
@@ -40,7 +42,7 @@ class ReplicaCommunicator {
   ReplicaCommunicator& operator=(const ReplicaCommunicator&) = delete;
 
   // Starts the per-peer senders. Connections are opened when the first message for a peer
-  // is queued. Fails after Stop().
+  // is queued. Fails after Stop(), and when the TLS files cannot be read (naming the file).
   absl::Status Start();
   // Cancels every stream (also ones still connecting), joins all threads and discards what
   // is queued. Returns promptly even when peers are unreachable. Idempotent.
@@ -69,11 +71,17 @@ class ReplicaCommunicator {
   ResDBMessage MakeEnvelope(const Request& msg) const;
 
   PeerSender* FindPeer(int64_t node_id) const;
+  void StartPeer(PeerSender* peer) const;
 
   const int64_t self_id_;
   std::unique_ptr<Stats> owned_stats_;
   Stats* stats_;
   PeerSender::Limits limits_;
+  const bool tls_;
+  // What every channel is made with; when the TLS files could not be read, null and the
+  // error in credentials_status_ (reported by Start).
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  absl::Status credentials_status_;
 
   // Peers only ever join: a sender, once in the map, lives until destruction, so a pointer
   // read under the lock stays valid. The senders themselves are thread-safe.

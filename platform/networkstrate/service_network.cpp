@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "platform/networkstrate/message_dispatcher.h"
 #include "platform/networkstrate/network_address.h"
+#include "platform/networkstrate/tls_credentials.h"
 #include "platform/proto/service.grpc.pb.h"
 
 namespace resdb {
@@ -65,10 +66,14 @@ class CallReactor : public grpc::ServerUnaryReactor {
 // One replica `Stream`. Reads are strictly sequential (the next StartRead is issued after a
 // batch is dispatched), and only OnReadDone touches the reactor's state, so it needs no lock;
 // gRPC runs OnDone after the last OnReadDone has returned.
+//
+// Under TLS the stream belongs to the replica its certificate names. Membership can shrink
+// while a stream stays open, so it is checked again before every batch.
 class StreamReactor : public grpc::ServerReadReactor<ResDBMessageBatch> {
  public:
-  StreamReactor(MessageDispatcher* dispatcher, StreamSummary* summary)
-      : dispatcher_(dispatcher), summary_(summary) {
+  StreamReactor(MessageDispatcher* dispatcher, StreamSummary* summary, std::string identity)
+      : dispatcher_(dispatcher), summary_(summary), identity_(std::move(identity)) {
+    if (!Admitted()) return;
     StartRead(&batch_);
   }
 
@@ -80,8 +85,9 @@ class StreamReactor : public grpc::ServerReadReactor<ResDBMessageBatch> {
       Finish(grpc::Status::OK);
       return;
     }
+    if (!Admitted()) return;
     for (ResDBMessage& envelope : *batch_.mutable_messages()) {
-      if (dispatcher_->DispatchReplicaMessage(&envelope)) {
+      if (dispatcher_->DispatchReplicaMessage(&envelope, channel_id_)) {
         ++received_;
       } else {
         ++rejected_;
@@ -94,8 +100,20 @@ class StreamReactor : public grpc::ServerReadReactor<ResDBMessageBatch> {
   void OnDone() override { delete this; }
 
  private:
+  // False after finishing the stream when its peer is not (or no longer) a member.
+  bool Admitted() {
+    if (dispatcher_->AcceptReplicaStream(identity_, &channel_id_)) return true;
+    LOG_EVERY_N(WARNING, 100) << "refused a replica stream from \"" << identity_
+                              << "\": not a current member";
+    Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        absl::StrCat("\"", identity_, "\" is not a member of this deployment")));
+    return false;
+  }
+
   MessageDispatcher* const dispatcher_;
   StreamSummary* const summary_;
+  const std::string identity_;
+  int64_t channel_id_ = 0;
   ResDBMessageBatch batch_;
   uint64_t received_ = 0;
   uint64_t rejected_ = 0;
@@ -107,18 +125,19 @@ class ServiceNetwork::Service : public ResDBService::CallbackService {
  public:
   explicit Service(MessageDispatcher* dispatcher) : dispatcher_(dispatcher) {}
 
-  grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* /*context*/,
-                                 const ResDBMessage* request, Response* response) override {
+  grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* context, const ResDBMessage* request,
+                                 Response* response) override {
     auto* reactor = new CallReactor(response);
     std::shared_ptr<CallReactor::Slot> slot = reactor->slot();
     dispatcher_->DispatchClientCall(
-        *request, [slot](const Response& answer) { CallReactor::Complete(slot, answer); });
+        *request, [slot](const Response& answer) { CallReactor::Complete(slot, answer); },
+        PeerIdentity(*context));
     return reactor;
   }
 
-  grpc::ServerReadReactor<ResDBMessageBatch>* Stream(grpc::CallbackServerContext* /*context*/,
+  grpc::ServerReadReactor<ResDBMessageBatch>* Stream(grpc::CallbackServerContext* context,
                                                      StreamSummary* summary) override {
-    return new StreamReactor(dispatcher_, summary);
+    return new StreamReactor(dispatcher_, summary, PeerIdentity(*context));
   }
 
  private:
@@ -131,8 +150,7 @@ ServiceNetwork::ServiceNetwork(const ResDBConfig& config, std::unique_ptr<Consen
       owned_stats_(stats == nullptr ? std::make_unique<Stats>() : nullptr),
       manager_(std::move(manager)),
       dispatcher_(std::make_unique<MessageDispatcher>(
-          config.GetSelfId(), config.GetMaxRequestBytes(), manager_.get(),
-          stats == nullptr ? owned_stats_.get() : stats)) {}
+          config, manager_.get(), stats == nullptr ? owned_stats_.get() : stats)) {}
 
 ServiceNetwork::~ServiceNetwork() { Stop(); }
 
@@ -150,10 +168,18 @@ absl::Status ServiceNetwork::Start() {
   const int max_bytes =
       static_cast<int>(std::min<int64_t>(config_.GetMaxMessageBytes(), INT32_MAX));
 
+  auto credentials = MakeServerCredentials(config_);
+  if (!credentials.ok()) return credentials.status();
+  if (!config_.UsesTls()) {
+    LOG(WARNING) << "replica " << config_.GetSelfId()
+                 << " serves WITHOUT TLS (allow_plaintext): anyone who reaches " << address
+                 << " can send messages in any replica's or client's name";
+  }
+
   auto service = std::make_unique<Service>(dispatcher_.get());
   grpc::ServerBuilder builder;
   int bound_port = 0;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &bound_port);
+  builder.AddListeningPort(address, *credentials, &bound_port);
   builder.RegisterService(service.get());
   builder.SetMaxReceiveMessageSize(max_bytes);
   builder.SetMaxSendMessageSize(max_bytes);

@@ -468,5 +468,36 @@ TEST_F(ClientCallTest, StopCancelsPendingCallsAndLateRepliesAreHarmless) {
   node_.reset();
 }
 
+// Without TLS there is no identity to check: admin requests need the explicit
+// allow_plaintext_admin.
+TEST_F(ClientCallTest, PlaintextAdminRequestIsPermissionDenied) {
+  Request admin;
+  admin.set_type(Request::TYPE_ADMIN);
+  AdminRequest().SerializeToString(admin.mutable_data());
+  Response response = Call(admin);
+  EXPECT_EQ(response.status(), Response::PERMISSION_DENIED);
+  EXPECT_TRUE(node_->manager->other_client_calls().empty());
+}
+
+TEST(PlaintextAdminTest, AllowPlaintextAdminLetsAnyCallerAdminister) {
+  ResConfigData base;
+  base.set_allow_plaintext_admin(true);
+  std::unique_ptr<Node> node = StartNode(MakeTestConfig(kA, {{kA, 0}, {kB, kUnusedPort}}, base));
+  ASSERT_NE(node, nullptr);
+  auto stub = ResDBService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", node->network->port()), grpc::InsecureChannelCredentials()));
+  Request admin;
+  admin.set_type(Request::TYPE_ADMIN);
+  ResDBMessage envelope;
+  admin.SerializeToString(envelope.mutable_data());
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  Response response;
+  ASSERT_TRUE(stub->Call(&context, envelope, &response).ok());
+  EXPECT_EQ(response.status(), Response::OK);
+  ASSERT_EQ(node->manager->other_client_calls().size(), 1u);
+  EXPECT_EQ(node->manager->other_client_calls()[0].second, "");
+}
+
 }  // namespace
 }  // namespace resdb

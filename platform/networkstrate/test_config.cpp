@@ -8,6 +8,7 @@ namespace testing_util {
 ResDBConfig MakeTestConfig(int64_t self_id, const std::vector<TestReplica>& replicas,
                            ResConfigData base) {
   if (!base.has_heartbeat_interval_ms()) base.set_heartbeat_interval_ms(3600 * 1000);
+  if (!base.has_tls()) base.set_allow_plaintext(true);
   base.clear_region();
   RegionInfo* region = base.add_region();
   for (const TestReplica& replica : replicas) {

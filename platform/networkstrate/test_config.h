@@ -15,7 +15,8 @@ struct TestReplica {
 };
 
 // A config of replicas on 127.0.0.1. Fields set in `base` are kept; unless `base` sets it,
-// the heartbeat interval is an hour so heartbeats stay out of tests that do not want them.
+// the heartbeat interval is an hour so heartbeats stay out of tests that do not want them,
+// and a config without `tls` runs in plaintext (allow_plaintext).
 ResDBConfig MakeTestConfig(int64_t self_id, const std::vector<TestReplica>& replicas,
                            ResConfigData base = ResConfigData());
 

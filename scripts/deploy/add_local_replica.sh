@@ -13,10 +13,11 @@
 #   RESDB_BIN_DIR (environment): take the binaries from this directory, laid out like
 #                bazel-bin, instead of building
 #
-# Writes DIR/replicaN/server.config (the settings of DIR/server.config, the replicas of
-# DIR/client.config and N), starts kv_service --join on it with its data in
+# Makes N's certificate (DIR/certs/replica-N), writes DIR/replicaN/server.config (the
+# settings of DIR/server.config, the replicas of DIR/client.config and N), starts kv_service --join on it with its data in
 # DIR/replicaN/data, asks the leader to add it (resdb_admin add-replica, which returns once the
-# change is committed) and adds N to DIR/client.config so that clients and resdb_admin see it.
+# change is committed, with DIR/admin.config) and adds N to DIR/client.config and
+# DIR/admin.config so that clients and resdb_admin see it.
 # start_local_cluster.sh --dir DIR restarts it like the others; remove_local_replica.sh --dir
 # DIR --id N takes a replica out.
 set -euo pipefail
@@ -29,7 +30,7 @@ port=""
 learner=()
 build=1
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "add_local_replica: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -66,6 +67,7 @@ find_binaries "$build" "$dir/build.log"
 
 rdir="$dir/replica$id"
 mkdir -p "$rdir" "$dir/keys"
+make_certs "$dir" "replica-$id"
 [ -f "$dir/keys/replica$id.key" ] || "$keygen_bin" --private_key "$dir/keys/replica$id.key" \
   --public_key "$dir/keys/replica$id.pub" || die "key generation failed"
 entry="        {\"id\": $id, \"ip\": \"127.0.0.1\", \"port\": $port, \"public_key_file\": \"keys/replica$id.pub\"}"
@@ -87,8 +89,10 @@ with_new_replica() {
     }
     { print }' "$1"
 }
-# The settings of the cluster's replicas (server.config), the members clients know.
-with_new_replica "$dir/server.config" >"$rdir/server.config"
+# The settings of the cluster's replicas (server.config), the members clients know. Its
+# relative paths are resolved against DIR/replicaN, one level below DIR.
+with_new_replica "$dir/server.config" | sed -e 's|"certs/|"../certs/|g' -e 's|"keys/|"../keys/|g' \
+  >"$rdir/server.config"
 
 nohup "$server_bin" --config "$rdir/server.config" --id "$id" --join --data_dir "$rdir/data" \
   --private_key "$dir/keys/replica$id.key" >>"$rdir/server.log" 2>&1 </dev/null &
@@ -100,7 +104,7 @@ if ! why=$(wait_listening "$pid" "$port" $((SECONDS + 30))); then
 fi
 echo "add_local_replica: replica $id started on 127.0.0.1:$port (pid $pid), asking the leader to add it"
 
-if ! "$admin_bin" --config "$dir/client.config" add-replica --id "$id" \
+if ! "$admin_bin" --config "$dir/admin.config" add-replica --id "$id" \
     --address "127.0.0.1:$port" "${learner[@]}"; then
   stop_replica "$rdir/pid" || true
   die "the leader did not add replica $id; it was stopped (its files stay in $rdir)"
@@ -109,4 +113,5 @@ fi
 rm -f "$rdir/removed"
 with_new_replica "$dir/client.config" >"$dir/client.config.new"
 mv "$dir/client.config.new" "$dir/client.config"
+write_admin_config "$dir"
 echo "add_local_replica: replica $id is a member; $dir/client.config lists it"

@@ -63,3 +63,19 @@ stop_replica() {
   rm -f "$pidfile"
   return $was_running
 }
+
+# Makes the certificates named $2... (and the cluster CA, once) under $1/certs; existing ones
+# are kept.
+make_certs() {
+  local dir=$1
+  shift
+  bash "$repo/scripts/deploy/make_certs.sh" "$dir/certs" "$@" || die "making certificates failed"
+}
+
+# Writes $1/admin.config: $1/client.config with the admin client certificate, the identity the
+# replicas accept admin requests (resdb_admin transfer-leader, add-replica, remove-replica)
+# from.
+write_admin_config() {
+  sed 's|certs/client\.|certs/admin.|g' "$1/client.config" >"$1/admin.config.new"
+  mv "$1/admin.config.new" "$1/admin.config"
+}

@@ -3,9 +3,9 @@
 #
 # Usage: scripts/deploy/remove_local_replica.sh [--dir DIR] --id N [--no_build]
 #
-# Asks the leader to remove replica N (resdb_admin remove-replica, which returns once the
-# change is committed; a leader removing itself hands leadership over first), then stops
-# N's process and drops N from DIR/client.config. N's files stay in DIR/replicaN; a
+# Asks the leader to remove replica N (resdb_admin remove-replica with DIR/admin.config, which
+# returns once the change is committed; a leader removing itself hands leadership over first),
+# then stops N's process and drops N from DIR/client.config and DIR/admin.config. N's files stay in DIR/replicaN; a
 # replica once removed does not rejoin with its old data. RESDB_BIN_DIR (environment): take
 # resdb_admin from this directory, laid out like bazel-bin, instead of building.
 set -euo pipefail
@@ -34,7 +34,7 @@ done
 dir=$(cd "$dir" && pwd)
 find_binaries "$build" "$dir/build.log"
 
-"$admin_bin" --config "$dir/client.config" remove-replica --id "$id" ||
+"$admin_bin" --config "$dir/admin.config" remove-replica --id "$id" ||
   die "the leader did not remove replica $id; it keeps running"
 
 stop_replica "$dir/replica$id/pid" || true
@@ -55,4 +55,5 @@ awk -v id="$id" '
     for (i = 1; i <= NR; i++) if (!skip[i]) print lines[i]
   }' "$dir/client.config" >"$dir/client.config.new"
 mv "$dir/client.config.new" "$dir/client.config"
+write_admin_config "$dir"
 echo "remove_local_replica: replica $id removed and stopped; $dir/client.config no longer lists it"

@@ -13,15 +13,18 @@
 #   RESDB_BIN_DIR (environment): take the binaries from this directory, laid out like
 #                bazel-bin, instead of building
 #
-# Installs what is missing, builds, writes DIR/server.config, DIR/client.config and a key pair
-# per replica under DIR/keys, then starts every replica with its data in DIR/replica<ID>/data,
-# its log in DIR/replica<ID>/server.log and its pid in DIR/replica<ID>/pid, and waits until
-# every replica accepts connections and a replica reports itself leader (RAFT) or primary
-# (PBFT) through resdb_admin status, within 60 s in all. Running it again on an existing DIR
-# restarts the replicas that are not running on their existing data and config (a replica
-# that crashed or was killed rejoins) and leaves the running ones alone; replicas added with
-# add_local_replica.sh restart too, those taken out with remove_local_replica.sh do not. Stop
-# with stop_local_cluster.sh --dir DIR.
+# Installs what is missing, builds, writes DIR/server.config, DIR/client.config,
+# DIR/admin.config and a key pair per replica under DIR/keys, makes a cluster CA and
+# certificates under DIR/certs (replica-<id> per replica, "client" for client.config, "admin"
+# for admin.config, the only identity allowed admin requests; see documents/security.md), then
+# starts every replica with its data in DIR/replica<ID>/data, its log in
+# DIR/replica<ID>/server.log and its pid in DIR/replica<ID>/pid, and waits until every
+# replica accepts connections and a replica reports itself leader (RAFT) or primary (PBFT)
+# through resdb_admin status, within 60 s in all. Running it again on an existing DIR
+# restarts the replicas that are not running on their existing data, config and
+# certificates (a replica that crashed or was killed rejoins) and leaves the running ones
+# alone; replicas added with add_local_replica.sh restart too, those taken out with
+# remove_local_replica.sh do not. Stop with stop_local_cluster.sh --dir DIR.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -33,7 +36,7 @@ dir=resdb_cluster
 base_port=20000
 build=1
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "start_local_cluster: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -90,6 +93,10 @@ else
   # PBFT assumes replicas may lie, so their messages are signed; RAFT assumes crashes only.
   require_signatures=false
   [ "$protocol" = pbft ] && require_signatures=true
+  names="client admin"
+  for id in $(seq 1 "$replicas"); do names+=" replica-$id"; done
+  # shellcheck disable=SC2086
+  make_certs "$dir" $names
   entries=""
   for id in $(seq 1 "$replicas"); do
     [ -f "$dir/keys/replica$id.key" ] || "$keygen_bin" --private_key "$dir/keys/replica$id.key" \
@@ -110,10 +117,16 @@ $entries
   ],
   "self_region_id": 1,
   "consensus_protocol": "$protocol",
-  "require_signatures": $require_signatures
+  "require_signatures": $require_signatures,
+  // Mutual TLS: every replica and client presents a certificate of the cluster CA. "{id}" is
+  // the replica's id; client.config names the client's own certificate instead.
+  "tls": {"ca_file": "certs/ca.crt", "cert_file": "certs/replica-{id}.crt", "key_file": "certs/replica-{id}.key"},
+  // Client certificates (common names) whose admin requests are served.
+  "admin_identities": ["admin"]
 }
 CONFIG
-  cp "$dir/server.config" "$dir/client.config"
+  sed 's|certs/replica-{id}\.|certs/client.|g' "$dir/server.config" >"$dir/client.config"
+  write_admin_config "$dir"
 fi
 
 started=()

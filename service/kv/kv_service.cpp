@@ -19,6 +19,7 @@
 #include "glog/logging.h"
 #include "platform/common/crypto/signature.h"
 #include "platform/config/resdb_config.h"
+#include "platform/networkstrate/tls_credentials.h"
 #include "platform/statistic/stats.h"
 #include "platform/storage/leveldb_storage.h"
 #include "platform/storage/prefix_allocator.h"
@@ -106,6 +107,13 @@ int Run() {
   if (!supported.ok()) {
     Fail(absl::Status(supported.code(),
                       absl::StrCat("config file ", FLAGS_config, ": ", supported.message())));
+  }
+
+  // Unreadable TLS files are found before anything is created.
+  auto credentials = MakeServerCredentials(*config);
+  if (!credentials.ok()) {
+    Fail(absl::Status(credentials.status().code(), absl::StrCat("config file ", FLAGS_config, ": ",
+                                                                credentials.status().message())));
   }
 
   const std::string data_dir = DataDir(*config);

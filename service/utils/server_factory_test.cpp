@@ -14,6 +14,7 @@ namespace {
 
 ResDBConfig FourReplicas(int64_t self_id) {
   ResConfigData data;
+  data.set_allow_plaintext(true);
   RegionInfo* region = data.add_region();
   for (int id = 1; id <= 4; ++id) {
     ReplicaInfo* replica = region->add_replica_info();

@@ -53,6 +53,7 @@ class RecordingManager : public TransactionManager {
 
 ResDBConfig MakeConfig(int window) {
   ResConfigData data;
+  data.set_allow_plaintext(true);
   data.set_max_pending_executions(window);
   return ResDBConfig(data, 0);
 }

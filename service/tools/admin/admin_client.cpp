@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
+#include "platform/networkstrate/tls_credentials.h"
 #include "platform/proto/service.grpc.pb.h"
 
 namespace resdb {
@@ -54,6 +55,9 @@ absl::Status ResponseError(const std::string& who, const std::string& what,
     case Response::TIMEOUT:
       return absl::DeadlineExceededError(
           WithError(absl::StrCat(who, " timed out the ", what), error));
+    case Response::PERMISSION_DENIED:
+      return absl::PermissionDeniedError(
+          WithError(absl::StrCat(who, " refused the ", what, " (PERMISSION_DENIED)"), error));
     default:
       return absl::InternalError(WithError(
           absl::StrCat(who, " failed (", Response::Status_Name(response.status()), ")"), error));
@@ -63,21 +67,25 @@ absl::Status ResponseError(const std::string& who, const std::string& what,
 std::string DescribeReplica(const ReplicaInfo& replica) { return Describe(replica); }
 
 absl::StatusOr<Response> CallReplica(const ReplicaInfo& replica, const Request& request,
-                                     const std::string& what, int64_t max_message_bytes,
+                                     const std::string& what, const ResDBConfig& config,
                                      std::chrono::milliseconds timeout) {
   const std::string who = Describe(replica);
   if (timeout.count() <= 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         what, " to ", who, ": the timeout must be positive, not ", timeout.count(), " ms"));
   }
+  auto credentials = MakeChannelCredentials(config);
+  if (!credentials.ok()) return credentials.status();
+  const int64_t max_message_bytes = config.GetMaxMessageBytes();
   // -1 lifts gRPC's limit.
   const int max_bytes =
       max_message_bytes > 0 ? static_cast<int>(std::min<int64_t>(max_message_bytes, INT_MAX)) : -1;
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(max_bytes);
   args.SetMaxSendMessageSize(max_bytes);
-  std::unique_ptr<ResDBService::Stub> stub = ResDBService::NewStub(
-      grpc::CreateCustomChannel(Target(replica), grpc::InsecureChannelCredentials(), args));
+  SetReplicaTargetName(config, replica.id(), &args);
+  std::unique_ptr<ResDBService::Stub> stub =
+      ResDBService::NewStub(grpc::CreateCustomChannel(Target(replica), *credentials, args));
 
   ResDBMessage envelope;
   request.SerializeToString(envelope.mutable_data());
@@ -101,13 +109,13 @@ absl::StatusOr<Response> CallReplica(const ReplicaInfo& replica, const Request& 
 }
 
 absl::StatusOr<ReplicaStatus> GetReplicaStatus(const ReplicaInfo& replica,
-                                               int64_t max_message_bytes,
+                                               const ResDBConfig& config,
                                                std::chrono::milliseconds timeout) {
   const std::string who = Describe(replica);
   Request request;
   request.set_type(Request::TYPE_STATUS);
   absl::StatusOr<Response> response =
-      CallReplica(replica, request, "status request", max_message_bytes, timeout);
+      CallReplica(replica, request, "status request", config, timeout);
   if (!response.ok()) return response.status();
   if (response->status() != Response::OK) return ResponseError(who, "status request", *response);
 
@@ -128,7 +136,6 @@ absl::StatusOr<ReplicaStatus> GetReplicaStatus(const ReplicaInfo& replica,
 std::vector<ReplicaStatusResult> GetClusterStatus(const ResDBConfig& config,
                                                   std::chrono::milliseconds timeout) {
   const std::vector<ReplicaInfo>& replicas = config.GetReplicaInfos();
-  const int64_t max_message_bytes = config.GetMaxMessageBytes();
   std::vector<ReplicaStatusResult> results;
   results.reserve(replicas.size());
   for (const ReplicaInfo& replica : replicas) {
@@ -138,8 +145,8 @@ std::vector<ReplicaStatusResult> GetClusterStatus(const ResDBConfig& config,
   threads.reserve(replicas.size());
   for (ReplicaStatusResult& result : results) {
     // Each thread writes only its own element, which outlives the thread.
-    threads.emplace_back([&result, max_message_bytes, timeout] {
-      result.second = GetReplicaStatus(result.first, max_message_bytes, timeout);
+    threads.emplace_back([&result, &config, timeout] {
+      result.second = GetReplicaStatus(result.first, config, timeout);
     });
   }
   for (std::thread& thread : threads) thread.join();

@@ -16,21 +16,24 @@ namespace resdb {
 
 // Sends `request` to one replica in one unary ResDBService.Call (`what` names the request in
 // errors, e.g. "status request") and returns the replica's Response whatever its status.
-// `max_message_bytes` bounds the messages of the call (<= 0: gRPC's own limits are lifted);
+// `config` is the client config: its TLS settings secure the channel (the replica must
+// present a certificate naming it) and its max_message_bytes bounds the messages of the call
+// (<= 0: gRPC's own limits are lifted);
 // `timeout` bounds the whole call, connection set-up included, and must be positive
 // (InvalidArgumentError otherwise). Transport errors, naming the replica as
 // "replica <id> at <ip>:<port>":
 //   unreachable replica, transport failure  -> UnavailableError with gRPC's message
 //   no answer within `timeout`              -> DeadlineExceededError naming the timeout
 //   the replica does not serve Call         -> UnimplementedError
+//   TLS files that cannot be read           -> the error naming the file
 absl::StatusOr<Response> CallReplica(const ReplicaInfo& replica, const Request& request,
-                                     const std::string& what, int64_t max_message_bytes,
+                                     const std::string& what, const ResDBConfig& config,
                                      std::chrono::milliseconds timeout);
 
 // The error a non-OK `response` of `who` to a `what` stands for (OK for an OK response):
 //   UNIMPLEMENTED -> UnimplementedError, INVALID_REQUEST -> InvalidArgumentError,
 //   NO_LEADER / UNAVAILABLE -> UnavailableError, TIMEOUT -> DeadlineExceededError,
-//   INTERNAL and other statuses -> InternalError.
+//   PERMISSION_DENIED -> PermissionDeniedError, INTERNAL and other statuses -> InternalError.
 absl::Status ResponseError(const std::string& who, const std::string& what,
                            const Response& response);
 
@@ -41,8 +44,8 @@ std::string DescribeReplica(const ReplicaInfo& replica);
 // Request{type = TYPE_STATUS} in a ResDBMessage, answered by a Response{status = OK, data =
 // serialized ReplicaStatus}.
 //
-// `max_message_bytes` bounds the messages of the call (<= 0: gRPC's own limits are lifted);
-// `timeout` bounds the whole call, connection set-up included, and must be positive.
+// `config` secures and bounds the call as for CallReplica; `timeout` bounds the whole call,
+// connection set-up included, and must be positive.
 //
 // A status that leaves `id` 0 gets the replica's configured id. Every error message names the
 // replica as "replica <id> at <ip>:<port>":
@@ -52,6 +55,7 @@ std::string DescribeReplica(const ReplicaInfo& replica);
 //   Response INVALID_REQUEST                -> InvalidArgumentError
 //   Response NO_LEADER / UNAVAILABLE        -> UnavailableError
 //   Response TIMEOUT                        -> DeadlineExceededError
+//   Response PERMISSION_DENIED              -> PermissionDeniedError
 //   Response INTERNAL, other statuses       -> InternalError
 //   data that is not a ReplicaStatus        -> InternalError
 //   a status whose id names another replica -> FailedPreconditionError (the config points at
@@ -59,7 +63,7 @@ std::string DescribeReplica(const ReplicaInfo& replica);
 //
 // Thread-safe; each call uses its own channel.
 absl::StatusOr<ReplicaStatus> GetReplicaStatus(const ReplicaInfo& replica,
-                                               int64_t max_message_bytes,
+                                               const ResDBConfig& config,
                                                std::chrono::milliseconds timeout);
 
 // One replica of the config and what asking it for its status gave.

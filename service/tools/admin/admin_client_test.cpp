@@ -26,6 +26,14 @@ ReplicaInfo Replica(int64_t id, int port) {
   return info;
 }
 
+// A plaintext client config whose messages are bounded by `max_bytes` (<= 0: unbounded).
+ResDBConfig Client(int64_t max_bytes) {
+  ResConfigData data;
+  data.set_allow_plaintext(true);
+  data.set_max_message_bytes(max_bytes);
+  return ResDBConfig(data, 0);
+}
+
 ReplicaStatus RaftStatus(int64_t id) {
   ReplicaStatus status;
   status.set_id(id);
@@ -50,7 +58,7 @@ TEST(AdminClientTest, GetReplicaStatusRoundTrips) {
   const ReplicaStatus expected = RaftStatus(2);
   FakeStatusReplica fake(expected);
   absl::StatusOr<ReplicaStatus> status =
-      GetReplicaStatus(Replica(2, fake.port()), kMaxBytes, std::chrono::milliseconds(5000));
+      GetReplicaStatus(Replica(2, fake.port()), Client(kMaxBytes), std::chrono::milliseconds(5000));
   ASSERT_TRUE(status.ok()) << status.status();
   EXPECT_EQ(status->SerializeAsString(), expected.SerializeAsString());
   EXPECT_EQ(fake.calls(), 1);
@@ -60,7 +68,7 @@ TEST(AdminClientTest, StatusWithoutIdGetsTheConfiguredOne) {
   ReplicaStatus anonymous = RaftStatus(0);
   FakeStatusReplica fake(anonymous);
   absl::StatusOr<ReplicaStatus> status =
-      GetReplicaStatus(Replica(4, fake.port()), 0, std::chrono::milliseconds(5000));
+      GetReplicaStatus(Replica(4, fake.port()), Client(0), std::chrono::milliseconds(5000));
   ASSERT_TRUE(status.ok()) << status.status();
   EXPECT_EQ(status->id(), 4);
 }
@@ -68,7 +76,7 @@ TEST(AdminClientTest, StatusWithoutIdGetsTheConfiguredOne) {
 TEST(AdminClientTest, StatusOfAnotherReplicaIsAnError) {
   FakeStatusReplica fake(RaftStatus(3));
   absl::StatusOr<ReplicaStatus> status =
-      GetReplicaStatus(Replica(1, fake.port()), kMaxBytes, std::chrono::milliseconds(5000));
+      GetReplicaStatus(Replica(1, fake.port()), Client(kMaxBytes), std::chrono::milliseconds(5000));
   EXPECT_EQ(status.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(status.status().message(), HasSubstr("replica 3"));
 }
@@ -77,7 +85,7 @@ TEST(AdminClientTest, RefusedConnectionErrorsNamingTheReplica) {
   RefusedPort dead;
   const auto start = Clock::now();
   absl::StatusOr<ReplicaStatus> status =
-      GetReplicaStatus(Replica(5, dead.port()), kMaxBytes, std::chrono::milliseconds(500));
+      GetReplicaStatus(Replica(5, dead.port()), Client(kMaxBytes), std::chrono::milliseconds(500));
   EXPECT_LT(Since(start), std::chrono::milliseconds(500) + kSlack);
   ASSERT_FALSE(status.ok());
   EXPECT_TRUE(status.status().code() == absl::StatusCode::kUnavailable ||
@@ -92,7 +100,7 @@ TEST(AdminClientTest, SilentReplicaErrorsWithinTheTimeout) {
   fake.Hang();
   const auto start = Clock::now();
   absl::StatusOr<ReplicaStatus> status =
-      GetReplicaStatus(Replica(1, fake.port()), kMaxBytes, std::chrono::milliseconds(300));
+      GetReplicaStatus(Replica(1, fake.port()), Client(kMaxBytes), std::chrono::milliseconds(300));
   const std::chrono::milliseconds took = Since(start);
   EXPECT_GE(took, std::chrono::milliseconds(250));
   EXPECT_LT(took, std::chrono::milliseconds(300) + kSlack);
@@ -107,29 +115,34 @@ TEST(AdminClientTest, ResponseStatusesMapToErrors) {
   const std::chrono::milliseconds timeout(5000);
 
   fake.AnswerError(Response::UNIMPLEMENTED, "no status here");
-  absl::StatusOr<ReplicaStatus> status = GetReplicaStatus(replica, kMaxBytes, timeout);
+  absl::StatusOr<ReplicaStatus> status = GetReplicaStatus(replica, Client(kMaxBytes), timeout);
   EXPECT_EQ(status.status().code(), absl::StatusCode::kUnimplemented);
   EXPECT_THAT(status.status().message(), HasSubstr("no status here"));
   EXPECT_THAT(status.status().message(), HasSubstr("replica 1 at"));
 
   fake.AnswerError(Response::INTERNAL, "boom");
-  EXPECT_EQ(GetReplicaStatus(replica, kMaxBytes, timeout).status().code(),
+  EXPECT_EQ(GetReplicaStatus(replica, Client(kMaxBytes), timeout).status().code(),
             absl::StatusCode::kInternal);
 
   fake.AnswerError(Response::UNAVAILABLE, "starting");
-  EXPECT_EQ(GetReplicaStatus(replica, kMaxBytes, timeout).status().code(),
+  EXPECT_EQ(GetReplicaStatus(replica, Client(kMaxBytes), timeout).status().code(),
             absl::StatusCode::kUnavailable);
 
+  fake.AnswerError(Response::PERMISSION_DENIED, "not an admin");
+  EXPECT_EQ(GetReplicaStatus(replica, Client(kMaxBytes), timeout).status().code(),
+            absl::StatusCode::kPermissionDenied);
+
   fake.AnswerRawData("\xff\xff\xff");
-  status = GetReplicaStatus(replica, kMaxBytes, timeout);
+  status = GetReplicaStatus(replica, Client(kMaxBytes), timeout);
   EXPECT_EQ(status.status().code(), absl::StatusCode::kInternal);
   EXPECT_THAT(status.status().message(), HasSubstr("not a ReplicaStatus"));
 }
 
 TEST(AdminClientTest, NonPositiveTimeoutIsInvalid) {
-  EXPECT_EQ(
-      GetReplicaStatus(Replica(1, 1), kMaxBytes, std::chrono::milliseconds(0)).status().code(),
-      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(GetReplicaStatus(Replica(1, 1), Client(kMaxBytes), std::chrono::milliseconds(0))
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(AdminClientTest, ClusterStatusHasOneResultPerReplicaInConfigOrder) {
@@ -139,6 +152,7 @@ TEST(AdminClientTest, ClusterStatusHasOneResultPerReplicaInConfigOrder) {
   silent.Hang();
 
   ResConfigData data;
+  data.set_allow_plaintext(true);
   RegionInfo* region = data.add_region();
   *region->add_replica_info() = Replica(1, dead.port());
   *region->add_replica_info() = Replica(2, live.port());

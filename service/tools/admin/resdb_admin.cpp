@@ -287,8 +287,7 @@ absl::StatusOr<LeaderAnswer> AskLeader(const ResDBConfig& config,
   admin.SerializeToString(request.mutable_data());
   ReplicaInfo target = leader->first;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    absl::StatusOr<Response> response =
-        CallReplica(target, request, what, config.GetMaxMessageBytes(), deadline.Left());
+    absl::StatusOr<Response> response = CallReplica(target, request, what, config, deadline.Left());
     if (!response.ok()) return response.status();
     const int64_t hint = response->leader_id();
     if (attempt == 0 && response->status() == Response::NO_LEADER && hint != target.id()) {
@@ -428,8 +427,7 @@ int RunLog(const ResDBConfig& config, const Arguments& args) {
   request.set_type(Request::TYPE_CUSTOM_QUERY);
   query.SerializeToString(request.mutable_data());
   absl::StatusOr<Response> response =
-      CallReplica(*replica, request, "log query", config.GetMaxMessageBytes(),
-                  std::chrono::milliseconds(*timeout));
+      CallReplica(*replica, request, "log query", config, std::chrono::milliseconds(*timeout));
   if (!response.ok()) return Fail(kExitFailed, std::string(response.status().message()));
   if (response->status() != Response::OK) {
     return Fail(

@@ -44,7 +44,8 @@ std::string WriteConfig(const std::vector<int>& ports, const std::string& protoc
   }
   const std::string path = absl::StrCat(TempDir(), "/", protocol, ".config");
   std::ofstream(path) << "{\"region\": [{\"replica_info\": [" << absl::StrJoin(replicas, ", ")
-                      << "]}], \"consensus_protocol\": \"" << protocol << "\"}\n";
+                      << "]}], \"consensus_protocol\": \"" << protocol
+                      << "\", \"allow_plaintext\": true}\n";
   return path;
 }
 

@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "grpcpp/grpcpp.h"
 #include "platform/common/crypto/client_identity.h"
+#include "platform/networkstrate/tls_credentials.h"
 #include "platform/proto/resdb.pb.h"
 #include "platform/proto/service.grpc.pb.h"
 
@@ -150,6 +151,13 @@ class KVClient::Impl {
     max_message_bytes_ =
         max_bytes > 0 ? static_cast<int>(std::min<int64_t>(max_bytes, INT_MAX)) : -1;
     for (const ReplicaInfo& info : infos_) addresses_.push_back(AddressOf(info));
+    auto credentials = MakeChannelCredentials(config);
+    if (credentials.ok()) {
+      credentials_ = *std::move(credentials);
+    } else {
+      credentials_status_ = credentials.status();
+    }
+    tls_ = config.UsesTls();
     stubs_.resize(infos_.size());
     suspect_.resize(infos_.size(), false);
   }
@@ -197,6 +205,11 @@ class KVClient::Impl {
 
   const std::vector<ReplicaInfo> infos_;
   std::vector<std::string> addresses_;
+  // What every channel is made with; when the TLS files could not be read, null and every
+  // call fails with credentials_status_.
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  absl::Status credentials_status_;
+  bool tls_ = false;
   const int config_timeout_ms_;
   int max_message_bytes_;
   // PBFT: the key every request is signed with; the client id is derived from it.
@@ -230,8 +243,8 @@ ResDBService::Stub* KVClient::Impl::StubFor(size_t index) {
     args.SetMaxSendMessageSize(max_message_bytes_);
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, kInitialReconnectBackoffMs);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
-    stub = ResDBService::NewStub(
-        grpc::CreateCustomChannel(addresses_[index], grpc::InsecureChannelCredentials(), args));
+    if (tls_) args.SetSslTargetNameOverride(ReplicaIdentity(infos_[index].id()));
+    stub = ResDBService::NewStub(grpc::CreateCustomChannel(addresses_[index], credentials_, args));
   }
   return stub.get();
 }
@@ -246,6 +259,7 @@ int KVClient::Impl::IndexOf(int64_t id) const {
 absl::StatusOr<KVResponse> KVClient::Impl::Execute(const KVRequest& kv_request) {
   const size_t n = infos_.size();
   if (n == 0) return absl::FailedPreconditionError("the client config lists no replicas");
+  if (!credentials_status_.ok()) return credentials_status_;
 
   Request request;
   request.set_type(Request::TYPE_CLIENT_REQUEST);
@@ -349,6 +363,9 @@ absl::StatusOr<KVResponse> KVClient::Impl::ExecuteOnOne(const ResDBMessage& enve
               response.error().empty()
                   ? absl::StrCat("replica ", id, " does not support the request")
                   : response.error());
+        case Response::PERMISSION_DENIED:
+          return absl::PermissionDeniedError(
+              absl::StrCat("replica ", id, " refused the request: ", response.error()));
         default:
           return absl::InternalError(absl::StrCat("replica ", id, " failed (",
                                                   Response::Status_Name(response.status()),

@@ -47,6 +47,8 @@ namespace resdb {
 //   UNIMPLEMENTED            -> UnimplementedError with the replica's text
 //   INTERNAL                 -> InternalError
 //   unreachable replica      -> UnavailableError naming the replica's address and gRPC's message
+//   PERMISSION_DENIED        -> PermissionDeniedError (RAFT)
+//   TLS files not readable   -> the error naming the file (see the config's `tls`)
 // Errors of the KV service itself (typed helpers only; Execute returns the KVResponse as is):
 //   NOT_FOUND -> NotFoundError, VERSION_MISMATCH -> FailedPreconditionError,
 //   INVALID -> InvalidArgumentError, ERROR -> InternalError.
@@ -59,7 +61,9 @@ class KVClient {
     uint64_t version = 0;
   };
 
-  // `config` lists the replicas (a client config: self_id 0). It is copied.
+  // `config` lists the replicas (a client config: self_id 0) and how to reach them: under
+  // `tls`, this client's certificate and the CA, and each replica must present a certificate
+  // naming it ("replica-<id>"). It is copied.
   explicit KVClient(const ResDBConfig& config);
   ~KVClient();
 

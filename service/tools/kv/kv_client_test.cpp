@@ -28,6 +28,7 @@ constexpr std::chrono::milliseconds kSlack(5000);
 ResDBConfig ClientConfig(const std::vector<std::pair<int64_t, int>>& replicas,
                          int timeout_ms = 5000, const std::string& protocol = "") {
   ResConfigData data;
+  data.set_allow_plaintext(true);
   RegionInfo* region = data.add_region();
   for (const auto& [id, port] : replicas) {
     ReplicaInfo* info = region->add_replica_info();

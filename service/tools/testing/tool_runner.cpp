@@ -69,7 +69,7 @@ std::string WriteClientConfig(const std::vector<int>& ports, const std::string& 
   }
   const std::string path = TempDir() + "/" + file_name;
   std::ofstream(path) << "{\"region\": [{\"replica_info\": [" << absl::StrJoin(replicas, ", ")
-                      << "]}], \"consensus_protocol\": \"raft\"}\n";
+                      << "]}], \"consensus_protocol\": \"raft\", \"allow_plaintext\": true}\n";
   return path;
 }
 

@@ -51,6 +51,7 @@ class PbftClusterTest : public ::testing::Test {
 
   void SetUp() override {
     data_.set_consensus_protocol("pbft");
+    data_.set_allow_plaintext(true);
     data_.set_require_signatures(false);
     data_.set_sync_writes(false);
     data_.set_client_timeout_ms(5000);
@@ -196,8 +197,9 @@ TEST_F(PbftClusterTest, LogQueryDescribesTheLedger) {
   Request request;
   request.set_type(Request::TYPE_CUSTOM_QUERY);
   query.SerializeToString(request.mutable_data());
-  absl::StatusOr<Response> answer = CallReplica(data_.region(0).replica_info(2), request,
-                                                "log query", 0, std::chrono::seconds(5));
+  absl::StatusOr<Response> answer =
+      CallReplica(data_.region(0).replica_info(2), request, "log query", ClientConfig(3),
+                  std::chrono::seconds(5));
   ASSERT_TRUE(answer.ok()) << answer.status();
   ASSERT_EQ(answer->status(), Response::OK) << answer->error();
   LogQueryResult result;
@@ -214,7 +216,7 @@ TEST_F(PbftClusterTest, LogQueryDescribesTheLedger) {
 
   request.set_data("\xff\xff not a query");
   absl::StatusOr<Response> bad = CallReplica(data_.region(0).replica_info(2), request, "log query",
-                                             0, std::chrono::seconds(5));
+                                             ClientConfig(3), std::chrono::seconds(5));
   ASSERT_TRUE(bad.ok());
   EXPECT_EQ(bad->status(), Response::INVALID_REQUEST);
 }

@@ -92,6 +92,9 @@ class ConsensusManagerRaft : public ConsensusManager {
   int64_t GetPrimary() override { return leader_.load(); }
   uint64_t GetVersion() override { return term_.load(); }
   ReplicaStatus GetStatus() override;
+  // The voters and learners of the membership this replica knows; before it knows one (a
+  // replica started with --join), the replicas of its config and the peers it was given.
+  bool IsReplicaMember(int64_t id) override;
 
  protected:
   // RAFT heartbeats come from RaftNode ticks.

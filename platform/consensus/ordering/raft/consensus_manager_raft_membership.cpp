@@ -265,4 +265,15 @@ void ConsensusManagerRaft::SyncMembership() {
   }
 }
 
+bool ConsensusManagerRaft::IsReplicaMember(int64_t id) {
+  {
+    std::lock_guard<std::mutex> lock(membership_mu_);
+    if (published_membership_.voters_size() > 0) {
+      return id != self_id_ && (raft::IsVoterOf(published_membership_, id) ||
+                                raft::IsLearnerOf(published_membership_, id));
+    }
+  }
+  return ConsensusManager::IsReplicaMember(id);
+}
+
 }  // namespace resdb

@@ -63,6 +63,7 @@ class RaftClusterTest : public ::testing::Test {
       info->set_port(FreePort());
     }
     data_.set_consensus_protocol("raft");
+    data_.set_allow_plaintext(true);
     data_.set_require_signatures(false);
     data_.set_sync_writes(false);
     data_.set_client_timeout_ms(5000);
@@ -656,6 +657,7 @@ TEST_F(RaftFailStopTest, FailedStateWriteStopsTheReplicaInsteadOfAnswering) {
 
 TEST(ConsensusManagerRaftOpenTest, DamagedLogIsDataLoss) {
   ResConfigData data;
+  data.set_allow_plaintext(true);
   RegionInfo* region = data.add_region();
   for (int id = 1; id <= 3; ++id) {
     ReplicaInfo* info = region->add_replica_info();
