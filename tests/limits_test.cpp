@@ -44,15 +44,18 @@ ResConfigData Settings(const std::string& protocol) {
   return data;
 }
 
-// A write of `key` that succeeds within `timeout`, retried; false if none did.
-bool WriteSucceeds(const ResDBConfig& config, const std::string& key, milliseconds timeout) {
+// OK once a write of `key` succeeded within `timeout` (retried), else the last error.
+absl::Status WriteSucceeds(const ResDBConfig& config, const std::string& key,
+                           milliseconds timeout) {
   KVClient client(config);
   const auto deadline = Clock::now() + timeout;
+  absl::Status written = absl::DeadlineExceededError("no attempt");
   while (Clock::now() < deadline) {
-    if (client.Set(key, "ready").ok()) return true;
+    written = client.Set(key, "ready");
+    if (written.ok()) return written;
     std::this_thread::sleep_for(milliseconds(50));
   }
-  return false;
+  return written;
 }
 
 class LimitsTest : public ::testing::TestWithParam<std::string> {};
@@ -63,8 +66,14 @@ TEST_P(LimitsTest, LargeValuesNeverStallTheCluster) {
   testing_util::LocalCluster cluster(g_server_binary, "limits_" + protocol, replicas,
                                      Settings(protocol), /*with_keys=*/protocol == "pbft");
   cluster.StartAll();
-  ASSERT_TRUE(WriteSucceeds(cluster.ClientConfig(), "warm-up", milliseconds(30000)))
-      << "the cluster never took a write";
+  // Every replica serves before the first client call is made.
+  ASSERT_TRUE(testing_util::WaitUntil(
+      [&] { return static_cast<int>(cluster.Statuses().size()) == replicas; },
+      std::chrono::seconds(30)))
+      << "the replicas never all answered their status";
+  const absl::Status warm_up =
+      WriteSucceeds(cluster.ClientConfig(), "warm-up", milliseconds(30000));
+  ASSERT_TRUE(warm_up.ok()) << "the cluster never took a write: " << warm_up;
 
   // Every client sends one value above the request limit and two below it, at once.
   std::atomic<int> refused_with_the_limit{0};
