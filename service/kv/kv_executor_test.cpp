@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "platform/storage/forwarding_storage.h"
 #include "platform/storage/memory_storage.h"
 
 namespace resdb {
@@ -229,22 +230,13 @@ TEST_F(KVExecutorTest, QuotaCountsDroppedVersions) {
 }
 
 // A Storage whose writes fail as a broken disk's do.
-class BrokenDiskStorage : public Storage {
+class BrokenDiskStorage : public ForwardingStorage {
  public:
-  absl::StatusOr<std::string> Get(absl::string_view key) override { return base_->Get(key); }
+  BrokenDiskStorage() : ForwardingStorage(NewMemoryStorage()) {}
+
   absl::Status Write(const WriteBatch& batch, bool sync) override {
     return absl::InternalError("IO error: Input/output error");
   }
-  absl::Status Scan(
-      absl::string_view begin, absl::string_view end,
-      const std::function<bool(absl::string_view, absl::string_view)>& visit) override {
-    return base_->Scan(begin, end, visit);
-  }
-  absl::Status Flush() override { return base_->Flush(); }
-  std::unique_ptr<StorageSnapshot> NewSnapshot() override { return base_->NewSnapshot(); }
-
- private:
-  std::unique_ptr<Storage> base_ = NewMemoryStorage();
 };
 
 // The other replicas stored the write; this one must stop rather than answer anything else.

@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "platform/networkstrate/manager_call.h"
 #include "platform/networkstrate/service_network.h"
+#include "platform/storage/forwarding_storage.h"
 #include "platform/storage/memory_storage.h"
 #include "platform/storage/prefix_allocator.h"
 #include "service/kv/kv_executor.h"
@@ -517,16 +518,15 @@ TEST_F(RaftClusterTest, MembershipRequestsThatCannotBeDoneSayWhy) {
 }
 
 // A Storage that records, for every write, whether it held user data and an applied index.
-class RecordingStorage : public Storage {
+class RecordingStorage : public ForwardingStorage {
  public:
   struct WriteShape {
     bool user_data = false;
     bool applied_index = false;
   };
 
-  explicit RecordingStorage(std::unique_ptr<Storage> base) : base_(std::move(base)) {}
+  using ForwardingStorage::ForwardingStorage;
 
-  absl::StatusOr<std::string> Get(absl::string_view key) override { return base_->Get(key); }
   absl::Status Write(const WriteBatch& batch, bool sync) override {
     WriteShape shape;
     for (const WriteBatch::Op& op : batch.ops()) {
@@ -537,15 +537,8 @@ class RecordingStorage : public Storage {
       std::lock_guard<std::mutex> lock(mu_);
       writes_.push_back(shape);
     }
-    return base_->Write(batch, sync);
+    return ForwardingStorage::Write(batch, sync);
   }
-  absl::Status Scan(
-      absl::string_view begin, absl::string_view end,
-      const std::function<bool(absl::string_view, absl::string_view)>& visit) override {
-    return base_->Scan(begin, end, visit);
-  }
-  absl::Status Flush() override { return base_->Flush(); }
-  std::unique_ptr<StorageSnapshot> NewSnapshot() override { return base_->NewSnapshot(); }
 
   std::vector<WriteShape> writes() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -553,7 +546,6 @@ class RecordingStorage : public Storage {
   }
 
  private:
-  std::unique_ptr<Storage> base_;
   mutable std::mutex mu_;
   std::vector<WriteShape> writes_;
 };
@@ -596,30 +588,21 @@ TEST_F(RaftAtomicApplyTest, StateAndAppliedIndexAreOneWrite) {
 }
 
 // A Storage whose writes of user data fail once `failing` is set, as a full or broken disk's.
-class FailingStorage : public Storage {
+class FailingStorage : public ForwardingStorage {
  public:
   FailingStorage(std::unique_ptr<Storage> base, const std::atomic<bool>* failing)
-      : base_(std::move(base)), failing_(failing) {}
+      : ForwardingStorage(std::move(base)), failing_(failing) {}
 
-  absl::StatusOr<std::string> Get(absl::string_view key) override { return base_->Get(key); }
   absl::Status Write(const WriteBatch& batch, bool sync) override {
     for (const WriteBatch::Op& op : batch.ops()) {
       if (failing_->load() && absl::StartsWith(op.key, kUserDataPrefix)) {
         return absl::InternalError("IO error: No space left on device");
       }
     }
-    return base_->Write(batch, sync);
+    return ForwardingStorage::Write(batch, sync);
   }
-  absl::Status Scan(
-      absl::string_view begin, absl::string_view end,
-      const std::function<bool(absl::string_view, absl::string_view)>& visit) override {
-    return base_->Scan(begin, end, visit);
-  }
-  absl::Status Flush() override { return base_->Flush(); }
-  std::unique_ptr<StorageSnapshot> NewSnapshot() override { return base_->NewSnapshot(); }
 
  private:
-  std::unique_ptr<Storage> base_;
   const std::atomic<bool>* const failing_;
 };
 

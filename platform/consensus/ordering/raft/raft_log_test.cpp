@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "platform/consensus/ordering/raft/raft_record_codec.h"
 #include "platform/consensus/ordering/raft/restartable_storage.h"
+#include "platform/storage/forwarding_storage.h"
 #include "platform/storage/leveldb_storage.h"
 #include "platform/storage/memory_storage.h"
 #include "platform/storage/prefix_allocator.h"
@@ -28,37 +29,32 @@ using ::testing::HasSubstr;
 
 // Forwards to another Storage, counting reads; writes fail once `writes_left` reaches 0
 // (a crash: nothing of the failing write is applied).
-class InstrumentedStorage : public Storage {
+class InstrumentedStorage : public ForwardingStorage {
  public:
-  explicit InstrumentedStorage(Storage* inner) : inner_(inner) {}
+  using ForwardingStorage::ForwardingStorage;
 
   absl::StatusOr<std::string> Get(absl::string_view key) override {
     ++gets;
-    return inner_->Get(key);
+    return ForwardingStorage::Get(key);
   }
   absl::Status Write(const WriteBatch& batch, bool sync) override {
     if (writes_left == 0) return absl::UnavailableError("injected crash");
     if (writes_left > 0) --writes_left;
-    return inner_->Write(batch, sync);
+    return ForwardingStorage::Write(batch, sync);
   }
   absl::Status Scan(
       absl::string_view begin, absl::string_view end,
       const std::function<bool(absl::string_view, absl::string_view)>& visit) override {
-    return inner_->Scan(begin, end, [&](absl::string_view key, absl::string_view value) {
+    return ForwardingStorage::Scan(begin, end, [&](absl::string_view key, absl::string_view value) {
       ++scanned;
       return visit(key, value);
     });
   }
-  absl::Status Flush() override { return inner_->Flush(); }
-  std::unique_ptr<StorageSnapshot> NewSnapshot() override { return inner_->NewSnapshot(); }
 
   std::atomic<int> gets{0};
   std::atomic<int> scanned{0};
   // Negative: unlimited.
   int writes_left = -1;
-
- private:
-  Storage* const inner_;
 };
 
 Entry MakeEntry(uint64_t index, uint64_t term, const std::string& data = "") {

@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "platform/common/crypto/signature.h"
 #include "platform/consensus/ordering/raft/restartable_storage.h"
+#include "platform/storage/forwarding_storage.h"
 #include "platform/storage/leveldb_storage.h"
 #include "platform/storage/memory_storage.h"
 #include "platform/storage/prefix_allocator.h"
@@ -29,26 +30,18 @@ constexpr uint64_t kChunkBytes = 1024;
 
 // Forwards to another Storage; once `writes_left` writes have been made, every further write
 // fails without effect, as if the process had crashed there.
-class CrashingStorage : public Storage {
+class CrashingStorage : public ForwardingStorage {
  public:
-  CrashingStorage(Storage* inner, int writes_left) : inner_(inner), writes_left_(writes_left) {}
+  CrashingStorage(Storage* inner, int writes_left)
+      : ForwardingStorage(inner), writes_left_(writes_left) {}
 
-  absl::StatusOr<std::string> Get(absl::string_view key) override { return inner_->Get(key); }
   absl::Status Write(const WriteBatch& batch, bool sync) override {
     if (writes_left_ == 0) return absl::UnavailableError("injected crash");
     --writes_left_;
-    return inner_->Write(batch, sync);
+    return ForwardingStorage::Write(batch, sync);
   }
-  absl::Status Scan(
-      absl::string_view begin, absl::string_view end,
-      const std::function<bool(absl::string_view, absl::string_view)>& visit) override {
-    return inner_->Scan(begin, end, visit);
-  }
-  absl::Status Flush() override { return inner_->Flush(); }
-  std::unique_ptr<StorageSnapshot> NewSnapshot() override { return inner_->NewSnapshot(); }
 
  private:
-  Storage* const inner_;
   int writes_left_;
 };
 
