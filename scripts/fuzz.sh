@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (--config=fuzz) and runs each for a bounded time.
+# Prints one line per target:
+#   fuzz: <target>: <executions> executions in <seconds> s, clean
+#   fuzz: <target>: <executions> executions in <seconds> s, CRASH input <path>
+# Exit status 0 only if the build succeeded and no target crashed.
+#
+# Usage: scripts/fuzz.sh [--seconds N] [target...]
+#   --seconds N  how long each target runs (default 20)
+#   target       a fuzz target's name (e.g. raft_message_fuzzer); default: all of them
+# Bazel runs with its own output base (RESDB_FUZZ_OUTPUT_BASE, default under
+# ~/.cache/bazel-fuzz), so the clang build leaves the g++ build's cache alone. The corpora and
+# crashing inputs are kept in RESDB_FUZZ_DIR (default: a new temporary directory, removed
+# when every target ran clean).
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+
+seconds=20
+wanted=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) seconds="${2:?--seconds needs a value}"; shift ;;
+    --seconds=*) seconds="${1#--seconds=}" ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "fuzz.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+    *) wanted+=("$1") ;;
+  esac
+  shift
+done
+
+output_base="${RESDB_FUZZ_OUTPUT_BASE:-$HOME/.cache/bazel-fuzz/$(pwd | md5sum | cut -c1-16)}"
+mkdir -p "$output_base"
+fbazel() { bazel --output_base="$output_base" "$@"; }
+
+work="${RESDB_FUZZ_DIR:-}"
+remove_work=0
+if [ -z "$work" ]; then
+  work=$(mktemp -d /tmp/resdb-fuzz.XXXXXX)
+  remove_work=1
+fi
+mkdir -p "$work"
+log="$work/build.log"
+
+# --keep_going: a stray bazel-* link in the tree must not hide the targets.
+fuzzers=$(fbazel query --keep_going 'attr(tags, "\bfuzz_target\b", //...)' 2>"$log")
+seeders=$(fbazel query --keep_going 'attr(tags, "\bfuzz_seeds\b", //...)' 2>>"$log")
+if [ -z "$fuzzers" ] || [ -z "$seeders" ]; then
+  cat "$log" >&2
+  echo "fuzz.sh: bazel query found no fuzz targets" >&2
+  exit 1
+fi
+selected=()
+for label in $fuzzers; do
+  if [ "${#wanted[@]}" -eq 0 ]; then
+    selected+=("$label")
+    continue
+  fi
+  for name in "${wanted[@]}"; do
+    [ "${label##*:}" = "${name##*:}" ] && selected+=("$label")
+  done
+done
+if [ "${#selected[@]}" -eq 0 ]; then
+  echo "fuzz.sh: no fuzz target matches ${wanted[*]:-}" >&2
+  exit 2
+fi
+
+echo "fuzz.sh: building ${#selected[@]} targets with clang (log: $log)"
+# The linker warns about every ASan helper it cannot export; the log keeps them.
+if ! fbazel build --config=fuzz "${selected[@]}" $seeders >>"$log" 2>&1; then
+  grep -v 'ld.gold: warning' "$log" | tail -40 >&2
+  echo "fuzz.sh: build failed" >&2
+  exit 1
+fi
+bin=$(fbazel info --config=fuzz bazel-bin 2>>"$log")
+
+for label in $seeders; do
+  path="${label#//}"
+  "$bin/${path/://}" "$work/seeds" >>"$log" 2>&1 || {
+    echo "fuzz.sh: $label failed (see $log)" >&2
+    exit 1
+  }
+done
+
+export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
+crashed=0
+for label in "${selected[@]}"; do
+  name="${label##*:}"
+  path="${label#//}"
+  corpus="$work/corpus/$name"
+  artifacts="$work/artifacts/$name"
+  mkdir -p "$corpus" "$artifacts"
+  [ -d "$work/seeds/$name" ] && cp -n "$work/seeds/$name"/* "$corpus"/ 2>/dev/null
+  run_log="$work/$name.log"
+  "$bin/${path/://}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" >"$run_log" 2>&1
+  rc=$?
+  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$run_log" | grep -o '[0-9]*$')
+  [ -n "$execs" ] || execs=$(grep -o 'Done [0-9]* runs' "$run_log" | grep -o '[0-9]*' | head -1)
+  if [ "$rc" -eq 0 ]; then
+    echo "fuzz: $name: ${execs:-0} executions in $seconds s, clean"
+  else
+    crashed=1
+    input=$(grep -o 'Test unit written to [^ ]*' "$run_log" | tail -1 | sed 's/.* to //')
+    grep -E 'ERROR|SUMMARY|runtime error|==[0-9]+==' "$run_log" | head -5 >&2
+    echo "fuzz: $name: ${execs:-?} executions, CRASH input ${input:-unknown} (log: $run_log)"
+  fi
+done
+
+fbazel shutdown >/dev/null 2>&1
+if [ "$crashed" -eq 0 ] && [ "$remove_work" -eq 1 ]; then
+  rm -rf "$work"
+fi
+exit "$crashed"
