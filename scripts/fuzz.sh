@@ -42,9 +42,13 @@ fi
 mkdir -p "$work"
 log="$work/build.log"
 
-# --keep_going: a stray bazel-* link in the tree must not hide the targets.
-fuzzers=$(fbazel query --keep_going 'attr(tags, "\bfuzz_target\b", //...)' 2>"$log")
-seeders=$(fbazel query --keep_going 'attr(tags, "\bfuzz_seeds\b", //...)' 2>>"$log")
+# A bazel-<dir> link that .bazelignore does not list makes Bazel load packages through it:
+# --keep_going and the filter keep the query to the tree itself.
+query() {
+  fbazel query --keep_going "attr(tags, \"\\b$1\\b\", //...)" 2>>"$log" | grep -v '^//bazel-'
+}
+fuzzers=$(query fuzz_target)
+seeders=$(query fuzz_seeds)
 if [ -z "$fuzzers" ] || [ -z "$seeders" ]; then
   cat "$log" >&2
   echo "fuzz.sh: bazel query found no fuzz targets" >&2

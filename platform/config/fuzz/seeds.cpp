@@ -1,4 +1,5 @@
 #include "platform/common/fuzz/seeds.h"
+
 #include "platform/config/resdb_config.h"
 
 namespace resdb {
