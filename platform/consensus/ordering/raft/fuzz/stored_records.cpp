@@ -27,7 +27,7 @@ void AddStoredRecords(const std::vector<StoredRecord>& records, fuzz::FuzzInputW
   for (const StoredRecord& record : records) {
     out->AddByte(record.key_selector);
     if (record.key_selector & 0x80) out->AddUint64(record.index);
-    out->AddByte(0).AddBytes(record.value);
+    out->AddByte(record.sealed ? 0 : 1).AddBytes(record.value);
   }
 }
 

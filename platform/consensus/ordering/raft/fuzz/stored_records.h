@@ -21,12 +21,12 @@ namespace raft {
 void FillStoredRecords(fuzz::FuzzInput* input, const std::vector<std::string>& known_keys,
                        Storage* storage);
 
-// Writes the input that FillStoredRecords reads back as `records` (key selector, optional
-// index, value; every value sealed).
+// Writes the input that FillStoredRecords reads back as `records`.
 struct StoredRecord {
   uint8_t key_selector;
-  uint64_t index;
+  uint64_t index;  // used when key_selector & 0x80
   std::string value;
+  bool sealed = true;
 };
 void AddStoredRecords(const std::vector<StoredRecord>& records, fuzz::FuzzInputWriter* out);
 
