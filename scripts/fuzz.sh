@@ -86,6 +86,8 @@ for label in $seeders; do
   }
 done
 
+[ -x /usr/lib/llvm-14/bin/llvm-symbolizer ] &&
+  export ASAN_SYMBOLIZER_PATH="${ASAN_SYMBOLIZER_PATH:-/usr/lib/llvm-14/bin/llvm-symbolizer}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 crashed=0
