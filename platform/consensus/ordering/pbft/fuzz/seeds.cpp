@@ -5,9 +5,11 @@
 #include <memory>
 #include <set>
 #include <utility>
+#include <vector>
 
 #include "platform/common/fuzz/fuzz_input.h"
 #include "platform/consensus/ordering/pbft/fuzz/pbft_fuzz_replica.h"
+#include "platform/consensus/ordering/pbft/pbft.pb.h"
 #include "platform/consensus/ordering/pbft/pbft_replica.h"
 
 namespace resdb {
@@ -31,6 +33,8 @@ class SeedCluster {
 
   // Messages from `id` are lost from now on.
   void Silence(int64_t id) { silent_.insert(id); }
+  // Messages to the target are lost while `cut`.
+  void CutOffTarget(bool cut) { target_cut_off_ = cut; }
 
   void Propose(const std::string& batch) {
     replicas_[1]->Propose(batch).IgnoreError();
@@ -53,9 +57,20 @@ class SeedCluster {
       for (auto& [id, replica] : replicas_) {
         pbft::Actions actions = replica->TakeActions();
         for (const auto& [seq, data] : actions.execute) {
+          ledgers_[id][seq] = data;
           replica->OnExecuted(seq, pbft::kFuzzStateDigest);
         }
         if (silent_.count(id) > 0) continue;
+        for (const Request& fetch : actions.fetches) {
+          std::vector<pbft::CommittedBatch> batches;
+          for (auto it = ledgers_[id].lower_bound(fetch.seq()); it != ledgers_[id].end(); ++it) {
+            pbft::CommittedBatch batch;
+            batch.set_seq(it->first);
+            batch.set_data(it->second);
+            batches.push_back(std::move(batch));
+          }
+          queue.emplace_back(fetch.sender_id(), replica->FetchReply(fetch, std::move(batches)));
+        }
         for (const Request& message : actions.broadcast) {
           for (auto& [to, unused] : replicas_) {
             if (to != id) queue.emplace_back(to, message);
@@ -67,6 +82,7 @@ class SeedCluster {
       while (!queue.empty()) {
         auto [to, message] = std::move(queue.front());
         queue.pop_front();
+        if (to == target_ && target_cut_off_) continue;
         if (to == target_) out_.AddByte(2).AddBytes(message.SerializeAsString());
         replicas_[to]->Step(message).IgnoreError();
       }
@@ -76,6 +92,9 @@ class SeedCluster {
   const int64_t target_;
   std::map<int64_t, std::unique_ptr<PbftReplica>> replicas_;
   std::set<int64_t> silent_;
+  bool target_cut_off_ = false;
+  // Per replica, the batches it executed by seq: what it answers FETCHes from.
+  std::map<int64_t, std::map<uint64_t, std::string>> ledgers_;
   FuzzInputWriter out_;
 };
 
@@ -91,6 +110,16 @@ std::string ViewChange(int64_t target) {
   cluster.Silence(1);
   cluster.Propose("batch 1");
   for (int tick = 0; tick < 12; ++tick) cluster.Tick();
+  return cluster.seed();
+}
+
+// The target misses three batches and a stable checkpoint, then catches up through FETCH.
+std::string CatchUp(int64_t target) {
+  SeedCluster cluster(target);
+  cluster.CutOffTarget(true);
+  for (int batch = 1; batch <= 3; ++batch) cluster.Propose("batch " + std::to_string(batch));
+  cluster.CutOffTarget(false);
+  for (int tick = 0; tick < 6; ++tick) cluster.Tick();
   return cluster.seed();
 }
 
@@ -112,8 +141,9 @@ std::string StructuredOps() {
 }  // namespace
 
 std::map<std::string, std::vector<std::string>> Seeds() {
-  return {{"pbft_message_fuzzer",
-           {NormalCase(2), NormalCase(1), ViewChange(2), ViewChange(3), StructuredOps()}}};
+  return {
+      {"pbft_message_fuzzer",
+       {NormalCase(2), NormalCase(1), ViewChange(2), ViewChange(3), CatchUp(4), StructuredOps()}}};
 }
 
 }  // namespace fuzz
