@@ -32,6 +32,8 @@ done
 output_base="${RESDB_FUZZ_OUTPUT_BASE:-$HOME/.cache/bazel-fuzz/$(pwd | md5sum | cut -c1-16)}"
 mkdir -p "$output_base"
 fbazel() { bazel --output_base="$output_base" "$@"; }
+# A second Bazel server would otherwise stay up beside the g++ one.
+trap 'fbazel shutdown >/dev/null 2>&1' EXIT
 
 work="${RESDB_FUZZ_DIR:-}"
 remove_work=0
@@ -42,11 +44,14 @@ fi
 mkdir -p "$work"
 log="$work/build.log"
 
-# A bazel-<dir> link that .bazelignore does not list makes Bazel load packages through it:
-# --keep_going and the filter keep the query to the tree itself.
-query() {
-  fbazel query --keep_going "attr(tags, \"\\b$1\\b\", //...)" 2>>"$log" | grep -v '^//bazel-'
-}
+# Every top-level directory but Bazel's output links, which .bazelignore lists only under
+# the names it knows (a checkout in another directory gets another bazel-<dir> link).
+scope=$(for dir in */; do
+  case "$dir" in bazel-*) continue ;; esac
+  [ -n "$(find "$dir" -name BUILD -print -quit)" ] && printf '//%s... + ' "$dir"
+done)
+scope="${scope% + }"
+query() { fbazel query "attr(tags, \"\\b$1\\b\", $scope)" 2>>"$log"; }
 fuzzers=$(query fuzz_target)
 seeders=$(query fuzz_seeds)
 if [ -z "$fuzzers" ] || [ -z "$seeders" ]; then
@@ -114,7 +119,6 @@ for label in "${selected[@]}"; do
   fi
 done
 
-fbazel shutdown >/dev/null 2>&1
 if [ "$crashed" -eq 0 ] && [ "$remove_work" -eq 1 ]; then
   rm -rf "$work"
 fi
