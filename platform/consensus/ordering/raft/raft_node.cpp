@@ -541,8 +541,16 @@ void RaftNode::HandleAppendEntries(const RaftMessage& m, const AppendEntriesRequ
   resp.set_sequence(req.sequence());
   resp.set_read_context(req.read_context());
 
+  // Malformed unless the entries continue prev_log_index, and their terms never decrease from
+  // prev_log_term and stay within the leader's term, as in any leader's log. Anything else
+  // would poison this log: the durable log refuses such entries, and a later leader's own
+  // entries would fall below their terms.
+  uint64_t previous_term = req.prev_log_term();
   for (int i = 0; i < req.entries_size(); ++i) {
-    if (req.entries(i).index() != req.prev_log_index() + 1 + i) return;  // malformed
+    const Entry& entry = req.entries(i);
+    if (entry.index() != req.prev_log_index() + 1 + i) return;
+    if (entry.term() < previous_term || entry.term() > req.term()) return;
+    previous_term = entry.term();
   }
 
   uint64_t prev = req.prev_log_index();

@@ -358,6 +358,37 @@ TEST(RaftNodeTest, LogMatching_FollowerRejectsAppendWithMismatchedPrevTermAndHin
   EXPECT_EQ(node.leader_id(), 1);
 }
 
+TEST(RaftNodeTest, LogMatching_FollowerIgnoresAppendWhoseTermsNoLeaderLogCouldHold) {
+  // Found by raft_message_fuzzer: such entries reached the durable log, which refuses them
+  // (ConsensusManagerRaft stops the replica), or sat above every later leader's term.
+  RaftNode node(ThreeNodeOptions(2));
+  AppendEntriesRequest decreasing;
+  decreasing.set_term(2);
+  decreasing.set_leader_id(1);
+  *decreasing.add_entries() = MakeEntry(1, 2, "a");
+  *decreasing.add_entries() = MakeEntry(2, 1, "b");
+  AppendEntriesRequest future = decreasing;
+  future.clear_entries();
+  *future.add_entries() = MakeEntry(1, 3, "a");
+  AppendEntriesRequest below_prev = decreasing;
+  below_prev.clear_entries();
+  below_prev.set_prev_log_term(2);
+  *below_prev.add_entries() = MakeEntry(1, 1, "a");
+  for (const AppendEntriesRequest& req : {decreasing, future, below_prev}) {
+    ASSERT_TRUE(node.Step(RaftMessage::Make(1, 2, req)).ok());
+    EXPECT_EQ(node.last_index(), 0u);
+  }
+  EXPECT_TRUE(node.GetReady().entries.empty());
+
+  AppendEntriesRequest valid = decreasing;
+  valid.clear_entries();
+  *valid.add_entries() = MakeEntry(1, 1, "a");
+  *valid.add_entries() = MakeEntry(2, 2, "b");
+  ASSERT_TRUE(node.Step(RaftMessage::Make(1, 2, valid)).ok());
+  EXPECT_EQ(node.last_index(), 2u);
+  EXPECT_EQ(node.GetReady().entries.size(), 2u);
+}
+
 TEST(RaftNodeTest, LeaderCompleteness_LeaderCommitsOnlyEntriesOfItsCurrentTerm) {
   // Raft Figure 8: an entry of an earlier term replicated on a majority is not committed
   // by counting; it commits only together with an entry of the leader's term.
@@ -959,9 +990,10 @@ TEST(RaftNodeTest, Snapshot_RestoreDropsALogThatDisagreesAndPassesTheCheckAtTheB
   EXPECT_TRUE(rd.entries.empty());
   node.Advance(rd);
 
-  // The leader's consistency check at prev = the snapshot's index passes.
+  // The leader's consistency check at prev = the snapshot's index passes. (The leader is in
+  // term 3 by now: its log holds term 3 entries.)
   AppendEntriesRequest append;
-  append.set_term(2);
+  append.set_term(3);
   append.set_leader_id(1);
   append.set_prev_log_index(4);
   append.set_prev_log_term(3);
