@@ -2,7 +2,8 @@
 // RaftNode (replica 1 of voters {1, 2, 3}) a run of hostile Requests, decoded the way
 // ConsensusManagerRaft decodes them, mixed with ticks and local calls, and checks after each
 // step the invariants that no input may break: the commit index stays within the log, applied
-// entries follow each other, and the term never goes back.
+// entries follow each other, the term never goes back, and what a Ready asks to persist is
+// what the durable RaftLog accepts (ConsensusManagerRaft stops the replica otherwise).
 //
 // Input: a sequence of operations, each an opcode byte then its operands (see FuzzInput):
 //   0  tick `byte % 32` times
@@ -15,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "platform/common/fuzz/fuzz_input.h"
 #include "platform/consensus/ordering/raft/raft_node.h"
@@ -95,10 +97,29 @@ class Driver {
     }
   }
 
+  // The preconditions of RaftLog::Truncate and RaftLog::Append, on a model of the durable log
+  // that holds the term of each index.
+  void Persist(const Ready& ready) {
+    if (ready.truncate_from != 0) {
+      Check(ready.truncate_from >= 1, "truncation keeps index 0");
+      if (ready.truncate_from <= durable_terms_.size()) {
+        durable_terms_.resize(ready.truncate_from - 1);
+      }
+    }
+    for (const Entry& entry : ready.entries) {
+      Check(entry.index() == durable_terms_.size() + 1, "entries to persist follow the log");
+      Check(durable_terms_.empty() || entry.term() >= durable_terms_.back(),
+            "entries to persist do not decrease in term");
+      Check(entry.term() <= node_.term(), "no entry to persist is from a future term");
+      durable_terms_.push_back(entry.term());
+    }
+  }
+
   // What ConsensusManagerRaft does with a Ready, minus the I/O.
   void Drain() {
     while (node_.HasReady()) {
       Ready ready = node_.GetReady();
+      Persist(ready);
       for (const Entry& entry : ready.committed_entries) {
         Check(entry.index() == applied_ + 1, "committed entries are handed out in order");
         applied_ = entry.index();
@@ -113,6 +134,8 @@ class Driver {
   }
 
   RaftNode node_;
+  // Term of each durable entry: durable_terms_[i] is the term of index i + 1.
+  std::vector<uint64_t> durable_terms_;
   uint64_t applied_ = 0;
   uint64_t term_ = 0;
 };
