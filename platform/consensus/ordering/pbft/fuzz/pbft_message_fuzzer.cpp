@@ -2,7 +2,8 @@
 // from replicas that may be Byzantine. This target feeds one PbftReplica a run of hostile
 // messages, checked by MessageValidator first as the replica does, mixed with ticks and
 // proposals, and checks after each step what no input may break: batches are released for
-// execution once each and in seq order, and the view never goes back.
+// execution once each and in seq order, the view never goes back, and the write-ahead log
+// takes every durable record the replica asks for (ConsensusManagerPBFT stops otherwise).
 //
 // Input: the replica's id byte (1 + byte % 4), then operations:
 //   0  Tick(requests waiting: byte & 1), byte % 16 times
@@ -15,7 +16,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "platform/common/fuzz/fuzz_input.h"
 #include "platform/consensus/ordering/pbft/fuzz/pbft_fuzz_replica.h"
@@ -23,6 +26,8 @@
 #include "platform/consensus/ordering/pbft/pbft_digest.h"
 #include "platform/consensus/ordering/pbft/pbft_replica.h"
 #include "platform/consensus/ordering/pbft/watermarks.h"
+#include "platform/consensus/recovery/pbft_wal.h"
+#include "platform/storage/memory_storage.h"
 
 namespace resdb {
 namespace pbft {
@@ -42,7 +47,10 @@ void Check(bool holds, const char* what) {
 class Driver {
  public:
   explicit Driver(int64_t id)
-      : replica_(id, kFuzzReplicas, FuzzReplicaOptions()), validator_(kFuzzReplicas) {}
+      : replica_(id, kFuzzReplicas, FuzzReplicaOptions()),
+        validator_(kFuzzReplicas),
+        storage_(NewMemoryStorage()),
+        wal_(std::move(PbftWal::Open(storage_.get(), /*sync=*/false).value())) {}
 
   void Run(fuzz::FuzzInput* input) {
     while (!input->empty()) {
@@ -96,6 +104,8 @@ class Driver {
   void Drain() {
     while (replica_.HasActions()) {
       Actions actions = replica_.TakeActions();
+      Check(wal_->Write(actions.view_record, actions.slots, actions.stable, actions.execute).ok(),
+            "the write-ahead log takes the durable part of every Actions");
       for (const Request& fetch : actions.fetches) replica_.FetchReply(fetch, {});
       for (const auto& [seq, data] : actions.execute) {
         Check(seq == executed_ + 1, "batches are released once each, in seq order");
@@ -111,6 +121,8 @@ class Driver {
 
   PbftReplica replica_;
   MessageValidator validator_;
+  std::unique_ptr<Storage> storage_;
+  std::unique_ptr<PbftWal> wal_;
   uint64_t executed_ = 0;
   uint64_t view_ = 0;
 };
