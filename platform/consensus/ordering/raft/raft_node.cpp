@@ -1141,6 +1141,12 @@ absl::Status RaftNode::RestoreSnapshot(const SnapshotMetadata& metadata) {
   }
   const uint64_t index = metadata.last_included_index();
   const uint64_t term = metadata.last_included_term();
+  if (term > term_) {
+    // No leader this node knows can hold it; taken, it would sit above every entry the
+    // leaders of the terms before it send.
+    return absl::InvalidArgumentError(absl::StrCat("snapshot at index ", index, " has term ", term,
+                                                   ", above the current term ", term_));
+  }
   if (index <= commit_) return absl::OkStatus();
   // The snapshot is committed state, wherever it came from; a campaign started on the log
   // it replaces is abandoned.

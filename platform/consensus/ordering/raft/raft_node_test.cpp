@@ -976,6 +976,12 @@ TEST(RaftNodeTest, Snapshot_RestoreKeepsTheEntriesAfterAnIndexAndTermTheLogHolds
 
 TEST(RaftNodeTest, Snapshot_RestoreDropsALogThatDisagreesAndPassesTheCheckAtTheBoundary) {
   RaftNode node = FollowerWithFiveEntries();
+  // Leader 1 moved to term 3, where the snapshot was taken.
+  AppendEntriesRequest heartbeat;
+  heartbeat.set_term(3);
+  heartbeat.set_leader_id(1);
+  ASSERT_TRUE(node.Step(RaftMessage::Make(1, 2, heartbeat)).ok());
+  while (node.HasReady()) node.Advance(node.GetReady());
   ASSERT_TRUE(node.RestoreSnapshot(SnapshotAt(4, 3)).ok());
   EXPECT_EQ(node.first_index(), 5u);
   EXPECT_EQ(node.last_index(), 4u);
@@ -1066,6 +1072,18 @@ TEST(RaftNodeTest, Snapshot_StaleRestoreIsANoOpAndTheLeaderRefusesToRestore) {
   EXPECT_TRUE(absl::IsFailedPrecondition(leader.RestoreSnapshot(SnapshotAt(10, 1))));
   EXPECT_EQ(leader.commit_index(), 1u);
   EXPECT_EQ(leader.last_index(), 1u);
+}
+
+TEST(RaftNodeTest, Snapshot_RestoreRefusesASnapshotFromALaterTerm) {
+  // Found by raft_message_fuzzer: a forged InstallSnapshot of a later term put the log's
+  // last term above the node's term, so no leader's entries could follow it and this node's
+  // own entries as leader would have fallen below it.
+  RaftNode node = FollowerWithFiveEntries();
+  EXPECT_TRUE(absl::IsInvalidArgument(node.RestoreSnapshot(SnapshotAt(10, 3))));
+  EXPECT_EQ(node.commit_index(), 2u);
+  EXPECT_EQ(node.last_index(), 5u);
+  EXPECT_EQ(node.last_term(), 2u);
+  EXPECT_FALSE(node.GetReady().snapshot.has_value());
 }
 
 TEST(RaftNodeTest, Snapshot_CandidateRestoringASnapshotAbandonsItsCampaign) {
