@@ -114,7 +114,7 @@ for label in "${selected[@]}"; do
   else
     crashed=1
     input=$(grep -o 'Test unit written to [^ ]*' "$run_log" | tail -1 | sed 's/.* to //')
-    grep -E 'ERROR|SUMMARY|runtime error|==[0-9]+==' "$run_log" | head -5 >&2
+    grep -E '^==[0-9]+==|SUMMARY|runtime error|_fuzzer: ' "$run_log" | head -5 >&2
     echo "fuzz: $name: ${execs:-?} executions, CRASH input ${input:-unknown} (log: $run_log)"
   fi
 done

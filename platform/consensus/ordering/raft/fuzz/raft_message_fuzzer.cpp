@@ -8,7 +8,8 @@
 // Input: a sequence of operations, each an opcode byte then its operands (see FuzzInput):
 //   0  tick `byte % 32` times
 //   1  a message: sender byte % 5 (0 and 1, this node, are invalid), user_type byte % 11,
-//      payload TakeBytes()
+//      payload TakeBytes(); an InstallSnapshot that ConsensusManagerRaft would take restores
+//      the node as if all its chunks had arrived
 //   2  a whole serialized Request (TakeBytes()), as the transport hands it over
 //   3  a local call: byte % 4 picks Campaign, Propose(TakeBytes()), ReadIndex, CompactTo
 
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "platform/common/fuzz/fuzz_input.h"
@@ -77,7 +79,18 @@ class Driver {
 
   void Deliver(const Request& request) {
     absl::StatusOr<RaftMessage> message = RaftRpc::FromRequest(kSelf, request);
-    if (message.ok()) node_.Step(*message).IgnoreError();
+    if (!message.ok()) return;
+    if (const auto* install = std::get_if<InstallSnapshotRequest>(&message->payload)) {
+      // ConsensusManagerRaft takes the chunks from the leader it follows in this term, then
+      // restores the node; here every chunk has arrived.
+      if (install->term() == node_.term() && node_.leader_id() == message->from &&
+          node_.role() != Role::kLeader &&
+          install->metadata().last_included_index() > node_.commit_index()) {
+        node_.RestoreSnapshot(install->metadata()).IgnoreError();
+      }
+      return;
+    }
+    node_.Step(*message).IgnoreError();
   }
 
   void LocalCall(fuzz::FuzzInput* input) {
@@ -97,23 +110,41 @@ class Driver {
     }
   }
 
-  // The preconditions of RaftLog::Truncate and RaftLog::Append, on a model of the durable log
-  // that holds the term of each index.
+  // The preconditions of RaftLog::CompactTo, Truncate and Append, on a model of the durable
+  // log that holds the term of each index.
   void Persist(const Ready& ready) {
+    if (ready.snapshot.has_value()) {
+      const uint64_t index = ready.snapshot->last_included_index();
+      const uint64_t term = ready.snapshot->last_included_term();
+      Check(term >= boundary_term_, "snapshot terms do not decrease");
+      Check(term <= node_.term(), "no snapshot is from a future term");
+      if (index > boundary_index_) {
+        if (index <= LastIndex() && terms_[index - boundary_index_ - 1] == term) {
+          terms_.erase(terms_.begin(), terms_.begin() + (index - boundary_index_));
+        } else {
+          terms_.clear();
+        }
+        boundary_index_ = index;
+        boundary_term_ = term;
+        applied_ = index;
+      }
+    }
     if (ready.truncate_from != 0) {
-      Check(ready.truncate_from >= 1, "truncation keeps index 0");
-      if (ready.truncate_from <= durable_terms_.size()) {
-        durable_terms_.resize(ready.truncate_from - 1);
+      Check(ready.truncate_from > boundary_index_, "truncation stays above the snapshot");
+      if (ready.truncate_from <= LastIndex()) {
+        terms_.resize(ready.truncate_from - boundary_index_ - 1);
       }
     }
     for (const Entry& entry : ready.entries) {
-      Check(entry.index() == durable_terms_.size() + 1, "entries to persist follow the log");
-      Check(durable_terms_.empty() || entry.term() >= durable_terms_.back(),
-            "entries to persist do not decrease in term");
+      Check(entry.index() == LastIndex() + 1, "entries to persist follow the log");
+      Check(entry.term() >= LastTerm(), "entries to persist do not decrease in term");
       Check(entry.term() <= node_.term(), "no entry to persist is from a future term");
-      durable_terms_.push_back(entry.term());
+      terms_.push_back(entry.term());
     }
   }
+
+  uint64_t LastIndex() const { return boundary_index_ + terms_.size(); }
+  uint64_t LastTerm() const { return terms_.empty() ? boundary_term_ : terms_.back(); }
 
   // What ConsensusManagerRaft does with a Ready, minus the I/O.
   void Drain() {
@@ -134,8 +165,11 @@ class Driver {
   }
 
   RaftNode node_;
-  // Term of each durable entry: durable_terms_[i] is the term of index i + 1.
-  std::vector<uint64_t> durable_terms_;
+  // The durable log: compacted up to (boundary_index_, boundary_term_), then terms_[i] is the
+  // term of index boundary_index_ + 1 + i.
+  uint64_t boundary_index_ = 0;
+  uint64_t boundary_term_ = 0;
+  std::vector<uint64_t> terms_;
   uint64_t applied_ = 0;
   uint64_t term_ = 0;
 };

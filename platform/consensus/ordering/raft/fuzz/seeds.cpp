@@ -52,6 +52,15 @@ std::string FollowerRun() {
   read.set_success(true);
   read.set_leader_id(2);
   Message(2, raft::RAFT_READ_INDEX_RESPONSE, read, &out);
+  raft::InstallSnapshotRequest install;
+  install.set_term(1);
+  install.set_leader_id(2);
+  install.mutable_metadata()->set_last_included_index(10);
+  install.mutable_metadata()->set_last_included_term(1);
+  Message(2, raft::RAFT_INSTALL_SNAPSHOT, install, &out);
+  heartbeat.set_prev_log_index(10);
+  heartbeat.set_leader_commit(10);
+  Message(2, raft::RAFT_APPEND_ENTRIES, heartbeat, &out);
   Ticks(5, &out);
   raft::TimeoutNow timeout;
   timeout.set_term(1);
