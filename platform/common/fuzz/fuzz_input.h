@@ -1,6 +1,7 @@
 #ifndef PLATFORM_COMMON_FUZZ_FUZZ_INPUT_H_
 #define PLATFORM_COMMON_FUZZ_FUZZ_INPUT_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -30,16 +31,9 @@ class FuzzInput {
   // A string prefixed by its 2-byte big-endian length, cut short at the end of the input.
   std::string TakeBytes() {
     size_t length = static_cast<size_t>(TakeByte()) << 8;
-    length |= TakeByte();
-    if (length > size_ - pos_ || empty()) length = empty() ? 0 : size_ - pos_;
+    length = std::min(length | TakeByte(), size_ - pos_);
     std::string out(reinterpret_cast<const char*>(data_ + pos_), length);
     pos_ += length;
-    return out;
-  }
-
-  std::string TakeRest() {
-    std::string out(reinterpret_cast<const char*>(data_ + pos_), empty() ? 0 : size_ - pos_);
-    pos_ = size_;
     return out;
   }
 
