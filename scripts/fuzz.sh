@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets with clang (--config=fuzz) and runs each for a bounded time.
 # Prints one line per target:
 #   fuzz: <target>: <executions> executions in <seconds> s, clean
-#   fuzz: <target>: <executions> executions in <seconds> s, CRASH input <path>
+#   fuzz: <target>: <executions> executions, CRASH input <path> (log: <path>)
 # Exit status 0 only if the build succeeded and no target crashed.
 #
 # Usage: scripts/fuzz.sh [--seconds N] [target...]
@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds="${2:?--seconds needs a value}"; shift ;;
     --seconds=*) seconds="${1#--seconds=}" ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) wanted+=("$1") ;;
   esac
