@@ -13,6 +13,9 @@ PACKAGES=(
   libleveldb-dev libsnappy-dev libabsl-dev libgoogle-glog-dev libgflags-dev
   libgtest-dev libgmock-dev libbenchmark-dev libssl-dev openssl
   prometheus-cpp-dev
+  # The fuzz targets (scripts/fuzz.sh): clang, its libFuzzer/sanitizer runtimes, and the
+  # symbolizer that turns a crash's addresses into file:line.
+  clang-14 libclang-rt-14-dev llvm-14
   # Tools used by the scripts and the multi-process tests.
   python3 curl procps psmisc iproute2 clang-format mawk
 )

@@ -5,24 +5,27 @@
 #
 # Usage: scripts/test.sh [--asan] [--long] [bazel test target patterns...]
 #   --asan   build and run the tests with AddressSanitizer and UBSan
-#   --long   also run the long variants of the multi-process tests
-#   targets  default: //...
+#   --long   also run the long variants of the multi-process tests, and fuzz longer
+#   targets  default: //..., and then every fuzz target for a bounded time (scripts/fuzz.sh;
+#            each target counts as one test)
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
 
 bazel_args=()
 targets=()
+fuzz_seconds=10
 for arg in "$@"; do
   case "$arg" in
     --asan) bazel_args+=(--config=asan) ;;
-    --long) bazel_args+=(--test_env=RESDB_LONG_TESTS=1) ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --long) bazel_args+=(--test_env=RESDB_LONG_TESTS=1); fuzz_seconds=120 ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "test.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
     *) targets+=("$arg") ;;
   esac
 done
-[ "${#targets[@]}" -eq 0 ] && targets=(//...)
+fuzz=0
+[ "${#targets[@]}" -eq 0 ] && targets=(//...) && fuzz=1
 
 bash scripts/install_deps.sh || { echo "test.sh: installing dependencies failed" >&2; exit 1; }
 
@@ -65,6 +68,19 @@ done < <(grep -E '^//[^ ]+ +(\(cached\) +)?(PASSED|FAILED|FLAKY|TIMEOUT|NO STATU
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   # The build itself failed before any test could report.
   failed=1
+fi
+
+if [ "$fuzz" -eq 1 ]; then
+  # Its own clang build and output base; already ASan/UBSan, so the same under --asan.
+  bash scripts/fuzz.sh --seconds "$fuzz_seconds" 2>&1 | tee "$log"
+  fuzz_status=${PIPESTATUS[0]}
+  clean=$(grep -c '^fuzz: .*, clean$' "$log")
+  crashed=$(grep -c '^fuzz: .*, CRASH ' "$log")
+  # A failed build runs no target: it counts once.
+  [ "$fuzz_status" -ne 0 ] && [ "$crashed" -eq 0 ] && crashed=1
+  passed=$((passed + clean))
+  failed=$((failed + crashed))
+  [ "$fuzz_status" -ne 0 ] && [ "$status" -eq 0 ] && status=$fuzz_status
 fi
 echo "tests: $passed passed, $failed failed"
 exit "$status"

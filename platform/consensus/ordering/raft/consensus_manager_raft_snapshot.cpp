@@ -175,9 +175,10 @@ void ConsensusManagerRaft::HandleInstallSnapshotRequest(int64_t from,
     rpc_->Send(raft::RaftMessage::Make(self_id_, from, resp));
   };
   // Only from the leader this replica follows in this term; a new leader's heartbeats come
-  // first and the leader sends again.
+  // first and the leader sends again. A snapshot from a later term than its sender's is
+  // forged: RaftNode would refuse it only after its data replaced the state.
   if (req.term() != node_->term() || node_->leader_id() != from ||
-      node_->role() == raft::Role::kLeader) {
+      node_->role() == raft::Role::kLeader || metadata.last_included_term() > req.term()) {
     answer(true);
     return;
   }

@@ -546,8 +546,16 @@ void RaftNode::HandleAppendEntries(const RaftMessage& m, const AppendEntriesRequ
   resp.set_sequence(req.sequence());
   resp.set_read_context(req.read_context());
 
+  // Malformed unless the entries continue prev_log_index, and their terms never decrease from
+  // prev_log_term and stay within the leader's term, as in any leader's log. Anything else
+  // would poison this log: the durable log refuses such entries, and a later leader's own
+  // entries would fall below their terms.
+  uint64_t previous_term = req.prev_log_term();
   for (int i = 0; i < req.entries_size(); ++i) {
-    if (req.entries(i).index() != req.prev_log_index() + 1 + i) return;  // malformed
+    const Entry& entry = req.entries(i);
+    if (entry.index() != req.prev_log_index() + 1 + i) return;
+    if (entry.term() < previous_term || entry.term() > req.term()) return;
+    previous_term = entry.term();
   }
 
   uint64_t prev = req.prev_log_index();
@@ -1138,6 +1146,12 @@ absl::Status RaftNode::RestoreSnapshot(const SnapshotMetadata& metadata) {
   }
   const uint64_t index = metadata.last_included_index();
   const uint64_t term = metadata.last_included_term();
+  if (term > term_) {
+    // No leader this node knows can hold it; taken, it would sit above every entry the
+    // leaders of the terms before it send.
+    return absl::InvalidArgumentError(absl::StrCat("snapshot at index ", index, " has term ", term,
+                                                   ", above the current term ", term_));
+  }
   if (index <= commit_) return absl::OkStatus();
   // The snapshot is committed state, wherever it came from; a campaign started on the log
   // it replaces is abandoned.

@@ -253,7 +253,8 @@ class RaftNode {
   // applied index become the snapshot's index; the next Ready carries `snapshot` and the HardState
   // to persist. A candidate abandons its campaign. A follower acknowledges the new match to its
   // leader at once rather than on the next heartbeat, so that replication resumes without waiting.
-  // A snapshot at or below the commit index is stale: OK, nothing changes.
+  // A snapshot at or below the commit index is stale: OK, nothing changes. InvalidArgument,
+  // and nothing changes, for a snapshot whose term is above the node's term.
   absl::Status RestoreSnapshot(const SnapshotMetadata& metadata);
 
   int64_t id() const { return id_; }

@@ -384,6 +384,37 @@ TEST(RaftNodeTest, Safety_TermsThatWouldWrapAreRefused) {
   EXPECT_EQ(node.leader_id(), 1);
 }
 
+TEST(RaftNodeTest, LogMatching_FollowerIgnoresAppendWhoseTermsNoLeaderLogCouldHold) {
+  // Found by raft_message_fuzzer: such entries reached the durable log, which refuses them
+  // (ConsensusManagerRaft stops the replica), or sat above every later leader's term.
+  RaftNode node(ThreeNodeOptions(2));
+  AppendEntriesRequest decreasing;
+  decreasing.set_term(2);
+  decreasing.set_leader_id(1);
+  *decreasing.add_entries() = MakeEntry(1, 2, "a");
+  *decreasing.add_entries() = MakeEntry(2, 1, "b");
+  AppendEntriesRequest future = decreasing;
+  future.clear_entries();
+  *future.add_entries() = MakeEntry(1, 3, "a");
+  AppendEntriesRequest below_prev = decreasing;
+  below_prev.clear_entries();
+  below_prev.set_prev_log_term(2);
+  *below_prev.add_entries() = MakeEntry(1, 1, "a");
+  for (const AppendEntriesRequest& req : {decreasing, future, below_prev}) {
+    ASSERT_TRUE(node.Step(RaftMessage::Make(1, 2, req)).ok());
+    EXPECT_EQ(node.last_index(), 0u);
+  }
+  EXPECT_TRUE(node.GetReady().entries.empty());
+
+  AppendEntriesRequest valid = decreasing;
+  valid.clear_entries();
+  *valid.add_entries() = MakeEntry(1, 1, "a");
+  *valid.add_entries() = MakeEntry(2, 2, "b");
+  ASSERT_TRUE(node.Step(RaftMessage::Make(1, 2, valid)).ok());
+  EXPECT_EQ(node.last_index(), 2u);
+  EXPECT_EQ(node.GetReady().entries.size(), 2u);
+}
+
 TEST(RaftNodeTest, LeaderCompleteness_LeaderCommitsOnlyEntriesOfItsCurrentTerm) {
   // Raft Figure 8: an entry of an earlier term replicated on a majority is not committed
   // by counting; it commits only together with an entry of the leader's term.
@@ -971,6 +1002,12 @@ TEST(RaftNodeTest, Snapshot_RestoreKeepsTheEntriesAfterAnIndexAndTermTheLogHolds
 
 TEST(RaftNodeTest, Snapshot_RestoreDropsALogThatDisagreesAndPassesTheCheckAtTheBoundary) {
   RaftNode node = FollowerWithFiveEntries();
+  // Leader 1 moved to term 3, where the snapshot was taken.
+  AppendEntriesRequest heartbeat;
+  heartbeat.set_term(3);
+  heartbeat.set_leader_id(1);
+  ASSERT_TRUE(node.Step(RaftMessage::Make(1, 2, heartbeat)).ok());
+  while (node.HasReady()) node.Advance(node.GetReady());
   ASSERT_TRUE(node.RestoreSnapshot(SnapshotAt(4, 3)).ok());
   EXPECT_EQ(node.first_index(), 5u);
   EXPECT_EQ(node.last_index(), 4u);
@@ -985,9 +1022,10 @@ TEST(RaftNodeTest, Snapshot_RestoreDropsALogThatDisagreesAndPassesTheCheckAtTheB
   EXPECT_TRUE(rd.entries.empty());
   node.Advance(rd);
 
-  // The leader's consistency check at prev = the snapshot's index passes.
+  // The leader's consistency check at prev = the snapshot's index passes. (The leader is in
+  // term 3 by now: its log holds term 3 entries.)
   AppendEntriesRequest append;
-  append.set_term(2);
+  append.set_term(3);
   append.set_leader_id(1);
   append.set_prev_log_index(4);
   append.set_prev_log_term(3);
@@ -1060,6 +1098,18 @@ TEST(RaftNodeTest, Snapshot_StaleRestoreIsANoOpAndTheLeaderRefusesToRestore) {
   EXPECT_TRUE(absl::IsFailedPrecondition(leader.RestoreSnapshot(SnapshotAt(10, 1))));
   EXPECT_EQ(leader.commit_index(), 1u);
   EXPECT_EQ(leader.last_index(), 1u);
+}
+
+TEST(RaftNodeTest, Snapshot_RestoreRefusesASnapshotFromALaterTerm) {
+  // Found by raft_message_fuzzer: a forged InstallSnapshot of a later term put the log's
+  // last term above the node's term, so no leader's entries could follow it and this node's
+  // own entries as leader would have fallen below it.
+  RaftNode node = FollowerWithFiveEntries();
+  EXPECT_TRUE(absl::IsInvalidArgument(node.RestoreSnapshot(SnapshotAt(10, 3))));
+  EXPECT_EQ(node.commit_index(), 2u);
+  EXPECT_EQ(node.last_index(), 5u);
+  EXPECT_EQ(node.last_term(), 2u);
+  EXPECT_FALSE(node.GetReady().snapshot.has_value());
 }
 
 TEST(RaftNodeTest, Snapshot_CandidateRestoringASnapshotAbandonsItsCampaign) {

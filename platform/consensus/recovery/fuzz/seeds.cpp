@@ -1,0 +1,78 @@
+#include "platform/common/fuzz/seeds.h"
+
+#include "platform/common/fuzz/fuzz_input.h"
+#include "platform/consensus/ordering/pbft/pbft.pb.h"
+#include "platform/consensus/ordering/pbft/pbft_digest.h"
+#include "platform/consensus/ordering/raft/fuzz/stored_records.h"
+#include "platform/consensus/ordering/raft/raft_record_codec.h"
+#include "platform/consensus/recovery/state_image.h"
+#include "platform/storage/memory_storage.h"
+
+namespace resdb {
+namespace fuzz {
+namespace {
+
+// Key selectors of pbft_wal_fuzzer.
+enum : uint8_t { kMeta = 0, kView = 1, kStable = 2, kSlot = 0x83, kLedger = 0x84 };
+
+std::string Ledger(uint64_t seq) {
+  pbft::CommittedBatch batch;
+  batch.set_seq(seq);
+  batch.set_data("batch " + std::to_string(seq));
+  return batch.SerializeAsString();
+}
+
+std::string Wal(uint64_t view, bool active, uint64_t stable_seq) {
+  std::string meta(1, 1);  // format version
+  raft::PutFixed64(&meta, stable_seq + 1);
+  raft::PutFixed64(&meta, stable_seq + 2);
+  pbft::ViewRecord view_record;
+  view_record.set_view(view);
+  view_record.set_active(active);
+  pbft::StableCheckpoint stable;
+  stable.set_seq(stable_seq);
+  stable.set_digest("digest");
+  stable.add_senders(1);
+  stable.add_senders(2);
+  stable.add_senders(3);
+  pbft::SlotRecord slot;
+  slot.mutable_batch()->set_seq(stable_seq + 3);
+  slot.mutable_batch()->set_view(view);
+  slot.mutable_batch()->set_data("batch 3");
+  slot.mutable_batch()->set_digest(pbft::BatchDigest("batch 3"));
+  slot.set_prepared(true);
+  *slot.mutable_certificate() = slot.batch();
+  slot.mutable_certificate()->add_prepare_senders(3);
+  slot.mutable_certificate()->add_prepare_senders(4);
+  FuzzInputWriter out;
+  raft::AddStoredRecords({{kMeta, 0, meta},
+                          {kView, 0, view_record.SerializeAsString()},
+                          {kStable, 0, stable.SerializeAsString()},
+                          {kSlot, stable_seq + 3, slot.SerializeAsString()},
+                          {kLedger, stable_seq + 1, Ledger(stable_seq + 1)},
+                          {kLedger, stable_seq + 2, Ledger(stable_seq + 2)}},
+                         &out);
+  out.AddByte(1);  // replica 2
+  out.AddByte(1).AddUint64(stable_seq + 1);
+  return out.data();
+}
+
+std::string Image() {
+  std::unique_ptr<Storage> storage = NewMemoryStorage();
+  storage->Put("data/a", "1").IgnoreError();
+  storage->Put("data/b", std::string(3, '\0')).IgnoreError();
+  storage->Put("table/client", "x").IgnoreError();
+  return EncodeStateImage(*storage->NewSnapshot(), {"data/", "table/"}).value();
+}
+
+}  // namespace
+
+std::map<std::string, std::vector<std::string>> Seeds() {
+  return {
+      {"pbft_wal_fuzzer", {Wal(0, true, 0), Wal(1, false, 2), Wal(5, true, 4)}},
+      {"state_image_fuzzer", {Image(), "RSI1"}},
+  };
+}
+
+}  // namespace fuzz
+}  // namespace resdb
