@@ -159,6 +159,7 @@ class KVClient::Impl {
     }
     tls_ = config.UsesTls();
     stubs_.resize(infos_.size());
+    channels_.resize(infos_.size());
     suspect_.resize(infos_.size(), false);
   }
 
@@ -197,6 +198,9 @@ class KVClient::Impl {
       const std::vector<std::pair<int64_t, const Response*>>& members);
 
   ResDBService::Stub* StubFor(size_t index);
+  // Waits `pause` between two rounds of attempts while the channels connect; returns early
+  // once every channel that was connecting is ready.
+  void PauseWhileConnecting(Clock::duration pause);
   // Index of the replica with `id`, or -1.
   int IndexOf(int64_t id) const;
   std::string Describe(size_t index) const {
@@ -225,6 +229,7 @@ class KVClient::Impl {
   std::string consistency_;
   // Created on first use; a stub owns its channel.
   std::vector<std::unique_ptr<ResDBService::Stub>> stubs_;
+  std::vector<std::shared_ptr<grpc::Channel>> channels_;
   // Where the next call starts, and the replica last reported as leader (0: unknown).
   size_t start_index_ = 0;
   int64_t leader_id_ = 0;
@@ -244,9 +249,50 @@ ResDBService::Stub* KVClient::Impl::StubFor(size_t index) {
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, kInitialReconnectBackoffMs);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
     if (tls_) args.SetSslTargetNameOverride(ReplicaIdentity(infos_[index].id()));
-    stub = ResDBService::NewStub(grpc::CreateCustomChannel(addresses_[index], credentials_, args));
+    channels_[index] = grpc::CreateCustomChannel(addresses_[index], credentials_, args);
+    stub = ResDBService::NewStub(channels_[index]);
   }
   return stub.get();
+}
+
+void KVClient::Impl::PauseWhileConnecting(Clock::duration pause) {
+  // A channel reconnects in the background, and its TLS handshake advances only while some
+  // thread polls it (else only at gRPC's backup poll, every few seconds, which can outlast
+  // the handshake's deadline): poll the channels that are not ready instead of sleeping.
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    channels = channels_;
+  }
+  const auto deadline = std::chrono::system_clock::now() + pause;
+  grpc::CompletionQueue queue;
+  int pending = 0;
+  for (size_t i = 0; i < channels.size(); ++i) {
+    if (channels[i] == nullptr) continue;
+    const grpc_connectivity_state state = channels[i]->GetState(/*try_to_connect=*/true);
+    if (state == GRPC_CHANNEL_READY) continue;
+    channels[i]->NotifyOnStateChange(state, deadline, &queue, reinterpret_cast<void*>(i));
+    ++pending;
+  }
+  if (pending == 0) {
+    std::this_thread::sleep_for(pause);
+    return;
+  }
+  void* tag = nullptr;
+  bool changed = false;
+  while (pending > 0 && queue.Next(&tag, &changed)) {
+    --pending;
+    const size_t i = reinterpret_cast<size_t>(tag);
+    const grpc_connectivity_state state = channels[i]->GetState(/*try_to_connect=*/true);
+    // A notification past the deadline reports no change; one that came earlier is renewed.
+    if (changed && state != GRPC_CHANNEL_READY && std::chrono::system_clock::now() < deadline) {
+      channels[i]->NotifyOnStateChange(state, deadline, &queue, tag);
+      ++pending;
+    }
+  }
+  queue.Shutdown();
+  while (queue.Next(&tag, &changed)) {
+  }
 }
 
 int KVClient::Impl::IndexOf(int64_t id) const {
@@ -378,7 +424,7 @@ absl::StatusOr<KVResponse> KVClient::Impl::ExecuteOnOne(const ResDBMessage& enve
       tried_in_round = 0;
       const Clock::duration left = deadline - Clock::now();
       if (left <= Clock::duration::zero()) break;
-      std::this_thread::sleep_for(std::min<Clock::duration>(backoff, left));
+      PauseWhileConnecting(std::min<Clock::duration>(backoff, left));
       backoff = std::min(backoff * 2, kMaxRoundBackoff);
     }
   }
