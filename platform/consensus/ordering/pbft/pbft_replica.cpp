@@ -67,7 +67,7 @@ absl::Status PbftReplica::Propose(std::string batch_data) {
   return absl::OkStatus();
 }
 
-absl::Status PbftReplica::Step(const Request& message) {
+absl::Status PbftReplica::Step(const Request& message, const SignedMessage& envelope) {
   if (message.sender_id() < 1 || message.sender_id() > n_) {
     return absl::InvalidArgumentError(
         absl::StrCat("sender_id: ", message.sender_id(), " is not a replica id in 1..", n_));
@@ -85,16 +85,25 @@ absl::Status PbftReplica::Step(const Request& message) {
     return absl::FailedPreconditionError(
         absl::StrCat("view ", view_, " has not started: waiting for its NEWVIEW"));
   }
+  SignedMessage evidence;
+  if (message.type() == Request::TYPE_PRE_PREPARE || message.type() == Request::TYPE_PREPARE) {
+    if (envelope.data().empty()) {
+      message.SerializeToString(evidence.mutable_data());
+      evidence.set_signer(message.sender_id());
+    } else {
+      evidence = envelope;
+    }
+  }
   switch (message.type()) {
     case Request::TYPE_PRE_PREPARE:
-      return StepPrePrepare(message);
+      return StepPrePrepare(message, evidence);
     case Request::TYPE_VIEWCHANGE:
       return StepViewChange(message);
     case Request::TYPE_NEWVIEW:
       return StepNewView(message);
     case Request::TYPE_PREPARE:
     case Request::TYPE_COMMIT:
-      return StepVote(message);
+      return StepVote(message, evidence);
     case Request::TYPE_CHECKPOINT:
       return StepCheckpoint(message);
     default:
@@ -103,7 +112,7 @@ absl::Status PbftReplica::Step(const Request& message) {
   }
 }
 
-absl::Status PbftReplica::StepPrePrepare(const Request& message) {
+absl::Status PbftReplica::StepPrePrepare(const Request& message, const SignedMessage& envelope) {
   const uint64_t seq = message.seq();
   auto it = slots_.find(seq);
   if (it != slots_.end() && it->second.has_pre_prepare) {
@@ -118,6 +127,7 @@ absl::Status PbftReplica::StepPrePrepare(const Request& message) {
   slot.has_pre_prepare = true;
   slot.digest = message.hash();
   slot.data = message.data();
+  slot.pre_prepare = envelope;
   RecordSlot(seq, slot);
 
   actions_.broadcast.push_back(Message(Request::TYPE_PREPARE, seq, slot.digest));
@@ -126,7 +136,7 @@ absl::Status PbftReplica::StepPrePrepare(const Request& message) {
   return absl::OkStatus();
 }
 
-absl::Status PbftReplica::StepVote(const Request& message) {
+absl::Status PbftReplica::StepVote(const Request& message, const SignedMessage& envelope) {
   const bool prepare = message.type() == Request::TYPE_PREPARE;
   if (prepare && message.sender_id() == primary()) {
     return absl::InvalidArgumentError(absl::StrCat("PREPARE sender_id: ", message.sender_id(),
@@ -138,6 +148,9 @@ absl::Status PbftReplica::StepVote(const Request& message) {
   // window and GC follows the low watermark), so the collector holds the vote; repeats
   // and conflicting votes are counted there and otherwise ignored.
   collector.Add(view_, seq, message.hash(), message.sender_id());
+  if (prepare && watermarks_.InWindow(seq)) {
+    prepare_evidence_[seq].try_emplace({view_, message.sender_id()}, envelope);
+  }
   slots_.try_emplace(seq);
   CheckPreparedAndCommitted(seq);
   return absl::OkStatus();
@@ -240,6 +253,7 @@ void PbftReplica::ApplyStable(const CheckpointProof& proof) {
   prepares_.GarbageCollect(seq);
   commits_.GarbageCollect(seq);
   slots_.erase(slots_.begin(), slots_.upper_bound(seq));
+  prepare_evidence_.erase(prepare_evidence_.begin(), prepare_evidence_.upper_bound(seq));
   prepared_certs_.erase(prepared_certs_.begin(), prepared_certs_.upper_bound(seq));
 }
 
@@ -523,6 +537,9 @@ void PbftReplica::EnterView(uint64_t view, const std::vector<Request>& pre_prepa
   for (auto it = slots_.begin(); it != slots_.end();) {
     it = it->second.has_pre_prepare ? slots_.erase(it) : std::next(it);
   }
+  for (auto& [seq, by_vote] : prepare_evidence_) {
+    by_vote.erase(by_vote.begin(), by_vote.lower_bound({view, 0}));
+  }
   last_proposed_seq_ = is_primary() ? std::max(max_seq, watermarks_.low()) : 0;
   for (const Request& pre_prepare : pre_prepares) {
     if (!watermarks_.InWindow(pre_prepare.seq())) continue;
@@ -534,7 +551,8 @@ void PbftReplica::EnterView(uint64_t view, const std::vector<Request>& pre_prepa
       RecordSlot(pre_prepare.seq(), slot);
       CheckPreparedAndCommitted(pre_prepare.seq());
     } else {
-      StepPrePrepare(pre_prepare).IgnoreError();
+      // The NEWVIEW that carries it is this PRE_PREPARE's evidence.
+      StepPrePrepare(pre_prepare, SignedMessage()).IgnoreError();
     }
   }
 }

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "platform/consensus/ordering/pbft/checkpoint_tracker.h"
 #include "platform/consensus/ordering/pbft/message_validator.h"
 #include "platform/consensus/ordering/pbft/pbft.pb.h"
@@ -21,6 +23,11 @@
 
 namespace resdb {
 namespace pbft {
+
+// True only if `signature` is replica `node`'s signature over `data`. Called on the thread
+// that calls the replica; must not call back into it.
+using SignatureCheck =
+    std::function<bool(int64_t node, absl::string_view data, absl::string_view signature)>;
 
 // The PbftConfig settings the normal case needs; the defaults are PbftConfig's.
 struct PbftReplicaOptions {
@@ -39,6 +46,11 @@ struct PbftReplicaOptions {
   // for that work again and, if it may be behind, asks its peers for what it missed (> 0).
   // Transport delivery is at most once; this is what makes a lost message harmless.
   uint64_t retransmit_ticks = 5;
+  // Checks the signatures of the messages inside evidence another replica relays (prepared
+  // certificates in a VIEWCHANGE). Unset, as in plaintext setups without replica keys, that
+  // evidence is still checked for form and consistency, but its signatures are not looked
+  // at: such a cluster does not withstand a replica that forges evidence.
+  SignatureCheck verify_signature;
 };
 
 // What a replica restarts from: the durable records of its previous run (see Actions).
@@ -170,7 +182,13 @@ class PbftReplica {
   //   follow from 2f+1 VIEWCHANGEs.
   // Repeats of a message already counted return OK and change nothing.
   // Also takes TYPE_RECOVERY_DATA (queued in Actions::fetches) and TYPE_RECOVERY_DATA_RESP.
-  absl::Status Step(const Request& message);
+  //
+  // `envelope` is what `message` was parsed from: its bytes and the sender's signature as the
+  // transport verified them. The replica keeps those of the PRE_PREPAREs and PREPAREs it
+  // counts as evidence for its prepared certificates. Without one (an empty `data`), the
+  // message's own serialization stands in, unsigned.
+  absl::Status Step(const Request& message,
+                    const SignedMessage& envelope = SignedMessage::default_instance());
 
   // Before any other call: resumes from durable records. The replica asks its peers for
   // what it missed at the first Tick().
@@ -230,12 +248,14 @@ class PbftReplica {
     bool has_pre_prepare = false;
     std::string digest;
     std::string data;
+    // The PRE_PREPARE as the primary signed it (empty on the primary itself).
+    SignedMessage pre_prepare;
     bool prepared = false;   // COMMIT sent
     bool committed = false;  // committed-local
   };
 
-  absl::Status StepPrePrepare(const Request& message);
-  absl::Status StepVote(const Request& message);
+  absl::Status StepPrePrepare(const Request& message, const SignedMessage& envelope);
+  absl::Status StepVote(const Request& message, const SignedMessage& envelope);
   absl::Status StepCheckpoint(const Request& message);
   absl::Status StepViewChange(const Request& message);
   absl::Status StepNewView(const Request& message);
@@ -307,6 +327,9 @@ class PbftReplica {
   CheckpointTracker checkpoints_;
 
   std::map<uint64_t, Slot> slots_;
+  // The signed PREPAREs counted by prepares_: seq -> (view, sender) -> message. Like the
+  // collector, one per sender and (view, seq): its first.
+  std::map<uint64_t, std::map<std::pair<uint64_t, int64_t>, SignedMessage>> prepare_evidence_;
   uint64_t last_proposed_seq_ = 0;
   uint64_t last_executable_seq_ = 0;
   uint64_t last_executed_seq_ = 0;
