@@ -16,8 +16,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "platform/common/two_lane_queue.h"
 #include "platform/common/crypto/signature.h"
+#include "platform/common/two_lane_queue.h"
 #include "platform/config/resdb_config.h"
 #include "platform/consensus/execution/applied_request_table.h"
 #include "platform/consensus/execution/batch_cutter.h"

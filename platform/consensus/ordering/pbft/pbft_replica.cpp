@@ -185,9 +185,16 @@ void PbftReplica::CheckPreparedAndCommitted(uint64_t seq) {
     cert.set_view(view_);
     cert.set_digest(slot.digest);
     cert.set_data(slot.data);
-    cert.clear_prepare_senders();
+    cert.clear_pre_prepare();
+    cert.clear_prepares();
+    if (!slot.pre_prepare.data().empty()) *cert.mutable_pre_prepare() = slot.pre_prepare;
+    // This replica's own PREPARE is vouched for by the VIEWCHANGE it will sign.
+    const auto& evidence = prepare_evidence_[seq];
     for (int64_t sender : prepares_.Voters(view_, seq, slot.digest)) {
-      cert.add_prepare_senders(sender);
+      auto signed_prepare = evidence.find({view_, sender});
+      if (sender != id_ && signed_prepare != evidence.end()) {
+        *cert.add_prepares() = signed_prepare->second;
+      }
     }
     RecordSlot(seq, slot);
   }
@@ -292,9 +299,14 @@ void PbftReplica::Tick(bool requests_waiting) {
   if (!view_active_) {
     // Moving on to the next view without a NEWVIEW is only worth it when a quorum is
     // changing too; a replica alone (cut off, or restarted into an old view) waits and
-    // catches up instead of running ahead of everyone.
-    auto changing = view_changes_.find(view_);
-    if (changing == view_changes_.end() || changing->second.size() < quorum()) {
+    // catches up instead of running ahead of everyone. Replicas already changing to a later
+    // view count: otherwise a quorum split across two views, short of one replica whose
+    // VIEWCHANGEs are refused, would wait for ever.
+    std::set<int64_t> changing;
+    for (auto it = view_changes_.lower_bound(view_); it != view_changes_.end(); ++it) {
+      for (const auto& [sender, unused] : it->second) changing.insert(sender);
+    }
+    if (changing.size() < quorum()) {
       idle_ticks_ = 0;
       return;
     }
@@ -347,26 +359,28 @@ absl::Status PbftReplica::ParseViewChange(const Request& message, ViewChange* ou
     return absl::InvalidArgumentError(
         absl::StrCat("VIEWCHANGE from ", sender, ": bad stable checkpoint ", stable));
   }
-  auto distinct_replicas = [this](const google::protobuf::RepeatedField<int64_t>& ids,
-                                  int64_t excluded) {
+  auto distinct_replicas = [this](const google::protobuf::RepeatedField<int64_t>& ids) {
     std::set<int64_t> seen;
     for (int64_t id : ids) {
-      if (id < 1 || id > n_ || id == excluded || !seen.insert(id).second) return size_t{0};
+      if (id < 1 || id > n_ || !seen.insert(id).second) return size_t{0};
     }
     return seen.size();
   };
-  if (stable > 0 && distinct_replicas(out->checkpoint_senders(), 0) < quorum()) {
+  if (stable > 0 && distinct_replicas(out->checkpoint_senders()) < quorum()) {
     return absl::InvalidArgumentError(
         absl::StrCat("VIEWCHANGE from ", sender, ": checkpoint ", stable, " lacks a quorum"));
   }
   uint64_t previous = stable;
   for (const PreparedCertificate& cert : out->prepared()) {
     if (cert.seq() <= previous || cert.seq() > stable + options_.watermark_window ||
-        cert.view() >= message.view() || cert.digest() != BatchDigest(cert.data()) ||
-        distinct_replicas(cert.prepare_senders(), MessageValidator::PrimaryOf(cert.view(), n_)) <
-            2 * f_) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "VIEWCHANGE from ", sender, ": bad prepared certificate for seq ", cert.seq()));
+        cert.view() >= message.view()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("VIEWCHANGE from ", sender, ": prepared certificate for seq ", cert.seq(),
+                       " view ", cert.view(), " is out of order or range"));
+    }
+    absl::Status proven = CheckPreparedCertificate(cert, sender, n_, options_.verify_signature);
+    if (!proven.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("VIEWCHANGE: ", proven.message()));
     }
     previous = cert.seq();
   }

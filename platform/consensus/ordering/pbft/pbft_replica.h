@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "platform/consensus/ordering/pbft/checkpoint_tracker.h"
+#include "platform/consensus/ordering/pbft/evidence.h"
 #include "platform/consensus/ordering/pbft/message_validator.h"
 #include "platform/consensus/ordering/pbft/pbft.pb.h"
 #include "platform/consensus/ordering/pbft/quorum_collector.h"
@@ -23,11 +24,6 @@
 
 namespace resdb {
 namespace pbft {
-
-// True only if `signature` is replica `node`'s signature over `data`. Called on the thread
-// that calls the replica; must not call back into it.
-using SignatureCheck =
-    std::function<bool(int64_t node, absl::string_view data, absl::string_view signature)>;
 
 // The PbftConfig settings the normal case needs; the defaults are PbftConfig's.
 struct PbftReplicaOptions {
@@ -46,10 +42,10 @@ struct PbftReplicaOptions {
   // for that work again and, if it may be behind, asks its peers for what it missed (> 0).
   // Transport delivery is at most once; this is what makes a lost message harmless.
   uint64_t retransmit_ticks = 5;
-  // Checks the signatures of the messages inside evidence another replica relays (prepared
-  // certificates in a VIEWCHANGE). Unset, as in plaintext setups without replica keys, that
-  // evidence is still checked for form and consistency, but its signatures are not looked
-  // at: such a cluster does not withstand a replica that forges evidence.
+  // Checks the signatures of the messages inside evidence another replica relays (the
+  // PRE_PREPARE and PREPAREs of prepared certificates in a VIEWCHANGE). Unset, as in plaintext
+  // setups without replica keys, that evidence is still checked for form and consistency, but its
+  // signatures are not looked at: such a cluster does not withstand a replica that forges evidence.
   SignatureCheck verify_signature;
 };
 
@@ -122,8 +118,12 @@ struct Actions {
 //   distinct replicas for that view, each well formed, and exactly the PRE_PREPAREs they
 //   imply; it then enters the view and handles those PRE_PREPAREs normally. Seqs already
 //   released for execution are not released again.
-// Not covered: signatures inside VIEWCHANGE / NEWVIEW (the caller authenticates the sender
-// only, so a faulty new primary could claim VIEWCHANGEs it never received).
+// - a prepared certificate in a VIEWCHANGE carries the signed PRE_PREPARE and PREPAREs it
+//   stands for (CheckPreparedCertificate, with options.verify_signature): a replica cannot
+//   claim that others prepared a batch they did not. A VIEWCHANGE with one bad certificate
+//   is refused whole.
+// Not covered: signatures of the VIEWCHANGEs inside a NEWVIEW (the caller authenticates the
+// NEWVIEW's sender only, so a faulty new primary could claim VIEWCHANGEs it never received).
 //
 // Loss and catch-up, driven by Tick():
 // - every retransmit_ticks ticks without progress, a replica with outstanding work sends

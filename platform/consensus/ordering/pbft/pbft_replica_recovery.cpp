@@ -49,11 +49,8 @@ void PbftReplica::RecordView() {
 
 void PbftReplica::RecordSlot(uint64_t seq, const Slot& slot) {
   SlotRecord record;
+  // The certificate below carries the evidence; the batch is what was accepted.
   PreparedCertificate* batch = record.mutable_batch();
-  if (slot.prepared) {
-    auto cert = prepared_certs_.find(seq);
-    if (cert != prepared_certs_.end() && cert->second.view() == view_) *batch = cert->second;
-  }
   batch->set_seq(seq);
   batch->set_view(view_);
   batch->set_digest(slot.digest);

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "platform/consensus/ordering/pbft/message_validator.h"
 #include "platform/consensus/ordering/pbft/pbft_digest.h"
 
 namespace resdb {
@@ -63,6 +64,7 @@ struct PbftClusterSim::SimNode {
   std::unique_ptr<PbftReplica> replica;
   PbftSimExecutor executor;
   bool byzantine = false;
+  bool forger = false;
   bool silent = false;
   bool down_forever = false;
   std::optional<Armed> armed;
@@ -76,15 +78,18 @@ struct PbftClusterSim::SimNode {
 
 PbftClusterSim::PbftClusterSim(ClusterOptions options)
     : options_(std::move(options)),
+      keys_(options_.seed),
+      replica_options_(options_.replica_options),
       network_(options_.seed * 0x9E3779B97F4A7C15ULL + 1),
       rng_(options_.seed * 0xC2B2AE3D27D4EB4FULL + 2),
       clients_(options_.retry_ticks),
       invariants_(&clients_) {
+  replica_options_.verify_signature = keys_.Checker();
   for (int i = 1; i <= options_.num_nodes; ++i) ids_.push_back(i);
   for (int64_t id : ids_) {
     auto node = std::make_unique<SimNode>();
     node->id = id;
-    node->replica = std::make_unique<PbftReplica>(id, options_.num_nodes, options_.replica_options);
+    node->replica = std::make_unique<PbftReplica>(id, options_.num_nodes, replica_options_);
     invariants_.OnStart(id, 0);
     nodes_.push_back(std::move(node));
   }
@@ -103,7 +108,7 @@ bool PbftClusterSim::IsUp(int64_t id) const { return Get(id).replica != nullptr;
 bool PbftClusterSim::IsArmed(int64_t id) const { return Get(id).armed.has_value(); }
 bool PbftClusterSim::IsFaulty(int64_t id) const {
   const SimNode& n = Get(id);
-  return n.byzantine || n.silent || n.down_forever;
+  return n.byzantine || n.forger || n.silent || n.down_forever;
 }
 const PbftReplica* PbftClusterSim::replica(int64_t id) const { return Get(id).replica.get(); }
 const PbftSimExecutor& PbftClusterSim::executor(int64_t id) const { return Get(id).executor; }
@@ -247,7 +252,7 @@ void PbftClusterSim::Deliver(int64_t at, const Envelope& envelope) {
   Trace(static_cast<uint64_t>(at));
   Trace(static_cast<uint64_t>(envelope.from) << 32 | static_cast<uint64_t>(envelope.to));
   Trace(static_cast<uint64_t>(m.type()) << 48 ^ m.view() << 32 ^ m.seq());
-  status = n.replica->Step(m);
+  status = n.replica->Step(m, *envelope.signed_message);
   if (!status.ok()) ++refused_;
   ProcessActions(n);
   EndStep(describe);
@@ -308,6 +313,8 @@ void PbftClusterSim::Silence(int64_t id, int pre_prepare_reach) {
 
 void PbftClusterSim::MakeByzantine(int64_t id) { Get(id).byzantine = true; }
 
+void PbftClusterSim::MakeForger(int64_t id) { Get(id).forger = true; }
+
 void PbftClusterSim::Disarm() {
   for (int64_t id : ids_) Get(id).armed.reset();
 }
@@ -326,7 +333,7 @@ void PbftClusterSim::DoCrash(SimNode& node, bool forever) {
 void PbftClusterSim::Restart(int64_t id) {
   SimNode& n = Get(id);
   if (n.replica != nullptr || n.down_forever) return;
-  n.replica = std::make_unique<PbftReplica>(id, options_.num_nodes, options_.replica_options);
+  n.replica = std::make_unique<PbftReplica>(id, options_.num_nodes, replica_options_);
   // The executor is volatile: run the ledger again.
   std::vector<std::pair<uint64_t, std::string>> digests;
   for (const auto& [seq, data] : n.disk.ledger()) {
@@ -414,11 +421,18 @@ void PbftClusterSim::ProcessActions(SimNode& node) {
 
 std::vector<Envelope> PbftClusterSim::Outgoing(SimNode& node, const Actions& actions) {
   std::vector<Envelope> out;
-  for (const Request& m : actions.broadcast) {
+  auto sign = [&](const Request& m) {
+    return std::make_shared<const SignedMessage>(keys_.SignedBySender(m));
+  };
+  for (const Request& broadcast : actions.broadcast) {
+    const Request m = node.forger && broadcast.type() == Request::TYPE_VIEWCHANGE
+                          ? ForgeViewChange(node, broadcast)
+                          : broadcast;
     auto shared = std::make_shared<const Request>(m);
+    auto signed_message = sign(m);
     for (int64_t to : ids_) {
       if (to == node.id) continue;
-      Envelope e{node.id, to, shared};
+      Envelope e{node.id, to, shared, signed_message};
       if (node.byzantine && m.type() == Request::TYPE_PRE_PREPARE) {
         e = Equivocate(node, std::move(e));
       }
@@ -426,12 +440,12 @@ std::vector<Envelope> PbftClusterSim::Outgoing(SimNode& node, const Actions& act
     }
   }
   for (const auto& [to, m] : actions.send) {
-    out.push_back(Envelope{node.id, to, std::make_shared<const Request>(m)});
+    out.push_back(Envelope{node.id, to, std::make_shared<const Request>(m), sign(m)});
   }
   for (const Request& fetch : actions.fetches) {
-    out.push_back(Envelope{node.id, fetch.sender_id(),
-                           std::make_shared<const Request>(node.replica->FetchReply(
-                               fetch, node.disk.LedgerFrom(fetch.seq())))});
+    const Request reply = node.replica->FetchReply(fetch, node.disk.LedgerFrom(fetch.seq()));
+    out.push_back(
+        Envelope{node.id, fetch.sender_id(), std::make_shared<const Request>(reply), sign(reply)});
   }
   return out;
 }
@@ -465,10 +479,65 @@ Envelope PbftClusterSim::Equivocate(SimNode& node, Envelope envelope) {
     auto forged = std::make_shared<Request>(m);
     forged->set_data(it->second.second);
     forged->set_hash(BatchDigest(it->second.second));
+    envelope.signed_message = std::make_shared<const SignedMessage>(keys_.SignedBySender(*forged));
     envelope.message = std::move(forged);
     ++equivocations_;
   }
   return envelope;
+}
+
+Request PbftClusterSim::ForgeViewChange(const SimNode& node, const Request& message) {
+  ViewChange vc;
+  if (message.view() == 0 || !vc.ParseFromString(message.data())) return message;
+  // The highest view a certificate in this VIEWCHANGE may name, so that it wins over every
+  // genuine one; every seq it may have seen committed, and a few beyond.
+  const uint64_t view = message.view() - 1;
+  const int n = options_.num_nodes;
+  const int64_t primary = MessageValidator::PrimaryOf(view, n);
+  const uint64_t first = vc.stable_seq() + 1;
+  const uint64_t last = std::min(node.replica->last_executable_seq() + 3,
+                                 vc.stable_seq() + replica_options_.watermark_window);
+  const std::map<uint64_t, std::string>& ledger = node.disk.ledger();
+  const auto& proposals = clients_.proposals();
+  vc.clear_prepared();
+  for (uint64_t seq = first; seq <= last; ++seq) {
+    auto committed = ledger.find(seq);
+    std::string data;
+    if (committed != ledger.end() && committed->second.empty() && !proposals.empty()) {
+      data = proposals[static_cast<size_t>(Draw(0, proposals.size() - 1))].data;
+    }
+    PreparedCertificate* cert = vc.add_prepared();
+    cert->set_seq(seq);
+    cert->set_view(view);
+    cert->set_data(data);
+    cert->set_digest(BatchDigest(data));
+    Request claimed;
+    claimed.set_view(view);
+    claimed.set_seq(seq);
+    claimed.set_hash(cert->digest());
+    if (primary != node.id) {
+      claimed.set_type(Request::TYPE_PRE_PREPARE);
+      claimed.set_sender_id(primary);
+      claimed.set_data(data);
+      // Signed with the forger's own key: the only one it has.
+      *cert->mutable_pre_prepare() = keys_.SignAs(node.id, claimed);
+      claimed.clear_data();
+    }
+    claimed.set_type(Request::TYPE_PREPARE);
+    // With its own, which its VIEWCHANGE vouches for, 2f PREPAREs.
+    const size_t needed = 2 * f() - (primary == node.id ? 0 : 1);
+    size_t claimed_prepares = 0;
+    for (int64_t id : ids_) {
+      if (id == primary || id == node.id || claimed_prepares >= needed) continue;
+      claimed.set_sender_id(id);
+      *cert->add_prepares() = keys_.SignAs(node.id, claimed);
+      ++claimed_prepares;
+    }
+    ++forgeries_;
+  }
+  Request forged = message;
+  vc.SerializeToString(forged.mutable_data());
+  return forged;
 }
 
 void PbftClusterSim::SendPart(SimNode& node, const std::vector<Envelope>& out,
