@@ -162,6 +162,64 @@ TEST(PbftForgedEvidenceTest, ForgedCertificateAtAHigherViewDoesNotReplaceTheComm
   EXPECT_EQ(reproposal.data(), a);
 }
 
+Request NewViewMessage(int64_t primary, uint64_t view, const std::vector<SignedMessage>& vcs) {
+  NewView nv;
+  for (const SignedMessage& vc : vcs) *nv.add_view_changes() = vc;
+  Request m;
+  m.set_type(Request::TYPE_NEWVIEW);
+  m.set_sender_id(primary);
+  m.set_view(view);
+  nv.SerializeToString(m.mutable_data());
+  return m;
+}
+
+// Replica 2, primary of view 1, claims that replicas 1 and 4 asked for view 1 (with nothing
+// prepared), signing their VIEWCHANGEs itself. Backup 3 refuses that NEWVIEW and enters the
+// view only with one whose VIEWCHANGEs their senders signed.
+TEST(PbftForgedEvidenceTest, NewViewWithViewChangesItsPrimarySignedForOthersIsRefused) {
+  FakeReplicaKeys keys;
+  PbftReplicaOptions options;
+  options.verify_signature = keys.Checker();
+  PbftReplica backup(3, kReplicas, options);
+  SignedMessage own;
+  ViewChangeMessage(2, 1, {}).SerializeToString(own.mutable_data());
+  own.set_signer(2);
+
+  const Request forged = NewViewMessage(2, 1,
+                                        {own, keys.SignAs(2, ViewChangeMessage(1, 1, {})),
+                                         keys.SignAs(2, ViewChangeMessage(4, 1, {}))});
+  EXPECT_EQ(backup.Step(forged).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(backup.view(), 0u);
+
+  const Request genuine = NewViewMessage(2, 1,
+                                         {own, keys.SignedBySender(ViewChangeMessage(1, 1, {})),
+                                          keys.SignedBySender(ViewChangeMessage(4, 1, {}))});
+  ASSERT_TRUE(backup.Step(genuine).ok());
+  EXPECT_EQ(backup.view(), 1u);
+  EXPECT_TRUE(backup.view_active());
+}
+
+// The primary's own VIEWCHANGE is covered by the NEWVIEW; another replica's is not, even
+// unsigned in the primary's name, and one sender counts once.
+TEST(PbftForgedEvidenceTest, NewViewNeedsAQuorumOfDistinctSignedViewChanges) {
+  FakeReplicaKeys keys;
+  PbftReplicaOptions options;
+  options.verify_signature = keys.Checker();
+  PbftReplica backup(3, kReplicas, options);
+  SignedMessage unsigned_other;
+  ViewChangeMessage(1, 1, {}).SerializeToString(unsigned_other.mutable_data());
+  unsigned_other.set_signer(1);
+  const SignedMessage signed_one = keys.SignedBySender(ViewChangeMessage(1, 1, {}));
+  const SignedMessage signed_four = keys.SignedBySender(ViewChangeMessage(4, 1, {}));
+  SignedMessage own;
+  ViewChangeMessage(2, 1, {}).SerializeToString(own.mutable_data());
+  own.set_signer(2);
+  EXPECT_FALSE(backup.Step(NewViewMessage(2, 1, {own, signed_one, signed_one})).ok());
+  EXPECT_FALSE(backup.Step(NewViewMessage(2, 1, {own, signed_one})).ok());
+  EXPECT_FALSE(backup.Step(NewViewMessage(2, 1, {own, unsigned_other, signed_four})).ok());
+  EXPECT_EQ(backup.view(), 0u);
+}
+
 }  // namespace
 }  // namespace pbft
 }  // namespace resdb

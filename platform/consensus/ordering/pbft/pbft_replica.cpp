@@ -86,7 +86,8 @@ absl::Status PbftReplica::Step(const Request& message, const SignedMessage& enve
         absl::StrCat("view ", view_, " has not started: waiting for its NEWVIEW"));
   }
   SignedMessage evidence;
-  if (message.type() == Request::TYPE_PRE_PREPARE || message.type() == Request::TYPE_PREPARE) {
+  if (message.type() == Request::TYPE_PRE_PREPARE || message.type() == Request::TYPE_PREPARE ||
+      message.type() == Request::TYPE_VIEWCHANGE) {
     if (envelope.data().empty()) {
       message.SerializeToString(evidence.mutable_data());
       evidence.set_signer(message.sender_id());
@@ -98,7 +99,7 @@ absl::Status PbftReplica::Step(const Request& message, const SignedMessage& enve
     case Request::TYPE_PRE_PREPARE:
       return StepPrePrepare(message, evidence);
     case Request::TYPE_VIEWCHANGE:
-      return StepViewChange(message);
+      return StepViewChange(message, evidence);
     case Request::TYPE_NEWVIEW:
       return StepNewView(message);
     case Request::TYPE_PREPARE:
@@ -323,10 +324,17 @@ void PbftReplica::StartViewChange(uint64_t view) {
   Request message = MakeViewChange();
   view_changes_.erase(view_changes_.begin(), view_changes_.lower_bound(view));
   for (auto& [v, by_sender] : view_changes_) by_sender.erase(id_);
-  view_changes_[view][id_] = message;
+  view_changes_[view][id_] = OwnViewChange(message);
   own_view_change_ = message;
   actions_.broadcast.push_back(std::move(message));
   MaybeSendNewView();
+}
+
+PbftReplica::ReceivedViewChange PbftReplica::OwnViewChange(const Request& message) const {
+  ReceivedViewChange own{message, SignedMessage()};
+  message.SerializeToString(own.envelope.mutable_data());
+  own.envelope.set_signer(id_);
+  return own;
 }
 
 Request PbftReplica::MakeViewChange() const {
@@ -387,7 +395,7 @@ absl::Status PbftReplica::ParseViewChange(const Request& message, ViewChange* ou
   return absl::OkStatus();
 }
 
-absl::Status PbftReplica::StepViewChange(const Request& message) {
+absl::Status PbftReplica::StepViewChange(const Request& message, const SignedMessage& envelope) {
   ViewChange vc;
   absl::Status parsed = ParseViewChange(message, &vc);
   if (!parsed.ok()) return parsed;
@@ -408,7 +416,7 @@ absl::Status PbftReplica::StepViewChange(const Request& message) {
   for (auto& [v, by_sender] : view_changes_) {
     if (v < view) by_sender.erase(sender);
   }
-  view_changes_[view].emplace(sender, message);
+  view_changes_[view].emplace(sender, ReceivedViewChange{message, envelope});
 
   // f+1 replicas are past this replica's view: at least one correct one timed out.
   std::set<int64_t> ahead;
@@ -460,22 +468,21 @@ void PbftReplica::MaybeSendNewView() {
   if (view_active_ || !is_primary()) return;
   auto found = view_changes_.find(view_);
   if (found == view_changes_.end() || found->second.size() < quorum()) return;
-  const std::map<int64_t, Request>& by_sender = found->second;
+  const std::map<int64_t, ReceivedViewChange>& by_sender = found->second;
   if (!by_sender.count(id_)) return;
 
   // Its own VIEWCHANGE and the first 2f others by id.
-  std::vector<const Request*> chosen = {&by_sender.at(id_)};
-  for (const auto& [sender, message] : by_sender) {
+  std::vector<const ReceivedViewChange*> chosen = {&by_sender.at(id_)};
+  for (const auto& [sender, received] : by_sender) {
     if (chosen.size() >= quorum()) break;
-    if (sender != id_) chosen.push_back(&message);
+    if (sender != id_) chosen.push_back(&received);
   }
   NewView nv;
   std::vector<ViewChange> vcs;
-  for (const Request* message : chosen) {
-    nv.add_view_change_senders(message->sender_id());
-    *nv.add_view_changes() = message->SerializeAsString();
+  for (const ReceivedViewChange* received : chosen) {
+    *nv.add_view_changes() = received->envelope;
     vcs.emplace_back();
-    vcs.back().ParseFromString(message->data());
+    vcs.back().ParseFromString(received->message.data());
   }
   uint64_t max_seq = 0;
   std::vector<Request> pre_prepares = Reproposals(view_, vcs, &max_seq);
@@ -499,15 +506,19 @@ absl::Status PbftReplica::StepNewView(const Request& message) {
   }
   std::set<int64_t> senders;
   std::vector<ViewChange> vcs;
-  if (nv.view_change_senders_size() != nv.view_changes_size()) {
-    return absl::InvalidArgumentError("NEWVIEW: view_change_senders do not match view_changes");
-  }
   for (int i = 0; i < nv.view_changes_size(); ++i) {
+    const SignedMessage& envelope = nv.view_changes(i);
     Request vc_message;
-    if (!vc_message.ParseFromString(nv.view_changes(i)) ||
-        vc_message.type() != Request::TYPE_VIEWCHANGE || vc_message.view() != view ||
-        vc_message.sender_id() < 1 || vc_message.sender_id() > n_ ||
-        vc_message.sender_id() != nv.view_change_senders(i) ||
+    // The primary's own VIEWCHANGE is vouched for by the NEWVIEW, which the caller
+    // authenticated; every other one must carry its sender's signature.
+    const SignatureCheck& verify =
+        envelope.signer() == message.sender_id() ? SignatureCheck() : options_.verify_signature;
+    absl::Status opened = OpenSigned(envelope, n_, verify, &vc_message);
+    if (!opened.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("NEWVIEW: view change ", i, ": ", opened.message()));
+    }
+    if (vc_message.type() != Request::TYPE_VIEWCHANGE || vc_message.view() != view ||
         !senders.insert(vc_message.sender_id()).second) {
       return absl::InvalidArgumentError(absl::StrCat(
           "NEWVIEW: view change ", i, " is not a distinct VIEWCHANGE for view ", view));

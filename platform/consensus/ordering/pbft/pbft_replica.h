@@ -122,8 +122,9 @@ struct Actions {
 //   stands for (CheckPreparedCertificate, with options.verify_signature): a replica cannot
 //   claim that others prepared a batch they did not. A VIEWCHANGE with one bad certificate
 //   is refused whole.
-// Not covered: signatures of the VIEWCHANGEs inside a NEWVIEW (the caller authenticates the
-// NEWVIEW's sender only, so a faulty new primary could claim VIEWCHANGEs it never received).
+// - a NEWVIEW carries the VIEWCHANGEs it was built from as their senders signed them (the
+//   primary's own is covered by its signature on the NEWVIEW): a backup checks every
+//   signature before it believes that a quorum asked for the view and what they held.
 //
 // Loss and catch-up, driven by Tick():
 // - every retransmit_ticks ticks without progress, a replica with outstanding work sends
@@ -257,7 +258,7 @@ class PbftReplica {
   absl::Status StepPrePrepare(const Request& message, const SignedMessage& envelope);
   absl::Status StepVote(const Request& message, const SignedMessage& envelope);
   absl::Status StepCheckpoint(const Request& message);
-  absl::Status StepViewChange(const Request& message);
+  absl::Status StepViewChange(const Request& message, const SignedMessage& envelope);
   absl::Status StepNewView(const Request& message);
   absl::Status StepFetch(const Request& message);
   absl::Status StepFetchReply(const Request& message);
@@ -341,8 +342,15 @@ class PbftReplica {
   uint64_t idle_ticks_ = 0;
   // The latest prepared certificate per seq above the stable checkpoint.
   std::map<uint64_t, PreparedCertificate> prepared_certs_;
+  // A VIEWCHANGE and the envelope it came in (this replica's own: unsigned), which a NEWVIEW
+  // relays as proof that its sender asked for the view.
+  struct ReceivedViewChange {
+    Request message;
+    SignedMessage envelope;
+  };
   // Each sender's latest VIEWCHANGE, by view (views at or above view_).
-  std::map<uint64_t, std::map<int64_t, Request>> view_changes_;
+  std::map<uint64_t, std::map<int64_t, ReceivedViewChange>> view_changes_;
+  ReceivedViewChange OwnViewChange(const Request& message) const;
   // The proof of the newest stable checkpoint applied to the watermarks (if known).
   CheckpointProof applied_proof_;
   // This replica's VIEWCHANGE for view_ while changing view, and the NEWVIEW it sent as

@@ -99,7 +99,7 @@ void PbftReplica::Restore(const RestoredState& state) {
   }
   if (!view_active_) {
     own_view_change_ = MakeViewChange();
-    view_changes_[view_][id_] = own_view_change_;
+    view_changes_[view_][id_] = OwnViewChange(own_view_change_);
   }
   progress_mark_ = std::make_tuple(last_executable_seq_, watermarks_.low(), view_, view_active_);
   fetch_at_next_tick_ = true;

@@ -502,9 +502,11 @@ Request ViewChangeMessage(int64_t sender, uint64_t view,
 Request NewViewMessage(int64_t sender, uint64_t view, const std::vector<Request>& view_changes,
                        const std::vector<Request>& pre_prepares) {
   NewView nv;
+  // Unsigned: these replicas have no verifier (plaintext), so only the form counts.
   for (const Request& vc : view_changes) {
-    nv.add_view_change_senders(vc.sender_id());
-    *nv.add_view_changes() = vc.SerializeAsString();
+    SignedMessage* envelope = nv.add_view_changes();
+    vc.SerializeToString(envelope->mutable_data());
+    envelope->set_signer(vc.sender_id());
   }
   for (const Request& pp : pre_prepares) *nv.add_pre_prepares() = pp.SerializeAsString();
   Request m;
@@ -637,7 +639,7 @@ TEST(PbftViewChangeTest, NewPrimaryJoinsAndSendsNewViewWithReproposalsAndNullBat
   ASSERT_TRUE(nv_message.has_value());
   NewView nv;
   ASSERT_TRUE(nv.ParseFromString(nv_message->data()));
-  EXPECT_EQ(nv.view_change_senders_size(), 3);
+  EXPECT_EQ(nv.view_changes_size(), 3);
   ASSERT_EQ(nv.pre_prepares_size(), 3);
   std::vector<std::string> data;
   for (const std::string& bytes : nv.pre_prepares()) {

@@ -30,7 +30,7 @@ std::string DescribeNewView(const Request& message) {
   NewView nv;
   if (!nv.ParseFromString(message.data())) return " (unparsable)";
   std::string out = " {from";
-  for (int64_t sender : nv.view_change_senders()) absl::StrAppend(&out, " ", sender);
+  for (const SignedMessage& vc : nv.view_changes()) absl::StrAppend(&out, " ", vc.signer());
   absl::StrAppend(&out, "; re-proposes");
   for (const std::string& bytes : nv.pre_prepares()) {
     Request pre_prepare;
@@ -74,6 +74,9 @@ struct PbftClusterSim::SimNode {
   uint64_t seen_released = 0;
   // Equivocation per (view, seq): the backups that get the other batch, and that batch.
   std::map<std::pair<uint64_t, uint64_t>, std::pair<std::set<int64_t>, std::string>> forged;
+  // A forger's (view, seq)s whose re-proposal its forged NEWVIEW dropped, and what it
+  // proposes there instead.
+  std::map<std::pair<uint64_t, uint64_t>, std::string> replaced;
 };
 
 PbftClusterSim::PbftClusterSim(ClusterOptions options)
@@ -425,14 +428,25 @@ std::vector<Envelope> PbftClusterSim::Outgoing(SimNode& node, const Actions& act
     return std::make_shared<const SignedMessage>(keys_.SignedBySender(m));
   };
   for (const Request& broadcast : actions.broadcast) {
-    const Request m = node.forger && broadcast.type() == Request::TYPE_VIEWCHANGE
-                          ? ForgeViewChange(node, broadcast)
-                          : broadcast;
+    Request m = broadcast;
+    if (node.forger && broadcast.type() == Request::TYPE_VIEWCHANGE) {
+      m = ForgeViewChange(node, broadcast);
+    } else if (node.forger && broadcast.type() == Request::TYPE_NEWVIEW) {
+      m = ForgeNewView(node, broadcast);
+    }
     auto shared = std::make_shared<const Request>(m);
     auto signed_message = sign(m);
     for (int64_t to : ids_) {
       if (to == node.id) continue;
       Envelope e{node.id, to, shared, signed_message};
+      auto replaced = node.replaced.find({m.view(), m.seq()});
+      if (node.forger && m.type() == Request::TYPE_PRE_PREPARE && replaced != node.replaced.end()) {
+        auto other = std::make_shared<Request>(m);
+        other->set_data(replaced->second);
+        other->set_hash(BatchDigest(replaced->second));
+        e.signed_message = sign(*other);
+        e.message = std::move(other);
+      }
       if (node.byzantine && m.type() == Request::TYPE_PRE_PREPARE) {
         e = Equivocate(node, std::move(e));
       }
@@ -537,6 +551,41 @@ Request PbftClusterSim::ForgeViewChange(const SimNode& node, const Request& mess
   }
   Request forged = message;
   vc.SerializeToString(forged.mutable_data());
+  return forged;
+}
+
+Request PbftClusterSim::ForgeNewView(SimNode& node, const Request& message) {
+  NewView nv;
+  if (!nv.ParseFromString(message.data())) return message;
+  // Every VIEWCHANGE without its certificates, so the new view re-proposes nothing and the
+  // batches they held are dropped.
+  for (SignedMessage& envelope : *nv.mutable_view_changes()) {
+    Request vc_message;
+    ViewChange vc;
+    if (!vc_message.ParseFromString(envelope.data()) || !vc.ParseFromString(vc_message.data())) {
+      continue;
+    }
+    vc.clear_prepared();
+    vc.SerializeToString(vc_message.mutable_data());
+    const bool own = vc_message.sender_id() == node.id;
+    envelope = keys_.SignAs(node.id, vc_message);
+    if (own) envelope.clear_signature();
+  }
+  if (nv.pre_prepares_size() == 0) return message;
+  const auto& proposals = clients_.proposals();
+  for (const std::string& bytes : nv.pre_prepares()) {
+    Request pre_prepare;
+    if (!pre_prepare.ParseFromString(bytes)) continue;
+    std::string other;
+    if (pre_prepare.data().empty() && !proposals.empty()) {
+      other = proposals[static_cast<size_t>(Draw(0, proposals.size() - 1))].data;
+    }
+    node.replaced[{pre_prepare.view(), pre_prepare.seq()}] = other;
+  }
+  nv.clear_pre_prepares();
+  ++forgeries_;
+  Request forged = message;
+  nv.SerializeToString(forged.mutable_data());
   return forged;
 }
 

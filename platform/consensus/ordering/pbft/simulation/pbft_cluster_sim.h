@@ -56,7 +56,9 @@ struct ClusterOptions {
 // lost), equivocation (as primary, a replica sends part of the backups PRE_PREPAREs with
 // another batch, still a client's or the no-op) and forged evidence (a replica's VIEWCHANGEs
 // claim prepared certificates, at the highest view they may name, for other batches than
-// the ones committed, with PREPAREs it signs in other replicas' names).
+// the ones committed, with PREPAREs it signs in other replicas' names; as new primary, its
+// NEWVIEWs claim that the others' VIEWCHANGEs held no certificates, signing them itself, and
+// it then proposes other batches at the seqs it dropped).
 //
 // Every message is signed by its sender with FakeReplicaKeys, and replicas check the
 // signatures inside relayed evidence with them.
@@ -89,7 +91,8 @@ class PbftClusterSim {
   void Silence(int64_t id, int pre_prepare_reach);
   // `id` equivocates whenever it is the primary.
   void MakeByzantine(int64_t id);
-  // `id` forges the prepared certificates of its VIEWCHANGEs.
+  // `id` forges the prepared certificates of its VIEWCHANGEs and the VIEWCHANGEs of its
+  // NEWVIEWs.
   void MakeForger(int64_t id);
   // Cancels armed faults that have not struck yet.
   void Disarm();
@@ -154,6 +157,8 @@ class PbftClusterSim {
   Envelope Equivocate(SimNode& node, Envelope envelope);
   // What a forger sends instead of its VIEWCHANGE `message`.
   Request ForgeViewChange(const SimNode& node, const Request& message);
+  // What a forger sends as new primary instead of its NEWVIEW `message`.
+  Request ForgeNewView(SimNode& node, const Request& message);
   // Sends part of `out` (see Crash) and returns; the caller then applies the fault.
   void SendPart(SimNode& node, const std::vector<Envelope>& out, int pre_prepare_reach);
   void SendOne(SimNode& node, Envelope envelope);

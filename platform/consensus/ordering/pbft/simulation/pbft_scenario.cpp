@@ -30,7 +30,7 @@ std::vector<std::string> ScenarioNames() {
           "mass_crash_restart",
           "partition_catchup",
           "equivocating_primary",
-          "forged_certificate",
+          "forged_evidence",
           "chaos",
           "primary_crash_idle",
           "tight_window"};
@@ -85,7 +85,7 @@ absl::StatusOr<ScenarioConfig> ScenarioByName(const std::string& name) {
     c.equivocating_primary = true;
     c.fault_network.drop_rate = 0.03;
     c.fault_network.max_delay = 15;
-  } else if (name == "forged_certificate") {
+  } else if (name == "forged_evidence") {
     // Seven replicas: the forger and one crashed replica at a time, with the primary often
     // the one, so that views change again and again while batches commit.
     c.nodes = 7;
