@@ -107,7 +107,8 @@ struct Actions {
 //   certificates above the stable checkpoint. From then on it refuses messages of the old
 //   view and PRE_PREPAREs of the new one (PREPARE / COMMIT of the new view are held) until
 //   it enters the view through a NEWVIEW. Waiting a further
-//   view_change_timeout_ticks without a NEWVIEW moves it on to v+2, and so on.
+//   view_change_timeout_ticks without a NEWVIEW, while 2f+1 replicas are changing to v+1 or
+//   a later view, moves it on to v+2, and so on.
 // - f+1 VIEWCHANGEs for views above the replica's view make it join the smallest of them.
 // - the primary of v+1, once it holds 2f+1 VIEWCHANGEs for v+1 (its own included), takes
 //   min-s = the highest stable checkpoint among them and re-proposes every seq in
@@ -125,6 +126,8 @@ struct Actions {
 // - a NEWVIEW carries the VIEWCHANGEs it was built from as their senders signed them (the
 //   primary's own is covered by its signature on the NEWVIEW): a backup checks every
 //   signature before it believes that a quorum asked for the view and what they held.
+// Not covered: the stable checkpoint a VIEWCHANGE names is backed by a list of replica ids
+// (checkpoint_senders), not by their signed CHECKPOINTs.
 //
 // Loss and catch-up, driven by Tick():
 // - every retransmit_ticks ticks without progress, a replica with outstanding work sends
