@@ -30,8 +30,13 @@ SlotRecord Slot(uint64_t seq, uint64_t view, bool prepared) {
   slot.mutable_batch()->set_digest(absl::StrCat("digest-", seq, "-", view));
   slot.mutable_batch()->set_data(absl::StrCat("data-", seq));
   if (prepared) {
-    slot.mutable_batch()->add_prepare_senders(1);
-    slot.mutable_batch()->add_prepare_senders(2);
+    *slot.mutable_certificate() = slot.batch();
+    for (int64_t sender : {2, 3}) {
+      SignedMessage* prepare = slot.mutable_certificate()->add_prepares();
+      prepare->set_data(absl::StrCat("prepare-", seq, "-", sender));
+      prepare->set_signer(sender);
+      prepare->set_signature(absl::StrCat("signature-", sender));
+    }
   }
   slot.set_prepared(prepared);
   return slot;

@@ -53,6 +53,28 @@ pbft::PbftReplicaOptions OptionsFrom(const ResDBConfig& config, int tick_ms) {
   return options;
 }
 
+// Replica keys are what make relayed evidence trustworthy; a cluster without them (plaintext
+// test setups) checks evidence for form only (see PbftReplicaOptions::verify_signature).
+bool HasReplicaKeys(const ResDBConfig& config) {
+  if (!config.GetConfigData().require_signatures()) return false;
+  for (const ReplicaInfo& replica : config.GetReplicaInfos()) {
+    if (replica.public_key_file().empty()) return false;
+  }
+  return !config.GetReplicaInfos().empty();
+}
+
+pbft::PbftReplicaOptions WithEvidenceCheck(pbft::PbftReplicaOptions options,
+                                           const ResDBConfig& config,
+                                           const std::unique_ptr<Verifier>* keys) {
+  if (HasReplicaKeys(config)) {
+    options.verify_signature = [keys](int64_t node, absl::string_view data,
+                                      absl::string_view signature) {
+      return *keys != nullptr && (*keys)->Verify(node, data, signature);
+    };
+  }
+  return options;
+}
+
 bool IsProtocolMessage(Request::Type type) {
   switch (type) {
     case Request::TYPE_PRE_PREPARE:
@@ -78,7 +100,8 @@ ConsensusManagerPBFT::ConsensusManagerPBFT(const ResDBConfig& config, Stats* sta
       client_timeout_(std::max(1, config.GetClientTimeoutMs())),
       batch_cutter_(static_cast<size_t>(std::max(1, config.GetClientBatchNum())),
                     static_cast<size_t>(config.GetMaxBatchBytes())),
-      replica_(config.GetSelfId(), config.GetReplicaNum(), OptionsFrom(config, TickMs(config))),
+      replica_(config.GetSelfId(), config.GetReplicaNum(),
+               WithEvidenceCheck(OptionsFrom(config, TickMs(config)), config, &replica_keys_)),
       tracker_(kMaxPendingRequests, static_cast<size_t>(config.GetMaxPendingPerClient())),
       sync_(config.GetConfigData().sync_writes()),
       queue_(kMaxQueuedWork, kMaxQueuedClientWork),
@@ -125,6 +148,14 @@ absl::Status ConsensusManagerPBFT::Open(std::unique_ptr<TransactionManager> tran
   absl::Status loaded = table_->Load(table_view_.get());
   if (!loaded.ok()) {
     return absl::Status(loaded.code(), absl::StrCat("pbft applied requests: ", loaded.message()));
+  }
+  if (HasReplicaKeys(config())) {
+    auto keys = std::make_unique<Verifier>();
+    for (const ReplicaInfo& replica : config().GetReplicaInfos()) {
+      absl::Status added = keys->AddPublicKeyFromFile(replica.id(), replica.public_key_file());
+      if (!added.ok()) return added;
+    }
+    replica_keys_ = std::move(keys);
   }
   const uint64_t executed = table_->applied_index();
   const pbft::RestoredState& restored = wal_->restored();
@@ -233,6 +264,12 @@ int ConsensusManagerPBFT::ConsensusCommit(std::unique_ptr<Context> context,
     Work work;
     work.kind = Work::kMessage;
     work.message = std::move(*request);
+    if (context != nullptr) {
+      // What the transport verified: kept by the replica as evidence it may relay.
+      work.envelope.set_data(context->signed_data());
+      work.envelope.set_signer(context->signature().node_id());
+      work.envelope.set_signature(context->signature().signature());
+    }
     return Enqueue(std::move(work)) ? 0 : -1;
   }
   switch (request->type()) {
@@ -434,7 +471,7 @@ void ConsensusManagerPBFT::Loop() {
 void ConsensusManagerPBFT::HandleWork(Work& work) {
   switch (work.kind) {
     case Work::kMessage: {
-      absl::Status status = replica_.Step(work.message);
+      absl::Status status = replica_.Step(work.message, work.envelope);
       if (!status.ok()) {
         rejected_messages_->Increment();
         VLOG(1) << "pbft replica " << self_id_ << ": refused "

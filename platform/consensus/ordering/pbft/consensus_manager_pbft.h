@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "platform/common/crypto/signature.h"
 #include "platform/common/two_lane_queue.h"
 #include "platform/config/resdb_config.h"
 #include "platform/consensus/execution/applied_request_table.h"
@@ -100,6 +101,8 @@ class ConsensusManagerPBFT : public ConsensusManager {
     enum Kind { kMessage, kWrite, kExecuted };
     Kind kind = kMessage;
     Request message;
+    // The bytes and signature `message` arrived in (kMessage).
+    pbft::SignedMessage envelope;
     UserRequest request;
     uint64_t seq = 0;
     std::string digest;
@@ -137,6 +140,9 @@ class ConsensusManagerPBFT : public ConsensusManager {
   const std::chrono::milliseconds client_timeout_;
   const BatchCutter batch_cutter_;
 
+  // Replica public keys for the evidence the replica checks; set in Open(), read by the
+  // protocol thread only after that. Null without require_signatures.
+  std::unique_ptr<Verifier> replica_keys_;
   pbft::PbftReplica replica_;  // protocol thread only
   ClientRequestTracker tracker_;
   std::unique_ptr<Storage> pbft_view_;

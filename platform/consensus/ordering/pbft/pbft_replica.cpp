@@ -67,7 +67,7 @@ absl::Status PbftReplica::Propose(std::string batch_data) {
   return absl::OkStatus();
 }
 
-absl::Status PbftReplica::Step(const Request& message) {
+absl::Status PbftReplica::Step(const Request& message, const SignedMessage& envelope) {
   if (message.sender_id() < 1 || message.sender_id() > n_) {
     return absl::InvalidArgumentError(
         absl::StrCat("sender_id: ", message.sender_id(), " is not a replica id in 1..", n_));
@@ -85,16 +85,26 @@ absl::Status PbftReplica::Step(const Request& message) {
     return absl::FailedPreconditionError(
         absl::StrCat("view ", view_, " has not started: waiting for its NEWVIEW"));
   }
+  SignedMessage evidence;
+  if (message.type() == Request::TYPE_PRE_PREPARE || message.type() == Request::TYPE_PREPARE ||
+      message.type() == Request::TYPE_VIEWCHANGE) {
+    if (envelope.data().empty()) {
+      message.SerializeToString(evidence.mutable_data());
+      evidence.set_signer(message.sender_id());
+    } else {
+      evidence = envelope;
+    }
+  }
   switch (message.type()) {
     case Request::TYPE_PRE_PREPARE:
-      return StepPrePrepare(message);
+      return StepPrePrepare(message, evidence);
     case Request::TYPE_VIEWCHANGE:
-      return StepViewChange(message);
+      return StepViewChange(message, evidence);
     case Request::TYPE_NEWVIEW:
       return StepNewView(message);
     case Request::TYPE_PREPARE:
     case Request::TYPE_COMMIT:
-      return StepVote(message);
+      return StepVote(message, evidence);
     case Request::TYPE_CHECKPOINT:
       return StepCheckpoint(message);
     default:
@@ -103,7 +113,7 @@ absl::Status PbftReplica::Step(const Request& message) {
   }
 }
 
-absl::Status PbftReplica::StepPrePrepare(const Request& message) {
+absl::Status PbftReplica::StepPrePrepare(const Request& message, const SignedMessage& envelope) {
   const uint64_t seq = message.seq();
   auto it = slots_.find(seq);
   if (it != slots_.end() && it->second.has_pre_prepare) {
@@ -118,6 +128,7 @@ absl::Status PbftReplica::StepPrePrepare(const Request& message) {
   slot.has_pre_prepare = true;
   slot.digest = message.hash();
   slot.data = message.data();
+  slot.pre_prepare = envelope;
   RecordSlot(seq, slot);
 
   actions_.broadcast.push_back(Message(Request::TYPE_PREPARE, seq, slot.digest));
@@ -126,7 +137,7 @@ absl::Status PbftReplica::StepPrePrepare(const Request& message) {
   return absl::OkStatus();
 }
 
-absl::Status PbftReplica::StepVote(const Request& message) {
+absl::Status PbftReplica::StepVote(const Request& message, const SignedMessage& envelope) {
   const bool prepare = message.type() == Request::TYPE_PREPARE;
   if (prepare && message.sender_id() == primary()) {
     return absl::InvalidArgumentError(absl::StrCat("PREPARE sender_id: ", message.sender_id(),
@@ -138,6 +149,9 @@ absl::Status PbftReplica::StepVote(const Request& message) {
   // window and GC follows the low watermark), so the collector holds the vote; repeats
   // and conflicting votes are counted there and otherwise ignored.
   collector.Add(view_, seq, message.hash(), message.sender_id());
+  if (prepare && watermarks_.InWindow(seq)) {
+    prepare_evidence_[seq].try_emplace({view_, message.sender_id()}, envelope);
+  }
   slots_.try_emplace(seq);
   CheckPreparedAndCommitted(seq);
   return absl::OkStatus();
@@ -172,9 +186,16 @@ void PbftReplica::CheckPreparedAndCommitted(uint64_t seq) {
     cert.set_view(view_);
     cert.set_digest(slot.digest);
     cert.set_data(slot.data);
-    cert.clear_prepare_senders();
+    cert.clear_pre_prepare();
+    cert.clear_prepares();
+    if (!slot.pre_prepare.data().empty()) *cert.mutable_pre_prepare() = slot.pre_prepare;
+    // This replica's own PREPARE is vouched for by the VIEWCHANGE it will sign.
+    const auto& evidence = prepare_evidence_[seq];
     for (int64_t sender : prepares_.Voters(view_, seq, slot.digest)) {
-      cert.add_prepare_senders(sender);
+      auto signed_prepare = evidence.find({view_, sender});
+      if (sender != id_ && signed_prepare != evidence.end()) {
+        *cert.add_prepares() = signed_prepare->second;
+      }
     }
     RecordSlot(seq, slot);
   }
@@ -240,6 +261,7 @@ void PbftReplica::ApplyStable(const CheckpointProof& proof) {
   prepares_.GarbageCollect(seq);
   commits_.GarbageCollect(seq);
   slots_.erase(slots_.begin(), slots_.upper_bound(seq));
+  prepare_evidence_.erase(prepare_evidence_.begin(), prepare_evidence_.upper_bound(seq));
   prepared_certs_.erase(prepared_certs_.begin(), prepared_certs_.upper_bound(seq));
 }
 
@@ -278,9 +300,14 @@ void PbftReplica::Tick(bool requests_waiting) {
   if (!view_active_) {
     // Moving on to the next view without a NEWVIEW is only worth it when a quorum is
     // changing too; a replica alone (cut off, or restarted into an old view) waits and
-    // catches up instead of running ahead of everyone.
-    auto changing = view_changes_.find(view_);
-    if (changing == view_changes_.end() || changing->second.size() < quorum()) {
+    // catches up instead of running ahead of everyone. Replicas already changing to a later
+    // view count: otherwise a quorum split across two views, short of one replica whose
+    // VIEWCHANGEs are refused, would wait for ever.
+    std::set<int64_t> changing;
+    for (auto it = view_changes_.lower_bound(view_); it != view_changes_.end(); ++it) {
+      for (const auto& [sender, unused] : it->second) changing.insert(sender);
+    }
+    if (changing.size() < quorum()) {
       idle_ticks_ = 0;
       return;
     }
@@ -297,10 +324,17 @@ void PbftReplica::StartViewChange(uint64_t view) {
   Request message = MakeViewChange();
   view_changes_.erase(view_changes_.begin(), view_changes_.lower_bound(view));
   for (auto& [v, by_sender] : view_changes_) by_sender.erase(id_);
-  view_changes_[view][id_] = message;
+  view_changes_[view][id_] = OwnViewChange(message);
   own_view_change_ = message;
   actions_.broadcast.push_back(std::move(message));
   MaybeSendNewView();
+}
+
+PbftReplica::ReceivedViewChange PbftReplica::OwnViewChange(const Request& message) const {
+  ReceivedViewChange own{message, SignedMessage()};
+  message.SerializeToString(own.envelope.mutable_data());
+  own.envelope.set_signer(id_);
+  return own;
 }
 
 Request PbftReplica::MakeViewChange() const {
@@ -333,33 +367,35 @@ absl::Status PbftReplica::ParseViewChange(const Request& message, ViewChange* ou
     return absl::InvalidArgumentError(
         absl::StrCat("VIEWCHANGE from ", sender, ": bad stable checkpoint ", stable));
   }
-  auto distinct_replicas = [this](const google::protobuf::RepeatedField<int64_t>& ids,
-                                  int64_t excluded) {
+  auto distinct_replicas = [this](const google::protobuf::RepeatedField<int64_t>& ids) {
     std::set<int64_t> seen;
     for (int64_t id : ids) {
-      if (id < 1 || id > n_ || id == excluded || !seen.insert(id).second) return size_t{0};
+      if (id < 1 || id > n_ || !seen.insert(id).second) return size_t{0};
     }
     return seen.size();
   };
-  if (stable > 0 && distinct_replicas(out->checkpoint_senders(), 0) < quorum()) {
+  if (stable > 0 && distinct_replicas(out->checkpoint_senders()) < quorum()) {
     return absl::InvalidArgumentError(
         absl::StrCat("VIEWCHANGE from ", sender, ": checkpoint ", stable, " lacks a quorum"));
   }
   uint64_t previous = stable;
   for (const PreparedCertificate& cert : out->prepared()) {
     if (cert.seq() <= previous || cert.seq() > stable + options_.watermark_window ||
-        cert.view() >= message.view() || cert.digest() != BatchDigest(cert.data()) ||
-        distinct_replicas(cert.prepare_senders(), MessageValidator::PrimaryOf(cert.view(), n_)) <
-            2 * f_) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "VIEWCHANGE from ", sender, ": bad prepared certificate for seq ", cert.seq()));
+        cert.view() >= message.view()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("VIEWCHANGE from ", sender, ": prepared certificate for seq ", cert.seq(),
+                       " view ", cert.view(), " is out of order or range"));
+    }
+    absl::Status proven = CheckPreparedCertificate(cert, sender, n_, options_.verify_signature);
+    if (!proven.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("VIEWCHANGE: ", proven.message()));
     }
     previous = cert.seq();
   }
   return absl::OkStatus();
 }
 
-absl::Status PbftReplica::StepViewChange(const Request& message) {
+absl::Status PbftReplica::StepViewChange(const Request& message, const SignedMessage& envelope) {
   ViewChange vc;
   absl::Status parsed = ParseViewChange(message, &vc);
   if (!parsed.ok()) return parsed;
@@ -380,7 +416,7 @@ absl::Status PbftReplica::StepViewChange(const Request& message) {
   for (auto& [v, by_sender] : view_changes_) {
     if (v < view) by_sender.erase(sender);
   }
-  view_changes_[view].emplace(sender, message);
+  view_changes_[view].emplace(sender, ReceivedViewChange{message, envelope});
 
   // f+1 replicas are past this replica's view: at least one correct one timed out.
   std::set<int64_t> ahead;
@@ -432,22 +468,21 @@ void PbftReplica::MaybeSendNewView() {
   if (view_active_ || !is_primary()) return;
   auto found = view_changes_.find(view_);
   if (found == view_changes_.end() || found->second.size() < quorum()) return;
-  const std::map<int64_t, Request>& by_sender = found->second;
+  const std::map<int64_t, ReceivedViewChange>& by_sender = found->second;
   if (!by_sender.count(id_)) return;
 
   // Its own VIEWCHANGE and the first 2f others by id.
-  std::vector<const Request*> chosen = {&by_sender.at(id_)};
-  for (const auto& [sender, message] : by_sender) {
+  std::vector<const ReceivedViewChange*> chosen = {&by_sender.at(id_)};
+  for (const auto& [sender, received] : by_sender) {
     if (chosen.size() >= quorum()) break;
-    if (sender != id_) chosen.push_back(&message);
+    if (sender != id_) chosen.push_back(&received);
   }
   NewView nv;
   std::vector<ViewChange> vcs;
-  for (const Request* message : chosen) {
-    nv.add_view_change_senders(message->sender_id());
-    *nv.add_view_changes() = message->SerializeAsString();
+  for (const ReceivedViewChange* received : chosen) {
+    *nv.add_view_changes() = received->envelope;
     vcs.emplace_back();
-    vcs.back().ParseFromString(message->data());
+    vcs.back().ParseFromString(received->message.data());
   }
   uint64_t max_seq = 0;
   std::vector<Request> pre_prepares = Reproposals(view_, vcs, &max_seq);
@@ -471,15 +506,19 @@ absl::Status PbftReplica::StepNewView(const Request& message) {
   }
   std::set<int64_t> senders;
   std::vector<ViewChange> vcs;
-  if (nv.view_change_senders_size() != nv.view_changes_size()) {
-    return absl::InvalidArgumentError("NEWVIEW: view_change_senders do not match view_changes");
-  }
   for (int i = 0; i < nv.view_changes_size(); ++i) {
+    const SignedMessage& envelope = nv.view_changes(i);
     Request vc_message;
-    if (!vc_message.ParseFromString(nv.view_changes(i)) ||
-        vc_message.type() != Request::TYPE_VIEWCHANGE || vc_message.view() != view ||
-        vc_message.sender_id() < 1 || vc_message.sender_id() > n_ ||
-        vc_message.sender_id() != nv.view_change_senders(i) ||
+    // The primary's own VIEWCHANGE is vouched for by the NEWVIEW, which the caller
+    // authenticated; every other one must carry its sender's signature.
+    const SignatureCheck& verify =
+        envelope.signer() == message.sender_id() ? SignatureCheck() : options_.verify_signature;
+    absl::Status opened = OpenSigned(envelope, n_, verify, &vc_message);
+    if (!opened.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("NEWVIEW: view change ", i, ": ", opened.message()));
+    }
+    if (vc_message.type() != Request::TYPE_VIEWCHANGE || vc_message.view() != view ||
         !senders.insert(vc_message.sender_id()).second) {
       return absl::InvalidArgumentError(absl::StrCat(
           "NEWVIEW: view change ", i, " is not a distinct VIEWCHANGE for view ", view));
@@ -523,6 +562,9 @@ void PbftReplica::EnterView(uint64_t view, const std::vector<Request>& pre_prepa
   for (auto it = slots_.begin(); it != slots_.end();) {
     it = it->second.has_pre_prepare ? slots_.erase(it) : std::next(it);
   }
+  for (auto& [seq, by_vote] : prepare_evidence_) {
+    by_vote.erase(by_vote.begin(), by_vote.lower_bound({view, 0}));
+  }
   last_proposed_seq_ = is_primary() ? std::max(max_seq, watermarks_.low()) : 0;
   for (const Request& pre_prepare : pre_prepares) {
     if (!watermarks_.InWindow(pre_prepare.seq())) continue;
@@ -534,7 +576,8 @@ void PbftReplica::EnterView(uint64_t view, const std::vector<Request>& pre_prepa
       RecordSlot(pre_prepare.seq(), slot);
       CheckPreparedAndCommitted(pre_prepare.seq());
     } else {
-      StepPrePrepare(pre_prepare).IgnoreError();
+      // The NEWVIEW that carries it is this PRE_PREPARE's evidence.
+      StepPrePrepare(pre_prepare, SignedMessage()).IgnoreError();
     }
   }
 }

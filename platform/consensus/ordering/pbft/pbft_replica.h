@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -12,7 +13,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "platform/consensus/ordering/pbft/checkpoint_tracker.h"
+#include "platform/consensus/ordering/pbft/evidence.h"
 #include "platform/consensus/ordering/pbft/message_validator.h"
 #include "platform/consensus/ordering/pbft/pbft.pb.h"
 #include "platform/consensus/ordering/pbft/quorum_collector.h"
@@ -39,6 +42,11 @@ struct PbftReplicaOptions {
   // for that work again and, if it may be behind, asks its peers for what it missed (> 0).
   // Transport delivery is at most once; this is what makes a lost message harmless.
   uint64_t retransmit_ticks = 5;
+  // Checks the signatures of the messages inside evidence another replica relays (the
+  // PRE_PREPARE and PREPAREs of prepared certificates in a VIEWCHANGE). Unset, as in plaintext
+  // setups without replica keys, that evidence is still checked for form and consistency, but its
+  // signatures are not looked at: such a cluster does not withstand a replica that forges evidence.
+  SignatureCheck verify_signature;
 };
 
 // What a replica restarts from: the durable records of its previous run (see Actions).
@@ -99,7 +107,8 @@ struct Actions {
 //   certificates above the stable checkpoint. From then on it refuses messages of the old
 //   view and PRE_PREPAREs of the new one (PREPARE / COMMIT of the new view are held) until
 //   it enters the view through a NEWVIEW. Waiting a further
-//   view_change_timeout_ticks without a NEWVIEW moves it on to v+2, and so on.
+//   view_change_timeout_ticks without a NEWVIEW, while 2f+1 replicas are changing to v+1 or
+//   a later view, moves it on to v+2, and so on.
 // - f+1 VIEWCHANGEs for views above the replica's view make it join the smallest of them.
 // - the primary of v+1, once it holds 2f+1 VIEWCHANGEs for v+1 (its own included), takes
 //   min-s = the highest stable checkpoint among them and re-proposes every seq in
@@ -110,8 +119,15 @@ struct Actions {
 //   distinct replicas for that view, each well formed, and exactly the PRE_PREPAREs they
 //   imply; it then enters the view and handles those PRE_PREPAREs normally. Seqs already
 //   released for execution are not released again.
-// Not covered: signatures inside VIEWCHANGE / NEWVIEW (the caller authenticates the sender
-// only, so a faulty new primary could claim VIEWCHANGEs it never received).
+// - a prepared certificate in a VIEWCHANGE carries the signed PRE_PREPARE and PREPAREs it
+//   stands for (CheckPreparedCertificate, with options.verify_signature): a replica cannot
+//   claim that others prepared a batch they did not. A VIEWCHANGE with one bad certificate
+//   is refused whole.
+// - a NEWVIEW carries the VIEWCHANGEs it was built from as their senders signed them (the
+//   primary's own is covered by its signature on the NEWVIEW): a backup checks every
+//   signature before it believes that a quorum asked for the view and what they held.
+// Not covered: the stable checkpoint a VIEWCHANGE names is backed by a list of replica ids
+// (checkpoint_senders), not by their signed CHECKPOINTs.
 //
 // Loss and catch-up, driven by Tick():
 // - every retransmit_ticks ticks without progress, a replica with outstanding work sends
@@ -170,7 +186,13 @@ class PbftReplica {
   //   follow from 2f+1 VIEWCHANGEs.
   // Repeats of a message already counted return OK and change nothing.
   // Also takes TYPE_RECOVERY_DATA (queued in Actions::fetches) and TYPE_RECOVERY_DATA_RESP.
-  absl::Status Step(const Request& message);
+  //
+  // `envelope` is what `message` was parsed from: its bytes and the sender's signature as the
+  // transport verified them. The replica keeps those of the PRE_PREPAREs and PREPAREs it
+  // counts as evidence for its prepared certificates. Without one (an empty `data`), the
+  // message's own serialization stands in, unsigned.
+  absl::Status Step(const Request& message,
+                    const SignedMessage& envelope = SignedMessage::default_instance());
 
   // Before any other call: resumes from durable records. The replica asks its peers for
   // what it missed at the first Tick().
@@ -230,14 +252,16 @@ class PbftReplica {
     bool has_pre_prepare = false;
     std::string digest;
     std::string data;
+    // The PRE_PREPARE as the primary signed it (empty on the primary itself).
+    SignedMessage pre_prepare;
     bool prepared = false;   // COMMIT sent
     bool committed = false;  // committed-local
   };
 
-  absl::Status StepPrePrepare(const Request& message);
-  absl::Status StepVote(const Request& message);
+  absl::Status StepPrePrepare(const Request& message, const SignedMessage& envelope);
+  absl::Status StepVote(const Request& message, const SignedMessage& envelope);
   absl::Status StepCheckpoint(const Request& message);
-  absl::Status StepViewChange(const Request& message);
+  absl::Status StepViewChange(const Request& message, const SignedMessage& envelope);
   absl::Status StepNewView(const Request& message);
   absl::Status StepFetch(const Request& message);
   absl::Status StepFetchReply(const Request& message);
@@ -307,6 +331,9 @@ class PbftReplica {
   CheckpointTracker checkpoints_;
 
   std::map<uint64_t, Slot> slots_;
+  // The signed PREPAREs counted by prepares_: seq -> (view, sender) -> message. Like the
+  // collector, one per sender and (view, seq): its first.
+  std::map<uint64_t, std::map<std::pair<uint64_t, int64_t>, SignedMessage>> prepare_evidence_;
   uint64_t last_proposed_seq_ = 0;
   uint64_t last_executable_seq_ = 0;
   uint64_t last_executed_seq_ = 0;
@@ -318,8 +345,15 @@ class PbftReplica {
   uint64_t idle_ticks_ = 0;
   // The latest prepared certificate per seq above the stable checkpoint.
   std::map<uint64_t, PreparedCertificate> prepared_certs_;
+  // A VIEWCHANGE and the envelope it came in (this replica's own: unsigned), which a NEWVIEW
+  // relays as proof that its sender asked for the view.
+  struct ReceivedViewChange {
+    Request message;
+    SignedMessage envelope;
+  };
   // Each sender's latest VIEWCHANGE, by view (views at or above view_).
-  std::map<uint64_t, std::map<int64_t, Request>> view_changes_;
+  std::map<uint64_t, std::map<int64_t, ReceivedViewChange>> view_changes_;
+  ReceivedViewChange OwnViewChange(const Request& message) const;
   // The proof of the newest stable checkpoint applied to the watermarks (if known).
   CheckpointProof applied_proof_;
   // This replica's VIEWCHANGE for view_ while changing view, and the NEWVIEW it sent as

@@ -49,11 +49,8 @@ void PbftReplica::RecordView() {
 
 void PbftReplica::RecordSlot(uint64_t seq, const Slot& slot) {
   SlotRecord record;
+  // The certificate below carries the evidence; the batch is what was accepted.
   PreparedCertificate* batch = record.mutable_batch();
-  if (slot.prepared) {
-    auto cert = prepared_certs_.find(seq);
-    if (cert != prepared_certs_.end() && cert->second.view() == view_) *batch = cert->second;
-  }
   batch->set_seq(seq);
   batch->set_view(view_);
   batch->set_digest(slot.digest);
@@ -102,7 +99,7 @@ void PbftReplica::Restore(const RestoredState& state) {
   }
   if (!view_active_) {
     own_view_change_ = MakeViewChange();
-    view_changes_[view_][id_] = own_view_change_;
+    view_changes_[view_][id_] = OwnViewChange(own_view_change_);
   }
   progress_mark_ = std::make_tuple(last_executable_seq_, watermarks_.low(), view_, view_active_);
   fetch_at_next_tick_ = true;

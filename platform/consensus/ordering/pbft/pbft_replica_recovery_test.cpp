@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "platform/consensus/ordering/pbft/evidence.h"
+#include "platform/consensus/ordering/pbft/fake_replica_keys.h"
 #include "platform/consensus/ordering/pbft/pbft.pb.h"
 #include "platform/consensus/ordering/pbft/pbft_digest.h"
 #include "platform/consensus/ordering/pbft/pbft_replica.h"
@@ -299,6 +301,47 @@ TEST(PbftRestoreTest, StableCheckpointOfAViewChangeMatchesTheWatermarks) {
   EXPECT_EQ(vc.stable_seq(), 2u);
   EXPECT_EQ(vc.stable_digest(), "state2");
   EXPECT_EQ(vc.checkpoint_senders_size(), 3);
+}
+
+// The evidence of a prepared certificate is part of the slot record: after a restart the
+// replica's VIEWCHANGE still proves, with the others' signatures, what it prepared, and the
+// next primary takes it.
+TEST(PbftRestoreTest, RestartedReplicasViewChangeStillProvesItsCertificates) {
+  FakeReplicaKeys keys;
+  PbftReplicaOptions options = SmallWindow();
+  options.verify_signature = keys.Checker();
+  PbftReplica backup(3, 4, options);
+  const std::string a = Batch("a");
+  const Request pre_prepare = pbft_test::PrePrepare(1, 0, 1, a);
+  const Request prepare = pbft_test::Vote(Request::TYPE_PREPARE, 2, 1, a);
+  ASSERT_TRUE(backup.Step(pre_prepare, keys.SignedBySender(pre_prepare)).ok());
+  ASSERT_TRUE(backup.Step(prepare, keys.SignedBySender(prepare)).ok());
+  RestoredState restored;
+  for (const SlotRecord& record : backup.TakeActions().slots) {
+    if (!restored.slots.empty() && restored.slots.back().batch().seq() == record.batch().seq()) {
+      restored.slots.back() = record;  // the latest per seq wins
+    } else {
+      restored.slots.push_back(record);
+    }
+  }
+  ASSERT_EQ(restored.slots.size(), 1u);
+  ASSERT_TRUE(restored.slots[0].has_certificate());
+
+  PbftReplica restarted(3, 4, options);
+  restarted.Restore(restored);
+  for (int i = 0; i < 20 && restarted.view() == 0; ++i) restarted.Tick();
+  ASSERT_EQ(restarted.view(), 1u);
+  Request vc_message;
+  for (const Request& message : restarted.TakeActions().broadcast) {
+    if (message.type() == Request::TYPE_VIEWCHANGE) vc_message = message;
+  }
+  ViewChange vc;
+  ASSERT_TRUE(vc.ParseFromString(vc_message.data()));
+  ASSERT_EQ(vc.prepared_size(), 1);
+  EXPECT_TRUE(CheckPreparedCertificate(vc.prepared(0), 3, 4, keys.Checker()).ok());
+
+  PbftReplica next(2, 4, options);
+  EXPECT_TRUE(next.Step(vc_message).ok());
 }
 
 TEST(PbftRestoreTest, RestartedNewPrimarySendsItsNewViewAgain) {

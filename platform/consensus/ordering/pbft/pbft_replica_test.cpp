@@ -475,7 +475,14 @@ PreparedCertificate Cert(uint64_t seq, uint64_t view, const std::string& data,
   cert.set_view(view);
   cert.set_digest(BatchDigest(data));
   cert.set_data(data);
-  for (int64_t s : senders) cert.add_prepare_senders(s);
+  // Unsigned: these replicas have no verifier (plaintext), so only the form counts.
+  for (int64_t s : senders) {
+    Request prepare = Vote(Request::TYPE_PREPARE, s, seq, data);
+    prepare.set_view(view);
+    SignedMessage* signed_prepare = cert.add_prepares();
+    prepare.SerializeToString(signed_prepare->mutable_data());
+    signed_prepare->set_signer(s);
+  }
   return cert;
 }
 
@@ -495,9 +502,11 @@ Request ViewChangeMessage(int64_t sender, uint64_t view,
 Request NewViewMessage(int64_t sender, uint64_t view, const std::vector<Request>& view_changes,
                        const std::vector<Request>& pre_prepares) {
   NewView nv;
+  // Unsigned: these replicas have no verifier (plaintext), so only the form counts.
   for (const Request& vc : view_changes) {
-    nv.add_view_change_senders(vc.sender_id());
-    *nv.add_view_changes() = vc.SerializeAsString();
+    SignedMessage* envelope = nv.add_view_changes();
+    vc.SerializeToString(envelope->mutable_data());
+    envelope->set_signer(vc.sender_id());
   }
   for (const Request& pp : pre_prepares) *nv.add_pre_prepares() = pp.SerializeAsString();
   Request m;
@@ -551,7 +560,12 @@ TEST(PbftViewChangeTest, TimeoutSendsViewChangeWithPreparedCertificate) {
   EXPECT_EQ(vc.prepared(0).seq(), 1u);
   EXPECT_EQ(vc.prepared(0).view(), 0u);
   EXPECT_EQ(vc.prepared(0).data(), a);
-  EXPECT_EQ(vc.prepared(0).prepare_senders_size(), 2);
+  // Replica 2's PREPARE and replica 1's PRE_PREPARE; its own PREPARE is implied.
+  ASSERT_EQ(vc.prepared(0).prepares_size(), 1);
+  EXPECT_TRUE(vc.prepared(0).has_pre_prepare());
+  Request prepare;
+  ASSERT_TRUE(prepare.ParseFromString(vc.prepared(0).prepares(0).data()));
+  EXPECT_EQ(prepare.sender_id(), 2);
   // Old-view ordering messages are refused now.
   EXPECT_FALSE(backup.Step(Vote(Request::TYPE_COMMIT, 2, 1, a)).ok());
   EXPECT_EQ(backup.Propose(a).code(), absl::StatusCode::kFailedPrecondition);
@@ -625,7 +639,7 @@ TEST(PbftViewChangeTest, NewPrimaryJoinsAndSendsNewViewWithReproposalsAndNullBat
   ASSERT_TRUE(nv_message.has_value());
   NewView nv;
   ASSERT_TRUE(nv.ParseFromString(nv_message->data()));
-  EXPECT_EQ(nv.view_change_senders_size(), 3);
+  EXPECT_EQ(nv.view_changes_size(), 3);
   ASSERT_EQ(nv.pre_prepares_size(), 3);
   std::vector<std::string> data;
   for (const std::string& bytes : nv.pre_prepares()) {

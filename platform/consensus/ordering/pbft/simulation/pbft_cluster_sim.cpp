@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "platform/consensus/ordering/pbft/message_validator.h"
 #include "platform/consensus/ordering/pbft/pbft_digest.h"
 
 namespace resdb {
@@ -29,7 +30,7 @@ std::string DescribeNewView(const Request& message) {
   NewView nv;
   if (!nv.ParseFromString(message.data())) return " (unparsable)";
   std::string out = " {from";
-  for (int64_t sender : nv.view_change_senders()) absl::StrAppend(&out, " ", sender);
+  for (const SignedMessage& vc : nv.view_changes()) absl::StrAppend(&out, " ", vc.signer());
   absl::StrAppend(&out, "; re-proposes");
   for (const std::string& bytes : nv.pre_prepares()) {
     Request pre_prepare;
@@ -63,6 +64,7 @@ struct PbftClusterSim::SimNode {
   std::unique_ptr<PbftReplica> replica;
   PbftSimExecutor executor;
   bool byzantine = false;
+  bool forger = false;
   bool silent = false;
   bool down_forever = false;
   std::optional<Armed> armed;
@@ -72,19 +74,25 @@ struct PbftClusterSim::SimNode {
   uint64_t seen_released = 0;
   // Equivocation per (view, seq): the backups that get the other batch, and that batch.
   std::map<std::pair<uint64_t, uint64_t>, std::pair<std::set<int64_t>, std::string>> forged;
+  // A forger's (view, seq)s whose re-proposal its forged NEWVIEW dropped, and what it
+  // proposes there instead.
+  std::map<std::pair<uint64_t, uint64_t>, std::string> replaced;
 };
 
 PbftClusterSim::PbftClusterSim(ClusterOptions options)
     : options_(std::move(options)),
+      keys_(options_.seed),
+      replica_options_(options_.replica_options),
       network_(options_.seed * 0x9E3779B97F4A7C15ULL + 1),
       rng_(options_.seed * 0xC2B2AE3D27D4EB4FULL + 2),
       clients_(options_.retry_ticks),
       invariants_(&clients_) {
+  replica_options_.verify_signature = keys_.Checker();
   for (int i = 1; i <= options_.num_nodes; ++i) ids_.push_back(i);
   for (int64_t id : ids_) {
     auto node = std::make_unique<SimNode>();
     node->id = id;
-    node->replica = std::make_unique<PbftReplica>(id, options_.num_nodes, options_.replica_options);
+    node->replica = std::make_unique<PbftReplica>(id, options_.num_nodes, replica_options_);
     invariants_.OnStart(id, 0);
     nodes_.push_back(std::move(node));
   }
@@ -103,7 +111,7 @@ bool PbftClusterSim::IsUp(int64_t id) const { return Get(id).replica != nullptr;
 bool PbftClusterSim::IsArmed(int64_t id) const { return Get(id).armed.has_value(); }
 bool PbftClusterSim::IsFaulty(int64_t id) const {
   const SimNode& n = Get(id);
-  return n.byzantine || n.silent || n.down_forever;
+  return n.byzantine || n.forger || n.silent || n.down_forever;
 }
 const PbftReplica* PbftClusterSim::replica(int64_t id) const { return Get(id).replica.get(); }
 const PbftSimExecutor& PbftClusterSim::executor(int64_t id) const { return Get(id).executor; }
@@ -247,7 +255,7 @@ void PbftClusterSim::Deliver(int64_t at, const Envelope& envelope) {
   Trace(static_cast<uint64_t>(at));
   Trace(static_cast<uint64_t>(envelope.from) << 32 | static_cast<uint64_t>(envelope.to));
   Trace(static_cast<uint64_t>(m.type()) << 48 ^ m.view() << 32 ^ m.seq());
-  status = n.replica->Step(m);
+  status = n.replica->Step(m, *envelope.signed_message);
   if (!status.ok()) ++refused_;
   ProcessActions(n);
   EndStep(describe);
@@ -308,6 +316,8 @@ void PbftClusterSim::Silence(int64_t id, int pre_prepare_reach) {
 
 void PbftClusterSim::MakeByzantine(int64_t id) { Get(id).byzantine = true; }
 
+void PbftClusterSim::MakeForger(int64_t id) { Get(id).forger = true; }
+
 void PbftClusterSim::Disarm() {
   for (int64_t id : ids_) Get(id).armed.reset();
 }
@@ -326,7 +336,7 @@ void PbftClusterSim::DoCrash(SimNode& node, bool forever) {
 void PbftClusterSim::Restart(int64_t id) {
   SimNode& n = Get(id);
   if (n.replica != nullptr || n.down_forever) return;
-  n.replica = std::make_unique<PbftReplica>(id, options_.num_nodes, options_.replica_options);
+  n.replica = std::make_unique<PbftReplica>(id, options_.num_nodes, replica_options_);
   // The executor is volatile: run the ledger again.
   std::vector<std::pair<uint64_t, std::string>> digests;
   for (const auto& [seq, data] : n.disk.ledger()) {
@@ -414,11 +424,29 @@ void PbftClusterSim::ProcessActions(SimNode& node) {
 
 std::vector<Envelope> PbftClusterSim::Outgoing(SimNode& node, const Actions& actions) {
   std::vector<Envelope> out;
-  for (const Request& m : actions.broadcast) {
+  auto sign = [&](const Request& m) {
+    return std::make_shared<const SignedMessage>(keys_.SignedBySender(m));
+  };
+  for (const Request& broadcast : actions.broadcast) {
+    Request m = broadcast;
+    if (node.forger && broadcast.type() == Request::TYPE_VIEWCHANGE) {
+      m = ForgeViewChange(node, broadcast);
+    } else if (node.forger && broadcast.type() == Request::TYPE_NEWVIEW) {
+      m = ForgeNewView(node, broadcast);
+    }
     auto shared = std::make_shared<const Request>(m);
+    auto signed_message = sign(m);
     for (int64_t to : ids_) {
       if (to == node.id) continue;
-      Envelope e{node.id, to, shared};
+      Envelope e{node.id, to, shared, signed_message};
+      auto replaced = node.replaced.find({m.view(), m.seq()});
+      if (node.forger && m.type() == Request::TYPE_PRE_PREPARE && replaced != node.replaced.end()) {
+        auto other = std::make_shared<Request>(m);
+        other->set_data(replaced->second);
+        other->set_hash(BatchDigest(replaced->second));
+        e.signed_message = sign(*other);
+        e.message = std::move(other);
+      }
       if (node.byzantine && m.type() == Request::TYPE_PRE_PREPARE) {
         e = Equivocate(node, std::move(e));
       }
@@ -426,12 +454,12 @@ std::vector<Envelope> PbftClusterSim::Outgoing(SimNode& node, const Actions& act
     }
   }
   for (const auto& [to, m] : actions.send) {
-    out.push_back(Envelope{node.id, to, std::make_shared<const Request>(m)});
+    out.push_back(Envelope{node.id, to, std::make_shared<const Request>(m), sign(m)});
   }
   for (const Request& fetch : actions.fetches) {
-    out.push_back(Envelope{node.id, fetch.sender_id(),
-                           std::make_shared<const Request>(node.replica->FetchReply(
-                               fetch, node.disk.LedgerFrom(fetch.seq())))});
+    const Request reply = node.replica->FetchReply(fetch, node.disk.LedgerFrom(fetch.seq()));
+    out.push_back(
+        Envelope{node.id, fetch.sender_id(), std::make_shared<const Request>(reply), sign(reply)});
   }
   return out;
 }
@@ -465,10 +493,100 @@ Envelope PbftClusterSim::Equivocate(SimNode& node, Envelope envelope) {
     auto forged = std::make_shared<Request>(m);
     forged->set_data(it->second.second);
     forged->set_hash(BatchDigest(it->second.second));
+    envelope.signed_message = std::make_shared<const SignedMessage>(keys_.SignedBySender(*forged));
     envelope.message = std::move(forged);
     ++equivocations_;
   }
   return envelope;
+}
+
+Request PbftClusterSim::ForgeViewChange(const SimNode& node, const Request& message) {
+  ViewChange vc;
+  if (message.view() == 0 || !vc.ParseFromString(message.data())) return message;
+  // The highest view a certificate in this VIEWCHANGE may name, so that it wins over every
+  // genuine one; every seq it may have seen committed, and a few beyond.
+  const uint64_t view = message.view() - 1;
+  const int n = options_.num_nodes;
+  const int64_t primary = MessageValidator::PrimaryOf(view, n);
+  const uint64_t first = vc.stable_seq() + 1;
+  const uint64_t last = std::min(node.replica->last_executable_seq() + 3,
+                                 vc.stable_seq() + replica_options_.watermark_window);
+  const std::map<uint64_t, std::string>& ledger = node.disk.ledger();
+  const auto& proposals = clients_.proposals();
+  vc.clear_prepared();
+  for (uint64_t seq = first; seq <= last; ++seq) {
+    auto committed = ledger.find(seq);
+    std::string data;
+    if (committed != ledger.end() && committed->second.empty() && !proposals.empty()) {
+      data = proposals[static_cast<size_t>(Draw(0, proposals.size() - 1))].data;
+    }
+    PreparedCertificate* cert = vc.add_prepared();
+    cert->set_seq(seq);
+    cert->set_view(view);
+    cert->set_data(data);
+    cert->set_digest(BatchDigest(data));
+    Request claimed;
+    claimed.set_view(view);
+    claimed.set_seq(seq);
+    claimed.set_hash(cert->digest());
+    if (primary != node.id) {
+      claimed.set_type(Request::TYPE_PRE_PREPARE);
+      claimed.set_sender_id(primary);
+      claimed.set_data(data);
+      // Signed with the forger's own key: the only one it has.
+      *cert->mutable_pre_prepare() = keys_.SignAs(node.id, claimed);
+      claimed.clear_data();
+    }
+    claimed.set_type(Request::TYPE_PREPARE);
+    // With its own, which its VIEWCHANGE vouches for, 2f PREPAREs.
+    const size_t needed = 2 * f() - (primary == node.id ? 0 : 1);
+    size_t claimed_prepares = 0;
+    for (int64_t id : ids_) {
+      if (id == primary || id == node.id || claimed_prepares >= needed) continue;
+      claimed.set_sender_id(id);
+      *cert->add_prepares() = keys_.SignAs(node.id, claimed);
+      ++claimed_prepares;
+    }
+    ++forgeries_;
+  }
+  Request forged = message;
+  vc.SerializeToString(forged.mutable_data());
+  return forged;
+}
+
+Request PbftClusterSim::ForgeNewView(SimNode& node, const Request& message) {
+  NewView nv;
+  if (!nv.ParseFromString(message.data())) return message;
+  // Every VIEWCHANGE without its certificates, so the new view re-proposes nothing and the
+  // batches they held are dropped.
+  for (SignedMessage& envelope : *nv.mutable_view_changes()) {
+    Request vc_message;
+    ViewChange vc;
+    if (!vc_message.ParseFromString(envelope.data()) || !vc.ParseFromString(vc_message.data())) {
+      continue;
+    }
+    vc.clear_prepared();
+    vc.SerializeToString(vc_message.mutable_data());
+    const bool own = vc_message.sender_id() == node.id;
+    envelope = keys_.SignAs(node.id, vc_message);
+    if (own) envelope.clear_signature();
+  }
+  if (nv.pre_prepares_size() == 0) return message;
+  const auto& proposals = clients_.proposals();
+  for (const std::string& bytes : nv.pre_prepares()) {
+    Request pre_prepare;
+    if (!pre_prepare.ParseFromString(bytes)) continue;
+    std::string other;
+    if (pre_prepare.data().empty() && !proposals.empty()) {
+      other = proposals[static_cast<size_t>(Draw(0, proposals.size() - 1))].data;
+    }
+    node.replaced[{pre_prepare.view(), pre_prepare.seq()}] = other;
+  }
+  nv.clear_pre_prepares();
+  ++forgeries_;
+  Request forged = message;
+  nv.SerializeToString(forged.mutable_data());
+  return forged;
 }
 
 void PbftClusterSim::SendPart(SimNode& node, const std::vector<Envelope>& out,

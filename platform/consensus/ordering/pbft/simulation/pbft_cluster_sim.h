@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "platform/consensus/ordering/pbft/fake_replica_keys.h"
 #include "platform/consensus/ordering/pbft/pbft_replica.h"
 #include "platform/consensus/ordering/pbft/simulation/pbft_invariants.h"
 #include "platform/consensus/ordering/pbft/simulation/pbft_sim_clients.h"
@@ -52,8 +53,15 @@ struct ClusterOptions {
 // it was found in.
 //
 // Faults: crashes (for good, or until Restart()), silence (alive, every outgoing message
-// lost) and equivocation (as primary, a replica sends part of the backups PRE_PREPAREs with
-// another batch, still a client's or the no-op).
+// lost), equivocation (as primary, a replica sends part of the backups PRE_PREPAREs with
+// another batch, still a client's or the no-op) and forged evidence (a replica's VIEWCHANGEs
+// claim prepared certificates, at the highest view they may name, for other batches than
+// the ones committed, with PREPAREs it signs in other replicas' names; as new primary, its
+// NEWVIEWs claim that the others' VIEWCHANGEs held no certificates, signing them itself, and
+// it then proposes other batches at the seqs it dropped).
+//
+// Every message is signed by its sender with FakeReplicaKeys, and replicas check the
+// signatures inside relayed evidence with them.
 class PbftClusterSim {
  public:
   static constexpr int64_t kUnitsPerTick = 10;
@@ -83,6 +91,9 @@ class PbftClusterSim {
   void Silence(int64_t id, int pre_prepare_reach);
   // `id` equivocates whenever it is the primary.
   void MakeByzantine(int64_t id);
+  // `id` forges the prepared certificates of its VIEWCHANGEs and the VIEWCHANGEs of its
+  // NEWVIEWs.
+  void MakeForger(int64_t id);
   // Cancels armed faults that have not struck yet.
   void Disarm();
   // Rebuilds a crashed replica from its disk (no-op for a node that is up or down forever).
@@ -120,6 +131,8 @@ class PbftClusterSim {
   uint64_t crashes() const { return crashes_; }
   uint64_t refused() const { return refused_; }
   uint64_t equivocations() const { return equivocations_; }
+  // Prepared certificates forged.
+  uint64_t forgeries() const { return forgeries_; }
   uint64_t trace_hash() const { return trace_hash_; }
 
  private:
@@ -142,6 +155,10 @@ class PbftClusterSim {
   std::vector<Envelope> Outgoing(SimNode& node, const Actions& actions);
   // What an equivocating primary sends instead of `envelope`.
   Envelope Equivocate(SimNode& node, Envelope envelope);
+  // What a forger sends instead of its VIEWCHANGE `message`.
+  Request ForgeViewChange(const SimNode& node, const Request& message);
+  // What a forger sends as new primary instead of its NEWVIEW `message`.
+  Request ForgeNewView(SimNode& node, const Request& message);
   // Sends part of `out` (see Crash) and returns; the caller then applies the fault.
   void SendPart(SimNode& node, const std::vector<Envelope>& out, int pre_prepare_reach);
   void SendOne(SimNode& node, Envelope envelope);
@@ -156,6 +173,9 @@ class PbftClusterSim {
   int64_t Draw(int64_t lo, int64_t hi);
 
   const ClusterOptions options_;
+  const FakeReplicaKeys keys_;
+  // options_.replica_options, checking signatures with keys_.
+  PbftReplicaOptions replica_options_;
   std::vector<int64_t> ids_;
   // Replica id i at position i - 1.
   std::vector<std::unique_ptr<SimNode>> nodes_;
@@ -169,6 +189,7 @@ class PbftClusterSim {
   uint64_t crashes_ = 0;
   uint64_t refused_ = 0;
   uint64_t equivocations_ = 0;
+  uint64_t forgeries_ = 0;
   uint64_t trace_hash_ = 1469598103934665603ULL;
   std::string failed_step_;
 };

@@ -30,6 +30,7 @@ std::vector<std::string> ScenarioNames() {
           "mass_crash_restart",
           "partition_catchup",
           "equivocating_primary",
+          "forged_evidence",
           "chaos",
           "primary_crash_idle",
           "tight_window"};
@@ -84,6 +85,17 @@ absl::StatusOr<ScenarioConfig> ScenarioByName(const std::string& name) {
     c.equivocating_primary = true;
     c.fault_network.drop_rate = 0.03;
     c.fault_network.max_delay = 15;
+  } else if (name == "forged_evidence") {
+    // Seven replicas: the forger and one crashed replica at a time, with the primary often
+    // the one, so that views change again and again while batches commit.
+    c.nodes = 7;
+    c.forging_backup = true;
+    c.crash_rate = 0.05;
+    c.crash_primary_bias = 0.7;
+    c.isolation_rate = 0.03;
+    c.proposal_rate = 1.0;
+    c.fault_network.drop_rate = 0.05;
+    c.fault_network.max_delay = 30;
   } else if (name == "chaos") {
     c.fault_network.drop_rate = 0.05;
     c.fault_network.duplicate_rate = 0.05;

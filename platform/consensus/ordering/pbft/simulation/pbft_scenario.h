@@ -48,6 +48,9 @@ struct ScenarioConfig {
   bool crash_primary_idle = false;
   // Replica 1, the first primary, equivocates whenever it is primary.
   bool equivocating_primary = false;
+  // The last replica forges the prepared certificates of its VIEWCHANGEs (see
+  // PbftClusterSim::MakeForger).
+  bool forging_backup = false;
 
   // Per tick: probability that an up replica crashes (the primary with probability
   // `crash_primary_bias`) at a random point of its next Actions (one of `crash_points`, all

@@ -138,6 +138,7 @@ RunResult RunScenario(const ScenarioConfig& config, uint64_t seed,
   }
   result.refused = cluster.refused();
   result.equivocations = cluster.equivocations();
+  result.forgeries = cluster.forgeries();
   result.fetched_batches = fetched;
   result.network = cluster.network().stats();
   return result;
@@ -146,10 +147,10 @@ RunResult RunScenario(const ScenarioConfig& config, uint64_t seed,
 std::string RunResult::Summary() const {
   return absl::StrFormat(
       "%s seed=%d nodes=%d %s ticks=%d steps=%d max_view=%d released=%d noops=%d "
-      "proposals=%d retries=%d crashes=%d refused=%d equivocations=%d fetched=%d "
+      "proposals=%d retries=%d crashes=%d refused=%d equivocations=%d forgeries=%d fetched=%d "
       "msgs{sent=%d dropped=%d cut=%d dup=%d} heal->converged=%d trace=%016x",
       scenario, seed, nodes, ok ? "OK" : "VIOLATION", ticks, steps, max_view, released,
-      noop_batches, proposals, retries, crashes, refused, equivocations, fetched_batches,
+      noop_batches, proposals, retries, crashes, refused, equivocations, forgeries, fetched_batches,
       network.sent, network.dropped, network.cut, network.duplicated, heal_to_converged_ticks,
       trace_hash);
 }

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "platform/consensus/ordering/pbft/pbft.pb.h"
 #include "platform/consensus/ordering/simulation/simulated_network.h"
 #include "platform/proto/resdb.pb.h"
 
@@ -11,11 +12,13 @@ namespace resdb {
 namespace pbft {
 namespace simulation {
 
-// A message in flight. The copies of one broadcast share their Request.
+// A message in flight. The copies of one broadcast share their Request and its signed form
+// (the bytes and the sender's signature the transport would deliver with it).
 struct Envelope {
   int64_t from = 0;
   int64_t to = 0;
   std::shared_ptr<const Request> message;
+  std::shared_ptr<const SignedMessage> signed_message;
 };
 
 // The shared simulated network carrying Envelopes; times are in PbftClusterSim units (see

@@ -143,6 +143,8 @@ TEST(PbftSimulationCoverageTest, FaultsStrike) {
       {"equivocating_primary",
        [](const RunResult& r) { return r.equivocations > 0 && r.max_view >= 1; },
        "the primary equivocated and was replaced"},
+      {"forged_evidence", [](const RunResult& r) { return r.forgeries > 0 && r.max_view >= 2; },
+       "a backup forged prepared certificates while views changed"},
   };
   for (const Expectation& e : expectations) {
     absl::StatusOr<ScenarioConfig> config = ScenarioByName(e.scenario);

@@ -1,0 +1,45 @@
+#ifndef PLATFORM_CONSENSUS_ORDERING_PBFT_EVIDENCE_H_
+#define PLATFORM_CONSENSUS_ORDERING_PBFT_EVIDENCE_H_
+
+#include <cstdint>
+#include <functional>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "platform/consensus/ordering/pbft/pbft.pb.h"
+#include "platform/proto/resdb.pb.h"
+
+namespace resdb {
+namespace pbft {
+
+// True only if `signature` is replica `node`'s signature over `data`. Called on the thread
+// that calls the replica; must not call back into it.
+using SignatureCheck =
+    std::function<bool(int64_t node, absl::string_view data, absl::string_view signature)>;
+
+// Checks of the evidence one replica relays to another: messages that a third replica
+// signed. Each function refuses with InvalidArgument, naming the rule broken.
+//
+// With `verify` unset (a cluster without replica keys), signatures are not looked at; the
+// rest of each check still applies, so evidence is consistent but not proven.
+
+// Opens `envelope`: `signer` is a replica id in 1..n, `verify` accepts the signature over
+// `data`, and `data` parses as a Request whose sender_id is `signer`.
+absl::Status OpenSigned(const SignedMessage& envelope, int n, const SignatureCheck& verify,
+                        Request* out);
+
+// A prepared certificate that `holder` presents (in its VIEWCHANGE) proves that 2f+1
+// replicas accepted (view, seq, digest): `digest` is BatchDigest(data); the PRE_PREPARE, when
+// present, is the primary of `view`'s for (view, seq, digest); the PREPAREs are for (view,
+// seq, digest) from distinct replicas other than that primary, and they number at least 2f
+// with the holder's own, which its signature on the VIEWCHANGE vouches for. The PRE_PREPARE
+// may be missing because a batch re-proposed through a NEWVIEW has none of its own: the 2f
+// PREPAREs carry the proof, since at least f of them come from correct replicas that
+// accepted that pre-prepare.
+absl::Status CheckPreparedCertificate(const PreparedCertificate& cert, int64_t holder, int n,
+                                      const SignatureCheck& verify);
+
+}  // namespace pbft
+}  // namespace resdb
+
+#endif  // PLATFORM_CONSENSUS_ORDERING_PBFT_EVIDENCE_H_

@@ -1,0 +1,225 @@
+#include "platform/consensus/ordering/pbft/evidence.h"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "platform/consensus/ordering/pbft/fake_replica_keys.h"
+#include "platform/consensus/ordering/pbft/pbft.pb.h"
+#include "platform/consensus/ordering/pbft/pbft_digest.h"
+#include "platform/consensus/ordering/pbft/pbft_replica.h"
+#include "platform/consensus/ordering/pbft/pbft_test_cluster.h"
+
+namespace resdb {
+namespace pbft {
+namespace {
+
+using pbft_test::Batch;
+
+// n = 4, f = 1: a certificate needs 2 PREPAREs counting the holder's own.
+constexpr int kReplicas = 4;
+
+Request Message(Request::Type type, int64_t sender, uint64_t view, uint64_t seq,
+                const std::string& data) {
+  Request m;
+  m.set_type(type);
+  m.set_sender_id(sender);
+  m.set_view(view);
+  m.set_seq(seq);
+  m.set_hash(BatchDigest(data));
+  if (type == Request::TYPE_PRE_PREPARE) m.set_data(data);
+  return m;
+}
+
+// A certificate for (seq, view, data) whose PRE_PREPARE and PREPAREs (of `senders`) are
+// signed with the key of `signer`, or each by its sender when `signer` is 0.
+PreparedCertificate Cert(const FakeReplicaKeys& keys, uint64_t seq, uint64_t view,
+                         const std::string& data, const std::vector<int64_t>& senders,
+                         int64_t signer = 0) {
+  PreparedCertificate cert;
+  cert.set_seq(seq);
+  cert.set_view(view);
+  cert.set_digest(BatchDigest(data));
+  cert.set_data(data);
+  const Request pre_prepare = Message(
+      Request::TYPE_PRE_PREPARE, MessageValidator::PrimaryOf(view, kReplicas), view, seq, data);
+  *cert.mutable_pre_prepare() =
+      keys.SignAs(signer == 0 ? pre_prepare.sender_id() : signer, pre_prepare);
+  for (int64_t sender : senders) {
+    const Request prepare = Message(Request::TYPE_PREPARE, sender, view, seq, data);
+    *cert.add_prepares() = keys.SignAs(signer == 0 ? sender : signer, prepare);
+  }
+  return cert;
+}
+
+Request ViewChangeMessage(int64_t sender, uint64_t view,
+                          const std::vector<PreparedCertificate>& certs) {
+  ViewChange vc;
+  for (const PreparedCertificate& cert : certs) *vc.add_prepared() = cert;
+  Request m;
+  m.set_type(Request::TYPE_VIEWCHANGE);
+  m.set_sender_id(sender);
+  m.set_view(view);
+  vc.SerializeToString(m.mutable_data());
+  return m;
+}
+
+TEST(PreparedCertificateTest, SignedPrePrepareAndPreparesWithTheHoldersOwnAreAccepted) {
+  FakeReplicaKeys keys;
+  // View 0 is led by replica 1; holder 2 and replica 3 prepared.
+  EXPECT_TRUE(
+      CheckPreparedCertificate(Cert(keys, 1, 0, Batch("a"), {3}), 2, kReplicas, keys.Checker())
+          .ok());
+  // The primary holds one with the PREPAREs of two backups.
+  EXPECT_TRUE(
+      CheckPreparedCertificate(Cert(keys, 1, 0, Batch("a"), {2, 3}), 1, kReplicas, keys.Checker())
+          .ok());
+}
+
+TEST(PreparedCertificateTest, PreparesSignedByTheHolderInOthersNamesAreRefused) {
+  FakeReplicaKeys keys;
+  EXPECT_EQ(CheckPreparedCertificate(Cert(keys, 1, 0, Batch("a"), {3}, /*signer=*/2), 2, kReplicas,
+                                     keys.Checker())
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  // A forged PRE_PREPARE alone spoils the certificate too.
+  PreparedCertificate cert = Cert(keys, 1, 0, Batch("a"), {3});
+  const Request pre_prepare = Message(Request::TYPE_PRE_PREPARE, 1, 0, 1, Batch("a"));
+  *cert.mutable_pre_prepare() = keys.SignAs(2, pre_prepare);
+  EXPECT_FALSE(CheckPreparedCertificate(cert, 2, kReplicas, keys.Checker()).ok());
+}
+
+TEST(PreparedCertificateTest, PreparesMustBeDistinctMatchingAndNotThePrimarys) {
+  FakeReplicaKeys keys;
+  const std::string a = Batch("a");
+  // The holder alone is one PREPARE short, and so is the primary's own or a repeat.
+  EXPECT_FALSE(
+      CheckPreparedCertificate(Cert(keys, 1, 0, a, {}), 2, kReplicas, keys.Checker()).ok());
+  EXPECT_FALSE(
+      CheckPreparedCertificate(Cert(keys, 1, 0, a, {1}), 2, kReplicas, keys.Checker()).ok());
+  EXPECT_FALSE(
+      CheckPreparedCertificate(Cert(keys, 1, 0, a, {3, 3}), 1, kReplicas, keys.Checker()).ok());
+  // A PREPARE for another digest or seq.
+  PreparedCertificate cert = Cert(keys, 1, 0, a, {3});
+  *cert.mutable_prepares(0) =
+      keys.SignedBySender(Message(Request::TYPE_PREPARE, 3, 0, 1, Batch("b")));
+  EXPECT_FALSE(CheckPreparedCertificate(cert, 2, kReplicas, keys.Checker()).ok());
+  cert = Cert(keys, 1, 0, a, {3});
+  *cert.mutable_prepares(0) = keys.SignedBySender(Message(Request::TYPE_PREPARE, 3, 0, 2, a));
+  EXPECT_FALSE(CheckPreparedCertificate(cert, 2, kReplicas, keys.Checker()).ok());
+  // Data that is not the batch the digest names.
+  cert = Cert(keys, 1, 0, a, {3});
+  cert.set_data(Batch("b"));
+  EXPECT_FALSE(CheckPreparedCertificate(cert, 2, kReplicas, keys.Checker()).ok());
+}
+
+TEST(PreparedCertificateTest, WithoutAVerifierSignaturesAreNotLookedAt) {
+  FakeReplicaKeys keys;
+  // Plaintext clusters: consistent evidence passes whoever signed it...
+  EXPECT_TRUE(
+      CheckPreparedCertificate(Cert(keys, 1, 0, Batch("a"), {3}, 2), 2, kReplicas, nullptr).ok());
+  // ...and inconsistent evidence does not.
+  EXPECT_FALSE(
+      CheckPreparedCertificate(Cert(keys, 1, 0, Batch("a"), {1}, 2), 2, kReplicas, nullptr).ok());
+}
+
+std::optional<NewView> SentNewView(const Actions& actions) {
+  for (const Request& m : actions.broadcast) {
+    NewView nv;
+    if (m.type() == Request::TYPE_NEWVIEW && nv.ParseFromString(m.data())) return nv;
+  }
+  return std::nullopt;
+}
+
+// Batch a committed at seq 1 in view 0 (replica 2 holds its certificate). Byzantine replica 4
+// claims a certificate for batch b at seq 1 in view 1, higher than any genuine one, with
+// PREPAREs it signed in replicas 1's and 3's names. Replica 3, primary of view 2, refuses that
+// VIEWCHANGE and re-proposes a.
+TEST(PbftForgedEvidenceTest, ForgedCertificateAtAHigherViewDoesNotReplaceTheCommittedBatch) {
+  FakeReplicaKeys keys;
+  PbftReplicaOptions options;
+  options.verify_signature = keys.Checker();
+  PbftReplica next(3, kReplicas, options);
+  const std::string a = Batch("a");
+  const std::string b = Batch("b");
+
+  EXPECT_EQ(next.Step(ViewChangeMessage(4, 2, {Cert(keys, 1, 1, b, {1, 3}, /*signer=*/4)})).code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(next.Step(ViewChangeMessage(2, 2, {Cert(keys, 1, 0, a, {3})})).ok());
+  ASSERT_TRUE(next.Step(ViewChangeMessage(1, 2, {})).ok());
+
+  ASSERT_TRUE(next.is_primary());
+  ASSERT_TRUE(next.view_active());
+  EXPECT_EQ(next.view(), 2u);
+  std::optional<NewView> nv = SentNewView(next.TakeActions());
+  ASSERT_TRUE(nv.has_value());
+  ASSERT_EQ(nv->pre_prepares_size(), 1);
+  Request reproposal;
+  ASSERT_TRUE(reproposal.ParseFromString(nv->pre_prepares(0)));
+  EXPECT_EQ(reproposal.seq(), 1u);
+  EXPECT_EQ(reproposal.data(), a);
+}
+
+Request NewViewMessage(int64_t primary, uint64_t view, const std::vector<SignedMessage>& vcs) {
+  NewView nv;
+  for (const SignedMessage& vc : vcs) *nv.add_view_changes() = vc;
+  Request m;
+  m.set_type(Request::TYPE_NEWVIEW);
+  m.set_sender_id(primary);
+  m.set_view(view);
+  nv.SerializeToString(m.mutable_data());
+  return m;
+}
+
+// Replica 2, primary of view 1, claims that replicas 1 and 4 asked for view 1 (with nothing
+// prepared), signing their VIEWCHANGEs itself. Backup 3 refuses that NEWVIEW and enters the
+// view only with one whose VIEWCHANGEs their senders signed.
+TEST(PbftForgedEvidenceTest, NewViewWithViewChangesItsPrimarySignedForOthersIsRefused) {
+  FakeReplicaKeys keys;
+  PbftReplicaOptions options;
+  options.verify_signature = keys.Checker();
+  PbftReplica backup(3, kReplicas, options);
+  SignedMessage own;
+  ViewChangeMessage(2, 1, {}).SerializeToString(own.mutable_data());
+  own.set_signer(2);
+
+  const Request forged = NewViewMessage(2, 1,
+                                        {own, keys.SignAs(2, ViewChangeMessage(1, 1, {})),
+                                         keys.SignAs(2, ViewChangeMessage(4, 1, {}))});
+  EXPECT_EQ(backup.Step(forged).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(backup.view(), 0u);
+
+  const Request genuine = NewViewMessage(2, 1,
+                                         {own, keys.SignedBySender(ViewChangeMessage(1, 1, {})),
+                                          keys.SignedBySender(ViewChangeMessage(4, 1, {}))});
+  ASSERT_TRUE(backup.Step(genuine).ok());
+  EXPECT_EQ(backup.view(), 1u);
+  EXPECT_TRUE(backup.view_active());
+}
+
+// The primary's own VIEWCHANGE is covered by the NEWVIEW; another replica's is not, even
+// unsigned in the primary's name, and one sender counts once.
+TEST(PbftForgedEvidenceTest, NewViewNeedsAQuorumOfDistinctSignedViewChanges) {
+  FakeReplicaKeys keys;
+  PbftReplicaOptions options;
+  options.verify_signature = keys.Checker();
+  PbftReplica backup(3, kReplicas, options);
+  SignedMessage unsigned_other;
+  ViewChangeMessage(1, 1, {}).SerializeToString(unsigned_other.mutable_data());
+  unsigned_other.set_signer(1);
+  const SignedMessage signed_one = keys.SignedBySender(ViewChangeMessage(1, 1, {}));
+  const SignedMessage signed_four = keys.SignedBySender(ViewChangeMessage(4, 1, {}));
+  SignedMessage own;
+  ViewChangeMessage(2, 1, {}).SerializeToString(own.mutable_data());
+  own.set_signer(2);
+  EXPECT_FALSE(backup.Step(NewViewMessage(2, 1, {own, signed_one, signed_one})).ok());
+  EXPECT_FALSE(backup.Step(NewViewMessage(2, 1, {own, signed_one})).ok());
+  EXPECT_FALSE(backup.Step(NewViewMessage(2, 1, {own, unsigned_other, signed_four})).ok());
+  EXPECT_EQ(backup.view(), 0u);
+}
+
+}  // namespace
+}  // namespace pbft
+}  // namespace resdb
