@@ -1,5 +1,6 @@
 #include "platform/common/fuzz/seeds.h"
 
+#include "absl/strings/str_cat.h"
 #include "platform/common/fuzz/fuzz_input.h"
 #include "platform/consensus/ordering/pbft/pbft.pb.h"
 #include "platform/consensus/ordering/pbft/pbft_digest.h"
@@ -42,8 +43,13 @@ std::string Wal(uint64_t view, bool active, uint64_t stable_seq) {
   slot.mutable_batch()->set_digest(pbft::BatchDigest("batch 3"));
   slot.set_prepared(true);
   *slot.mutable_certificate() = slot.batch();
-  slot.mutable_certificate()->add_prepare_senders(3);
-  slot.mutable_certificate()->add_prepare_senders(4);
+  // PREPAREs as the log keeps them (the fuzzer does not check their signatures).
+  for (int64_t sender : {3, 4}) {
+    pbft::SignedMessage* prepare = slot.mutable_certificate()->add_prepares();
+    prepare->set_data(absl::StrCat("prepare of replica ", sender));
+    prepare->set_signer(sender);
+    prepare->set_signature(std::string(64, 's'));
+  }
   FuzzInputWriter out;
   raft::AddStoredRecords({{kMeta, 0, meta},
                           {kView, 0, view_record.SerializeAsString()},
