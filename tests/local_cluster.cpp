@@ -349,6 +349,20 @@ bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds
   }
 }
 
+int RunTests(int argc, char** argv,
+             const std::vector<std::pair<std::string, std::string*>>& binaries) {
+  ::testing::InitGoogleTest(&argc, argv);
+  if (argc < static_cast<int>(binaries.size()) + 1) {
+    std::string usage;
+    for (const auto& [name, path] : binaries) absl::StrAppend(&usage, " <", name, " binary>");
+    std::fprintf(stderr, "usage: %s%s [gtest flags]\n", argv[0], usage.c_str());
+    return 2;
+  }
+  for (size_t i = 0; i < binaries.size(); ++i) *binaries[i].second = argv[i + 1];
+  signal(SIGPIPE, SIG_IGN);
+  return RUN_ALL_TESTS();
+}
+
 int64_t MetricValue(const std::map<std::string, int64_t>& metrics, const std::string& name) {
   auto it = metrics.find(name);
   return it == metrics.end() ? 0 : it->second;

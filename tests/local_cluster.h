@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "platform/config/resdb_config.h"
@@ -108,6 +109,12 @@ class LocalCluster {
 // Evaluates `condition` every `poll` until it holds (true) or `timeout` has passed (false).
 bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
                std::chrono::milliseconds poll = std::chrono::milliseconds(50));
+
+// The main of a multi-process test: takes the paths of the binaries it runs from its
+// arguments, in the order of `binaries` (each a name for the usage line and where to store
+// the path), ignores SIGPIPE and runs every test. Exits 2 with a usage line when one is missing.
+int RunTests(int argc, char** argv,
+             const std::vector<std::pair<std::string, std::string*>>& binaries);
 
 // The value of metric `name` in `metrics`, 0 when absent.
 int64_t MetricValue(const std::map<std::string, int64_t>& metrics, const std::string& name);

@@ -167,12 +167,5 @@ TEST(PbftClusterTest, SignedClusterServesSetAndGetThroughPrimaryAndBackups) {
 }  // namespace resdb
 
 int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: %s <kv_service binary>\n", argv[0]);
-    return 2;
-  }
-  resdb::g_server_binary = argv[1];
-  signal(SIGPIPE, SIG_IGN);
-  return RUN_ALL_TESTS();
+  return resdb::testing_util::RunTests(argc, argv, {{"kv_service", &resdb::g_server_binary}});
 }

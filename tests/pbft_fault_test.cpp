@@ -535,13 +535,7 @@ TEST(PbftFaultTest, ByzantineReplicaChangesNothing) {
 }  // namespace resdb
 
 int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: %s <kv_service binary> <byzantine_replica binary>\n", argv[0]);
-    return 2;
-  }
-  resdb::g_server_binary = argv[1];
-  resdb::g_byzantine_binary = argv[2];
-  signal(SIGPIPE, SIG_IGN);
-  return RUN_ALL_TESTS();
+  return resdb::testing_util::RunTests(
+      argc, argv,
+      {{"kv_service", &resdb::g_server_binary}, {"byzantine_replica", &resdb::g_byzantine_binary}});
 }

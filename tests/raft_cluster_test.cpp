@@ -662,13 +662,7 @@ TEST(RaftClusterTest, ReplaceOneReplicaOfThreeUnderLoad) {
 }  // namespace resdb
 
 int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: %s <kv_service binary> <resdb_admin binary>\n", argv[0]);
-    return 2;
-  }
-  resdb::g_server_binary = argv[1];
-  resdb::g_admin_binary = argv[2];
-  signal(SIGPIPE, SIG_IGN);
-  return RUN_ALL_TESTS();
+  return resdb::testing_util::RunTests(
+      argc, argv,
+      {{"kv_service", &resdb::g_server_binary}, {"resdb_admin", &resdb::g_admin_binary}});
 }

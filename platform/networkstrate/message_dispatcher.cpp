@@ -98,15 +98,19 @@ std::string MessageDispatcher::Authorize(Request* request,
   }
 }
 
+Response MessageDispatcher::Refusal(Response::Status status, const std::string& error) const {
+  Response response;
+  response.set_status(status);
+  response.set_error(error);
+  response.set_replica_id(self_id_);
+  return response;
+}
+
 void MessageDispatcher::DispatchClientCall(const ResDBMessage& envelope, Context::ReplyFn reply,
                                            const std::string& caller_identity) {
   client_calls_->Increment();
   if (!accepting_.load(std::memory_order_acquire)) {
-    Response response;
-    response.set_status(Response::UNAVAILABLE);
-    response.set_error("replica is not serving");
-    response.set_replica_id(self_id_);
-    reply(response);
+    reply(Refusal(Response::UNAVAILABLE, "replica is not serving"));
     return;
   }
   std::string error;
@@ -120,21 +124,13 @@ void MessageDispatcher::DispatchClientCall(const ResDBMessage& envelope, Context
     request = ParseRequest(envelope.data(), &error);
   }
   if (request == nullptr) {
-    Response response;
-    response.set_status(Response::INVALID_REQUEST);
-    response.set_error(error);
-    response.set_replica_id(self_id_);
-    reply(response);
+    reply(Refusal(Response::INVALID_REQUEST, error));
     return;
   }
   const std::string denied = Authorize(request.get(), caller_identity);
   if (!denied.empty()) {
     permission_denied_->Increment();
-    Response response;
-    response.set_status(Response::PERMISSION_DENIED);
-    response.set_error(denied);
-    response.set_replica_id(self_id_);
-    reply(response);
+    reply(Refusal(Response::PERMISSION_DENIED, denied));
     return;
   }
   auto context = std::make_unique<Context>(envelope.signature(), envelope.data(), std::move(reply),

@@ -69,6 +69,8 @@ class MessageDispatcher {
   // Parses and type-checks `data`; on failure returns null and sets `error`, counting it.
   std::unique_ptr<Request> ParseRequest(const std::string& data, std::string* error);
   std::shared_ptr<Verifier> verifier() const;
+  // The answer to a client call refused before the manager saw it.
+  Response Refusal(Response::Status status, const std::string& error) const;
   bool IsAdmin(const std::string& caller_identity) const;
   // The reason `request` from `caller_identity` is refused, "" when it is allowed. May
   // rewrite an admin request's timeout.

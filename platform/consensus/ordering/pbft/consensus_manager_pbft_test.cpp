@@ -250,6 +250,12 @@ class PbftSignedClientTest : public PbftClusterTest {
   }
 
   int64_t Primary() { return Status(1).primary_id(); }
+  // Hands `message` to replica `id` as if it came over a replica stream; what the manager
+  // returned (negative: refused).
+  int FromReplica(int64_t id, const Request& message) {
+    return Manager(id)->ConsensusCommit(std::make_unique<Context>(SignatureInfo(), ""),
+                                        std::make_unique<Request>(message));
+  }
   ConsensusManager* Manager(int64_t id) { return replicas_[id].server->manager(); }
   int64_t Unsigned(int64_t id) {
     return static_cast<int64_t>(replicas_[id].stats->CounterValue("pbft_unsigned_client_requests"));
@@ -289,16 +295,12 @@ TEST_F(PbftSignedClientTest, ForwardedForgeryIsRefusedAndTheClientsWriteApplies)
   Request forged = Write(**forger, (*victim)->client_id(), 1, "v", "forged");
   forged.set_sender_id(faulty);
   forged.set_proxy_id(faulty);
-  EXPECT_LT(Manager(primary)->ConsensusCommit(std::make_unique<Context>(SignatureInfo(), ""),
-                                              std::make_unique<Request>(forged)),
-            0);
+  EXPECT_LT(FromReplica(primary, forged), 0);
   // Naming another replica as the proxy is refused as well, signed or not.
   Request misnamed = Write(**victim, (*victim)->client_id(), 2, "v", "misnamed");
   misnamed.set_sender_id(faulty);
   misnamed.set_proxy_id(primary == 4 ? 2 : 4);
-  EXPECT_LT(Manager(primary)->ConsensusCommit(std::make_unique<Context>(SignatureInfo(), ""),
-                                              std::make_unique<Request>(misnamed)),
-            0);
+  EXPECT_LT(FromReplica(primary, misnamed), 0);
   EXPECT_EQ(Unsigned(primary), 1);
 
   // The victim's real request 1 is ordered and applied, not answered from a forgery.
@@ -331,26 +333,20 @@ TEST_F(PbftSignedClientTest, BackupsRefuseABatchWithAForgedRequest) {
   pre_prepare.set_sender_id(primary);
   pre_prepare.set_seq(1);
   batch.SerializeToString(pre_prepare.mutable_data());
-  EXPECT_LT(Manager(backup)->ConsensusCommit(std::make_unique<Context>(SignatureInfo(), ""),
-                                             std::make_unique<Request>(pre_prepare)),
-            0);
+  EXPECT_LT(FromReplica(backup, pre_prepare), 0);
   pbft::NewView new_view;
   new_view.add_pre_prepares(pre_prepare.SerializeAsString());
   Request new_view_message;
   new_view_message.set_type(Request::TYPE_NEWVIEW);
   new_view_message.set_sender_id(primary);
   new_view.SerializeToString(new_view_message.mutable_data());
-  EXPECT_LT(Manager(backup)->ConsensusCommit(std::make_unique<Context>(SignatureInfo(), ""),
-                                             std::make_unique<Request>(new_view_message)),
-            0);
+  EXPECT_LT(FromReplica(backup, new_view_message), 0);
   EXPECT_EQ(Unsigned(backup), 2);
   // Signed by the victim itself, the same batch is accepted for the protocol to judge.
   request->set_client_public_key((*victim)->public_key());
   request->set_client_signature((*victim)->Sign(1, forged.data()));
   batch.SerializeToString(pre_prepare.mutable_data());
-  EXPECT_EQ(Manager(backup)->ConsensusCommit(std::make_unique<Context>(SignatureInfo(), ""),
-                                             std::make_unique<Request>(pre_prepare)),
-            0);
+  EXPECT_EQ(FromReplica(backup, pre_prepare), 0);
   EXPECT_EQ(Unsigned(backup), 2);
 }
 
