@@ -90,6 +90,15 @@ void ReplicaCommunicator::SetSigner(std::unique_ptr<Signer> signer) {
   signer_ = std::move(shared);
 }
 
+std::string ReplicaCommunicator::Sign(absl::string_view data) const {
+  std::shared_ptr<const Signer> signer;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    signer = signer_;
+  }
+  return signer == nullptr ? std::string() : signer->Sign(data);
+}
+
 ResDBMessage ReplicaCommunicator::MakeEnvelope(const Request& msg) const {
   ResDBMessage envelope;
   msg.SerializeToString(envelope.mutable_data());

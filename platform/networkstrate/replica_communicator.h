@@ -52,6 +52,9 @@ class ReplicaCommunicator {
   // signature over exactly the envelope's `data`, hash_type HASH_ED25519. Null disables
   // signing.
   void SetSigner(std::unique_ptr<Signer> signer);
+  // This replica's signature over `data` with the key its messages are signed with; empty
+  // without one.
+  std::string Sign(absl::string_view data) const;
 
   // Queues `msg` for replica `node_id`. False when `node_id` is not another replica of the
   // config, or the message was dropped (queue full, larger than max_message_bytes, stopped).

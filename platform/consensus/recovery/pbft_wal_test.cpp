@@ -64,9 +64,11 @@ StableCheckpoint Stable(uint64_t seq) {
   StableCheckpoint stable;
   stable.set_seq(seq);
   stable.set_digest(absl::StrCat("state-", seq));
-  stable.add_senders(1);
-  stable.add_senders(3);
-  stable.add_senders(4);
+  for (int64_t sender : {1, 3, 4}) {
+    SignedMessage* checkpoint = stable.add_checkpoints();
+    checkpoint->set_signer(sender);
+    checkpoint->set_data(absl::StrCat("checkpoint of replica ", sender));
+  }
   return stable;
 }
 

@@ -12,13 +12,14 @@ CheckpointTracker::CheckpointTracker(uint64_t checkpoint_interval, size_t thresh
 bool CheckpointTracker::Acceptable(uint64_t seq, const std::string& digest) const {
   if (digest.empty() || interval_ == 0 || threshold_ == 0) return false;
   if (seq == 0 || seq % interval_ != 0) return false;
-  if (seq <= stable_.seq) return false;
-  if (max_ahead_ > 0 && seq - stable_.seq > max_ahead_) return false;
+  if (seq <= stable_.seq()) return false;
+  if (max_ahead_ > 0 && seq - stable_.seq() > max_ahead_) return false;
   return true;
 }
 
 std::optional<uint64_t> CheckpointTracker::Add(uint64_t seq, const std::string& digest,
-                                               int64_t sender, const std::string& signature) {
+                                               int64_t sender,
+                                               const SignedMessage& signed_checkpoint) {
   if (!Acceptable(seq, digest)) {
     ++refused_;
     return std::nullopt;
@@ -29,23 +30,21 @@ std::optional<uint64_t> CheckpointTracker::Add(uint64_t seq, const std::string& 
     if (it->second != digest && pending.conflicting.insert(sender).second) ++conflicts_;
     return std::nullopt;
   }
-  std::vector<SignatureInfo>& votes = pending.votes[digest];
-  SignatureInfo vote;
-  vote.set_node_id(sender);
-  vote.set_signature(signature);
-  votes.push_back(std::move(vote));
+  std::vector<SignedMessage>& votes = pending.votes[digest];
+  votes.push_back(signed_checkpoint);
   if (votes.size() < threshold_) return std::nullopt;
 
-  stable_.seq = seq;
-  stable_.digest = digest;
-  stable_.signatures = std::move(votes);
+  stable_.Clear();
+  stable_.set_seq(seq);
+  stable_.set_digest(digest);
+  for (SignedMessage& vote : votes) *stable_.add_checkpoints() = std::move(vote);
   pending_.erase(pending_.begin(), pending_.upper_bound(seq));
   return seq;
 }
 
 void CheckpointTracker::AdoptStable(CheckpointProof proof) {
-  if (proof.seq <= stable_.seq) return;
-  pending_.erase(pending_.begin(), pending_.upper_bound(proof.seq));
+  if (proof.seq() <= stable_.seq()) return;
+  pending_.erase(pending_.begin(), pending_.upper_bound(proof.seq()));
   stable_ = std::move(proof);
 }
 

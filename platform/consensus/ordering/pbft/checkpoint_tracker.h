@@ -9,20 +9,15 @@
 #include <string>
 #include <vector>
 
-#include "platform/proto/resdb.pb.h"
+#include "platform/consensus/ordering/pbft/pbft.pb.h"
 
 namespace resdb {
 namespace pbft {
 
-// Proof that a checkpoint is stable: `signatures` holds the CHECKPOINT messages of a quorum
-// of distinct replicas (node_id and their signature) that all reported `digest` as the state
-// at `seq`. At start-up the stable checkpoint is the genesis: seq 0, empty digest, no
-// signatures.
-struct CheckpointProof {
-  uint64_t seq = 0;
-  std::string digest;
-  std::vector<SignatureInfo> signatures;
-};
+// Proof that a checkpoint is stable: the CHECKPOINT messages of a quorum of distinct replicas,
+// as they signed them, that all reported `digest` as the state at `seq`. At start-up the
+// stable checkpoint is the genesis: seq 0, empty digest, no messages.
+using CheckpointProof = StableCheckpoint;
 
 // Collects CHECKPOINT messages and decides when a checkpoint becomes stable.
 //
@@ -43,19 +38,19 @@ class CheckpointTracker {
  public:
   CheckpointTracker(uint64_t checkpoint_interval, size_t threshold, uint64_t max_ahead = 0);
 
-  // Records `sender`'s CHECKPOINT for (seq, digest), with the signature it carried (kept in
-  // the proof). Returns the new stable seq if this message made the stable checkpoint
-  // advance, std::nullopt otherwise.
+  // Records `sender`'s CHECKPOINT for (seq, digest); `signed_checkpoint` is that message as
+  // its sender signed it, kept in the proof. Returns the new stable seq if this message made
+  // the stable checkpoint advance, std::nullopt otherwise.
   std::optional<uint64_t> Add(uint64_t seq, const std::string& digest, int64_t sender,
-                              const std::string& signature = "");
+                              const SignedMessage& signed_checkpoint = SignedMessage());
 
   // Takes `proof` as the stable checkpoint when it is above the current one, as a replica does
   // when it restarts from its records or learns the checkpoint from f+1 peers; pending votes
   // at or below it are dropped.
   void AdoptStable(CheckpointProof proof);
 
-  uint64_t stable_seq() const { return stable_.seq; }
-  const std::string& stable_digest() const { return stable_.digest; }
+  uint64_t stable_seq() const { return stable_.seq(); }
+  const std::string& stable_digest() const { return stable_.digest(); }
   const CheckpointProof& stable_proof() const { return stable_; }
 
   // Matching votes held for (seq, digest) above the stable checkpoint.
@@ -72,8 +67,8 @@ class CheckpointTracker {
  private:
   struct Pending {
     std::map<int64_t, std::string> digest_of;
-    // digest -> (sender, signature) in arrival order.
-    std::map<std::string, std::vector<SignatureInfo>> votes;
+    // digest -> the senders' signed CHECKPOINTs, in arrival order.
+    std::map<std::string, std::vector<SignedMessage>> votes;
     std::set<int64_t> conflicting;
   };
 

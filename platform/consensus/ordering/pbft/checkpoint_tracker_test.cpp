@@ -10,9 +10,17 @@ namespace {
 constexpr uint64_t kInterval = 100;
 constexpr size_t kQuorum = 3;
 
+// `sender`'s CHECKPOINT as it signed it (the tracker keeps it without looking inside).
+SignedMessage Vote(int64_t sender, const std::string& signature = "") {
+  SignedMessage vote;
+  vote.set_signer(sender);
+  vote.set_signature(signature);
+  return vote;
+}
+
 std::vector<int64_t> Senders(const CheckpointProof& proof) {
   std::vector<int64_t> out;
-  for (const SignatureInfo& s : proof.signatures) out.push_back(s.node_id());
+  for (const SignedMessage& s : proof.checkpoints()) out.push_back(s.signer());
   return out;
 }
 
@@ -20,7 +28,7 @@ TEST(CheckpointTrackerTest, CheckpointTracker_StartsAtGenesis) {
   CheckpointTracker tracker(kInterval, kQuorum);
   EXPECT_EQ(tracker.stable_seq(), 0u);
   EXPECT_TRUE(tracker.stable_digest().empty());
-  EXPECT_TRUE(tracker.stable_proof().signatures.empty());
+  EXPECT_TRUE(tracker.stable_proof().checkpoints().empty());
 }
 
 TEST(CheckpointTrackerTest, CheckpointTracker_StableAfterTwoFPlusOneMatchingDigests) {
@@ -46,25 +54,25 @@ TEST(CheckpointTrackerTest, CheckpointTracker_MismatchedDigestsDoNotMakeStable) 
 
 TEST(CheckpointTrackerTest, CheckpointTracker_KeepsProofOfLatestStableCheckpoint) {
   CheckpointTracker tracker(kInterval, kQuorum);
-  tracker.Add(100, "s", 4, "sig4");
-  tracker.Add(100, "t", 1, "sig1-other");
-  tracker.Add(100, "s", 2, "sig2");
-  tracker.Add(100, "s", 3, "sig3");
+  tracker.Add(100, "s", 4, Vote(4, "sig4"));
+  tracker.Add(100, "t", 1, Vote(1, "sig1-other"));
+  tracker.Add(100, "s", 2, Vote(2, "sig2"));
+  tracker.Add(100, "s", 3, Vote(3, "sig3"));
   const CheckpointProof& proof = tracker.stable_proof();
-  EXPECT_EQ(proof.seq, 100u);
-  EXPECT_EQ(proof.digest, "s");
-  ASSERT_EQ(proof.signatures.size(), kQuorum);
+  EXPECT_EQ(proof.seq(), 100u);
+  EXPECT_EQ(proof.digest(), "s");
+  ASSERT_EQ(proof.checkpoints_size(), static_cast<int>(kQuorum));
   EXPECT_EQ(Senders(proof), (std::vector<int64_t>{4, 2, 3}));
-  EXPECT_EQ(proof.signatures[0].signature(), "sig4");
-  EXPECT_EQ(proof.signatures[1].signature(), "sig2");
-  EXPECT_EQ(proof.signatures[2].signature(), "sig3");
+  EXPECT_EQ(proof.checkpoints(0).signature(), "sig4");
+  EXPECT_EQ(proof.checkpoints(1).signature(), "sig2");
+  EXPECT_EQ(proof.checkpoints(2).signature(), "sig3");
 
-  tracker.Add(200, "u", 1, "a");
-  tracker.Add(200, "u", 2, "b");
-  EXPECT_EQ(tracker.stable_proof().seq, 100u);
-  tracker.Add(200, "u", 3, "c");
-  EXPECT_EQ(tracker.stable_proof().seq, 200u);
-  EXPECT_EQ(tracker.stable_proof().digest, "u");
+  tracker.Add(200, "u", 1, Vote(1, "a"));
+  tracker.Add(200, "u", 2, Vote(2, "b"));
+  EXPECT_EQ(tracker.stable_proof().seq(), 100u);
+  tracker.Add(200, "u", 3, Vote(3, "c"));
+  EXPECT_EQ(tracker.stable_proof().seq(), 200u);
+  EXPECT_EQ(tracker.stable_proof().digest(), "u");
   EXPECT_EQ(Senders(tracker.stable_proof()), (std::vector<int64_t>{1, 2, 3}));
 }
 
@@ -85,9 +93,9 @@ TEST(CheckpointTrackerTest, CheckpointTracker_RecordsConflictingDigestWithoutCou
   EXPECT_EQ(tracker.ConflictingSenders(100), (std::vector<int64_t>{1}));
   EXPECT_EQ(tracker.conflict_count(), 1u);
   EXPECT_EQ(tracker.MatchingVotes(100, "t"), 0u);
-  tracker.Add(100, "t", 2);
-  EXPECT_EQ(tracker.Add(100, "t", 3), std::nullopt);
-  EXPECT_EQ(tracker.Add(100, "t", 4), std::optional<uint64_t>(100));
+  tracker.Add(100, "t", 2, Vote(2));
+  EXPECT_EQ(tracker.Add(100, "t", 3, Vote(3)), std::nullopt);
+  EXPECT_EQ(tracker.Add(100, "t", 4, Vote(4)), std::optional<uint64_t>(100));
   EXPECT_EQ(Senders(tracker.stable_proof()), (std::vector<int64_t>{2, 3, 4}));
 }
 

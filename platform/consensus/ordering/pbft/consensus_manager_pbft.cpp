@@ -65,12 +65,14 @@ bool HasReplicaKeys(const ResDBConfig& config) {
 
 pbft::PbftReplicaOptions WithEvidenceCheck(pbft::PbftReplicaOptions options,
                                            const ResDBConfig& config,
-                                           const std::unique_ptr<Verifier>* keys) {
+                                           const std::unique_ptr<Verifier>* keys,
+                                           const ReplicaCommunicator* communicator) {
   if (HasReplicaKeys(config)) {
     options.verify_signature = [keys](int64_t node, absl::string_view data,
                                       absl::string_view signature) {
       return *keys != nullptr && (*keys)->Verify(node, data, signature);
     };
+    options.sign = [communicator](absl::string_view data) { return communicator->Sign(data); };
   }
   return options;
 }
@@ -101,7 +103,8 @@ ConsensusManagerPBFT::ConsensusManagerPBFT(const ResDBConfig& config, Stats* sta
       batch_cutter_(static_cast<size_t>(std::max(1, config.GetClientBatchNum())),
                     static_cast<size_t>(config.GetMaxBatchBytes())),
       replica_(config.GetSelfId(), config.GetReplicaNum(),
-               WithEvidenceCheck(OptionsFrom(config, TickMs(config)), config, &replica_keys_)),
+               WithEvidenceCheck(OptionsFrom(config, TickMs(config)), config, &replica_keys_,
+                                 GetCommunicator())),
       tracker_(kMaxPendingRequests, static_cast<size_t>(config.GetMaxPendingPerClient())),
       sync_(config.GetConfigData().sync_writes()),
       queue_(kMaxQueuedWork, kMaxQueuedClientWork),

@@ -74,5 +74,32 @@ absl::Status CheckPreparedCertificate(const PreparedCertificate& cert, int64_t h
   return absl::OkStatus();
 }
 
+absl::Status CheckStableCheckpoint(const StableCheckpoint& proof, int n,
+                                   uint64_t checkpoint_interval, const SignatureCheck& verify) {
+  if (proof.seq() == 0) return absl::OkStatus();
+  const std::string what = absl::StrCat("stable checkpoint ", proof.seq());
+  if (checkpoint_interval == 0 || proof.seq() % checkpoint_interval != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": not a multiple of the checkpoint interval ", checkpoint_interval));
+  }
+  std::set<int64_t> senders;
+  for (const SignedMessage& envelope : proof.checkpoints()) {
+    Request checkpoint;
+    absl::Status opened = OpenSigned(envelope, n, verify, &checkpoint);
+    if (!opened.ok()) return absl::InvalidArgumentError(absl::StrCat(what, ": ", opened.message()));
+    if (checkpoint.type() != Request::TYPE_CHECKPOINT || checkpoint.seq() != proof.seq() ||
+        checkpoint.hash() != proof.digest() || !senders.insert(checkpoint.sender_id()).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ": CHECKPOINT of replica ", checkpoint.sender_id(), " is not a distinct match"));
+    }
+  }
+  const size_t quorum = 2 * FaultsTolerated(n) + 1;
+  if (senders.size() < quorum) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": ", senders.size(), " CHECKPOINTs, need ", quorum));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace pbft
 }  // namespace resdb

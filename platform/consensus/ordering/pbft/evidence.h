@@ -17,6 +17,11 @@ namespace pbft {
 using SignatureCheck =
     std::function<bool(int64_t node, absl::string_view data, absl::string_view signature)>;
 
+// This replica's signature over `data`, made with the key the transport signs its messages
+// with, so that evidence it keeps of its own votes can be relayed like others'. Called on the
+// thread that calls the replica.
+using SignatureMaker = std::function<std::string(absl::string_view data)>;
+
 // Checks of the evidence one replica relays to another: messages that a third replica
 // signed. Each function refuses with InvalidArgument, naming the rule broken.
 //
@@ -38,6 +43,13 @@ absl::Status OpenSigned(const SignedMessage& envelope, int n, const SignatureChe
 // accepted that pre-prepare.
 absl::Status CheckPreparedCertificate(const PreparedCertificate& cert, int64_t holder, int n,
                                       const SignatureCheck& verify);
+
+// A stable checkpoint proves that 2f+1 replicas reported `digest` as the state after `seq`:
+// its CHECKPOINTs open (OpenSigned), come from distinct replicas and are all for (seq,
+// digest), and there are at least 2f+1 of them. Seq 0, the state before any batch, needs no
+// proof; any other seq must be a multiple of `checkpoint_interval`.
+absl::Status CheckStableCheckpoint(const StableCheckpoint& proof, int n,
+                                   uint64_t checkpoint_interval, const SignatureCheck& verify);
 
 }  // namespace pbft
 }  // namespace resdb

@@ -220,6 +220,144 @@ TEST(PbftForgedEvidenceTest, NewViewNeedsAQuorumOfDistinctSignedViewChanges) {
   EXPECT_EQ(backup.view(), 0u);
 }
 
+// A proof that (seq, state) is stable, with the CHECKPOINTs of `senders`, each signed with the
+// key of `signer`, or by its sender when `signer` is 0.
+StableCheckpoint Proof(const FakeReplicaKeys& keys, uint64_t seq, const std::string& state,
+                       const std::vector<int64_t>& senders, int64_t signer = 0) {
+  StableCheckpoint proof;
+  proof.set_seq(seq);
+  proof.set_digest(state);
+  for (int64_t sender : senders) {
+    *proof.add_checkpoints() =
+        keys.SignAs(signer == 0 ? sender : signer, pbft_test::Checkpoint(sender, seq, state));
+  }
+  return proof;
+}
+
+constexpr uint64_t kInterval = 2;
+
+TEST(StableCheckpointProofTest, TwoFPlusOneSignedMatchingCheckpointsProveIt) {
+  FakeReplicaKeys keys;
+  EXPECT_TRUE(
+      CheckStableCheckpoint(Proof(keys, 4, "s", {1, 2, 4}), kReplicas, kInterval, keys.Checker())
+          .ok());
+  // The genesis needs no proof.
+  EXPECT_TRUE(CheckStableCheckpoint(StableCheckpoint(), kReplicas, kInterval, keys.Checker()).ok());
+}
+
+TEST(StableCheckpointProofTest, ForgedShortOrInconsistentProofsAreRefused) {
+  FakeReplicaKeys keys;
+  const SignatureCheck verify = keys.Checker();
+  // Replica 4 signs CHECKPOINTs in 1's and 2's names.
+  EXPECT_FALSE(CheckStableCheckpoint(Proof(keys, 4, "s", {1, 2, 4}, /*signer=*/4), kReplicas,
+                                     kInterval, verify)
+                   .ok());
+  EXPECT_FALSE(
+      CheckStableCheckpoint(Proof(keys, 4, "s", {1, 2}), kReplicas, kInterval, verify).ok());
+  EXPECT_FALSE(
+      CheckStableCheckpoint(Proof(keys, 4, "s", {1, 2, 2}), kReplicas, kInterval, verify).ok());
+  // A quorum for another state, or another seq, proves nothing about this one.
+  StableCheckpoint other_state = Proof(keys, 4, "s", {1, 2, 4});
+  *other_state.mutable_checkpoints(2) = keys.SignedBySender(pbft_test::Checkpoint(4, 4, "t"));
+  EXPECT_FALSE(CheckStableCheckpoint(other_state, kReplicas, kInterval, verify).ok());
+  StableCheckpoint other_seq = Proof(keys, 6, "s", {1, 2, 4});
+  other_seq.set_seq(4);
+  EXPECT_FALSE(CheckStableCheckpoint(other_seq, kReplicas, kInterval, verify).ok());
+  EXPECT_FALSE(
+      CheckStableCheckpoint(Proof(keys, 3, "s", {1, 2, 4}), kReplicas, kInterval, verify).ok());
+  // Plaintext clusters: consistent proofs pass whoever signed them.
+  EXPECT_TRUE(CheckStableCheckpoint(Proof(keys, 4, "s", {1, 2, 4}, /*signer=*/4), kReplicas,
+                                    kInterval, nullptr)
+                  .ok());
+}
+
+// Batch a is prepared at seq 1 (replica 2 holds its certificate). Byzantine replica 4 claims
+// that seq 2 is a stable checkpoint, with CHECKPOINTs it signed in 1's and 2's names: taken at
+// face value, the next primary would re-propose nothing at or below seq 2 and a could be lost.
+// Replica 3, primary of view 2, refuses that VIEWCHANGE and re-proposes a.
+TEST(PbftForgedEvidenceTest, ForgedStableCheckpointDoesNotMakeTheNewPrimarySkipABatch) {
+  FakeReplicaKeys keys;
+  PbftReplicaOptions options;
+  options.checkpoint_interval = kInterval;
+  options.verify_signature = keys.Checker();
+  PbftReplica next(3, kReplicas, options);
+  const std::string a = Batch("a");
+
+  auto with_stable = [](Request message, const StableCheckpoint& proof) {
+    ViewChange vc;
+    vc.ParseFromString(message.data());
+    vc.set_stable_seq(proof.seq());
+    vc.set_stable_digest(proof.digest());
+    *vc.mutable_checkpoints() = proof.checkpoints();
+    vc.SerializeToString(message.mutable_data());
+    message.set_seq(proof.seq());
+    return message;
+  };
+  EXPECT_EQ(next.Step(with_stable(ViewChangeMessage(4, 2, {}),
+                                  Proof(keys, 2, "x", {1, 2, 4}, /*signer=*/4)))
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(next.Step(ViewChangeMessage(2, 2, {Cert(keys, 1, 0, a, {3})})).ok());
+  ASSERT_TRUE(next.Step(ViewChangeMessage(1, 2, {})).ok());
+
+  ASSERT_TRUE(next.is_primary());
+  ASSERT_TRUE(next.view_active());
+  std::optional<NewView> nv = SentNewView(next.TakeActions());
+  ASSERT_TRUE(nv.has_value());
+  ASSERT_EQ(nv->pre_prepares_size(), 1);
+  Request reproposal;
+  ASSERT_TRUE(reproposal.ParseFromString(nv->pre_prepares(0)));
+  EXPECT_EQ(reproposal.seq(), 1u);
+  EXPECT_EQ(reproposal.data(), a);
+
+  // A genuine proof is taken: a VIEWCHANGE from its stable checkpoint on.
+  PbftReplica other(3, kReplicas, options);
+  EXPECT_TRUE(
+      other.Step(with_stable(ViewChangeMessage(4, 2, {}), Proof(keys, 2, "x", {1, 2, 4}))).ok());
+}
+
+Request FetchReplyWithStable(int64_t sender, const std::vector<std::string>& batches,
+                             const StableCheckpoint& stable) {
+  FetchReply reply;
+  reply.set_last_committed(batches.size());
+  *reply.mutable_stable() = stable;
+  for (size_t i = 0; i < batches.size(); ++i) {
+    CommittedBatch* batch = reply.add_batches();
+    batch->set_seq(i + 1);
+    batch->set_data(batches[i]);
+  }
+  Request message;
+  message.set_type(Request::TYPE_RECOVERY_DATA_RESP);
+  message.set_sender_id(sender);
+  message.set_seq(1);
+  reply.SerializeToString(message.mutable_data());
+  return message;
+}
+
+// A replica catching up takes a stable checkpoint from one FETCH reply only when its signed
+// CHECKPOINTs prove it, and then relays that proof in its own VIEWCHANGE.
+TEST(PbftForgedEvidenceTest, CatchingUpTakesOnlyAProvenStableCheckpoint) {
+  FakeReplicaKeys keys;
+  PbftReplicaOptions options;
+  options.checkpoint_interval = kInterval;
+  options.verify_signature = keys.Checker();
+  PbftReplica replica(3, kReplicas, options);
+  const std::vector<std::string> batches = {Batch("a"), Batch("b"), Batch("c")};
+  // Two replies agree on the batches, so they are released; replica 1's stable checkpoint is
+  // forged.
+  ASSERT_TRUE(
+      replica.Step(FetchReplyWithStable(1, batches, Proof(keys, 2, "x", {1, 2, 4}, /*signer=*/1)))
+          .ok());
+  ASSERT_TRUE(replica.Step(FetchReplyWithStable(2, batches, StableCheckpoint())).ok());
+  ASSERT_EQ(replica.last_executable_seq(), 3u);
+  EXPECT_EQ(replica.low_watermark(), 0u);
+
+  const StableCheckpoint genuine = Proof(keys, 2, "x", {1, 2, 4});
+  ASSERT_TRUE(replica.Step(FetchReplyWithStable(4, batches, genuine)).ok());
+  EXPECT_EQ(replica.low_watermark(), 2u);
+  EXPECT_EQ(replica.stable_checkpoint_proof().SerializeAsString(), genuine.SerializeAsString());
+}
+
 }  // namespace
 }  // namespace pbft
 }  // namespace resdb

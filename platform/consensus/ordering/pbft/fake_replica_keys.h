@@ -42,6 +42,12 @@ class FakeReplicaKeys {
     return SignAs(message.sender_id(), message);
   }
 
+  // What replica `node` signs its own evidence with.
+  SignatureMaker SignerFor(int64_t node) const {
+    const FakeReplicaKeys keys = *this;
+    return [keys, node](absl::string_view data) { return keys.Sign(node, data); };
+  }
+
   SignatureCheck Checker() const {
     const FakeReplicaKeys keys = *this;
     return [keys](int64_t node, absl::string_view data, absl::string_view signature) {

@@ -87,7 +87,7 @@ absl::Status PbftReplica::Step(const Request& message, const SignedMessage& enve
   }
   SignedMessage evidence;
   if (message.type() == Request::TYPE_PRE_PREPARE || message.type() == Request::TYPE_PREPARE ||
-      message.type() == Request::TYPE_VIEWCHANGE) {
+      message.type() == Request::TYPE_VIEWCHANGE || message.type() == Request::TYPE_CHECKPOINT) {
     if (envelope.data().empty()) {
       message.SerializeToString(evidence.mutable_data());
       evidence.set_signer(message.sender_id());
@@ -106,7 +106,7 @@ absl::Status PbftReplica::Step(const Request& message, const SignedMessage& enve
     case Request::TYPE_COMMIT:
       return StepVote(message, evidence);
     case Request::TYPE_CHECKPOINT:
-      return StepCheckpoint(message);
+      return StepCheckpoint(message, evidence);
     default:
       return absl::UnimplementedError(
           absl::StrCat("view change (", Request::Type_Name(message.type()), ") is not handled"));
@@ -157,10 +157,10 @@ absl::Status PbftReplica::StepVote(const Request& message, const SignedMessage& 
   return absl::OkStatus();
 }
 
-absl::Status PbftReplica::StepCheckpoint(const Request& message) {
+absl::Status PbftReplica::StepCheckpoint(const Request& message, const SignedMessage& envelope) {
   const uint64_t refused_before = checkpoints_.refused_count();
   std::optional<uint64_t> stable =
-      checkpoints_.Add(message.seq(), message.hash(), message.sender_id());
+      checkpoints_.Add(message.seq(), message.hash(), message.sender_id(), envelope);
   if (checkpoints_.refused_count() != refused_before) {
     return absl::InvalidArgumentError(
         absl::StrCat("CHECKPOINT seq: ", message.seq(), " is refused (interval ",
@@ -235,23 +235,28 @@ void PbftReplica::OnExecuted(uint64_t seq, std::string state_digest) {
 
   Request checkpoint = Message(Request::TYPE_CHECKPOINT, seq, state_digest);
   own_checkpoint_ = checkpoint;
+  // Signed here too, so that this vote can stand in a proof other replicas check.
+  SignedMessage signed_checkpoint;
+  checkpoint.SerializeToString(signed_checkpoint.mutable_data());
+  signed_checkpoint.set_signer(id_);
+  if (options_.sign) signed_checkpoint.set_signature(options_.sign(signed_checkpoint.data()));
   actions_.broadcast.push_back(std::move(checkpoint));
-  std::optional<uint64_t> stable = checkpoints_.Add(seq, state_digest, id_);
+  std::optional<uint64_t> stable = checkpoints_.Add(seq, state_digest, id_, signed_checkpoint);
   if (stable.has_value()) OnStable(checkpoints_.stable_proof());
 }
 
 void PbftReplica::OnStable(const CheckpointProof& proof) {
-  if (proof.seq <= last_executable_seq_) {
+  if (proof.seq() <= last_executable_seq_) {
     ApplyStable(proof);
   } else {
     // A quorum is past this replica. The batches up to `seq` may still be committing here
     // (messages arrive in any order), so keep their state until they are released.
-    pending_stable_[proof.seq] = proof;
+    pending_stable_[proof.seq()] = proof;
   }
 }
 
 void PbftReplica::ApplyStable(const CheckpointProof& proof) {
-  const uint64_t seq = proof.seq;
+  const uint64_t seq = proof.seq();
   if (!watermarks_.Advance(seq)) return;
   // The tracker may already hold a newer stable checkpoint this replica has not reached;
   // what it vouches for must match its watermarks.
@@ -339,16 +344,14 @@ PbftReplica::ReceivedViewChange PbftReplica::OwnViewChange(const Request& messag
 
 Request PbftReplica::MakeViewChange() const {
   ViewChange vc;
-  vc.set_stable_seq(applied_proof_.seq);
-  vc.set_stable_digest(applied_proof_.digest);
-  for (const SignatureInfo& signature : applied_proof_.signatures) {
-    vc.add_checkpoint_senders(signature.node_id());
-  }
-  for (auto it = prepared_certs_.upper_bound(applied_proof_.seq); it != prepared_certs_.end();
+  vc.set_stable_seq(applied_proof_.seq());
+  vc.set_stable_digest(applied_proof_.digest());
+  *vc.mutable_checkpoints() = applied_proof_.checkpoints();
+  for (auto it = prepared_certs_.upper_bound(applied_proof_.seq()); it != prepared_certs_.end();
        ++it) {
     *vc.add_prepared() = it->second;
   }
-  Request message = Message(Request::TYPE_VIEWCHANGE, applied_proof_.seq, "");
+  Request message = Message(Request::TYPE_VIEWCHANGE, applied_proof_.seq(), "");
   vc.SerializeToString(message.mutable_data());
   return message;
 }
@@ -362,21 +365,20 @@ absl::Status PbftReplica::ParseViewChange(const Request& message, ViewChange* ou
     return absl::InvalidArgumentError(absl::StrCat("VIEWCHANGE from ", sender, ": bad data"));
   }
   const uint64_t stable = out->stable_seq();
-  if (stable != message.seq() || (stable > 0 && (options_.checkpoint_interval == 0 ||
-                                                 stable % options_.checkpoint_interval != 0))) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("VIEWCHANGE from ", sender, ": bad stable checkpoint ", stable));
+  if (stable != message.seq()) {
+    return absl::InvalidArgumentError(absl::StrCat("VIEWCHANGE from ", sender,
+                                                   ": stable checkpoint ", stable,
+                                                   " is not the message's seq ", message.seq()));
   }
-  auto distinct_replicas = [this](const google::protobuf::RepeatedField<int64_t>& ids) {
-    std::set<int64_t> seen;
-    for (int64_t id : ids) {
-      if (id < 1 || id > n_ || !seen.insert(id).second) return size_t{0};
-    }
-    return seen.size();
-  };
-  if (stable > 0 && distinct_replicas(out->checkpoint_senders()) < quorum()) {
+  StableCheckpoint proof;
+  proof.set_seq(stable);
+  proof.set_digest(out->stable_digest());
+  *proof.mutable_checkpoints() = out->checkpoints();
+  absl::Status proven =
+      CheckStableCheckpoint(proof, n_, options_.checkpoint_interval, options_.verify_signature);
+  if (!proven.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("VIEWCHANGE from ", sender, ": checkpoint ", stable, " lacks a quorum"));
+        absl::StrCat("VIEWCHANGE from ", sender, ": ", proven.message()));
   }
   uint64_t previous = stable;
   for (const PreparedCertificate& cert : out->prepared()) {
@@ -386,7 +388,7 @@ absl::Status PbftReplica::ParseViewChange(const Request& message, ViewChange* ou
           absl::StrCat("VIEWCHANGE from ", sender, ": prepared certificate for seq ", cert.seq(),
                        " view ", cert.view(), " is out of order or range"));
     }
-    absl::Status proven = CheckPreparedCertificate(cert, sender, n_, options_.verify_signature);
+    proven = CheckPreparedCertificate(cert, sender, n_, options_.verify_signature);
     if (!proven.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("VIEWCHANGE: ", proven.message()));
     }

@@ -43,10 +43,14 @@ struct PbftReplicaOptions {
   // Transport delivery is at most once; this is what makes a lost message harmless.
   uint64_t retransmit_ticks = 5;
   // Checks the signatures of the messages inside evidence another replica relays (the
-  // PRE_PREPARE and PREPAREs of prepared certificates in a VIEWCHANGE). Unset, as in plaintext
-  // setups without replica keys, that evidence is still checked for form and consistency, but its
-  // signatures are not looked at: such a cluster does not withstand a replica that forges evidence.
+  // PRE_PREPARE and PREPAREs of prepared certificates, the CHECKPOINTs of stable checkpoints).
+  // Unset, as in plaintext setups without replica keys, that evidence is still checked for
+  // form and consistency, but its signatures are not looked at: such a cluster does not
+  // withstand a replica that forges evidence.
   SignatureCheck verify_signature;
+  // Signs this replica's own CHECKPOINTs, which stand in the stable checkpoint proofs it
+  // relays. Unset with verify_signature unset.
+  SignatureMaker sign;
 };
 
 // What a replica restarts from: the durable records of its previous run (see Actions).
@@ -126,8 +130,9 @@ struct Actions {
 // - a NEWVIEW carries the VIEWCHANGEs it was built from as their senders signed them (the
 //   primary's own is covered by its signature on the NEWVIEW): a backup checks every
 //   signature before it believes that a quorum asked for the view and what they held.
-// Not covered: the stable checkpoint a VIEWCHANGE names is backed by a list of replica ids
-// (checkpoint_senders), not by their signed CHECKPOINTs.
+// - the stable checkpoint a VIEWCHANGE names comes with the 2f+1 signed CHECKPOINTs that
+//   made it stable (CheckStableCheckpoint): a replica cannot claim a later checkpoint to make
+//   the new primary skip batches that may have committed.
 //
 // Loss and catch-up, driven by Tick():
 // - every retransmit_ticks ticks without progress, a replica with outstanding work sends
@@ -139,8 +144,9 @@ struct Actions {
 //   a higher view or past its high watermark) broadcasts FETCH{seq = last released + 1}.
 //   Peers answer with their view, stable checkpoint, highest released seq and the committed
 //   batches from that seq on. A batch whose digest f+1 replies agree on is released for
-//   execution; a stable checkpoint f+1 replies agree on, once released up to it, becomes
-//   this replica's stable checkpoint; a view that f+1 replies are active in, above this
+//   execution; a stable checkpoint proven by its signed CHECKPOINTs (without replica keys:
+//   one that f+1 replies agree on), once released up to it, becomes this replica's stable
+//   checkpoint; a view that f+1 replies are active in, above this
 //   replica's, is entered (the batches of that view this replica missed come through FETCH).
 //
 // Rules, per sequence number seq in the watermarks (low, high]:
@@ -260,7 +266,7 @@ class PbftReplica {
 
   absl::Status StepPrePrepare(const Request& message, const SignedMessage& envelope);
   absl::Status StepVote(const Request& message, const SignedMessage& envelope);
-  absl::Status StepCheckpoint(const Request& message);
+  absl::Status StepCheckpoint(const Request& message, const SignedMessage& envelope);
   absl::Status StepViewChange(const Request& message, const SignedMessage& envelope);
   absl::Status StepNewView(const Request& message);
   absl::Status StepFetch(const Request& message);

@@ -10,29 +10,6 @@
 
 namespace resdb {
 namespace pbft {
-namespace {
-
-StableCheckpoint ToRecord(const CheckpointProof& proof) {
-  StableCheckpoint record;
-  record.set_seq(proof.seq);
-  record.set_digest(proof.digest);
-  for (const SignatureInfo& signature : proof.signatures) record.add_senders(signature.node_id());
-  return record;
-}
-
-CheckpointProof FromRecord(const StableCheckpoint& record) {
-  CheckpointProof proof;
-  proof.seq = record.seq();
-  proof.digest = record.digest();
-  for (int64_t sender : record.senders()) {
-    SignatureInfo signature;
-    signature.set_node_id(sender);
-    proof.signatures.push_back(std::move(signature));
-  }
-  return proof;
-}
-
-}  // namespace
 
 // ---- Durable records. ----
 
@@ -61,13 +38,13 @@ void PbftReplica::RecordSlot(uint64_t seq, const Slot& slot) {
   actions_.slots.push_back(std::move(record));
 }
 
-void PbftReplica::RecordStable() { actions_.stable = ToRecord(applied_proof_); }
+void PbftReplica::RecordStable() { actions_.stable = applied_proof_; }
 
 void PbftReplica::Restore(const RestoredState& state) {
   view_ = state.view;
   view_active_ = state.view_active;
   if (state.stable.seq() > 0) {
-    checkpoints_.AdoptStable(FromRecord(state.stable));
+    checkpoints_.AdoptStable(state.stable);
     watermarks_.Advance(state.stable.seq());
     applied_proof_ = checkpoints_.stable_proof();
   }
@@ -186,7 +163,7 @@ Request PbftReplica::FetchReply(const Request& fetch, std::vector<CommittedBatch
   pbft::FetchReply reply;
   reply.set_view(view_);
   reply.set_view_active(view_active_);
-  *reply.mutable_stable() = ToRecord(applied_proof_);
+  *reply.mutable_stable() = applied_proof_;
   reply.set_last_committed(last_executable_seq_);
   for (CommittedBatch& batch : batches) *reply.add_batches() = std::move(batch);
   Request message = Message(Request::TYPE_RECOVERY_DATA_RESP, fetch.seq(), "");
@@ -266,19 +243,25 @@ bool PbftReplica::AdoptFromPeers() {
 }
 
 void PbftReplica::AdoptStableFromPeers() {
-  // (seq, digest) -> reports; the highest checkpoint f+1 peers agree on and this replica has
-  // released up to.
+  // (seq, digest) -> the reports of it whose proof checks; the highest checkpoint this replica
+  // has released up to that is proven by its signed CHECKPOINTs, or, in a cluster without
+  // replica keys, that f+1 peers agree on.
   std::map<std::pair<uint64_t, std::string>, std::vector<const StableCheckpoint*>> agreeing;
   for (const auto& [peer, report] : peer_reports_) {
     const StableCheckpoint& stable = report.stable;
     if (stable.seq() <= watermarks_.low() || stable.seq() > last_executable_seq_) continue;
+    if (!CheckStableCheckpoint(stable, n_, options_.checkpoint_interval, options_.verify_signature)
+             .ok()) {
+      continue;
+    }
     agreeing[{stable.seq(), stable.digest()}].push_back(&stable);
   }
+  const size_t needed = options_.verify_signature ? 1 : f_ + 1;
   for (auto it = agreeing.rbegin(); it != agreeing.rend(); ++it) {
-    if (it->second.size() < f_ + 1) continue;
-    const CheckpointProof proof = FromRecord(*it->second.front());
+    if (it->second.size() < needed) continue;
+    const CheckpointProof proof = *it->second.front();
     checkpoints_.AdoptStable(proof);
-    pending_stable_.erase(pending_stable_.begin(), pending_stable_.upper_bound(proof.seq));
+    pending_stable_.erase(pending_stable_.begin(), pending_stable_.upper_bound(proof.seq()));
     ApplyStable(proof);
     return;
   }

@@ -300,7 +300,7 @@ TEST(PbftRestoreTest, StableCheckpointOfAViewChangeMatchesTheWatermarks) {
   const ViewChange vc = BroadcastViewChange(replica.TakeActions());
   EXPECT_EQ(vc.stable_seq(), 2u);
   EXPECT_EQ(vc.stable_digest(), "state2");
-  EXPECT_EQ(vc.checkpoint_senders_size(), 3);
+  EXPECT_EQ(vc.checkpoints_size(), 3);
 }
 
 // The evidence of a prepared certificate is part of the slot record: after a restart the

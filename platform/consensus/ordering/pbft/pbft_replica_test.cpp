@@ -347,8 +347,8 @@ TEST(PbftClusterTest, CheckpointsBecomeStableAndCollectOldState) {
     PbftReplica& replica = cluster.replica(id);
     EXPECT_EQ(cluster.executed(id), Batches(1, 7));
     EXPECT_EQ(replica.stable_checkpoint(), 5u);
-    EXPECT_EQ(replica.stable_checkpoint_proof().seq, 5u);
-    EXPECT_EQ(replica.stable_checkpoint_proof().signatures.size(), 3u);
+    EXPECT_EQ(replica.stable_checkpoint_proof().seq(), 5u);
+    EXPECT_EQ(replica.stable_checkpoint_proof().checkpoints_size(), 3);
     EXPECT_EQ(replica.low_watermark(), 5u);
     EXPECT_EQ(replica.high_watermark(), 25u);
     // Seqs 6 and 7 are above the checkpoint and still held.

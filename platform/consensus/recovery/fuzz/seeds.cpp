@@ -33,9 +33,7 @@ std::string Wal(uint64_t view, bool active, uint64_t stable_seq) {
   pbft::StableCheckpoint stable;
   stable.set_seq(stable_seq);
   stable.set_digest("digest");
-  stable.add_senders(1);
-  stable.add_senders(2);
-  stable.add_senders(3);
+  for (int64_t sender : {1, 2, 3}) stable.add_checkpoints()->set_signer(sender);
   pbft::SlotRecord slot;
   slot.mutable_batch()->set_seq(stable_seq + 3);
   slot.mutable_batch()->set_view(view);

@@ -92,7 +92,7 @@ PbftClusterSim::PbftClusterSim(ClusterOptions options)
   for (int64_t id : ids_) {
     auto node = std::make_unique<SimNode>();
     node->id = id;
-    node->replica = std::make_unique<PbftReplica>(id, options_.num_nodes, replica_options_);
+    node->replica = std::make_unique<PbftReplica>(id, options_.num_nodes, OptionsFor(id));
     invariants_.OnStart(id, 0);
     nodes_.push_back(std::move(node));
   }
@@ -333,10 +333,16 @@ void PbftClusterSim::DoCrash(SimNode& node, bool forever) {
   Log(absl::StrCat("  node ", node.id, " crashed", forever ? " for good" : ""));
 }
 
+PbftReplicaOptions PbftClusterSim::OptionsFor(int64_t id) const {
+  PbftReplicaOptions options = replica_options_;
+  options.sign = keys_.SignerFor(id);
+  return options;
+}
+
 void PbftClusterSim::Restart(int64_t id) {
   SimNode& n = Get(id);
   if (n.replica != nullptr || n.down_forever) return;
-  n.replica = std::make_unique<PbftReplica>(id, options_.num_nodes, replica_options_);
+  n.replica = std::make_unique<PbftReplica>(id, options_.num_nodes, OptionsFor(id));
   // The executor is volatile: run the ledger again.
   std::vector<std::pair<uint64_t, std::string>> digests;
   for (const auto& [seq, data] : n.disk.ledger()) {
@@ -508,6 +514,27 @@ Request PbftClusterSim::ForgeViewChange(const SimNode& node, const Request& mess
   const uint64_t view = message.view() - 1;
   const int n = options_.num_nodes;
   const int64_t primary = MessageValidator::PrimaryOf(view, n);
+  Request forged = message;
+  if (Draw(0, 1) == 1) {
+    // A later stable checkpoint, so that the new primary would re-propose nothing below it:
+    // CHECKPOINTs of a quorum, all signed with the forger's own key.
+    const uint64_t interval = replica_options_.checkpoint_interval;
+    const uint64_t stable = (vc.stable_seq() / interval + 1) * interval;
+    vc.set_stable_seq(stable);
+    vc.set_stable_digest(absl::StrCat("forged state at ", stable));
+    vc.clear_checkpoints();
+    for (int64_t id : ids_) {
+      if (static_cast<size_t>(vc.checkpoints_size()) >= 2 * f() + 1) break;
+      Request claimed;
+      claimed.set_type(Request::TYPE_CHECKPOINT);
+      claimed.set_sender_id(id);
+      claimed.set_seq(stable);
+      claimed.set_hash(vc.stable_digest());
+      *vc.add_checkpoints() = keys_.SignAs(node.id, claimed);
+    }
+    forged.set_seq(stable);
+    ++forgeries_;
+  }
   const uint64_t first = vc.stable_seq() + 1;
   const uint64_t last = std::min(node.replica->last_executable_seq() + 3,
                                  vc.stable_seq() + replica_options_.watermark_window);
@@ -549,7 +576,6 @@ Request PbftClusterSim::ForgeViewChange(const SimNode& node, const Request& mess
     }
     ++forgeries_;
   }
-  Request forged = message;
   vc.SerializeToString(forged.mutable_data());
   return forged;
 }

@@ -176,6 +176,8 @@ class PbftClusterSim {
   const FakeReplicaKeys keys_;
   // options_.replica_options, checking signatures with keys_.
   PbftReplicaOptions replica_options_;
+  // replica_options_ for replica `id`, which signs its own evidence with its key in keys_.
+  PbftReplicaOptions OptionsFor(int64_t id) const;
   std::vector<int64_t> ids_;
   // Replica id i at position i - 1.
   std::vector<std::unique_ptr<SimNode>> nodes_;
