@@ -133,6 +133,24 @@ std::optional<NewView> SentNewView(const Actions& actions) {
   return std::nullopt;
 }
 
+// Replica 2 holds the certificate of batch `a` at seq 1 (view 0) and replica 1 nothing; once
+// both ask for view 2, `next` (replica 3, its primary) must re-propose exactly `a` at seq 1.
+void ExpectNewViewReproposes(const FakeReplicaKeys& keys, PbftReplica& next, const std::string& a) {
+  ASSERT_TRUE(next.Step(ViewChangeMessage(2, 2, {Cert(keys, 1, 0, a, {3})})).ok());
+  ASSERT_TRUE(next.Step(ViewChangeMessage(1, 2, {})).ok());
+
+  ASSERT_TRUE(next.is_primary());
+  ASSERT_TRUE(next.view_active());
+  EXPECT_EQ(next.view(), 2u);
+  std::optional<NewView> nv = SentNewView(next.TakeActions());
+  ASSERT_TRUE(nv.has_value());
+  ASSERT_EQ(nv->pre_prepares_size(), 1);
+  Request reproposal;
+  ASSERT_TRUE(reproposal.ParseFromString(nv->pre_prepares(0)));
+  EXPECT_EQ(reproposal.seq(), 1u);
+  EXPECT_EQ(reproposal.data(), a);
+}
+
 // Batch a committed at seq 1 in view 0 (replica 2 holds its certificate). Byzantine replica 4
 // claims a certificate for batch b at seq 1 in view 1, higher than any genuine one, with
 // PREPAREs it signed in replicas 1's and 3's names. Replica 3, primary of view 2, refuses that
@@ -147,19 +165,7 @@ TEST(PbftForgedEvidenceTest, ForgedCertificateAtAHigherViewDoesNotReplaceTheComm
 
   EXPECT_EQ(next.Step(ViewChangeMessage(4, 2, {Cert(keys, 1, 1, b, {1, 3}, /*signer=*/4)})).code(),
             absl::StatusCode::kInvalidArgument);
-  ASSERT_TRUE(next.Step(ViewChangeMessage(2, 2, {Cert(keys, 1, 0, a, {3})})).ok());
-  ASSERT_TRUE(next.Step(ViewChangeMessage(1, 2, {})).ok());
-
-  ASSERT_TRUE(next.is_primary());
-  ASSERT_TRUE(next.view_active());
-  EXPECT_EQ(next.view(), 2u);
-  std::optional<NewView> nv = SentNewView(next.TakeActions());
-  ASSERT_TRUE(nv.has_value());
-  ASSERT_EQ(nv->pre_prepares_size(), 1);
-  Request reproposal;
-  ASSERT_TRUE(reproposal.ParseFromString(nv->pre_prepares(0)));
-  EXPECT_EQ(reproposal.seq(), 1u);
-  EXPECT_EQ(reproposal.data(), a);
+  ExpectNewViewReproposes(keys, next, a);
 }
 
 Request NewViewMessage(int64_t primary, uint64_t view, const std::vector<SignedMessage>& vcs) {
@@ -297,18 +303,7 @@ TEST(PbftForgedEvidenceTest, ForgedStableCheckpointDoesNotMakeTheNewPrimarySkipA
                                   Proof(keys, 2, "x", {1, 2, 4}, /*signer=*/4)))
                 .code(),
             absl::StatusCode::kInvalidArgument);
-  ASSERT_TRUE(next.Step(ViewChangeMessage(2, 2, {Cert(keys, 1, 0, a, {3})})).ok());
-  ASSERT_TRUE(next.Step(ViewChangeMessage(1, 2, {})).ok());
-
-  ASSERT_TRUE(next.is_primary());
-  ASSERT_TRUE(next.view_active());
-  std::optional<NewView> nv = SentNewView(next.TakeActions());
-  ASSERT_TRUE(nv.has_value());
-  ASSERT_EQ(nv->pre_prepares_size(), 1);
-  Request reproposal;
-  ASSERT_TRUE(reproposal.ParseFromString(nv->pre_prepares(0)));
-  EXPECT_EQ(reproposal.seq(), 1u);
-  EXPECT_EQ(reproposal.data(), a);
+  ExpectNewViewReproposes(keys, next, a);
 
   // A genuine proof is taken: a VIEWCHANGE from its stable checkpoint on.
   PbftReplica other(3, kReplicas, options);
