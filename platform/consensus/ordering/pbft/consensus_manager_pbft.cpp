@@ -128,6 +128,15 @@ absl::StatusOr<std::unique_ptr<ConsensusManagerPBFT>> ConsensusManagerPBFT::Crea
     return absl::InvalidArgumentError(
         "pbft: transaction manager, storage and prefix allocator are required");
   }
+  // A view change must fit in one message, or the cluster could never replace its primary.
+  const uint64_t window = OptionsFrom(config, TickMs(config)).watermark_window;
+  const int64_t new_view_bytes = pbft::MaxNewViewBytes(config.GetReplicaNum(), window);
+  if (new_view_bytes > config.GetMaxMessageBytes()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "pbft_config.watermark_window ", window, " with ", config.GetReplicaNum(),
+        " replicas makes a NEWVIEW of up to ", new_view_bytes, " bytes, above max_message_bytes (",
+        config.GetMaxMessageBytes(), "): lower the window or raise the limit"));
+  }
   std::unique_ptr<ConsensusManagerPBFT> manager(new ConsensusManagerPBFT(config, stats));
   absl::Status opened = manager->Open(std::move(transaction_manager), storage, prefixes);
   if (!opened.ok()) return opened;
@@ -318,21 +327,8 @@ int ConsensusManagerPBFT::ConsensusCommit(std::unique_ptr<Context> context,
 
 bool ConsensusManagerPBFT::ProposedBatchesAreSigned(const Request& message) {
   if (!verify_clients_) return true;
-  if (message.type() == Request::TYPE_PRE_PREPARE) {
-    return client_verifier_.VerifyBatch(message.data());
-  }
-  if (message.type() != Request::TYPE_NEWVIEW) return true;
-  pbft::NewView new_view;
-  // A NEWVIEW that does not parse is the replica's to refuse.
-  if (!new_view.ParseFromString(message.data())) return true;
-  for (const std::string& serialized : new_view.pre_prepares()) {
-    Request pre_prepare;
-    if (pre_prepare.ParseFromString(serialized) &&
-        !client_verifier_.VerifyBatch(pre_prepare.data())) {
-      return false;
-    }
-  }
-  return true;
+  if (message.type() != Request::TYPE_PRE_PREPARE) return true;
+  return client_verifier_.VerifyBatch(message.data());
 }
 
 Response ConsensusManagerPBFT::AnswerLogQuery(const Request& request) {

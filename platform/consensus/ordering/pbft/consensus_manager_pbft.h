@@ -115,8 +115,8 @@ class ConsensusManagerPBFT : public ConsensusManager {
   // Answers a LogQuery from the ledger (any thread).
   Response AnswerLogQuery(const Request& request);
   void HandleClientRequest(std::unique_ptr<Context> context, std::unique_ptr<Request> request);
-  // PRE_PREPARE and NEWVIEW: true unless a batch they propose holds a request its client did
-  // not sign (a faulty primary's forgery). Other messages pass.
+  // PRE_PREPARE: true unless the batch it proposes holds a request its client did not sign (a
+  // faulty primary's forgery). Other messages pass; a NEWVIEW names batches by digest only.
   bool ProposedBatchesAreSigned(const Request& message);
 
   // Protocol thread.

@@ -41,7 +41,7 @@ absl::Status CheckPreparedCertificate(const PreparedCertificate& cert, int64_t h
                                       const SignatureCheck& verify) {
   const std::string what = absl::StrCat("prepared certificate for seq ", cert.seq(), " view ",
                                         cert.view(), " from replica ", holder);
-  if (cert.digest() != BatchDigest(cert.data())) {
+  if (!cert.data().empty() && cert.digest() != BatchDigest(cert.data())) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": digest is not the batch's"));
   }
   const int64_t primary = MessageValidator::PrimaryOf(cert.view(), n);
@@ -99,6 +99,30 @@ absl::Status CheckStableCheckpoint(const StableCheckpoint& proof, int n,
         absl::StrCat(what, ": ", senders.size(), " CHECKPOINTs, need ", quorum));
   }
   return absl::OkStatus();
+}
+
+namespace {
+
+// A signed vote (PREPARE or CHECKPOINT: ids, view, seq and a 32-byte digest) in its
+// SignedMessage with a 64-byte Ed25519 signature, with the framing around it; generous.
+constexpr int64_t kSignedVoteBytes = 192;
+// Everything of a certificate, a Request or an envelope but its votes.
+constexpr int64_t kFramingBytes = 128;
+
+}  // namespace
+
+int64_t MaxViewChangeBytes(int n, uint64_t window) {
+  const int64_t f = static_cast<int64_t>(FaultsTolerated(n));
+  const int64_t certificate = 2 * f * kSignedVoteBytes + kFramingBytes;
+  return static_cast<int64_t>(window) * certificate + (2 * f + 1) * kSignedVoteBytes +
+         kFramingBytes;
+}
+
+int64_t MaxNewViewBytes(int n, uint64_t window) {
+  const int64_t f = static_cast<int64_t>(FaultsTolerated(n));
+  // Each VIEWCHANGE in its signed envelope, and a PRE_PREPARE by digest per seq.
+  return (2 * f + 1) * (MaxViewChangeBytes(n, window) + kFramingBytes) +
+         static_cast<int64_t>(window) * kFramingBytes + kFramingBytes;
 }
 
 }  // namespace pbft

@@ -34,7 +34,8 @@ absl::Status OpenSigned(const SignedMessage& envelope, int n, const SignatureChe
                         Request* out);
 
 // A prepared certificate that `holder` presents (in its VIEWCHANGE) proves that 2f+1
-// replicas accepted (view, seq, digest): `digest` is BatchDigest(data); the PRE_PREPARE, when
+// replicas accepted (view, seq, digest): `digest` is BatchDigest(data) when the data is
+// there (a VIEWCHANGE names batches by digest only); the PRE_PREPARE, when
 // present, is the primary of `view`'s for (view, seq, digest); the PREPAREs are for (view,
 // seq, digest) from distinct replicas other than that primary, and they number at least 2f
 // with the holder's own, which its signature on the VIEWCHANGE vouches for. The PRE_PREPARE
@@ -50,6 +51,13 @@ absl::Status CheckPreparedCertificate(const PreparedCertificate& cert, int64_t h
 // proof; any other seq must be a multiple of `checkpoint_interval`.
 absl::Status CheckStableCheckpoint(const StableCheckpoint& proof, int n,
                                    uint64_t checkpoint_interval, const SignatureCheck& verify);
+
+// Upper bounds on the serialized size of a VIEWCHANGE and of a NEWVIEW Request among n
+// replicas with a watermark window of `window` seqs: certificates name batches by digest,
+// so neither depends on the batches' size. The config must let a NEWVIEW through in one
+// message (see ConsensusManagerPBFT::Create).
+int64_t MaxViewChangeBytes(int n, uint64_t window);
+int64_t MaxNewViewBytes(int n, uint64_t window);
 
 }  // namespace pbft
 }  // namespace resdb

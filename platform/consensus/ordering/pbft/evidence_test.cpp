@@ -148,7 +148,7 @@ void ExpectNewViewReproposes(const FakeReplicaKeys& keys, PbftReplica& next, con
   Request reproposal;
   ASSERT_TRUE(reproposal.ParseFromString(nv->pre_prepares(0)));
   EXPECT_EQ(reproposal.seq(), 1u);
-  EXPECT_EQ(reproposal.data(), a);
+  EXPECT_EQ(reproposal.hash(), BatchDigest(a));
 }
 
 // Batch a committed at seq 1 in view 0 (replica 2 holds its certificate). Byzantine replica 4
@@ -309,6 +309,73 @@ TEST(PbftForgedEvidenceTest, ForgedStableCheckpointDoesNotMakeTheNewPrimarySkipA
   PbftReplica other(3, kReplicas, options);
   EXPECT_TRUE(
       other.Step(with_stable(ViewChangeMessage(4, 2, {}), Proof(keys, 2, "x", {1, 2, 4}))).ok());
+}
+
+// The bounds hold for a full window of certificates with the largest fields a replica sends:
+// 2f signed PREPAREs each, ids, views and seqs near their limits, Ed25519-sized signatures.
+TEST(ViewChangeSizeTest, FullWindowStaysWithinTheBounds) {
+  constexpr int n = 7;
+  constexpr uint64_t kWindow = 50;
+  constexpr uint64_t kLarge = uint64_t{1} << 62;
+  const std::string signature(64, 's');
+  auto signed_vote = [&](Request::Type type, int64_t sender, uint64_t seq) {
+    Request vote;
+    vote.set_type(type);
+    vote.set_sender_id(sender);
+    vote.set_view(kLarge);
+    vote.set_seq(seq);
+    vote.set_hash(std::string(32, 'd'));
+    SignedMessage envelope;
+    vote.SerializeToString(envelope.mutable_data());
+    envelope.set_signer(sender);
+    envelope.set_signature(signature);
+    return envelope;
+  };
+  ViewChange vc;
+  vc.set_stable_seq(kLarge);
+  vc.set_stable_digest(std::string(32, 'd'));
+  for (int64_t sender = 1; sender <= 5; ++sender) {
+    *vc.add_checkpoints() = signed_vote(Request::TYPE_CHECKPOINT, sender, kLarge);
+  }
+  for (uint64_t i = 1; i <= kWindow; ++i) {
+    PreparedCertificate* cert = vc.add_prepared();
+    cert->set_seq(kLarge + i);
+    cert->set_view(kLarge);
+    cert->set_digest(std::string(32, 'd'));
+    for (int64_t sender = 2; sender <= 5; ++sender) {
+      *cert->add_prepares() = signed_vote(Request::TYPE_PREPARE, sender, kLarge + i);
+    }
+  }
+  Request vc_message;
+  vc_message.set_type(Request::TYPE_VIEWCHANGE);
+  vc_message.set_sender_id(n);
+  vc_message.set_view(kLarge + 1);
+  vc_message.set_seq(kLarge);
+  vc.SerializeToString(vc_message.mutable_data());
+  EXPECT_LE(static_cast<int64_t>(vc_message.ByteSizeLong()), MaxViewChangeBytes(n, kWindow));
+
+  NewView nv;
+  for (int64_t sender = 1; sender <= 5; ++sender) {
+    SignedMessage* envelope = nv.add_view_changes();
+    vc_message.SerializeToString(envelope->mutable_data());
+    envelope->set_signer(sender);
+    envelope->set_signature(signature);
+  }
+  for (uint64_t i = 1; i <= kWindow; ++i) {
+    Request pre_prepare;
+    pre_prepare.set_type(Request::TYPE_PRE_PREPARE);
+    pre_prepare.set_sender_id(n);
+    pre_prepare.set_view(kLarge + 1);
+    pre_prepare.set_seq(kLarge + i);
+    pre_prepare.set_hash(std::string(32, 'd'));
+    *nv.add_pre_prepares() = pre_prepare.SerializeAsString();
+  }
+  Request nv_message = vc_message;
+  nv_message.set_type(Request::TYPE_NEWVIEW);
+  nv.SerializeToString(nv_message.mutable_data());
+  EXPECT_LE(static_cast<int64_t>(nv_message.ByteSizeLong()), MaxNewViewBytes(n, kWindow));
+  // Tight enough to mean something.
+  EXPECT_GE(static_cast<int64_t>(nv_message.ByteSizeLong()) * 2, MaxNewViewBytes(n, kWindow));
 }
 
 Request FetchReplyWithStable(int64_t sender, const std::vector<std::string>& batches,

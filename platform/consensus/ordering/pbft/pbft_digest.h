@@ -13,6 +13,9 @@ namespace pbft {
 // Request.data.
 std::string BatchDigest(const std::string& batch_data);
 
+// BatchDigest of the empty batch, which a new view re-proposes at seqs nobody prepared.
+const std::string& NullBatchDigest();
+
 // True if `pre_prepare.hash` is present and equals BatchDigest(pre_prepare.data), i.e. the
 // primary's announced digest really names the batch it sent.
 bool DigestMatches(const Request& pre_prepare);

@@ -86,8 +86,8 @@ absl::Status PbftReplica::Step(const Request& message, const SignedMessage& enve
         absl::StrCat("view ", view_, " has not started: waiting for its NEWVIEW"));
   }
   SignedMessage evidence;
-  if (message.type() == Request::TYPE_PRE_PREPARE || message.type() == Request::TYPE_PREPARE ||
-      message.type() == Request::TYPE_VIEWCHANGE || message.type() == Request::TYPE_CHECKPOINT) {
+  if (message.type() == Request::TYPE_PREPARE || message.type() == Request::TYPE_VIEWCHANGE ||
+      message.type() == Request::TYPE_CHECKPOINT) {
     if (envelope.data().empty()) {
       message.SerializeToString(evidence.mutable_data());
       evidence.set_signer(message.sender_id());
@@ -97,7 +97,7 @@ absl::Status PbftReplica::Step(const Request& message, const SignedMessage& enve
   }
   switch (message.type()) {
     case Request::TYPE_PRE_PREPARE:
-      return StepPrePrepare(message, evidence);
+      return StepPrePrepare(message);
     case Request::TYPE_VIEWCHANGE:
       return StepViewChange(message, evidence);
     case Request::TYPE_NEWVIEW:
@@ -113,7 +113,11 @@ absl::Status PbftReplica::Step(const Request& message, const SignedMessage& enve
   }
 }
 
-absl::Status PbftReplica::StepPrePrepare(const Request& message, const SignedMessage& envelope) {
+bool PbftReplica::MissingData(const Slot& slot) {
+  return slot.has_pre_prepare && slot.data.empty() && slot.digest != NullBatchDigest();
+}
+
+absl::Status PbftReplica::StepPrePrepare(const Request& message) {
   const uint64_t seq = message.seq();
   auto it = slots_.find(seq);
   if (it != slots_.end() && it->second.has_pre_prepare) {
@@ -121,14 +125,16 @@ absl::Status PbftReplica::StepPrePrepare(const Request& message, const SignedMes
       return absl::AlreadyExistsError(absl::StrCat("PRE_PREPARE seq: ", seq, " in view ", view_,
                                                    " already has a different digest"));
     }
-    return absl::OkStatus();  // a repeat
+    // A repeat; from the primary, the data of a batch a NEWVIEW named by digest only.
+    if (MissingData(it->second)) FillMissingData(seq, message.data());
+    return absl::OkStatus();
   }
-  // The validator has checked that the sender is the primary and the digest names data.
+  // The validator has checked that the sender is the primary and the digest names data;
+  // re-proposals of a NEWVIEW come here with the data this replica had, if any.
   Slot& slot = slots_[seq];
   slot.has_pre_prepare = true;
   slot.digest = message.hash();
   slot.data = message.data();
-  slot.pre_prepare = envelope;
   RecordSlot(seq, slot);
 
   actions_.broadcast.push_back(Message(Request::TYPE_PREPARE, seq, slot.digest));
@@ -186,9 +192,7 @@ void PbftReplica::CheckPreparedAndCommitted(uint64_t seq) {
     cert.set_view(view_);
     cert.set_digest(slot.digest);
     cert.set_data(slot.data);
-    cert.clear_pre_prepare();
     cert.clear_prepares();
-    if (!slot.pre_prepare.data().empty()) *cert.mutable_pre_prepare() = slot.pre_prepare;
     // This replica's own PREPARE is vouched for by the VIEWCHANGE it will sign.
     const auto& evidence = prepare_evidence_[seq];
     for (int64_t sender : prepares_.Voters(view_, seq, slot.digest)) {
@@ -203,13 +207,30 @@ void PbftReplica::CheckPreparedAndCommitted(uint64_t seq) {
   // replicas are prepared for this digest, so no other digest can commit at (view, seq).
   if (!slot.committed && commits_.MatchingVotes(view_, seq, slot.digest) >= 2 * f_ + 1) {
     slot.committed = true;
+    // The replicas that had the batch execute it now; ask them for it.
+    if (MissingData(slot)) fetch_at_next_tick_ = true;
     ReleaseCommitted();
   }
 }
 
+void PbftReplica::FillMissingData(uint64_t seq, const std::string& data) {
+  auto it = slots_.find(seq);
+  if (it == slots_.end() || !MissingData(it->second) || BatchDigest(data) != it->second.digest) {
+    return;
+  }
+  it->second.data = data;
+  auto cert = prepared_certs_.find(seq);
+  if (cert != prepared_certs_.end() && cert->second.digest() == it->second.digest) {
+    cert->second.set_data(data);
+  }
+  RecordSlot(seq, it->second);
+  ReleaseCommitted();
+}
+
 void PbftReplica::ReleaseCommitted() {
   for (auto it = slots_.find(last_executable_seq_ + 1);
-       it != slots_.end() && it->first == last_executable_seq_ + 1 && it->second.committed;
+       it != slots_.end() && it->first == last_executable_seq_ + 1 && it->second.committed &&
+       !MissingData(it->second);
        it = slots_.find(last_executable_seq_ + 1)) {
     actions_.execute.emplace_back(it->first, it->second.data);
     ++last_executable_seq_;
@@ -268,6 +289,7 @@ void PbftReplica::ApplyStable(const CheckpointProof& proof) {
   slots_.erase(slots_.begin(), slots_.upper_bound(seq));
   prepare_evidence_.erase(prepare_evidence_.begin(), prepare_evidence_.upper_bound(seq));
   prepared_certs_.erase(prepared_certs_.begin(), prepared_certs_.upper_bound(seq));
+  earlier_batches_.erase(earlier_batches_.begin(), earlier_batches_.upper_bound(seq));
 }
 
 // ---- View change. ----
@@ -349,7 +371,11 @@ Request PbftReplica::MakeViewChange() const {
   *vc.mutable_checkpoints() = applied_proof_.checkpoints();
   for (auto it = prepared_certs_.upper_bound(applied_proof_.seq()); it != prepared_certs_.end();
        ++it) {
-    *vc.add_prepared() = it->second;
+    PreparedCertificate* cert = vc.add_prepared();
+    *cert = it->second;
+    // By digest: the PREPAREs prove it, and the data could make the message too large.
+    cert->clear_data();
+    cert->clear_pre_prepare();
   }
   Request message = Message(Request::TYPE_VIEWCHANGE, applied_proof_.seq(), "");
   vc.SerializeToString(message.mutable_data());
@@ -453,14 +479,12 @@ std::vector<Request> PbftReplica::Reproposals(uint64_t view,
   std::vector<Request> out;
   for (uint64_t seq = min_s + 1; seq <= *max_seq; ++seq) {
     auto it = best.find(seq);
-    const std::string data = it == best.end() ? std::string() : it->second->data();
     Request pre_prepare;
     pre_prepare.set_type(Request::TYPE_PRE_PREPARE);
     pre_prepare.set_sender_id(MessageValidator::PrimaryOf(view, n_));
     pre_prepare.set_view(view);
     pre_prepare.set_seq(seq);
-    pre_prepare.set_data(data);
-    pre_prepare.set_hash(BatchDigest(data));
+    pre_prepare.set_hash(it == best.end() ? NullBatchDigest() : it->second->digest());
     out.push_back(std::move(pre_prepare));
   }
   return out;
@@ -560,16 +584,42 @@ void PbftReplica::EnterView(uint64_t view, const std::vector<Request>& pre_prepa
   idle_ticks_ = 0;
   RecordView();
   view_changes_.erase(view_changes_.begin(), view_changes_.upper_bound(view));
-  // Pre-prepares of earlier views; votes already held for this view stay.
+  // Pre-prepares of earlier views go, their batches kept for a later NEWVIEW that may name
+  // them; votes already held for this view stay.
+  constexpr size_t kEarlierBatchesPerSeq = 4;
   for (auto it = slots_.begin(); it != slots_.end();) {
-    it = it->second.has_pre_prepare ? slots_.erase(it) : std::next(it);
+    const Slot& slot = it->second;
+    if (!slot.has_pre_prepare) {
+      ++it;
+      continue;
+    }
+    if (it->first > watermarks_.low() && !MissingData(slot)) {
+      std::map<std::string, std::string>& kept = earlier_batches_[it->first];
+      if (kept.size() < kEarlierBatchesPerSeq || kept.count(slot.digest)) {
+        kept[slot.digest] = slot.data;
+      }
+    }
+    it = slots_.erase(it);
   }
+  auto known_data = [this](uint64_t seq, const std::string& digest) -> const std::string* {
+    auto cert = prepared_certs_.find(seq);
+    if (cert != prepared_certs_.end() && cert->second.digest() == digest &&
+        !cert->second.data().empty()) {
+      return &cert->second.data();
+    }
+    auto earlier = earlier_batches_.find(seq);
+    if (earlier == earlier_batches_.end()) return nullptr;
+    auto batch = earlier->second.find(digest);
+    return batch == earlier->second.end() ? nullptr : &batch->second;
+  };
   for (auto& [seq, by_vote] : prepare_evidence_) {
     by_vote.erase(by_vote.begin(), by_vote.lower_bound({view, 0}));
   }
   last_proposed_seq_ = is_primary() ? std::max(max_seq, watermarks_.low()) : 0;
-  for (const Request& pre_prepare : pre_prepares) {
+  for (Request pre_prepare : pre_prepares) {
     if (!watermarks_.InWindow(pre_prepare.seq())) continue;
+    const std::string* data = known_data(pre_prepare.seq(), pre_prepare.hash());
+    if (data != nullptr) pre_prepare.set_data(*data);
     if (is_primary()) {
       Slot& slot = slots_[pre_prepare.seq()];
       slot.has_pre_prepare = true;
@@ -578,8 +628,7 @@ void PbftReplica::EnterView(uint64_t view, const std::vector<Request>& pre_prepa
       RecordSlot(pre_prepare.seq(), slot);
       CheckPreparedAndCommitted(pre_prepare.seq());
     } else {
-      // The NEWVIEW that carries it is this PRE_PREPARE's evidence.
-      StepPrePrepare(pre_prepare, SignedMessage()).IgnoreError();
+      StepPrePrepare(pre_prepare).IgnoreError();
     }
   }
 }

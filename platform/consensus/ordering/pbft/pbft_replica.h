@@ -119,13 +119,20 @@ struct Actions {
 //   (min-s, max-s], max-s being the highest prepared seq: the batch of the certificate with
 //   the highest view, or an empty batch (data "") where none is prepared. It broadcasts
 //   NEWVIEW{data = NewView with those VIEWCHANGEs and PRE_PREPAREs} and enters the view.
+// - certificates in a VIEWCHANGE and the PRE_PREPAREs of a NEWVIEW name batches by digest,
+//   without their data, so that both stay small whatever the batches weigh. A replica
+//   entering the view takes the data from what it accepted before (in any view above its
+//   stable checkpoint); one that never had it votes on the digest and holds the batch back
+//   until the data comes, from the primary's PRE_PREPARE sent again or from a FETCH answer
+//   whose batch has that digest. At least f correct replicas that sent PREPAREs for a
+//   certificate hold its data, so a re-proposed batch is never lost.
 // - a backup accepts a NEWVIEW only from the primary of its view, with 2f+1 VIEWCHANGEs from
 //   distinct replicas for that view, each well formed, and exactly the PRE_PREPAREs they
 //   imply; it then enters the view and handles those PRE_PREPAREs normally. Seqs already
 //   released for execution are not released again.
-// - a prepared certificate in a VIEWCHANGE carries the signed PRE_PREPARE and PREPAREs it
-//   stands for (CheckPreparedCertificate, with options.verify_signature): a replica cannot
-//   claim that others prepared a batch they did not. A VIEWCHANGE with one bad certificate
+// - a prepared certificate in a VIEWCHANGE carries the signed PREPAREs it stands for
+//   (CheckPreparedCertificate, with options.verify_signature): a replica cannot claim that
+//   others prepared a batch they did not. A VIEWCHANGE with one bad certificate
 //   is refused whole.
 // - a NEWVIEW carries the VIEWCHANGEs it was built from as their senders signed them (the
 //   primary's own is covered by its signature on the NEWVIEW): a backup checks every
@@ -194,9 +201,9 @@ class PbftReplica {
   // Also takes TYPE_RECOVERY_DATA (queued in Actions::fetches) and TYPE_RECOVERY_DATA_RESP.
   //
   // `envelope` is what `message` was parsed from: its bytes and the sender's signature as the
-  // transport verified them. The replica keeps those of the PRE_PREPAREs and PREPAREs it
-  // counts as evidence for its prepared certificates. Without one (an empty `data`), the
-  // message's own serialization stands in, unsigned.
+  // transport verified them. The replica keeps those of the PREPAREs and CHECKPOINTs it
+  // counts as evidence for its prepared certificates and stable checkpoints. Without one (an empty
+  // `data`), the message's own serialization stands in, unsigned.
   absl::Status Step(const Request& message,
                     const SignedMessage& envelope = SignedMessage::default_instance());
 
@@ -257,14 +264,16 @@ class PbftReplica {
   struct Slot {
     bool has_pre_prepare = false;
     std::string digest;
+    // Empty while missing: a NEWVIEW names re-proposed batches by digest, and a replica that
+    // never received one votes for it and gets its data later (see MissingData).
     std::string data;
-    // The PRE_PREPARE as the primary signed it (empty on the primary itself).
-    SignedMessage pre_prepare;
     bool prepared = false;   // COMMIT sent
     bool committed = false;  // committed-local
   };
+  // The slot's batch is known by its digest only; it is not released until its data comes.
+  static bool MissingData(const Slot& slot);
 
-  absl::Status StepPrePrepare(const Request& message, const SignedMessage& envelope);
+  absl::Status StepPrePrepare(const Request& message);
   absl::Status StepVote(const Request& message, const SignedMessage& envelope);
   absl::Status StepCheckpoint(const Request& message, const SignedMessage& envelope);
   absl::Status StepViewChange(const Request& message, const SignedMessage& envelope);
@@ -292,6 +301,8 @@ class PbftReplica {
   // Releases committed slots after last_executable_seq_ in order, then applies a stable
   // checkpoint that was waiting for them.
   void ReleaseCommitted();
+  // Gives the slot at `seq`, which lacks its data, `data` if it is the batch of its digest.
+  void FillMissingData(uint64_t seq, const std::string& data);
   // Records that the checkpoint of `proof` became stable; applies it once every seq up to
   // it is released.
   void OnStable(const CheckpointProof& proof);
@@ -337,6 +348,9 @@ class PbftReplica {
   CheckpointTracker checkpoints_;
 
   std::map<uint64_t, Slot> slots_;
+  // The data of batches accepted in earlier views, above the stable checkpoint: a later
+  // NEWVIEW may re-propose one of them by digest. seq -> digest -> data, a few per seq.
+  std::map<uint64_t, std::map<std::string, std::string>> earlier_batches_;
   // The signed PREPAREs counted by prepares_: seq -> (view, sender) -> message. Like the
   // collector, one per sender and (view, seq): its first.
   std::map<uint64_t, std::map<std::pair<uint64_t, int64_t>, SignedMessage>> prepare_evidence_;

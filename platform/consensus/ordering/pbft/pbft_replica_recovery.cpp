@@ -103,9 +103,12 @@ void PbftReplica::Retransmit() {
     const Slot& slot = it->second;
     if (!slot.has_pre_prepare) continue;
     if (is_primary()) {
-      Request pre_prepare = Message(Request::TYPE_PRE_PREPARE, it->first, slot.digest);
-      pre_prepare.set_data(slot.data);
-      actions_.broadcast.push_back(std::move(pre_prepare));
+      // Without its data the backups hold the digest from the NEWVIEW already.
+      if (!MissingData(slot)) {
+        Request pre_prepare = Message(Request::TYPE_PRE_PREPARE, it->first, slot.digest);
+        pre_prepare.set_data(slot.data);
+        actions_.broadcast.push_back(std::move(pre_prepare));
+      }
     } else {
       actions_.broadcast.push_back(Message(Request::TYPE_PREPARE, it->first, slot.digest));
     }
@@ -196,6 +199,8 @@ absl::Status PbftReplica::StepFetchReply(const Request& message) {
   for (const CommittedBatch& batch : reply.batches()) {
     if (batch.seq() <= last_executable_seq_) continue;
     if (batch.seq() > limit) break;
+    // A batch this replica knows by digest only: its data proves itself.
+    FillMissingData(batch.seq(), batch.data());
     std::map<std::string, FetchedBatch>& offers = fetched_[batch.seq()];
     bool offered = false;
     for (const auto& [digest, offer] : offers) offered |= offer.senders.count(sender) > 0;

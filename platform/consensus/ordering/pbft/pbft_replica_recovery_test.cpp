@@ -276,7 +276,7 @@ TEST(PbftRestoreTest, RestartedReplicaStillVouchesForTheBatchesItExecuted) {
   const ViewChange vc = BroadcastViewChange(replica.TakeActions());
   ASSERT_EQ(vc.prepared_size(), 1);
   EXPECT_EQ(vc.prepared(0).seq(), 1u);
-  EXPECT_EQ(vc.prepared(0).data(), Batch("k1"));
+  EXPECT_EQ(vc.prepared(0).digest(), BatchDigest(Batch("k1")));
 }
 
 TEST(PbftRestoreTest, StableCheckpointOfAViewChangeMatchesTheWatermarks) {

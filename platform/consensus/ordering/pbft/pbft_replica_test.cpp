@@ -559,10 +559,12 @@ TEST(PbftViewChangeTest, TimeoutSendsViewChangeWithPreparedCertificate) {
   ASSERT_EQ(vc.prepared_size(), 1);
   EXPECT_EQ(vc.prepared(0).seq(), 1u);
   EXPECT_EQ(vc.prepared(0).view(), 0u);
-  EXPECT_EQ(vc.prepared(0).data(), a);
-  // Replica 2's PREPARE and replica 1's PRE_PREPARE; its own PREPARE is implied.
+  // By digest: the batch's data stays out of the VIEWCHANGE.
+  EXPECT_EQ(vc.prepared(0).digest(), BatchDigest(a));
+  EXPECT_TRUE(vc.prepared(0).data().empty());
+  // Replica 2's PREPARE; its own PREPARE is implied.
   ASSERT_EQ(vc.prepared(0).prepares_size(), 1);
-  EXPECT_TRUE(vc.prepared(0).has_pre_prepare());
+  EXPECT_FALSE(vc.prepared(0).has_pre_prepare());
   Request prepare;
   ASSERT_TRUE(prepare.ParseFromString(vc.prepared(0).prepares(0).data()));
   EXPECT_EQ(prepare.sender_id(), 2);
@@ -641,15 +643,16 @@ TEST(PbftViewChangeTest, NewPrimaryJoinsAndSendsNewViewWithReproposalsAndNullBat
   ASSERT_TRUE(nv.ParseFromString(nv_message->data()));
   EXPECT_EQ(nv.view_changes_size(), 3);
   ASSERT_EQ(nv.pre_prepares_size(), 3);
-  std::vector<std::string> data;
+  std::vector<std::string> digests;
   for (const std::string& bytes : nv.pre_prepares()) {
     Request pp;
     ASSERT_TRUE(pp.ParseFromString(bytes));
     EXPECT_EQ(pp.view(), 1u);
     EXPECT_EQ(pp.sender_id(), 2);
-    data.push_back(pp.data());
+    EXPECT_TRUE(pp.data().empty());
+    digests.push_back(pp.hash());
   }
-  EXPECT_EQ(data, (std::vector<std::string>{a, "", c}));
+  EXPECT_EQ(digests, (std::vector<std::string>{BatchDigest(a), NullBatchDigest(), BatchDigest(c)}));
   // New proposals continue after the re-proposed seqs.
   ASSERT_TRUE(next.Propose(Batch("d")).ok());
   EXPECT_EQ(next.TakeActions().broadcast.back().seq(), 4u);
@@ -675,7 +678,9 @@ TEST(PbftViewChangeTest, ByzantineNewViewIsRejected) {
   const Request vc4 = ViewChangeMessage(4, 1, {});
   ASSERT_TRUE(backup.Step(vc2).ok());
   ASSERT_TRUE(backup.Step(vc4).ok());
-  const Request right = PrePrepare(2, 1, 1, a);
+  // Re-proposals name their batch by digest only.
+  Request right = PrePrepare(2, 1, 1, a);
+  right.clear_data();
 
   // The prepared batch is left out.
   EXPECT_EQ(backup.Step(NewViewMessage(2, 1, {vc2, vc3, vc4}, {})).code(),
@@ -686,6 +691,9 @@ TEST(PbftViewChangeTest, ByzantineNewViewIsRejected) {
   EXPECT_EQ(
       backup.Step(NewViewMessage(2, 1, {vc2, vc3, vc4}, {PrePrepare(2, 1, 1, Batch("x"))})).code(),
       absl::StatusCode::kInvalidArgument);
+  // With the batch's data in it, which the NEWVIEW's size must not depend on.
+  EXPECT_EQ(backup.Step(NewViewMessage(2, 1, {vc2, vc3, vc4}, {PrePrepare(2, 1, 1, a)})).code(),
+            absl::StatusCode::kInvalidArgument);
   // Too few view-change senders, or the same one twice.
   EXPECT_EQ(backup.Step(NewViewMessage(2, 1, {vc2, vc4}, {right})).code(),
             absl::StatusCode::kInvalidArgument);
@@ -742,6 +750,39 @@ TEST(PbftClusterTest, SilentPrimaryIsReplacedAndPreparedBatchesExecuteOnce) {
     EXPECT_EQ(cluster.executed(id), Batches(1, 5)) << "replica " << id;
   }
   EXPECT_EQ(cluster.executed(1), Batches(1, 2));
+}
+
+// VIEWCHANGEs and NEWVIEWs name batches by digest, so their size does not grow with the
+// batches'; a replica that never received a re-proposed batch gets it before executing it.
+TEST(PbftClusterTest, ViewChangeMessagesStaySmallAndMissingBatchesAreFetched) {
+  PbftReplicaOptions options;
+  options.view_change_timeout_ticks = 5;
+  options.retransmit_ticks = 2;
+  Cluster cluster(4, options);
+  // Replica 4 misses seqs 1..3; replicas 1..3 prepare them, but the COMMITs are lost.
+  cluster.Silence(4);
+  cluster.DropType(Request::TYPE_COMMIT);
+  constexpr size_t kBatchBytes = 256 * 1024;
+  Executed expected;
+  for (int i = 1; i <= 3; ++i) {
+    const std::string batch = Batch(std::string(kBatchBytes, static_cast<char>('a' + i)));
+    ASSERT_TRUE(cluster.Propose(batch).ok());
+    expected.emplace_back(i, batch);
+  }
+  cluster.Run();
+  cluster.AllowType(Request::TYPE_COMMIT);
+  cluster.Unsilence(4);
+  cluster.Silence(1);
+
+  cluster.Tick(40);
+  for (int64_t id = 2; id <= 4; ++id) {
+    EXPECT_EQ(cluster.replica(id).view(), 1u) << "replica " << id;
+    EXPECT_EQ(cluster.executed(id), expected) << "replica " << id;
+  }
+  EXPECT_GT(cluster.largest(Request::TYPE_VIEWCHANGE), 0u);
+  EXPECT_LT(cluster.largest(Request::TYPE_VIEWCHANGE), 4096u);
+  EXPECT_GT(cluster.largest(Request::TYPE_NEWVIEW), 0u);
+  EXPECT_LT(cluster.largest(Request::TYPE_NEWVIEW), 16384u);
 }
 
 TEST(PbftClusterTest, ViewChangeWithReorderingAndDuplicatesKeepsReplicasIdentical) {

@@ -156,6 +156,11 @@ class Cluster {
   }
 
   int refused() const { return refused_; }
+  // The size of the largest message of `type` sent so far.
+  size_t largest(Request::Type type) const {
+    auto it = largest_.find(type);
+    return it == largest_.end() ? 0 : it->second;
+  }
 
  private:
   struct Envelope {
@@ -167,6 +172,8 @@ class Cluster {
   bool Chance(int percent) { return percent > 0 && static_cast<int>(rng_() % 100) < percent; }
 
   void Enqueue(int64_t to, Request message, bool duplicate) {
+    size_t& largest = largest_[message.type()];
+    largest = std::max(largest, message.ByteSizeLong());
     in_flight_.push_back(Envelope{to, std::move(message), duplicate});
   }
 
@@ -250,6 +257,7 @@ class Cluster {
   int duplicate_percent_ = 0;
   int drop_percent_ = 0;
   int refused_ = 0;
+  std::map<Request::Type, size_t> largest_;
 };
 
 inline Executed Batches(int first, int last) {

@@ -35,7 +35,8 @@ std::string DescribeNewView(const Request& message) {
   for (const std::string& bytes : nv.pre_prepares()) {
     Request pre_prepare;
     pre_prepare.ParseFromString(bytes);
-    absl::StrAppend(&out, " ", pre_prepare.seq(), pre_prepare.data().empty() ? "-" : "");
+    absl::StrAppend(&out, " ", pre_prepare.seq(),
+                    pre_prepare.hash() == NullBatchDigest() ? "-" : "");
   }
   return absl::StrCat(out, "}");
 }
@@ -603,7 +604,7 @@ Request PbftClusterSim::ForgeNewView(SimNode& node, const Request& message) {
     Request pre_prepare;
     if (!pre_prepare.ParseFromString(bytes)) continue;
     std::string other;
-    if (pre_prepare.data().empty() && !proposals.empty()) {
+    if (pre_prepare.hash() == NullBatchDigest() && !proposals.empty()) {
       other = proposals[static_cast<size_t>(Draw(0, proposals.size() - 1))].data;
     }
     node.replaced[{pre_prepare.view(), pre_prepare.seq()}] = other;
