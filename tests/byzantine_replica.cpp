@@ -2,19 +2,23 @@
 // one replica of a signed cluster, started with the flags kv_service gets:
 //
 //   byzantine_replica --config server.config --id 4 --private_key replica4.key.pem
-//                     --data_dir DIR [--rounds N] [--round_interval_ms MS]
+//                     --data_dir DIR [--mode garbage|forged_view_change|equivocate]
+//                     [--rounds N] [--round_interval_ms MS]
 //
-// It lies to clients and sends garbage to its peers, but only over the channels a real faulty
-// replica has: its own address, its own key and the replica streams every replica may open.
+// It lies to clients and attacks its peers, but only over the channels a real faulty replica
+// has: its own address, its own key, the replica streams every replica may open, and clients
+// of its own (a client id is only a key, so anyone can sign requests as some client).
 //
-// - It serves ResDBService. Every client Call (whatever it asks) is answered OK with a
-//   KVResponse nobody wrote: value "byzantine:<key>", version 999999, an item of that value,
-//   and the claim that this replica leads; with the first one it prints "byzantine: answered
-//   a client call with a lie". Streams from the other replicas are read and ignored.
-// - It opens a replica Stream to every other replica (once that replica answers its status)
-//   and writes --rounds batches, one each --round_interval_ms, each with one envelope of
-//   every kind below. Seqs and views follow the target's status, so the garbage aims at the
-//   sequence numbers the real primary is about to assign.
+// In every mode it serves ResDBService. Every client Call (whatever it asks) is answered OK
+// with a KVResponse nobody wrote: value "byzantine:<key>", version 999999, an item of that
+// value, and the claim that this replica leads; with the first one it prints "byzantine:
+// answered a client call with a lie". Streams from the other replicas are read; only their
+// COMMITs are noted (--mode=equivocate waits for some).
+//
+// --mode=garbage (the default): it opens a replica Stream to every other replica (once that
+// replica answers its status) and writes --rounds batches, one each --round_interval_ms,
+// each with one envelope of every kind below. Seqs and views follow the target's status, so
+// the garbage aims at the sequence numbers the real primary is about to assign.
 //     undecodable        bytes that are not a Request                  -> network_malformed
 //     unknown type       a signed Request with an undefined type        -> network_unknown_type
 //     stranger key       PREPARE signed by a key that is not this one's -> network_bad_signature
@@ -33,21 +37,43 @@
 //   The batches of the forged PRE_PREPAREs and the forged forwards would set key
 //   "byzantine-evil"; a forged forward that were ordered would also use up the client's request
 //   id, so that its real write would be answered without being applied.
+//
+// --mode=forged_view_change (as a backup whose VIEWCHANGE the next primary uses): every
+// --round_interval_ms, to each target that is changing view (its status names no primary),
+// it sends its own VIEWCHANGE for that view, signed as itself, claiming the target's stable
+// checkpoint and carrying a forged prepared certificate of the view before: for a seq just
+// above the highest seq any replica executed, a batch (signed by its own client) that would
+// set "byzantine-evil", a PRE_PREPARE claiming that view's primary and PREPAREs claiming two
+// other replicas, all well formed but signed with this replica's key. Only the signature
+// check of the evidence (CheckPreparedCertificate) refuses it -> pbft_rejected_messages. It
+// prints "byzantine: forged VIEWCHANGE for view <v> sent to replica <id>" once per target and
+// view, and stops attacking a target once it is active in a later view than it started in, or
+// after --rounds rounds.
+//
+// --mode=equivocate (as the primary of view 0): see Equivocate() below. It prints "byzantine:
+// equivocated: replica <id> prepared B and was sent A" once it has, then goes silent on the
+// protocol.
+//
 // When every stream is done it prints one "byzantine: stream to replica <id>: sent=<envelopes>
 // received=<n> rejected=<n>" line per target (the target's StreamSummary) and then
 // "byzantine: attack finished", and serves until SIGTERM, SIGINT or SIGKILL.
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -57,8 +83,12 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
+#include "platform/common/crypto/client_identity.h"
 #include "platform/common/crypto/signature.h"
 #include "platform/config/resdb_config.h"
+#include "platform/consensus/ordering/pbft/message_validator.h"
+#include "platform/consensus/ordering/pbft/pbft.pb.h"
+#include "platform/consensus/ordering/pbft/pbft_digest.h"
 #include "platform/networkstrate/tls_credentials.h"
 #include "platform/proto/resdb.pb.h"
 #include "service/kv/proto/kv.pb.h"
@@ -68,9 +98,10 @@ DEFINE_string(config, "", "Path of the cluster config. Required.");
 DEFINE_int64(id, 0, "The replica id this process impersonates. Required.");
 DEFINE_string(data_dir, "", "Directory for the stranger key pair. Required.");
 DEFINE_string(private_key, "", "This replica's own PEM Ed25519 private key. Required.");
-DEFINE_int32(rounds, 100, "Batches of garbage written to each peer.");
-DEFINE_int32(round_interval_ms, 20, "Pause between two batches to one peer.");
+DEFINE_int32(rounds, 100, "Batches of garbage written to each peer; rounds of forged_view_change.");
+DEFINE_int32(round_interval_ms, 20, "Pause between two rounds to one peer.");
 DEFINE_int32(peer_wait_ms, 30000, "How long to wait for a peer to answer its status.");
+DEFINE_string(mode, "garbage", "garbage, forged_view_change or equivocate (see above).");
 
 namespace resdb {
 namespace {
@@ -182,7 +213,38 @@ class CallReactor : public grpc::ServerGenericBidiReactor {
   grpc::ByteBuffer response_;
 };
 
-// A peer's replica Stream: read everything, act on nothing.
+// The COMMITs the other replicas sent this one: a COMMIT tells that its sender prepared.
+class HeardCommits {
+ public:
+  void Add(int64_t sender, uint64_t seq, const std::string& digest) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (heard_.size() >= kKept) return;
+    heard_.insert({sender, seq, digest});
+    changed_.notify_all();
+  }
+  // Waits until `sender` has sent COMMIT(seq, digest) for every (seq, digest) of `commits`, or
+  // `deadline` has passed.
+  bool WaitFor(int64_t sender, const std::map<uint64_t, std::string>& commits,
+               Clock::time_point deadline) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return changed_.wait_until(lock, deadline, [&] {
+      for (const auto& [seq, digest] : commits) {
+        if (heard_.count({sender, seq, digest}) == 0) return false;
+      }
+      return true;
+    });
+  }
+
+ private:
+  static constexpr size_t kKept = 100000;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::set<std::tuple<int64_t, uint64_t, std::string>> heard_;
+};
+
+HeardCommits g_heard;
+
+// A peer's replica Stream: read everything, act on nothing but noting its COMMITs.
 class SinkReactor : public grpc::ServerGenericBidiReactor {
  public:
   SinkReactor() { StartRead(&batch_); }
@@ -190,6 +252,15 @@ class SinkReactor : public grpc::ServerGenericBidiReactor {
   void OnReadDone(bool ok) override {
     if (ok) {
       ++received_;
+      ResDBMessageBatch batch;
+      if (FromBuffer(&batch_, &batch)) {
+        for (const ResDBMessage& envelope : batch.messages()) {
+          Request message;
+          if (message.ParseFromString(envelope.data()) && message.type() == Request::TYPE_COMMIT) {
+            g_heard.Add(message.sender_id(), message.seq(), message.hash());
+          }
+        }
+      }
       batch_.Clear();
       StartRead(&batch_);
       return;
@@ -238,6 +309,8 @@ struct Keys {
   int64_t self_id = 0;
   std::unique_ptr<Signer> own;
   std::unique_ptr<Signer> stranger;
+  // Anyone can be a client: a client id is only a key.
+  std::unique_ptr<ClientIdentity> client;
 };
 
 ResDBMessage Envelope(const Request& request) {
@@ -350,68 +423,398 @@ bool Await(grpc::CompletionQueue* queue, void* tag) {
   return got == tag && ok;
 }
 
-// Attacks `target` over one Stream; returns the line to print about it.
-std::string Attack(const Keys& keys, const ReplicaInfo& target, const ResDBConfig& config) {
-  const std::string name = absl::StrCat("replica ", target.id());
+// Asks `target` for its status until it answers or --peer_wait_ms have passed.
+absl::StatusOr<ReplicaStatus> WaitForStatus(const ReplicaInfo& target, const ResDBConfig& config) {
   absl::StatusOr<ReplicaStatus> status;
   const auto wait_until = Clock::now() + std::chrono::milliseconds(FLAGS_peer_wait_ms);
   do {
     status = GetReplicaStatus(target, config, std::chrono::milliseconds(500));
     if (!status.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   } while (!status.ok() && Clock::now() < wait_until);
-  if (!status.ok())
-    return absl::StrCat("byzantine: ", name, " never answered: ", status.status().ToString());
-  ReplicaStatus last = *status;
+  return status;
+}
 
-  // It is a member with a certificate of its own: the transport admits it, and only the
-  // protocols' checks stand between its garbage and the state.
-  auto credentials = MakeChannelCredentials(config);
-  if (!credentials.ok()) return absl::StrCat("byzantine: ", credentials.status().ToString());
-  grpc::ChannelArguments args;
-  SetReplicaTargetName(config, target.id(), &args);
-  auto channel =
-      grpc::CreateCustomChannel(absl::StrCat(target.ip(), ":", target.port()), *credentials, args);
-  grpc::GenericStub stub(channel);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
-  grpc::CompletionQueue queue;
-  int tag = 0;
-  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call =
-      stub.PrepareCall(&context, kStreamMethod, &queue);
-  call->StartCall(&tag);
-  uint64_t sent = 0;
-  bool open = Await(&queue, &tag);
-  for (int round = 0; open && round < FLAGS_rounds; ++round) {
+// One replica Stream to a peer, as every replica opens them. It is a member with a
+// certificate of its own: the transport admits it, and only the protocols' checks stand
+// between what it writes and the state.
+class PeerStream {
+ public:
+  PeerStream(const ReplicaInfo& target, const ResDBConfig& config)
+      : name_(absl::StrCat("replica ", target.id())) {
+    auto credentials = MakeChannelCredentials(config);
+    if (!credentials.ok()) {
+      error_ = credentials.status().ToString();
+      return;
+    }
+    grpc::ChannelArguments args;
+    SetReplicaTargetName(config, target.id(), &args);
+    channel_ = grpc::CreateCustomChannel(absl::StrCat(target.ip(), ":", target.port()),
+                                         *credentials, args);
+    stub_ = std::make_unique<grpc::GenericStub>(channel_);
+    context_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+    call_ = stub_->PrepareCall(&context_, kStreamMethod, &queue_);
+    call_->StartCall(&tag_);
+    open_ = Await(&queue_, &tag_);
+  }
+
+  ~PeerStream() {
+    if (call_ != nullptr && !finished_) Finish();
+  }
+
+  PeerStream(const PeerStream&) = delete;
+  PeerStream& operator=(const PeerStream&) = delete;
+
+  bool open() const { return open_; }
+
+  // Writes `batch`; false once the stream is broken.
+  bool Write(const ResDBMessageBatch& batch) {
+    grpc::ByteBuffer bytes;
+    if (!open_ || !ToBuffer(batch, &bytes)) return false;
+    call_->Write(bytes, &tag_);
+    open_ = Await(&queue_, &tag_);
+    if (open_) sent_ += static_cast<uint64_t>(batch.messages_size());
+    return open_;
+  }
+
+  // Closes the stream; returns the line to print about it, with the target's own count of
+  // what it took (StreamSummary).
+  std::string Finish() {
+    if (call_ == nullptr) return absl::StrCat("byzantine: stream to ", name_, ": ", error_);
+    finished_ = true;
+    StreamSummary summary;
+    if (open_) {
+      call_->WritesDone(&tag_);
+      if (Await(&queue_, &tag_)) {
+        grpc::ByteBuffer reply;
+        call_->Read(&reply, &tag_);
+        if (Await(&queue_, &tag_)) FromBuffer(&reply, &summary);
+      }
+    }
+    grpc::Status finished;
+    call_->Finish(&finished, &tag_);
+    Await(&queue_, &tag_);
+    queue_.Shutdown();
+    void* ignored_tag;
+    bool ignored_ok;
+    while (queue_.Next(&ignored_tag, &ignored_ok)) {
+    }
+    return absl::StrCat("byzantine: stream to ", name_, ": sent=", sent_,
+                        " received=", summary.received(), " rejected=", summary.rejected(),
+                        finished.ok() ? "" : absl::StrCat(" (", finished.error_message(), ")"));
+  }
+
+ private:
+  const std::string name_;
+  std::string error_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<grpc::GenericStub> stub_;
+  grpc::ClientContext context_;
+  grpc::CompletionQueue queue_;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call_;
+  int tag_ = 0;
+  bool open_ = false;
+  bool finished_ = false;
+  uint64_t sent_ = 0;
+};
+
+void Print(const std::string& line) {
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+}
+
+// --mode=garbage: --rounds batches of every kind of garbage to `target`.
+std::string SendGarbage(const Keys& keys, const ReplicaInfo& target, const ResDBConfig& config) {
+  absl::StatusOr<ReplicaStatus> status = WaitForStatus(target, config);
+  if (!status.ok()) {
+    return absl::StrCat("byzantine: replica ", target.id(),
+                        " never answered: ", status.status().ToString());
+  }
+  ReplicaStatus last = *status;
+  PeerStream stream(target, config);
+  for (int round = 0; stream.open() && round < FLAGS_rounds; ++round) {
     status = GetReplicaStatus(target, config, std::chrono::milliseconds(500));
     if (status.ok()) last = *status;
-    const ResDBMessageBatch batch = Garbage(keys, last, round);
-    grpc::ByteBuffer bytes;
-    if (!ToBuffer(batch, &bytes)) break;
-    call->Write(bytes, &tag);
-    open = Await(&queue, &tag);
-    if (open) sent += static_cast<uint64_t>(batch.messages_size());
+    if (!stream.Write(Garbage(keys, last, round))) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(FLAGS_round_interval_ms));
   }
-  StreamSummary summary;
-  if (open) {
-    call->WritesDone(&tag);
-    if (Await(&queue, &tag)) {
-      grpc::ByteBuffer reply;
-      call->Read(&reply, &tag);
-      if (Await(&queue, &tag)) FromBuffer(&reply, &summary);
+  return stream.Finish();
+}
+
+// ---- Forged view-change evidence. ----
+
+// A request of the client this replica made up, signed by it: the client checks of
+// ProposedBatchesAreSigned accept it anywhere, and only the replicas' own checks keep it from
+// being ordered where no client asked for it.
+UserRequest SignedClientRequest(const ClientIdentity& client, uint64_t request_id,
+                                const KVRequest& kv_request) {
+  UserRequest request;
+  kv_request.SerializeToString(request.mutable_data());
+  request.set_client_id(client.client_id());
+  request.set_request_id(request_id);
+  request.set_proxy_id(FLAGS_id);
+  request.set_client_public_key(client.public_key());
+  request.set_client_signature(client.Sign(request_id, request.data()));
+  return request;
+}
+
+std::string SignedBatch(const ClientIdentity& client, uint64_t request_id, const std::string& key,
+                        const std::string& value) {
+  KVRequest set;
+  set.set_cmd(KVRequest::SET);
+  set.set_key(key);
+  set.set_value(value);
+  BatchUserRequest batch;
+  *batch.add_requests() = SignedClientRequest(client, request_id, set);
+  return batch.SerializeAsString();
+}
+
+// `message` as evidence that its sender_id signed it, signed with `key` (this replica's own
+// when it claims another replica's word).
+pbft::SignedMessage AsEvidence(const Request& message, const Signer& key) {
+  pbft::SignedMessage evidence;
+  message.SerializeToString(evidence.mutable_data());
+  evidence.set_signer(message.sender_id());
+  evidence.set_signature(key.Sign(evidence.data()));
+  return evidence;
+}
+
+// The highest executed seq any target reported, shared by the attackers of every target: a
+// forged certificate must name a seq no correct replica has prepared yet.
+std::atomic<uint64_t> g_highest_executed{0};
+
+void NoteExecuted(const ReplicaStatus& status) {
+  uint64_t seen = g_highest_executed.load();
+  while (status.executed_seq() > seen &&
+         !g_highest_executed.compare_exchange_weak(seen, status.executed_seq())) {
+  }
+}
+
+// What one forged VIEWCHANGE is built from.
+struct ForgeryContext {
+  const Keys* keys = nullptr;
+  int n = 0;
+  // The view changed to; the forged evidence is of the view before it.
+  uint64_t view = 0;
+  ReplicaStatus target;
+  uint64_t watermark_window = 0;
+};
+
+// The target's own stable checkpoint, so that the VIEWCHANGE is consistent with what the
+// target knows. It is backed by a list of replica ids, which is all a VIEWCHANGE carries for
+// it.
+void ClaimStableCheckpoint(const ForgeryContext& context, pbft::ViewChange* vc) {
+  vc->set_stable_seq(context.target.stable_checkpoint());
+  if (context.target.executed_seq() == context.target.stable_checkpoint()) {
+    vc->set_stable_digest(context.target.state_digest());
+  }
+  if (vc->stable_seq() == 0) return;
+  for (int64_t id = 1;
+       id <= context.n && vc->checkpoint_senders_size() < 2 * ((context.n - 1) / 3) + 1; ++id) {
+    vc->add_checkpoint_senders(id);
+  }
+}
+
+// A prepared certificate of the previous view for a seq just above every seq executed so far,
+// whose batch would set kEvilKey. Its PRE_PREPARE claims the primary of that view and its
+// PREPAREs two other replicas; all are signed with this replica's key. In form it is
+// perfect: only checking the signatures inside it can tell it from a real one.
+void ForgePreparedCertificate(const ForgeryContext& context, pbft::ViewChange* vc) {
+  constexpr uint64_t kAhead = 2;
+  const uint64_t cert_view = context.view - 1;
+  const int64_t primary = pbft::MessageValidator::PrimaryOf(cert_view, context.n);
+  const uint64_t seq =
+      std::min(std::max(g_highest_executed.load(), context.target.executed_seq()) + kAhead,
+               vc->stable_seq() + context.watermark_window);
+  const std::string data =
+      SignedBatch(*context.keys->client, seq, kEvilKey, absl::StrCat("forged in view ", cert_view));
+  pbft::PreparedCertificate* cert = vc->add_prepared();
+  cert->set_seq(seq);
+  cert->set_view(cert_view);
+  cert->set_data(data);
+  cert->set_digest(pbft::BatchDigest(data));
+
+  Request pre_prepare = Message(Request::TYPE_PRE_PREPARE, primary, cert_view, seq, cert->digest());
+  pre_prepare.set_data(data);
+  *cert->mutable_pre_prepare() = AsEvidence(pre_prepare, *context.keys->own);
+  int prepares = 0;
+  for (int64_t id = 1; id <= context.n && prepares < 2 * ((context.n - 1) / 3); ++id) {
+    if (id == primary || id == context.keys->self_id) continue;
+    *cert->add_prepares() = AsEvidence(
+        Message(Request::TYPE_PREPARE, id, cert_view, seq, cert->digest()), *context.keys->own);
+    ++prepares;
+  }
+}
+
+// This replica's VIEWCHANGE for context.view, signed as itself, carrying the forgeries.
+Request ForgedViewChange(const ForgeryContext& context) {
+  pbft::ViewChange vc;
+  ClaimStableCheckpoint(context, &vc);
+  ForgePreparedCertificate(context, &vc);
+  Request message =
+      Message(Request::TYPE_VIEWCHANGE, context.keys->self_id, context.view, vc.stable_seq(), "");
+  vc.SerializeToString(message.mutable_data());
+  return message;
+}
+
+// --mode=forged_view_change: joins every view change of `target` with a forged VIEWCHANGE
+// each round. A VIEWCHANGE sent before the others change view would name a seq long executed
+// by the time it counts (a replica keeps the first one of a sender for a view), so it waits
+// for the target to change view. Stops once the target is active in a later view than it
+// started in, or after --rounds rounds.
+std::string ForgeViewChanges(const Keys& keys, const ReplicaInfo& target,
+                             const ResDBConfig& config) {
+  absl::StatusOr<ReplicaStatus> status = WaitForStatus(target, config);
+  if (!status.ok()) {
+    return absl::StrCat("byzantine: replica ", target.id(),
+                        " never answered: ", status.status().ToString());
+  }
+  const uint64_t first_view = status->view();
+  PeerStream stream(target, config);
+  uint64_t announced_view = 0;
+  for (int round = 0; stream.open() && round < FLAGS_rounds; ++round) {
+    if (round > 0) std::this_thread::sleep_for(std::chrono::milliseconds(FLAGS_round_interval_ms));
+    status = GetReplicaStatus(target, config, std::chrono::milliseconds(500));
+    if (!status.ok()) continue;
+    NoteExecuted(*status);
+    // A PBFT replica reports no primary while it waits for the NEWVIEW of status->view().
+    const bool changing = status->primary_id() == 0 && status->view() > 0;
+    if (!changing) {
+      if (status->view() > first_view) break;
+      continue;
+    }
+    ForgeryContext context;
+    context.keys = &keys;
+    context.n = config.GetReplicaNum();
+    context.view = status->view();
+    context.target = *status;
+    context.watermark_window =
+        static_cast<uint64_t>(std::max(1, config.GetPbftConfig().watermark_window()));
+    ResDBMessageBatch batch;
+    *batch.add_messages() = Signed(ForgedViewChange(context), *keys.own, keys.self_id);
+    if (!stream.Write(batch)) break;
+    if (announced_view != context.view) {
+      announced_view = context.view;
+      Print(absl::StrCat("byzantine: forged VIEWCHANGE for view ", context.view,
+                         " sent to replica ", target.id()));
     }
   }
-  grpc::Status finished;
-  call->Finish(&finished, &tag);
-  Await(&queue, &tag);
-  queue.Shutdown();
-  void* ignored_tag;
-  bool ignored_ok;
-  while (queue.Next(&ignored_tag, &ignored_ok)) {
+  return stream.Finish();
+}
+
+// ---- Equivocation. ----
+
+// --mode=equivocate, as the primary of the view its peers are in. The first seq s0 is held
+// back. For the next few seqs s it sends PRE_PREPARE(s, A_s) to the primary of the next view
+// and PRE_PREPARE(s, B_s) to the other peers (the B replicas), and COMMITs for both digests to
+// every peer: to the first B replica (the late one) the COMMIT for B first, to the others the
+// one for A first. A replica counts the first COMMIT of a sender per (view, seq), so the late
+// replica alone commits B_s, with the B replicas' COMMITs, and nobody can execute it while s0
+// is missing. Once every B replica's COMMIT(B_s) has reached it (they prepared B_s), and a
+// little later (their COMMITs have reached each other), it sends PRE_PREPARE(s, A_s) to the
+// late replica as well, then a batch for s0 with its COMMIT to every peer, which lets them
+// execute what they committed. It then stops talking to its peers (it keeps lying to
+// clients), and the backups change view without it.
+//
+// What must hold: the late replica refuses the second PRE_PREPARE (had it taken it, it would
+// execute A_s from the slot it committed B_s in), and, since only one replica executed B_s,
+// which is too few to hand it out (f+1 must agree), the others get B_s only from the NEWVIEW,
+// which must re-propose the prepared certificates the B replicas' VIEWCHANGEs carry.
+std::vector<std::string> Equivocate(const Keys& keys, const std::vector<ReplicaInfo>& targets,
+                                    const ResDBConfig& config) {
+  constexpr uint64_t kSeqs = 3;
+  std::vector<std::string> reports;
+  uint64_t view = 0;
+  uint64_t first_seq = 1;
+  for (const ReplicaInfo& target : targets) {
+    absl::StatusOr<ReplicaStatus> status = WaitForStatus(target, config);
+    if (!status.ok()) {
+      reports.push_back(absl::StrCat("byzantine: replica ", target.id(),
+                                     " never answered: ", status.status().ToString()));
+      return reports;
+    }
+    view = status->view();
+    first_seq = std::max(first_seq, status->executed_seq() + 1);
   }
-  return absl::StrCat("byzantine: stream to ", name, ": sent=", sent,
-                      " received=", summary.received(), " rejected=", summary.rejected(),
-                      finished.ok() ? "" : absl::StrCat(" (", finished.error_message(), ")"));
+  const int n = config.GetReplicaNum();
+  if (pbft::MessageValidator::PrimaryOf(view, n) != keys.self_id) {
+    reports.push_back(absl::StrCat("byzantine: not the primary of view ", view));
+    return reports;
+  }
+  // The next primary puts its own VIEWCHANGE first in its NEWVIEW.
+  const int64_t a_replica = pbft::MessageValidator::PrimaryOf(view + 1, n);
+  std::vector<int64_t> b_replicas;
+  for (const ReplicaInfo& target : targets) {
+    if (target.id() != a_replica) b_replicas.push_back(target.id());
+  }
+  const int64_t late_replica = b_replicas.front();
+  std::map<int64_t, std::unique_ptr<PeerStream>> streams;
+  for (const ReplicaInfo& target : targets) {
+    streams[target.id()] = std::make_unique<PeerStream>(target, config);
+  }
+  auto commit = [&](uint64_t seq, const std::string& digest) {
+    return Signed(Message(Request::TYPE_COMMIT, keys.self_id, view, seq, digest), *keys.own,
+                  keys.self_id);
+  };
+  auto pre_prepare = [&](uint64_t seq, const std::string& data) {
+    Request message =
+        Message(Request::TYPE_PRE_PREPARE, keys.self_id, view, seq, pbft::BatchDigest(data));
+    message.set_data(data);
+    return message;
+  };
+
+  std::map<uint64_t, Request> a_pre_prepares;
+  std::map<uint64_t, std::string> b_digests;
+  std::map<int64_t, ResDBMessageBatch> first;
+  for (uint64_t seq = first_seq + 1; seq <= first_seq + kSeqs; ++seq) {
+    const Request a =
+        pre_prepare(seq, SignedBatch(*keys.client, 2 * seq, absl::StrCat("equivocation-a-", seq),
+                                     absl::StrCat("what replica ", a_replica, " was told")));
+    const Request b = pre_prepare(
+        seq, SignedBatch(*keys.client, 2 * seq + 1, absl::StrCat("equivocation-b-", seq),
+                         "what the others were told"));
+    a_pre_prepares[seq] = a;
+    b_digests[seq] = b.hash();
+    for (const ReplicaInfo& target : targets) {
+      // A replica counts only the first COMMIT of a sender per (view, seq).
+      const bool told_a = target.id() == a_replica;
+      const bool a_first = told_a || target.id() != late_replica;
+      ResDBMessageBatch& batch = first[target.id()];
+      *batch.add_messages() = Signed(told_a ? a : b, *keys.own, keys.self_id);
+      *batch.add_messages() = commit(seq, a_first ? a.hash() : b.hash());
+      *batch.add_messages() = commit(seq, a_first ? b.hash() : a.hash());
+    }
+  }
+  for (auto& [id, batch] : first) streams[id]->Write(batch);
+  Print(absl::StrCat("byzantine: PRE_PREPARE A to replica ", a_replica, ", B to the others, seqs ",
+                     first_seq + 1, "..", first_seq + kSeqs));
+
+  const auto deadline = Clock::now() + std::chrono::milliseconds(FLAGS_peer_wait_ms);
+  bool prepared = true;
+  for (int64_t id : b_replicas) prepared = prepared && g_heard.WaitFor(id, b_digests, deadline);
+  if (!prepared) {
+    Print("byzantine: the B replicas did not prepare B");
+  } else {
+    // The late replica commits B with the other B replicas' COMMITs, sent to it when they
+    // were sent here.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ResDBMessageBatch late;
+    for (auto& [seq, a] : a_pre_prepares) {
+      *late.add_messages() = Signed(a, *keys.own, keys.self_id);
+    }
+    streams[late_replica]->Write(late);
+    const Request held_back = pre_prepare(
+        first_seq, SignedBatch(*keys.client, 1, "equivocation-first", "the seq held back"));
+    for (auto& [id, stream] : streams) {
+      ResDBMessageBatch batch;
+      *batch.add_messages() = Signed(held_back, *keys.own, keys.self_id);
+      *batch.add_messages() = commit(first_seq, held_back.hash());
+      stream->Write(batch);
+    }
+    Print(absl::StrCat("byzantine: equivocated: replica ", late_replica,
+                       " prepared B and was sent A"));
+  }
+  for (auto& [id, stream] : streams) reports.push_back(stream->Finish());
+  return reports;
 }
 
 [[noreturn]] void Fail(const std::string& message) {
@@ -423,6 +826,9 @@ int Run() {
   if (FLAGS_config.empty() || FLAGS_id <= 0 || FLAGS_private_key.empty() ||
       FLAGS_data_dir.empty()) {
     Fail("--config, --id, --private_key and --data_dir are required");
+  }
+  if (FLAGS_mode != "garbage" && FLAGS_mode != "forged_view_change" && FLAGS_mode != "equivocate") {
+    Fail("--mode must be garbage, forged_view_change or equivocate");
   }
   Request probe;
   if (probe.ParseFromString(std::string(kUndecodable, sizeof(kUndecodable) - 1))) {
@@ -443,6 +849,9 @@ int Run() {
   auto stranger = Signer::LoadFromFile(stranger_key);
   if (!stranger.ok()) Fail(stranger.status().ToString());
   keys.stranger = std::move(*stranger);
+  auto client = ClientIdentity::Generate();
+  if (!client.ok()) Fail(client.status().ToString());
+  keys.client = std::move(*client);
 
   // SIGTERM and SIGINT are taken by sigwait below, also from the gRPC threads.
   sigset_t signals;
@@ -473,11 +882,19 @@ int Run() {
     if (info.id() != FLAGS_id) targets.push_back(info);
   }
   std::vector<std::string> reports(targets.size());
-  std::vector<std::thread> attackers;
-  for (size_t i = 0; i < targets.size(); ++i) {
-    attackers.emplace_back([&, i] { reports[i] = Attack(keys, targets[i], *config); });
+  if (FLAGS_mode == "equivocate") {
+    reports = Equivocate(keys, targets, *config);
+  } else {
+    std::vector<std::thread> attackers;
+    for (size_t i = 0; i < targets.size(); ++i) {
+      attackers.emplace_back([&, i] {
+        reports[i] = FLAGS_mode == "forged_view_change"
+                         ? ForgeViewChanges(keys, targets[i], *config)
+                         : SendGarbage(keys, targets[i], *config);
+      });
+    }
+    for (std::thread& attacker : attackers) attacker.join();
   }
-  for (std::thread& attacker : attackers) attacker.join();
   for (const std::string& report : reports) std::printf("%s\n", report.c_str());
   std::printf("byzantine: attack finished\n");
   std::fflush(stdout);

@@ -270,6 +270,16 @@ void LocalCluster::Kill(int id) {
   pids_[id] = 0;
 }
 
+void LocalCluster::Pause(int id) {
+  ASSERT_NE(pids_[id], 0) << "replica " << id << " is not running";
+  ASSERT_EQ(kill(pids_[id], SIGSTOP), 0) << "replica " << id;
+}
+
+void LocalCluster::Resume(int id) {
+  ASSERT_NE(pids_[id], 0) << "replica " << id << " is not running";
+  ASSERT_EQ(kill(pids_[id], SIGCONT), 0) << "replica " << id;
+}
+
 int LocalCluster::RunningCount() const {
   int running = 0;
   for (int id = 1; id <= replicas_; ++id) running += Running(id) ? 1 : 0;

@@ -58,6 +58,10 @@ class LocalCluster {
                    const std::vector<std::string>& extra_args = {});
   // kill -9 and reap.
   void Kill(int id);
+  // SIGSTOP / SIGCONT: the replica keeps its connections but answers nothing until resumed,
+  // like a process stalled on a slow disk or a long pause. Kill() also ends a paused one.
+  void Pause(int id);
+  void Resume(int id);
   bool Running(int id) const { return pids_[id] != 0; }
   int RunningCount() const;
   int replicas() const { return replicas_; }

@@ -1,8 +1,11 @@
 // Runs real kv_service processes as a 4-replica signed PBFT cluster (f = 1) on 127.0.0.1 and
 // injects the faults PBFT is meant to survive: the primary crashing while clients write, a
 // crashed replica coming back on its old data, and one Byzantine replica (tests/
-// byzantine_replica.cpp) lying to clients and sending garbage to its peers. Every process
-// the test starts is killed when its cluster object goes away, also when a check fails.
+// byzantine_replica.cpp) lying to clients and, in turn, sending garbage to its peers, joining
+// a view change (brought about by pausing the primary) with forged prepared certificates, and,
+// as the primary, sending different batches for one seq to different backups before the
+// others change view without it. Every process the test starts is killed when its cluster
+// object goes away, also when a check fails.
 //
 //   pbft_fault_test <path of kv_service> <path of byzantine_replica> [gtest flags]
 #include <signal.h>
@@ -356,13 +359,12 @@ struct ClientRecord {
   std::string last_error;
 };
 
-// Writes a fresh key and reads it back, again and again until `stop` (or enough for the
-// checks: a lying replica answers much faster than the cluster).
+// Writes a fresh key and reads it back, again and again until `stop` or `max_operations`
+// (enough for the checks: a lying replica answers much faster than the cluster).
 void WriteAndReadBack(const ResDBConfig& config, const std::string& prefix,
-                      const std::atomic<bool>& stop, ClientRecord* record) {
-  constexpr int kMaxOperations = 300;
+                      const std::atomic<bool>& stop, ClientRecord* record, int max_operations) {
   KVClient client(config);
-  for (int n = 0; !stop.load() && n < kMaxOperations; ++n) {
+  for (int n = 0; !stop.load() && n < max_operations; ++n) {
     const std::string key = absl::StrCat(prefix, n);
     const std::string value = absl::StrCat("value of ", key);
     absl::Status set = client.Set(key, value);
@@ -408,9 +410,9 @@ TEST(PbftFaultTest, ByzantineReplicaChangesNothing) {
   ClientRecord honest_first;
   ClientRecord byzantine_first;
   std::thread honest_writer(WriteAndReadBack, cluster.ClientConfigOf({1, 2, 3, 4}), "h-",
-                            std::cref(stop), &honest_first);
+                            std::cref(stop), &honest_first, 300);
   std::thread byzantine_writer(WriteAndReadBack, cluster.ClientConfigOf({4, 1, 2, 3}), "b-",
-                               std::cref(stop), &byzantine_first);
+                               std::cref(stop), &byzantine_first, 300);
   const bool attack_finished = WaitUntil(
       [&] {
         std::lock_guard<std::mutex> lock_honest(honest_first.mu);
@@ -529,6 +531,321 @@ TEST(PbftFaultTest, ByzantineReplicaChangesNothing) {
                            << " unknown-type, " << 4 * kRounds
                            << " bad-signature or sender-mismatch and " << 3 * kRounds
                            << " PBFT-rejected messages per replica:" << counts;
+}
+
+// WriteAndReadBack on a thread of its own, stopped at the latest when it goes out of scope,
+// so that a failed assertion does not leave it running.
+class BackgroundWriter {
+ public:
+  BackgroundWriter(const ResDBConfig& config, const std::string& prefix, int max_operations)
+      : thread_(WriteAndReadBack, config, prefix, std::cref(stop_), &record_, max_operations) {}
+  ~BackgroundWriter() { Stop(); }
+
+  void Stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  size_t acked() {
+    std::lock_guard<std::mutex> lock(record_.mu);
+    return record_.acked.size();
+  }
+  // Only after Stop().
+  const ClientRecord& record() const { return record_; }
+  std::string Summary() {
+    std::lock_guard<std::mutex> lock(record_.mu);
+    return absl::StrCat(record_.operations, " set+get, ", record_.acked.size(), " acknowledged, ",
+                        record_.failures, " failed (last error: ", record_.last_error, "), ",
+                        record_.wrong.size(), " wrong answers");
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  ClientRecord record_;
+  std::thread thread_;  // last: it uses the members above
+};
+
+// Each replica of `ids` that answers: its pbft_rejected_messages.
+std::map<int64_t, int64_t> RejectedMessages(const Cluster& cluster, const std::vector<int>& ids) {
+  std::map<int64_t, int64_t> out;
+  for (auto& [id, status] : cluster.StatusesOf(ids)) {
+    auto found = status.metrics().find("pbft_rejected_messages");
+    out[id] = found == status.metrics().end() ? 0 : found->second;
+  }
+  return out;
+}
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// From the Byzantine replica's log: how many envelopes replica `id` took from its stream (the
+// "received" of the target's StreamSummary), or -1 before that stream ended.
+int64_t StreamReceived(const std::string& log, int id) {
+  const std::string line_start = absl::StrCat("byzantine: stream to replica ", id, ": ");
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(line_start, 0) != 0) continue;
+    const size_t at = line.find(" received=");
+    if (at == std::string::npos) return -1;
+    return std::strtoll(line.c_str() + at + 10, nullptr, 10);
+  }
+  return -1;
+}
+
+// Reads `key` from replica `id` alone, which answers from its own state.
+absl::StatusOr<std::string> ReadFrom(const Cluster& cluster, int id, const std::string& key) {
+  KVClient client(cluster.ClientConfig(id));
+  return client.Get(key);
+}
+
+void ExpectAckedOn(const Cluster& cluster, const std::vector<int>& ids, const Acked& acked) {
+  KVClient reader(cluster.ClientConfigOf(ids));
+  int missing = 0;
+  for (auto& [key, value] : acked) {
+    auto read = reader.Get(key);
+    if (read.ok() && *read == value) continue;
+    if (++missing <= 3) {
+      ADD_FAILURE() << "acknowledged write " << key << " reads back as "
+                    << (read.ok() ? absl::StrCat("\"", *read, "\"") : read.status().ToString());
+    }
+  }
+  EXPECT_EQ(missing, 0) << "of " << acked.size()
+                        << " acknowledged writes, the correct replicas do not hold these";
+}
+
+// Replica 3 forges the evidence of its VIEWCHANGEs: a prepared certificate whose PRE_PREPARE
+// and PREPAREs claim replicas 1, 2 and 4 but carry its own signatures, for a batch (signed by
+// a client it made up) that would set "byzantine-evil" at a seq nobody prepared. The primary
+// is paused, so the backups change view while it attacks; replica 2, primary of view 1,
+// builds its NEWVIEW from its own VIEWCHANGE and the first 2f others by id, so that replica
+// 3's would be in it if it were admitted, and its certificate would decide that seq. Only the
+// signature check of the evidence refuses it; resuming the primary lets the three correct
+// replicas complete the view change.
+TEST(PbftFaultTest, ForgedViewChangeEvidenceChangesNothing) {
+  const std::vector<int> correct = {1, 2, 4};
+  const std::vector<int> backups = {2, 4};
+  constexpr int kByzantine = 3;
+  Cluster cluster("pbft_forged_view_change");
+  for (int id : correct) cluster.Start(id);
+  ASSERT_EQ(WaitForPrimary(cluster, correct), 1)
+      << "replicas 1, 2 and 4 do not agree on primary 1:" << Describe(cluster.StatusesOf(correct));
+  cluster.StartBinary(kByzantine, g_byzantine_binary,
+                      {"--mode=forged_view_change", "--rounds=2000", "--round_interval_ms=20"});
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return Contains(ReadFile(cluster.LogPath(kByzantine)), "byzantine: replica 3 serving");
+      },
+      seconds(10)))
+      << "the Byzantine replica did not start:\n"
+      << ReadFile(cluster.LogPath(kByzantine));
+
+  BackgroundWriter writer(cluster.ClientConfigOf({1, 2, 4, 3}), "w-", 2000);
+  ASSERT_TRUE(WaitUntil([&] { return writer.acked() >= 5; }, seconds(15)))
+      << "no writes before the attack: " << writer.Summary();
+  const std::map<int64_t, int64_t> rejected_before = RejectedMessages(cluster, backups);
+
+  cluster.Pause(1);
+  const auto paused_at = Clock::now();
+  // The backups hold client requests the primary does not order: they change view.
+  std::map<int64_t, ReplicaStatus> statuses;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        statuses = cluster.StatusesOf(backups);
+        if (statuses.size() != backups.size()) return false;
+        for (auto& [id, status] : statuses) {
+          if (status.view() == 0) return false;
+        }
+        return true;
+      },
+      seconds(15)))
+      << "the backups did not change view with the primary paused:" << Describe(statuses);
+  // The Byzantine replica joins both view changes with its forgery.
+  auto forged_to = [&](int id) {
+    std::istringstream lines(ReadFile(cluster.LogPath(kByzantine)));
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("byzantine: forged VIEWCHANGE for view ", 0) == 0 &&
+          Contains(line, absl::StrCat(" sent to replica ", id))) {
+        return true;
+      }
+    }
+    return false;
+  };
+  // A backup that left that view change already (only possible if it took a forged
+  // VIEWCHANGE, the primary being paused) may have been sent none.
+  std::map<int64_t, uint64_t> changing_to;
+  for (auto& [id, status] : statuses) changing_to[id] = status.view();
+  auto attacked = [&] {
+    statuses = cluster.StatusesOf(backups);
+    for (int id : backups) {
+      auto status = statuses.find(id);
+      const bool still_changing =
+          status == statuses.end() ||
+          (status->second.view() == changing_to[id] && status->second.primary_id() == 0);
+      if (still_changing && !forged_to(id)) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(WaitUntil(attacked, seconds(10)))
+      << "the Byzantine replica sent no forged VIEWCHANGE to the backups:\n"
+      << ReadFile(cluster.LogPath(kByzantine)) << Describe(statuses);
+  const size_t acked_at_resume = writer.acked();
+  cluster.Resume(1);
+  const auto resumed_at = Clock::now();
+
+  // The three correct replicas complete the view change and order writes again.
+  const bool new_view = WaitUntil(
+      [&] {
+        statuses = cluster.StatusesOf(correct);
+        return AgreedPrimary(statuses, correct) != 0 && statuses.begin()->second.view() > 0 &&
+               writer.acked() >= acked_at_resume + 3;
+      },
+      seconds(30));
+  writer.Stop();
+  std::printf(
+      "paused primary 1 for %ld ms; view change completed %ld ms after resuming it: %s\n",
+      static_cast<long>(std::chrono::duration_cast<milliseconds>(resumed_at - paused_at).count()),
+      static_cast<long>(
+          std::chrono::duration_cast<milliseconds>(Clock::now() - resumed_at).count()),
+      writer.Summary().c_str());
+  ASSERT_TRUE(new_view) << "replicas 1, 2 and 4 did not agree on a view above 0 and order "
+                           "writes within 30 s of resuming the primary:"
+                        << Describe(statuses) << "\nclient: " << writer.Summary();
+  EXPECT_TRUE(writer.record().wrong.empty())
+      << "the client read back wrong values, e.g. " << writer.record().wrong.front();
+
+  KVClient client(cluster.ClientConfigOf({1, 2, 4, 3}));
+  Acked acked = writer.record().acked;
+  ASSERT_NO_FATAL_FAILURE(WriteMany(client, "after-", "a", 5, &acked));
+  const bool converged = WaitUntil(
+      [&] {
+        statuses = cluster.StatusesOf(correct);
+        return Converged(statuses, correct);
+      },
+      seconds(15));
+  std::printf("replicas 1, 2 and 4 after the attack:%s\n", Describe(statuses).c_str());
+  EXPECT_TRUE(converged) << "replicas 1, 2 and 4 did not reach the same view, executed_seq and "
+                            "state_digest:"
+                         << Describe(statuses);
+  for (auto& [id, status] : statuses) EXPECT_GT(status.view(), 0u) << "replica " << id;
+  ExpectAckedOn(cluster, correct, acked);
+  for (int id : correct) {
+    auto evil = ReadFrom(cluster, id, "byzantine-evil");
+    EXPECT_TRUE(absl::IsNotFound(evil.status()))
+        << "replica " << id << " executed the batch of the forged prepared certificate: "
+        << (evil.ok() ? absl::StrCat("\"", *evil, "\"") : evil.status().ToString());
+  }
+
+  // The backups refused at least as many messages as the forged VIEWCHANGEs they took from
+  // the stream (other refusals count there too): the attacker of a backup stops once it is in
+  // the new view and reports what it took.
+  ASSERT_TRUE(WaitUntil(
+      [&] { return Contains(ReadFile(cluster.LogPath(kByzantine)), "byzantine: attack finished"); },
+      seconds(15)))
+      << "the Byzantine replica did not finish:\n"
+      << ReadFile(cluster.LogPath(kByzantine));
+  const std::string log = ReadFile(cluster.LogPath(kByzantine));
+  const std::map<int64_t, int64_t> rejected_after = RejectedMessages(cluster, backups);
+  for (int id : backups) {
+    const int64_t forged = StreamReceived(log, id);
+    const int64_t rejected = rejected_after.count(id) == 0 || rejected_before.count(id) == 0
+                                 ? -1
+                                 : rejected_after.at(id) - rejected_before.at(id);
+    std::printf("replica %d took %ld forged VIEWCHANGEs and refused %ld messages\n", id,
+                static_cast<long>(forged), static_cast<long>(rejected));
+    EXPECT_GE(forged, 1) << "replica " << id << " took no forged VIEWCHANGE:\n" << log;
+    EXPECT_GE(rejected, forged) << "replica " << id
+                                << " refused fewer messages than the forged VIEWCHANGEs it took";
+  }
+}
+
+// Replica 1, primary of view 0, equivocates. It holds seq 1 back; for seqs 2..4 it sends
+// batch A to replica 2 (the primary of view 1) and batch B to replicas 3 and 4, with COMMITs
+// for both digests ordered so that replica 3 alone commits B. Once 3 and 4 have prepared B it
+// sends PRE_PREPARE(A) to replica 3 too, then releases seq 1 and stops ordering: replica 3
+// executes B, replicas 2 and 4 cannot fetch it (one replica is not f+1) and change view
+// without the primary. Replica 3 must refuse the second digest at one (view, seq), or it
+// executes A where the others get B; and the NEWVIEW must re-propose B from the prepared
+// certificates of 3 and 4, or 2 and 4 execute something else where 3 executed B.
+TEST(PbftFaultTest, EquivocatingPrimaryAcrossViewChange) {
+  const std::vector<int> correct = {2, 3, 4};
+  constexpr int kByzantine = 1;
+  Cluster cluster("pbft_equivocate");
+  for (int id : correct) cluster.Start(id);
+  ASSERT_EQ(WaitForPrimary(cluster, correct), kByzantine)
+      << "replicas 2, 3 and 4 do not agree on primary 1:" << Describe(cluster.StatusesOf(correct));
+  cluster.StartBinary(kByzantine, g_byzantine_binary, {"--mode=equivocate"});
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        const std::string log = ReadFile(cluster.LogPath(kByzantine));
+        return Contains(log, "byzantine: attack finished");
+      },
+      seconds(40)))
+      << "the Byzantine primary did not finish:\n"
+      << ReadFile(cluster.LogPath(kByzantine));
+  ASSERT_TRUE(Contains(ReadFile(cluster.LogPath(kByzantine)),
+                       "byzantine: equivocated: replica 3 prepared B and was sent A"))
+      << ReadFile(cluster.LogPath(kByzantine));
+
+  // Clients asking every replica, the lying primary included.
+  BackgroundWriter writer(cluster.ClientConfigOf({2, 3, 4, 1}), "w-", 2000);
+  std::map<int64_t, ReplicaStatus> statuses;
+  const bool new_view = WaitUntil(
+      [&] {
+        statuses = cluster.StatusesOf(correct);
+        const int64_t primary = AgreedPrimary(statuses, correct);
+        return primary != 0 && primary != kByzantine && writer.acked() >= 3;
+      },
+      seconds(30));
+  writer.Stop();
+  std::printf("after the equivocation: %s\n", writer.Summary().c_str());
+  ASSERT_TRUE(new_view) << "replicas 2, 3 and 4 did not agree on a new primary and order writes "
+                           "within 30 s:"
+                        << Describe(statuses) << "\nclient: " << writer.Summary();
+  EXPECT_TRUE(writer.record().wrong.empty())
+      << "the client read back wrong values, e.g. " << writer.record().wrong.front();
+
+  // Not fatal: what the replicas hold says more about a failure.
+  KVClient client(cluster.ClientConfigOf({2, 3, 4, 1}));
+  Acked acked = writer.record().acked;
+  for (int i = 0; i < 5; ++i) {
+    const std::string key = absl::StrCat("after-", i);
+    absl::Status set = client.Set(key, "a");
+    EXPECT_TRUE(set.ok()) << "set " << key << " after the view change: " << set;
+    if (set.ok()) acked[key] = "a";
+  }
+  const bool converged = WaitUntil(
+      [&] {
+        statuses = cluster.StatusesOf(correct);
+        return Converged(statuses, correct);
+      },
+      seconds(15));
+  std::printf("replicas 2, 3 and 4 after the view change:%s\n", Describe(statuses).c_str());
+  EXPECT_TRUE(converged) << "replicas 2, 3 and 4 did not reach the same view, executed_seq and "
+                            "state_digest:"
+                         << Describe(statuses);
+  for (auto& [id, status] : statuses) EXPECT_GT(status.view(), 0u) << "replica " << id;
+  ExpectAckedOn(cluster, correct, acked);
+  // Every correct replica holds the B batches, which replica 3 executed in view 0, and no A.
+  std::map<int, std::vector<std::pair<std::string, std::string>>> held;
+  for (int id : correct) {
+    KVClient local(cluster.ClientConfig(id));
+    auto range = local.GetRange("equivocation-", "equivocation-~");
+    ASSERT_TRUE(range.ok()) << "replica " << id << ": " << range.status();
+    held[id] = *range;
+    std::string keys;
+    for (auto& [key, value] : *range) absl::StrAppend(&keys, " ", key);
+    std::printf("replica %d holds:%s\n", id, keys.c_str());
+    EXPECT_EQ(held[id], held[correct.front()])
+        << "replicas " << id << " and " << correct.front() << " executed different batches";
+    for (auto& [key, value] : *range) {
+      EXPECT_EQ(key.rfind("equivocation-a-", 0), std::string::npos)
+          << "replica " << id << " executed batch A: " << key;
+    }
+    EXPECT_GE(range->size(), 2u) << "replica " << id << " lost the B batches";
+  }
+  const std::map<int64_t, int64_t> rejected = RejectedMessages(cluster, {3});
+  EXPECT_GT(rejected.count(3) == 0 ? 0 : rejected.at(3), 0)
+      << "replica 3 refused nothing, so the second PRE_PREPARE never reached it";
 }
 
 }  // namespace
