@@ -244,6 +244,48 @@ class HeardCommits {
 
 HeardCommits g_heard;
 
+// The CHECKPOINTs its peers sent it, as they signed them: a faulty replica holds genuine proofs
+// of stable checkpoints, and its forged VIEWCHANGEs name one, so that only the forgery they
+// test can be what gets them refused.
+class HeardCheckpoints {
+ public:
+  void Add(const ResDBMessage& envelope, const Request& checkpoint) {
+    pbft::SignedMessage evidence;
+    evidence.set_data(envelope.data());
+    evidence.set_signer(checkpoint.sender_id());
+    evidence.set_signature(envelope.signature().signature());
+    std::lock_guard<std::mutex> lock(mu_);
+    heard_[checkpoint.seq()][checkpoint.hash()].emplace(checkpoint.sender_id(),
+                                                        std::move(evidence));
+    while (heard_.size() > kKeptSeqs) heard_.erase(heard_.begin());
+  }
+  // The highest seq at or below `at_most` for which `quorum` replicas signed the same state
+  // digest: the proof of that stable checkpoint. Seq 0 (no proof needed) if there is none.
+  pbft::StableCheckpoint Proof(uint64_t at_most, size_t quorum) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = heard_.upper_bound(at_most); it != heard_.begin();) {
+      --it;
+      for (const auto& [digest, by_sender] : it->second) {
+        if (by_sender.size() < quorum) continue;
+        pbft::StableCheckpoint proof;
+        proof.set_seq(it->first);
+        proof.set_digest(digest);
+        for (const auto& [sender, evidence] : by_sender) *proof.add_checkpoints() = evidence;
+        return proof;
+      }
+    }
+    return pbft::StableCheckpoint();
+  }
+
+ private:
+  static constexpr size_t kKeptSeqs = 64;
+  mutable std::mutex mu_;
+  // seq -> state digest -> sender -> CHECKPOINT.
+  std::map<uint64_t, std::map<std::string, std::map<int64_t, pbft::SignedMessage>>> heard_;
+};
+
+HeardCheckpoints g_checkpoints;
+
 // A peer's replica Stream: read everything, act on nothing but noting its COMMITs.
 class SinkReactor : public grpc::ServerGenericBidiReactor {
  public:
@@ -256,8 +298,11 @@ class SinkReactor : public grpc::ServerGenericBidiReactor {
       if (FromBuffer(&batch_, &batch)) {
         for (const ResDBMessage& envelope : batch.messages()) {
           Request message;
-          if (message.ParseFromString(envelope.data()) && message.type() == Request::TYPE_COMMIT) {
+          if (!message.ParseFromString(envelope.data())) continue;
+          if (message.type() == Request::TYPE_COMMIT) {
             g_heard.Add(message.sender_id(), message.seq(), message.hash());
+          } else if (message.type() == Request::TYPE_CHECKPOINT) {
+            g_checkpoints.Add(envelope, message);
           }
         }
       }
@@ -599,26 +644,23 @@ struct ForgeryContext {
   uint64_t watermark_window = 0;
 };
 
-// The target's own stable checkpoint, so that the VIEWCHANGE is consistent with what the
-// target knows. It is backed by a list of replica ids, which is all a VIEWCHANGE carries for
-// it.
+// The latest stable checkpoint up to the target's own that this replica can prove with the
+// signed CHECKPOINTs it heard: genuine, so that the VIEWCHANGE is refused, if at all, for the
+// certificate it forges.
 void ClaimStableCheckpoint(const ForgeryContext& context, pbft::ViewChange* vc) {
-  vc->set_stable_seq(context.target.stable_checkpoint());
-  if (context.target.executed_seq() == context.target.stable_checkpoint()) {
-    vc->set_stable_digest(context.target.state_digest());
-  }
-  if (vc->stable_seq() == 0) return;
-  for (int64_t id = 1;
-       id <= context.n && vc->checkpoint_senders_size() < 2 * ((context.n - 1) / 3) + 1; ++id) {
-    vc->add_checkpoint_senders(id);
-  }
+  const pbft::StableCheckpoint proof = g_checkpoints.Proof(
+      context.target.stable_checkpoint(), static_cast<size_t>(2 * ((context.n - 1) / 3) + 1));
+  vc->set_stable_seq(proof.seq());
+  vc->set_stable_digest(proof.digest());
+  *vc->mutable_checkpoints() = proof.checkpoints();
 }
 
 // A prepared certificate of the previous view for a seq just above every seq executed so far,
 // whose batch would set kEvilKey. Its PRE_PREPARE claims the primary of that view and its
 // PREPAREs two other replicas; all are signed with this replica's key. In form it is
-// perfect: only checking the signatures inside it can tell it from a real one.
-void ForgePreparedCertificate(const ForgeryContext& context, pbft::ViewChange* vc) {
+// perfect: only checking the signatures inside it can tell it from a real one. Returns the
+// forged batch at its seq.
+pbft::CommittedBatch ForgePreparedCertificate(const ForgeryContext& context, pbft::ViewChange* vc) {
   constexpr uint64_t kAhead = 2;
   const uint64_t cert_view = context.view - 1;
   const int64_t primary = pbft::MessageValidator::PrimaryOf(cert_view, context.n);
@@ -643,13 +685,31 @@ void ForgePreparedCertificate(const ForgeryContext& context, pbft::ViewChange* v
         Message(Request::TYPE_PREPARE, id, cert_view, seq, cert->digest()), *context.keys->own);
     ++prepares;
   }
+  pbft::CommittedBatch forged;
+  forged.set_seq(seq);
+  forged.set_data(data);
+  return forged;
 }
 
-// This replica's VIEWCHANGE for context.view, signed as itself, carrying the forgeries.
-Request ForgedViewChange(const ForgeryContext& context) {
+// An answer to a FETCH nobody sent, offering `forged`: a replica that took the forged
+// certificate would know the batch by digest only and take its data from this.
+Request ForgedFetchReply(const ForgeryContext& context, const pbft::CommittedBatch& forged) {
+  pbft::FetchReply reply;
+  reply.set_view(context.view);
+  reply.set_last_committed(forged.seq());
+  *reply.add_batches() = forged;
+  Request message = Message(Request::TYPE_RECOVERY_DATA_RESP, context.keys->self_id, context.view,
+                            forged.seq(), "");
+  reply.SerializeToString(message.mutable_data());
+  return message;
+}
+
+// This replica's VIEWCHANGE for context.view, signed as itself, carrying the forgery;
+// `forged` gets the batch of the forged certificate.
+Request ForgedViewChange(const ForgeryContext& context, pbft::CommittedBatch* forged) {
   pbft::ViewChange vc;
   ClaimStableCheckpoint(context, &vc);
-  ForgePreparedCertificate(context, &vc);
+  *forged = ForgePreparedCertificate(context, &vc);
   Request message =
       Message(Request::TYPE_VIEWCHANGE, context.keys->self_id, context.view, vc.stable_seq(), "");
   vc.SerializeToString(message.mutable_data());
@@ -659,8 +719,9 @@ Request ForgedViewChange(const ForgeryContext& context) {
 // --mode=forged_view_change: joins every view change of `target` with a forged VIEWCHANGE
 // each round. A VIEWCHANGE sent before the others change view would name a seq long executed
 // by the time it counts (a replica keeps the first one of a sender for a view), so it waits
-// for the target to change view. Stops once the target is active in a later view than it
-// started in, or after --rounds rounds.
+// for the target to change view. Each round also offers the forged batch in a FETCH answer,
+// and goes on doing so for a while after the target entered the new view. Stops then, or
+// after --rounds rounds.
 std::string ForgeViewChanges(const Keys& keys, const ReplicaInfo& target,
                              const ResDBConfig& config) {
   absl::StatusOr<ReplicaStatus> status = WaitForStatus(target, config);
@@ -668,9 +729,19 @@ std::string ForgeViewChanges(const Keys& keys, const ReplicaInfo& target,
     return absl::StrCat("byzantine: replica ", target.id(),
                         " never answered: ", status.status().ToString());
   }
+  // Rounds of FETCH answers after the view change.
+  constexpr int kOffersAfter = 50;
   const uint64_t first_view = status->view();
   PeerStream stream(target, config);
   uint64_t announced_view = 0;
+  int offers_left = kOffersAfter;
+  int64_t view_changes_written = 0;
+  ForgeryContext context;
+  context.keys = &keys;
+  context.n = config.GetReplicaNum();
+  context.watermark_window =
+      static_cast<uint64_t>(std::max(1, config.GetPbftConfig().watermark_window()));
+  pbft::CommittedBatch forged;
   for (int round = 0; stream.open() && round < FLAGS_rounds; ++round) {
     if (round > 0) std::this_thread::sleep_for(std::chrono::milliseconds(FLAGS_round_interval_ms));
     status = GetReplicaStatus(target, config, std::chrono::milliseconds(500));
@@ -678,27 +749,30 @@ std::string ForgeViewChanges(const Keys& keys, const ReplicaInfo& target,
     NoteExecuted(*status);
     // A PBFT replica reports no primary while it waits for the NEWVIEW of status->view().
     const bool changing = status->primary_id() == 0 && status->view() > 0;
-    if (!changing) {
-      if (status->view() > first_view) break;
-      continue;
-    }
-    ForgeryContext context;
-    context.keys = &keys;
-    context.n = config.GetReplicaNum();
-    context.view = status->view();
-    context.target = *status;
-    context.watermark_window =
-        static_cast<uint64_t>(std::max(1, config.GetPbftConfig().watermark_window()));
     ResDBMessageBatch batch;
-    *batch.add_messages() = Signed(ForgedViewChange(context), *keys.own, keys.self_id);
+    if (changing) {
+      context.view = status->view();
+      context.target = *status;
+      *batch.add_messages() = Signed(ForgedViewChange(context, &forged), *keys.own, keys.self_id);
+    } else if (status->view() > first_view && --offers_left < 0) {
+      break;
+    }
+    if (forged.seq() > 0) {
+      *batch.add_messages() = Signed(ForgedFetchReply(context, forged), *keys.own, keys.self_id);
+    }
+    if (batch.messages_size() == 0) continue;
     if (!stream.Write(batch)) break;
+    if (!changing) continue;
+    ++view_changes_written;
     if (announced_view != context.view) {
       announced_view = context.view;
       Print(absl::StrCat("byzantine: forged VIEWCHANGE for view ", context.view,
                          " sent to replica ", target.id()));
     }
   }
-  return stream.Finish();
+  const std::string summary = stream.Finish();
+  return absl::StrCat(summary, "\nbyzantine: forged VIEWCHANGEs written to replica ", target.id(),
+                      ": ", view_changes_written);
 }
 
 // ---- Equivocation. ----
