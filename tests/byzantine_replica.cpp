@@ -2,7 +2,8 @@
 // one replica of a signed cluster, started with the flags kv_service gets:
 //
 //   byzantine_replica --config server.config --id 4 --private_key replica4.key.pem
-//                     --data_dir DIR [--mode garbage|forged_view_change|equivocate]
+//                     --data_dir DIR
+//                     [--mode garbage|forged_view_change|forged_new_view|equivocate]
 //                     [--rounds N] [--round_interval_ms MS]
 //
 // It lies to clients and attacks its peers, but only over the channels a real faulty replica
@@ -13,7 +14,8 @@
 // with a KVResponse nobody wrote: value "byzantine:<key>", version 999999, an item of that
 // value, and the claim that this replica leads; with the first one it prints "byzantine:
 // answered a client call with a lie". Streams from the other replicas are read; only their
-// COMMITs are noted (--mode=equivocate waits for some).
+// COMMITs and CHECKPOINTs are noted (--mode=equivocate waits for some COMMITs; the forged
+// VIEWCHANGEs name a stable checkpoint proven by the signed CHECKPOINTs heard).
 //
 // --mode=garbage (the default): it opens a replica Stream to every other replica (once that
 // replica answers its status) and writes --rounds batches, one each --round_interval_ms,
@@ -45,10 +47,21 @@
 // above the highest seq any replica executed, a batch (signed by its own client) that would
 // set "byzantine-evil", a PRE_PREPARE claiming that view's primary and PREPAREs claiming two
 // other replicas, all well formed but signed with this replica's key. Only the signature
-// check of the evidence (CheckPreparedCertificate) refuses it -> pbft_rejected_messages. It
-// prints "byzantine: forged VIEWCHANGE for view <v> sent to replica <id>" once per target and
-// view, and stops attacking a target once it is active in a later view than it started in, or
-// after --rounds rounds.
+// check of the evidence (CheckPreparedCertificate) refuses it -> pbft_rejected_messages. Each
+// round also offers the forged batch in an unasked FETCH answer, which a replica that took
+// the certificate would execute. It prints "byzantine: forged VIEWCHANGE for view <v> sent to
+// replica <id>" once per target and view, and stops attacking a target a while after it is
+// active in a later view than it started in, or after --rounds rounds; then "byzantine:
+// forged VIEWCHANGEs written to replica <id>: <n>".
+//
+// --mode=forged_new_view (as the primary of the view after the target's): every
+// --round_interval_ms, to each target that is active in a view whose successor this replica
+// leads, it sends a NEWVIEW for that next view built from its own VIEWCHANGE and two
+// VIEWCHANGEs it made up in other replicas' names, signed with its own key. Each VIEWCHANGE
+// is well formed (a stable checkpoint proven by heard CHECKPOINTs, no certificates), so only
+// the check of the signatures on the VIEWCHANGEs inside a NEWVIEW refuses it ->
+// pbft_rejected_messages; taken, it would depose the correct primary. After --rounds rounds
+// it prints "byzantine: forged NEWVIEWs written to replica <id>: <n>".
 //
 // --mode=equivocate (as the primary of view 0): see Equivocate() below. It prints "byzantine:
 // equivocated: replica <id> prepared B and was sent A" once it has, then goes silent on the
@@ -101,7 +114,8 @@ DEFINE_string(private_key, "", "This replica's own PEM Ed25519 private key. Requ
 DEFINE_int32(rounds, 100, "Batches of garbage written to each peer; rounds of forged_view_change.");
 DEFINE_int32(round_interval_ms, 20, "Pause between two rounds to one peer.");
 DEFINE_int32(peer_wait_ms, 30000, "How long to wait for a peer to answer its status.");
-DEFINE_string(mode, "garbage", "garbage, forged_view_change or equivocate (see above).");
+DEFINE_string(mode, "garbage",
+              "garbage, forged_view_change, forged_new_view or equivocate (see above).");
 
 namespace resdb {
 namespace {
@@ -775,6 +789,61 @@ std::string ForgeViewChanges(const Keys& keys, const ReplicaInfo& target,
                       ": ", view_changes_written);
 }
 
+// A VIEWCHANGE of `sender` for `view` with the stable checkpoint this replica can prove and
+// no certificates.
+Request EmptyViewChange(int64_t sender, uint64_t view, uint64_t stable_at_most, int n) {
+  const pbft::StableCheckpoint proof =
+      g_checkpoints.Proof(stable_at_most, static_cast<size_t>(2 * ((n - 1) / 3) + 1));
+  pbft::ViewChange vc;
+  vc.set_stable_seq(proof.seq());
+  vc.set_stable_digest(proof.digest());
+  *vc.mutable_checkpoints() = proof.checkpoints();
+  Request message = Message(Request::TYPE_VIEWCHANGE, sender, view, proof.seq(), "");
+  vc.SerializeToString(message.mutable_data());
+  return message;
+}
+
+// --mode=forged_new_view: a NEWVIEW for the view after the target's, which this replica leads,
+// as if 2f+1 replicas had asked for it: its own VIEWCHANGE (covered by its signature on the
+// NEWVIEW) and others' made up and signed with its own key.
+std::string ForgeNewViews(const Keys& keys, const ReplicaInfo& target, const ResDBConfig& config) {
+  absl::StatusOr<ReplicaStatus> status = WaitForStatus(target, config);
+  if (!status.ok()) {
+    return absl::StrCat("byzantine: replica ", target.id(),
+                        " never answered: ", status.status().ToString());
+  }
+  const int n = config.GetReplicaNum();
+  const int quorum = 2 * ((n - 1) / 3) + 1;
+  PeerStream stream(target, config);
+  int64_t written = 0;
+  for (int round = 0; stream.open() && round < FLAGS_rounds; ++round) {
+    if (round > 0) std::this_thread::sleep_for(std::chrono::milliseconds(FLAGS_round_interval_ms));
+    status = GetReplicaStatus(target, config, std::chrono::milliseconds(500));
+    if (!status.ok() || status->primary_id() == 0) continue;
+    const uint64_t view = status->view() + 1;
+    if (pbft::MessageValidator::PrimaryOf(view, n) != keys.self_id) continue;
+    pbft::NewView nv;
+    const Request own = EmptyViewChange(keys.self_id, view, status->stable_checkpoint(), n);
+    pbft::SignedMessage* own_envelope = nv.add_view_changes();
+    own.SerializeToString(own_envelope->mutable_data());
+    own_envelope->set_signer(keys.self_id);
+    for (int64_t id = 1; id <= n && nv.view_changes_size() < quorum; ++id) {
+      if (id == keys.self_id) continue;
+      *nv.add_view_changes() =
+          AsEvidence(EmptyViewChange(id, view, status->stable_checkpoint(), n), *keys.own);
+    }
+    Request message = Message(Request::TYPE_NEWVIEW, keys.self_id, view, 0, "");
+    nv.SerializeToString(message.mutable_data());
+    ResDBMessageBatch batch;
+    *batch.add_messages() = Signed(message, *keys.own, keys.self_id);
+    if (!stream.Write(batch)) break;
+    ++written;
+  }
+  const std::string summary = stream.Finish();
+  return absl::StrCat(summary, "\nbyzantine: forged NEWVIEWs written to replica ", target.id(),
+                      ": ", written);
+}
+
 // ---- Equivocation. ----
 
 // --mode=equivocate, as the primary of the view its peers are in. The first seq s0 is held
@@ -901,8 +970,9 @@ int Run() {
       FLAGS_data_dir.empty()) {
     Fail("--config, --id, --private_key and --data_dir are required");
   }
-  if (FLAGS_mode != "garbage" && FLAGS_mode != "forged_view_change" && FLAGS_mode != "equivocate") {
-    Fail("--mode must be garbage, forged_view_change or equivocate");
+  if (FLAGS_mode != "garbage" && FLAGS_mode != "forged_view_change" &&
+      FLAGS_mode != "forged_new_view" && FLAGS_mode != "equivocate") {
+    Fail("--mode must be garbage, forged_view_change, forged_new_view or equivocate");
   }
   Request probe;
   if (probe.ParseFromString(std::string(kUndecodable, sizeof(kUndecodable) - 1))) {
@@ -962,9 +1032,13 @@ int Run() {
     std::vector<std::thread> attackers;
     for (size_t i = 0; i < targets.size(); ++i) {
       attackers.emplace_back([&, i] {
-        reports[i] = FLAGS_mode == "forged_view_change"
-                         ? ForgeViewChanges(keys, targets[i], *config)
-                         : SendGarbage(keys, targets[i], *config);
+        if (FLAGS_mode == "forged_view_change") {
+          reports[i] = ForgeViewChanges(keys, targets[i], *config);
+        } else if (FLAGS_mode == "forged_new_view") {
+          reports[i] = ForgeNewViews(keys, targets[i], *config);
+        } else {
+          reports[i] = SendGarbage(keys, targets[i], *config);
+        }
       });
     }
     for (std::thread& attacker : attackers) attacker.join();

@@ -773,6 +773,79 @@ TEST(PbftFaultTest, ForgedViewChangeEvidenceChangesNothing) {
   }
 }
 
+// The number after `prefix` in the Byzantine replica's log; -1 if no line starts with it.
+int64_t LoggedCount(const std::string& log, const std::string& prefix) {
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(prefix, 0) == 0) return std::strtoll(line.c_str() + prefix.size(), nullptr, 10);
+  }
+  return -1;
+}
+
+// Replica 2, primary of view 1, keeps sending the others a NEWVIEW for view 1 built from its
+// own VIEWCHANGE and two it made up in other replicas' names (signed with its own key, well
+// formed otherwise), while the correct primary 1 orders writes. Only the check of the
+// signatures on the VIEWCHANGEs inside a NEWVIEW refuses it; taken, it would move the correct
+// replicas to view 1 and depose their primary.
+TEST(PbftFaultTest, ForgedNewViewDeposesNobody) {
+  const std::vector<int> correct = {1, 3, 4};
+  constexpr int kByzantine = 2;
+  constexpr int kRounds = 150;
+  Cluster cluster("pbft_forged_new_view");
+  for (int id : correct) cluster.Start(id);
+  ASSERT_EQ(WaitForPrimary(cluster, correct), 1)
+      << "replicas 1, 3 and 4 do not agree on primary 1:" << Describe(cluster.StatusesOf(correct));
+  BackgroundWriter writer(cluster.ClientConfigOf({1, 3, 4, 2}), "w-", 2000);
+  // Stable checkpoints to prove in the forged VIEWCHANGEs.
+  ASSERT_TRUE(WaitUntil([&] { return writer.acked() >= 10; }, seconds(15)))
+      << "no writes before the attack: " << writer.Summary();
+  const std::map<int64_t, int64_t> rejected_before = RejectedMessages(cluster, correct);
+  cluster.StartBinary(
+      kByzantine, g_byzantine_binary,
+      {"--mode=forged_new_view", absl::StrCat("--rounds=", kRounds), "--round_interval_ms=20"});
+  const bool finished = WaitUntil(
+      [&] { return Contains(ReadFile(cluster.LogPath(kByzantine)), "byzantine: attack finished"); },
+      seconds(30));
+  const size_t acked_after_attack = writer.acked();
+  const bool still_writing =
+      WaitUntil([&] { return writer.acked() >= acked_after_attack + 3; }, seconds(15));
+  writer.Stop();
+  const std::string log = ReadFile(cluster.LogPath(kByzantine));
+  ASSERT_TRUE(finished) << "the Byzantine replica did not finish:\n" << log;
+  EXPECT_TRUE(still_writing) << "writes stopped after the attack: " << writer.Summary();
+  EXPECT_TRUE(writer.record().wrong.empty())
+      << "the client read back wrong values, e.g. " << writer.record().wrong.front();
+
+  std::map<int64_t, ReplicaStatus> statuses;
+  const bool converged = WaitUntil(
+      [&] {
+        statuses = cluster.StatusesOf(correct);
+        return Converged(statuses, correct);
+      },
+      seconds(15));
+  std::printf("replicas 1, 3 and 4 after the attack:%s\nclient: %s\n", Describe(statuses).c_str(),
+              writer.Summary().c_str());
+  EXPECT_TRUE(converged) << "replicas 1, 3 and 4 did not converge:" << Describe(statuses);
+  EXPECT_EQ(AgreedPrimary(statuses, correct), 1) << Describe(statuses);
+  for (auto& [id, status] : statuses) EXPECT_EQ(status.view(), 0u) << "replica " << id;
+  ExpectAckedOn(cluster, correct, writer.record().acked);
+
+  const std::map<int64_t, int64_t> rejected_after = RejectedMessages(cluster, correct);
+  for (int id : correct) {
+    const int64_t forged = std::min(
+        StreamReceived(log, id),
+        LoggedCount(log, absl::StrCat("byzantine: forged NEWVIEWs written to replica ", id, ": ")));
+    const int64_t rejected = rejected_after.count(id) == 0 || rejected_before.count(id) == 0
+                                 ? -1
+                                 : rejected_after.at(id) - rejected_before.at(id);
+    std::printf("replica %d took %ld forged NEWVIEWs and refused %ld messages\n", id,
+                static_cast<long>(forged), static_cast<long>(rejected));
+    EXPECT_GE(forged, 1) << "replica " << id << " took no forged NEWVIEW:\n" << log;
+    EXPECT_GE(rejected, forged) << "replica " << id
+                                << " refused fewer messages than the forged NEWVIEWs it took";
+  }
+}
+
 // Replica 1, primary of view 0, equivocates. It holds seq 1 back; for seqs 2..4 it sends
 // batch A to replica 2 (the primary of view 1) and batch B to replicas 3 and 4, with COMMITs
 // for both digests ordered so that replica 3 alone commits B. Once 3 and 4 have prepared B it
