@@ -115,6 +115,26 @@ bool Converged(const std::map<int64_t, ReplicaStatus>& statuses, const std::vect
   return true;
 }
 
+// Waits up to `timeout` for the replicas of `ids` to converge and prints their statuses after
+// `what`; a failure names them. Returns the statuses last read.
+std::map<int64_t, ReplicaStatus> ExpectConverged(const Cluster& cluster,
+                                                 const std::vector<int>& ids,
+                                                 const std::string& what,
+                                                 seconds timeout = seconds(15)) {
+  std::map<int64_t, ReplicaStatus> statuses;
+  const bool converged = WaitUntil(
+      [&] {
+        statuses = cluster.StatusesOf(ids);
+        return Converged(statuses, ids);
+      },
+      timeout);
+  std::printf("%s:%s\n", what.c_str(), Describe(statuses).c_str());
+  EXPECT_TRUE(converged) << what << ": the replicas did not reach the same view, executed_seq "
+                         << "and state_digest within " << timeout.count()
+                         << " s:" << Describe(statuses);
+  return statuses;
+}
+
 // Waits until every replica is up and agrees on a primary; returns it, 0 on timeout.
 int64_t WaitForPrimary(const Cluster& cluster, const std::vector<int>& ids) {
   int64_t primary = 0;
@@ -263,18 +283,8 @@ ReplicaStatus RestartAndExpectCatchUp(Cluster& cluster, int id, KVClient& client
     WriteOrDie(client, absl::StrCat("back-", i), absl::StrCat("b", i), acked);
     if (::testing::Test::HasFatalFailure()) return ReplicaStatus();
   }
-  std::map<int64_t, ReplicaStatus> statuses;
-  const bool converged = WaitUntil(
-      [&] {
-        statuses = cluster.StatusesOf(kAll);
-        return Converged(statuses, kAll);
-      },
-      seconds(20));
-  std::printf("after restarting replica %d:%s\n", id, Describe(statuses).c_str());
-  EXPECT_TRUE(converged) << "restarted replica " << id
-                         << " did not reach the others' view, executed_seq and state_digest "
-                            "within 20 s:"
-                         << Describe(statuses);
+  std::map<int64_t, ReplicaStatus> statuses =
+      ExpectConverged(cluster, kAll, absl::StrCat("after restarting replica ", id), seconds(20));
   ExpectAllReadBack(client, *acked);
   auto restarted = statuses.find(id);
   EXPECT_NE(restarted, statuses.end()) << "restarted replica " << id << " does not answer";
@@ -469,17 +479,8 @@ TEST(PbftFaultTest, ByzantineReplicaChangesNothing) {
       << "a batch forged by the Byzantine replica was executed: "
       << (evil.ok() ? *evil : evil.status().ToString());
 
-  std::map<int64_t, ReplicaStatus> statuses;
-  const bool converged = WaitUntil(
-      [&] {
-        statuses = cluster.StatusesOf(correct);
-        return Converged(statuses, correct);
-      },
-      seconds(15));
-  std::printf("replicas 1..3 after the attack:%s\n", Describe(statuses).c_str());
-  EXPECT_TRUE(converged) << "replicas 1..3 did not reach the same view, executed_seq and "
-                            "state_digest:"
-                         << Describe(statuses);
+  std::map<int64_t, ReplicaStatus> statuses =
+      ExpectConverged(cluster, correct, "replicas 1..3 after the attack");
   // Nothing a single replica sends may depose a correct primary.
   EXPECT_EQ(AgreedPrimary(statuses, correct), primary) << Describe(statuses);
   for (auto& [id, status] : statuses) EXPECT_EQ(status.view(), 0u) << "replica " << id;
@@ -592,18 +593,34 @@ int64_t StreamReceived(const std::string& log, int id) {
   return -1;
 }
 
-// The number of forged VIEWCHANGEs the Byzantine replica's log says it wrote to replica `id`;
-// -1 if it says nothing.
-int64_t ViewChangesWritten(const std::string& log, int id) {
-  const std::string line_start =
-      absl::StrCat("byzantine: forged VIEWCHANGEs written to replica ", id, ": ");
-  std::istringstream lines(log);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind(line_start, 0) == 0) {
-      return std::strtoll(line.c_str() + line_start.size(), nullptr, 10);
+// Each replica of `ids` refused at least as many messages since `rejected_before` as it took
+// forged `kind` (VIEWCHANGEs, NEWVIEWs) from the Byzantine replica's stream: the lesser of
+// what the stream delivered and what the Byzantine replica says it wrote. Other refusals
+// count there too.
+void ExpectForgeriesRefused(const Cluster& cluster, const std::vector<int>& ids,
+                            const std::map<int64_t, int64_t>& rejected_before,
+                            const std::string& log, const std::string& kind) {
+  const std::map<int64_t, int64_t> rejected_after = RejectedMessages(cluster, ids);
+  for (int id : ids) {
+    const std::string written_line =
+        absl::StrCat("byzantine: forged ", kind, " written to replica ", id, ": ");
+    int64_t written = -1;
+    std::istringstream lines(log);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind(written_line, 0) == 0) {
+        written = std::strtoll(line.c_str() + written_line.size(), nullptr, 10);
+      }
     }
+    const int64_t forged = std::min(StreamReceived(log, id), written);
+    const int64_t rejected = rejected_after.count(id) == 0 || rejected_before.count(id) == 0
+                                 ? -1
+                                 : rejected_after.at(id) - rejected_before.at(id);
+    std::printf("replica %d took %ld forged %s and refused %ld messages\n", id,
+                static_cast<long>(forged), kind.c_str(), static_cast<long>(rejected));
+    EXPECT_GE(forged, 1) << "replica " << id << " took no forged " << kind << ":\n" << log;
+    EXPECT_GE(rejected, forged) << "replica " << id << " refused fewer messages than the forged "
+                                << kind << " it took";
   }
-  return -1;
 }
 
 // Reads `key` from replica `id` alone, which answers from its own state.
@@ -730,16 +747,7 @@ TEST(PbftFaultTest, ForgedViewChangeEvidenceChangesNothing) {
   KVClient client(cluster.ClientConfigOf({1, 2, 4, 3}));
   Acked acked = writer.record().acked;
   ASSERT_NO_FATAL_FAILURE(WriteMany(client, "after-", "a", 5, &acked));
-  const bool converged = WaitUntil(
-      [&] {
-        statuses = cluster.StatusesOf(correct);
-        return Converged(statuses, correct);
-      },
-      seconds(15));
-  std::printf("replicas 1, 2 and 4 after the attack:%s\n", Describe(statuses).c_str());
-  EXPECT_TRUE(converged) << "replicas 1, 2 and 4 did not reach the same view, executed_seq and "
-                            "state_digest:"
-                         << Describe(statuses);
+  statuses = ExpectConverged(cluster, correct, "replicas 1, 2 and 4 after the attack");
   for (auto& [id, status] : statuses) EXPECT_GT(status.view(), 0u) << "replica " << id;
   ExpectAckedOn(cluster, correct, acked);
   for (int id : correct) {
@@ -759,27 +767,7 @@ TEST(PbftFaultTest, ForgedViewChangeEvidenceChangesNothing) {
       << "the Byzantine replica did not finish:\n"
       << ReadFile(cluster.LogPath(kByzantine));
   const std::string log = ReadFile(cluster.LogPath(kByzantine));
-  const std::map<int64_t, int64_t> rejected_after = RejectedMessages(cluster, backups);
-  for (int id : backups) {
-    const int64_t forged = std::min(StreamReceived(log, id), ViewChangesWritten(log, id));
-    const int64_t rejected = rejected_after.count(id) == 0 || rejected_before.count(id) == 0
-                                 ? -1
-                                 : rejected_after.at(id) - rejected_before.at(id);
-    std::printf("replica %d took %ld forged VIEWCHANGEs and refused %ld messages\n", id,
-                static_cast<long>(forged), static_cast<long>(rejected));
-    EXPECT_GE(forged, 1) << "replica " << id << " took no forged VIEWCHANGE:\n" << log;
-    EXPECT_GE(rejected, forged) << "replica " << id
-                                << " refused fewer messages than the forged VIEWCHANGEs it took";
-  }
-}
-
-// The number after `prefix` in the Byzantine replica's log; -1 if no line starts with it.
-int64_t LoggedCount(const std::string& log, const std::string& prefix) {
-  std::istringstream lines(log);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind(prefix, 0) == 0) return std::strtoll(line.c_str() + prefix.size(), nullptr, 10);
-  }
-  return -1;
+  ExpectForgeriesRefused(cluster, backups, rejected_before, log, "VIEWCHANGEs");
 }
 
 // Replica 2, primary of view 1, keeps sending the others a NEWVIEW for view 1 built from its
@@ -816,34 +804,14 @@ TEST(PbftFaultTest, ForgedNewViewDeposesNobody) {
   EXPECT_TRUE(writer.record().wrong.empty())
       << "the client read back wrong values, e.g. " << writer.record().wrong.front();
 
-  std::map<int64_t, ReplicaStatus> statuses;
-  const bool converged = WaitUntil(
-      [&] {
-        statuses = cluster.StatusesOf(correct);
-        return Converged(statuses, correct);
-      },
-      seconds(15));
-  std::printf("replicas 1, 3 and 4 after the attack:%s\nclient: %s\n", Describe(statuses).c_str(),
-              writer.Summary().c_str());
-  EXPECT_TRUE(converged) << "replicas 1, 3 and 4 did not converge:" << Describe(statuses);
+  std::printf("client: %s\n", writer.Summary().c_str());
+  std::map<int64_t, ReplicaStatus> statuses =
+      ExpectConverged(cluster, correct, "replicas 1, 3 and 4 after the attack");
   EXPECT_EQ(AgreedPrimary(statuses, correct), 1) << Describe(statuses);
   for (auto& [id, status] : statuses) EXPECT_EQ(status.view(), 0u) << "replica " << id;
   ExpectAckedOn(cluster, correct, writer.record().acked);
 
-  const std::map<int64_t, int64_t> rejected_after = RejectedMessages(cluster, correct);
-  for (int id : correct) {
-    const int64_t forged = std::min(
-        StreamReceived(log, id),
-        LoggedCount(log, absl::StrCat("byzantine: forged NEWVIEWs written to replica ", id, ": ")));
-    const int64_t rejected = rejected_after.count(id) == 0 || rejected_before.count(id) == 0
-                                 ? -1
-                                 : rejected_after.at(id) - rejected_before.at(id);
-    std::printf("replica %d took %ld forged NEWVIEWs and refused %ld messages\n", id,
-                static_cast<long>(forged), static_cast<long>(rejected));
-    EXPECT_GE(forged, 1) << "replica " << id << " took no forged NEWVIEW:\n" << log;
-    EXPECT_GE(rejected, forged) << "replica " << id
-                                << " refused fewer messages than the forged NEWVIEWs it took";
-  }
+  ExpectForgeriesRefused(cluster, correct, rejected_before, log, "NEWVIEWs");
 }
 
 // Replica 1, primary of view 0, equivocates. It holds seq 1 back; for seqs 2..4 it sends
@@ -901,16 +869,7 @@ TEST(PbftFaultTest, EquivocatingPrimaryAcrossViewChange) {
     EXPECT_TRUE(set.ok()) << "set " << key << " after the view change: " << set;
     if (set.ok()) acked[key] = "a";
   }
-  const bool converged = WaitUntil(
-      [&] {
-        statuses = cluster.StatusesOf(correct);
-        return Converged(statuses, correct);
-      },
-      seconds(15));
-  std::printf("replicas 2, 3 and 4 after the view change:%s\n", Describe(statuses).c_str());
-  EXPECT_TRUE(converged) << "replicas 2, 3 and 4 did not reach the same view, executed_seq and "
-                            "state_digest:"
-                         << Describe(statuses);
+  statuses = ExpectConverged(cluster, correct, "replicas 2, 3 and 4 after the view change");
   for (auto& [id, status] : statuses) EXPECT_GT(status.view(), 0u) << "replica " << id;
   ExpectAckedOn(cluster, correct, acked);
   // Every correct replica holds the B batches, which replica 3 executed in view 0, and no A.

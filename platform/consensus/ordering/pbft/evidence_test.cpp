@@ -242,6 +242,14 @@ StableCheckpoint Proof(const FakeReplicaKeys& keys, uint64_t seq, const std::str
 
 constexpr uint64_t kInterval = 2;
 
+// A replica that checks evidence with `keys`, taking a checkpoint every kInterval seqs.
+PbftReplicaOptions CheckingOptions(const FakeReplicaKeys& keys) {
+  PbftReplicaOptions options;
+  options.checkpoint_interval = kInterval;
+  options.verify_signature = keys.Checker();
+  return options;
+}
+
 TEST(StableCheckpointProofTest, TwoFPlusOneSignedMatchingCheckpointsProveIt) {
   FakeReplicaKeys keys;
   EXPECT_TRUE(
@@ -283,9 +291,7 @@ TEST(StableCheckpointProofTest, ForgedShortOrInconsistentProofsAreRefused) {
 // Replica 3, primary of view 2, refuses that VIEWCHANGE and re-proposes a.
 TEST(PbftForgedEvidenceTest, ForgedStableCheckpointDoesNotMakeTheNewPrimarySkipABatch) {
   FakeReplicaKeys keys;
-  PbftReplicaOptions options;
-  options.checkpoint_interval = kInterval;
-  options.verify_signature = keys.Checker();
+  const PbftReplicaOptions options = CheckingOptions(keys);
   PbftReplica next(3, kReplicas, options);
   const std::string a = Batch("a");
 
@@ -400,10 +406,7 @@ Request FetchReplyWithStable(int64_t sender, const std::vector<std::string>& bat
 // CHECKPOINTs prove it, and then relays that proof in its own VIEWCHANGE.
 TEST(PbftForgedEvidenceTest, CatchingUpTakesOnlyAProvenStableCheckpoint) {
   FakeReplicaKeys keys;
-  PbftReplicaOptions options;
-  options.checkpoint_interval = kInterval;
-  options.verify_signature = keys.Checker();
-  PbftReplica replica(3, kReplicas, options);
+  PbftReplica replica(3, kReplicas, CheckingOptions(keys));
   const std::vector<std::string> batches = {Batch("a"), Batch("b"), Batch("c")};
   // Two replies agree on the batches, so they are released; replica 1's stable checkpoint is
   // forged.
