@@ -165,7 +165,6 @@ absl::Status ValidateGeneral(const ResConfigData& data) {
   const absl::Status checks[] = {
       CheckRange("max_message_bytes", data.max_message_bytes(), 64 * 1024, 1 << 30),
       CheckRange("client_batch_num", data.client_batch_num(), 1, 100000),
-      CheckRange("client_batch_wait_us", data.client_batch_wait_us(), 0, 10000000),
       CheckRange("max_peer_queue_messages", data.max_peer_queue_messages(), 1, 10000000),
       CheckRange("max_peer_queue_bytes", data.max_peer_queue_bytes(), data.max_message_bytes(),
                  int64_t{16} << 30),

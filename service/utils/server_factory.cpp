@@ -1,6 +1,5 @@
 #include "service/utils/server_factory.h"
 
-#include <set>
 #include <string>
 #include <utility>
 
@@ -9,32 +8,11 @@
 #include "platform/consensus/ordering/raft/consensus_manager_raft.h"
 
 namespace resdb {
-namespace {
-
-// Protocols whose ConsensusManager is part of this build. A protocol joins this list in the
-// same change that adds its manager to CreateConsensusManager.
-const std::set<std::string>& BuiltProtocols() {
-  static const std::set<std::string>* built =
-      new std::set<std::string>({kProtocolPbft, kProtocolRaft});
-  return *built;
-}
-
-bool IsBuilt(const std::string& protocol) { return BuiltProtocols().count(protocol) > 0; }
-
-}  // namespace
-
 absl::Status CheckServerConfig(const ResDBConfig& config) {
   absl::Status valid = ResDBConfig::Validate(config.GetConfigData(), config.GetSelfId());
   if (!valid.ok()) return valid;
   if (config.GetSelfId() <= 0) {
     return absl::InvalidArgumentError("id: a server needs a replica id from the config");
-  }
-  const std::string protocol = config.GetConsensusProtocol();
-  if (!IsBuilt(protocol)) {
-    return absl::UnimplementedError(
-        absl::StrCat("consensus_protocol: \"", protocol,
-                     "\" is a valid protocol but its consensus manager is not part of this "
-                     "build yet"));
   }
   return absl::OkStatus();
 }
@@ -64,7 +42,7 @@ absl::StatusOr<std::unique_ptr<ConsensusManager>> CreateConsensusManager(ServerP
     if (!manager.ok()) return manager.status();
     return std::unique_ptr<ConsensusManager>(std::move(*manager));
   }
-  // CheckServerConfig admits only protocols built into this binary.
+  // The config's validation admits only these two protocols.
   return absl::InternalError(absl::StrCat("consensus_protocol: no manager for \"",
                                           parts.config->GetConsensusProtocol(), "\""));
 }

@@ -108,8 +108,8 @@ absl::Status PbftReplica::Step(const Request& message, const SignedMessage& enve
     case Request::TYPE_CHECKPOINT:
       return StepCheckpoint(message, evidence);
     default:
-      return absl::UnimplementedError(
-          absl::StrCat("view change (", Request::Type_Name(message.type()), ") is not handled"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("type: ", Request::Type_Name(message.type()), " is not a PBFT message"));
   }
 }
 
