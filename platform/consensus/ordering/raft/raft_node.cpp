@@ -379,14 +379,8 @@ void RaftNode::HandleRequestVote(const RaftMessage& m, const RequestVoteRequest&
   // pre-vote for a later term) and the candidate's log is at least as up to date.
   const bool can_vote =
       vote_ == m.from || (vote_ == 0 && lead_ == 0) || (req.pre_vote() && req.term() > term_);
-#ifdef RESDB_RAFT_FAULT_VOTE_IGNORES_LOG
-  // Deliberately broken rule, compiled only into the simulator's self-check: votes go to
-  // candidates whose log is behind, so a leader can lack committed entries. The simulator
-  // must catch it.
-  const bool log_ok = true;
-#else
-  const bool log_ok = log_.IsUpToDate(req.last_log_index(), req.last_log_term());
-#endif
+  const bool log_ok = options_.testing_vote_ignores_log ||
+                      log_.IsUpToDate(req.last_log_index(), req.last_log_term());
   RequestVoteResponse resp;
   resp.set_voter_id(id_);
   resp.set_pre_vote(req.pre_vote());

@@ -54,6 +54,10 @@ struct RaftNodeOptions {
   // Seeds the election-timeout jitter; mixed with `id`, so nodes sharing a seed still draw
   // different timeouts.
   uint64_t seed = 1;
+  // Test seam, for the simulator's self-check only (vote_fault_test): grants votes to
+  // candidates whose log is behind, a deliberately broken rule under which a leader can lack
+  // committed entries. No config reaches it.
+  bool testing_vote_ignores_log = false;
 };
 
 // What the node was when it stopped, read back from the durable components at restart.

@@ -1,7 +1,7 @@
-// The simulator's invariant checks must catch a real protocol bug. This test links the
-// simulation against RaftNode compiled with RESDB_RAFT_FAULT_VOTE_IGNORES_LOG, which grants
-// votes to candidates whose log is behind, and expects a safety violation (a leader missing
-// committed entries, or nodes applying different entries) within a bounded number of seeds.
+// The simulator's invariant checks must catch a real protocol bug. This test runs the
+// simulation with RaftNodeOptions::testing_vote_ignores_log, which grants votes to
+// candidates whose log is behind, and expects a safety violation (a leader missing committed
+// entries, or nodes applying different entries) within a bounded number of seeds.
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -22,6 +22,7 @@ TEST(VoteFaultTest, InvariantChecksCatchVotesForStaleLogs) {
     // Pre-vote and leader leases would keep most second votes from ever being asked for.
     config->node_options.pre_vote = false;
     config->node_options.check_quorum = false;
+    config->node_options.testing_vote_ignores_log = true;
     for (uint64_t seed = 1; seed <= 300 && example.empty(); ++seed) {
       const RunResult result = RunScenario(*config, seed);
       if (!result.ok && result.violation.find("liveness") == std::string::npos &&
