@@ -65,8 +65,8 @@ namespace resdb {
 // index reaches the read index.
 //
 // Storage: kRaftLogPrefix (RaftLog), kRaftStatePrefix (RaftPersistentState and the applied
-// request table with the applied index) and kRaftSnapshotPrefix (registered, not used yet)
-// views of the replica's database.
+// request table with the applied index) and kRaftSnapshotPrefix (RaftSnapshotManager: the
+// snapshots this replica took or installed) views of the replica's database.
 class ConsensusManagerRaft : public ConsensusManager {
  public:
   // Opens the durable RAFT state and builds the node and the executor. Errors (a damaged
