@@ -52,6 +52,12 @@ absl::StatusOr<std::unique_ptr<ClientIdentity>> ClientIdentity::Generate() {
   return std::unique_ptr<ClientIdentity>(new ClientIdentity(*std::move(signer)));
 }
 
+absl::StatusOr<std::unique_ptr<ClientIdentity>> ClientIdentity::FromSeed(absl::string_view seed) {
+  absl::StatusOr<std::unique_ptr<Signer>> signer = Signer::FromSeed(seed);
+  if (!signer.ok()) return signer.status();
+  return std::unique_ptr<ClientIdentity>(new ClientIdentity(*std::move(signer)));
+}
+
 absl::StatusOr<std::unique_ptr<ClientIdentity>> ClientIdentity::LoadFromFile(
     const std::string& path) {
   absl::StatusOr<std::unique_ptr<Signer>> signer = Signer::LoadFromFile(path);

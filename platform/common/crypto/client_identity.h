@@ -33,6 +33,9 @@ class ClientIdentity {
  public:
   // A new identity held in memory (a client without a key file of its own).
   static absl::StatusOr<std::unique_ptr<ClientIdentity>> Generate();
+  // The identity of the 32-byte Ed25519 seed `seed` (see Signer::FromSeed): for tests and
+  // simulations that must give the same clients every run.
+  static absl::StatusOr<std::unique_ptr<ClientIdentity>> FromSeed(absl::string_view seed);
   // The identity of an Ed25519 private key in PEM (resdb_keygen makes one).
   static absl::StatusOr<std::unique_ptr<ClientIdentity>> LoadFromFile(const std::string& path);
 

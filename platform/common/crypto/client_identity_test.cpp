@@ -36,5 +36,20 @@ TEST(ClientIdentityTest, AnotherKeyCannotActInAClientsName) {
       VerifyClientRequest((*victim)->client_id(), 1, "set a 1", (*victim)->public_key(), forged));
 }
 
+// A seeded identity is the same in every run, and different seeds are different clients.
+TEST(ClientIdentityTest, SeededIdentitiesRepeat) {
+  const std::string seed(32, 'a');
+  auto first = ClientIdentity::FromSeed(seed);
+  auto again = ClientIdentity::FromSeed(seed);
+  auto other = ClientIdentity::FromSeed(std::string(32, 'b'));
+  ASSERT_TRUE(first.ok() && again.ok() && other.ok()) << first.status();
+  EXPECT_EQ((*first)->public_key(), (*again)->public_key());
+  EXPECT_EQ((*first)->Sign(1, "set a 1"), (*again)->Sign(1, "set a 1"));
+  EXPECT_NE((*first)->client_id(), (*other)->client_id());
+  EXPECT_TRUE(VerifyClientRequest((*first)->client_id(), 1, "set a 1", (*again)->public_key(),
+                                  (*first)->Sign(1, "set a 1")));
+  EXPECT_FALSE(ClientIdentity::FromSeed("short").ok());
+}
+
 }  // namespace
 }  // namespace resdb

@@ -232,6 +232,19 @@ absl::StatusOr<std::unique_ptr<Signer>> Signer::Generate() {
   return std::unique_ptr<Signer>(new Signer(std::move(key)));
 }
 
+absl::StatusOr<std::unique_ptr<Signer>> Signer::FromSeed(absl::string_view seed) {
+  if (seed.size() != 32) return absl::InvalidArgumentError("an Ed25519 seed has 32 bytes");
+  ERR_clear_error();
+  PkeyPtr pkey(EVP_PKEY_new_raw_private_key(
+      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(seed.data()), seed.size()));
+  if (pkey == nullptr) {
+    return absl::InternalError("cannot make an Ed25519 key from a seed: " + OpenSslErrors());
+  }
+  auto key = std::make_unique<Key>();
+  key->pkey = std::move(pkey);
+  return std::unique_ptr<Signer>(new Signer(std::move(key)));
+}
+
 std::string Signer::PublicKey() const {
   std::string out(32, '\0');
   size_t size = out.size();

@@ -31,6 +31,9 @@ class Signer {
   static absl::StatusOr<std::unique_ptr<Signer>> LoadFromPem(absl::string_view pem);
   // A new key held in memory only.
   static absl::StatusOr<std::unique_ptr<Signer>> Generate();
+  // The key whose 32-byte Ed25519 private seed is `seed`: the same seed, the same key. For
+  // tests and simulations that must repeat a run; a real key comes from Generate().
+  static absl::StatusOr<std::unique_ptr<Signer>> FromSeed(absl::string_view seed);
   ~Signer();
 
   // The raw 32-byte Ed25519 public key.

@@ -40,4 +40,9 @@ bool ClientRequestVerifier::VerifyBatch(absl::string_view batch) {
   return true;
 }
 
+bool ClientRequestVerifier::VerifyProposedBatch(const Request& message) {
+  if (message.type() != Request::TYPE_PRE_PREPARE) return true;
+  return VerifyBatch(message.data());
+}
+
 }  // namespace resdb

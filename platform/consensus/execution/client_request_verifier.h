@@ -28,6 +28,11 @@ class ClientRequestVerifier {
   // batch does).
   bool VerifyBatch(absl::string_view batch);
 
+  // False only if `message` is a PRE_PREPARE whose batch holds a request its client did not
+  // sign. A replica asks this before the protocol sees a message: a batch that reached the
+  // protocol could be prepared and committed whatever its requests claim.
+  bool VerifyProposedBatch(const Request& message);
+
  private:
   const size_t remembered_;
   std::mutex mu_;

@@ -60,6 +60,26 @@ TEST_F(ClientRequestVerifierTest, BatchWithOneForgedRequestFails) {
   EXPECT_FALSE(verifier.VerifyBatch("\xff\xff not a batch"));
 }
 
+// What a replica checks before the protocol sees a message: only PRE_PREPAREs propose a batch.
+TEST_F(ClientRequestVerifierTest, ProposedBatchMustBeSigned) {
+  ClientRequestVerifier verifier;
+  BatchUserRequest batch;
+  *batch.add_requests() = Signed(*client_, 1, "set a 1");
+  Request pre_prepare;
+  pre_prepare.set_type(Request::TYPE_PRE_PREPARE);
+  pre_prepare.set_data(batch.SerializeAsString());
+  EXPECT_TRUE(verifier.VerifyProposedBatch(pre_prepare));
+
+  batch.mutable_requests(0)->set_data("set a 2");
+  pre_prepare.set_data(batch.SerializeAsString());
+  EXPECT_FALSE(verifier.VerifyProposedBatch(pre_prepare));
+
+  // The same bytes in a message that proposes nothing are not a batch to check.
+  Request prepare = pre_prepare;
+  prepare.set_type(Request::TYPE_PREPARE);
+  EXPECT_TRUE(verifier.VerifyProposedBatch(prepare));
+}
+
 TEST_F(ClientRequestVerifierTest, RemembersABoundedNumberOfRequests) {
   ClientRequestVerifier verifier(2);
   for (uint64_t id = 1; id <= 5; ++id) EXPECT_TRUE(verifier.Verify(Signed(*client_, id, "x")));

@@ -327,8 +327,7 @@ int ConsensusManagerPBFT::ConsensusCommit(std::unique_ptr<Context> context,
 
 bool ConsensusManagerPBFT::ProposedBatchesAreSigned(const Request& message) {
   if (!verify_clients_) return true;
-  if (message.type() != Request::TYPE_PRE_PREPARE) return true;
-  return client_verifier_.VerifyBatch(message.data());
+  return client_verifier_.VerifyProposedBatch(message);
 }
 
 Response ConsensusManagerPBFT::AnswerLogQuery(const Request& request) {

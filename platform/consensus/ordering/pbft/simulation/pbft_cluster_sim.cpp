@@ -1,10 +1,13 @@
 #include "platform/consensus/ordering/pbft/simulation/pbft_cluster_sim.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "platform/common/crypto/client_identity.h"
+#include "platform/consensus/execution/client_request_verifier.h"
 #include "platform/consensus/ordering/pbft/message_validator.h"
 #include "platform/consensus/ordering/pbft/pbft_digest.h"
 
@@ -41,6 +44,15 @@ std::string DescribeNewView(const Request& message) {
   return absl::StrCat(out, "}");
 }
 
+// The replicas' client signature check, one for every replica of every run in the process.
+// It remembers only requests whose signature verified, so each replica gets the answer its
+// own would give; and as every run's clients sign the same requests with the same keys
+// (PbftSimClients), a sweep of many seeds verifies each request once.
+ClientRequestVerifier& SharedClientVerifier() {
+  static ClientRequestVerifier* verifier = new ClientRequestVerifier();
+  return *verifier;
+}
+
 }  // namespace
 
 const char* StrikePointName(StrikePoint point) {
@@ -66,6 +78,7 @@ struct PbftClusterSim::SimNode {
   PbftSimExecutor executor;
   bool byzantine = false;
   bool forger = false;
+  bool request_forger = false;
   bool silent = false;
   bool down_forever = false;
   std::optional<Armed> armed;
@@ -73,7 +86,8 @@ struct PbftClusterSim::SimNode {
   // the replica lives.
   uint64_t seen_view = 0;
   uint64_t seen_released = 0;
-  // Equivocation per (view, seq): the backups that get the other batch, and that batch.
+  // Equivocation or forged requests per (view, seq): the backups that get the other batch,
+  // and that batch.
   std::map<std::pair<uint64_t, uint64_t>, std::pair<std::set<int64_t>, std::string>> forged;
   // A forger's (view, seq)s whose re-proposal its forged NEWVIEW dropped, and what it
   // proposes there instead.
@@ -89,6 +103,10 @@ PbftClusterSim::PbftClusterSim(ClusterOptions options)
       clients_(options_.retry_ticks),
       invariants_(&clients_) {
   replica_options_.verify_signature = keys_.Checker();
+  auto forger_key = Signer::FromSeed(Sha256(absl::StrCat("request forger ", options_.seed)));
+  // Only a broken crypto library fails here, and then no run means anything.
+  if (!forger_key.ok()) std::abort();
+  forger_key_ = *std::move(forger_key);
   for (int i = 1; i <= options_.num_nodes; ++i) ids_.push_back(i);
   for (int64_t id : ids_) {
     auto node = std::make_unique<SimNode>();
@@ -112,7 +130,7 @@ bool PbftClusterSim::IsUp(int64_t id) const { return Get(id).replica != nullptr;
 bool PbftClusterSim::IsArmed(int64_t id) const { return Get(id).armed.has_value(); }
 bool PbftClusterSim::IsFaulty(int64_t id) const {
   const SimNode& n = Get(id);
-  return n.byzantine || n.forger || n.silent || n.down_forever;
+  return n.byzantine || n.forger || n.request_forger || n.silent || n.down_forever;
 }
 const PbftReplica* PbftClusterSim::replica(int64_t id) const { return Get(id).replica.get(); }
 const PbftSimExecutor& PbftClusterSim::executor(int64_t id) const { return Get(id).executor; }
@@ -256,6 +274,14 @@ void PbftClusterSim::Deliver(int64_t at, const Envelope& envelope) {
   Trace(static_cast<uint64_t>(at));
   Trace(static_cast<uint64_t>(envelope.from) << 32 | static_cast<uint64_t>(envelope.to));
   Trace(static_cast<uint64_t>(m.type()) << 48 ^ m.view() << 32 ^ m.seq());
+  // What a production replica checks on the transport's threads, before the protocol.
+  if (!IsFaulty(n.id) && !SharedClientVerifier().VerifyProposedBatch(m)) {
+    ++unsigned_refused_;
+    Trace(0x5167000000000000ULL | static_cast<uint64_t>(n.id));
+    status = absl::PermissionDeniedError("a request of the batch is not signed by its client");
+    EndStep(describe);
+    return;
+  }
   status = n.replica->Step(m, *envelope.signed_message);
   if (!status.ok()) ++refused_;
   ProcessActions(n);
@@ -319,6 +345,12 @@ void PbftClusterSim::MakeByzantine(int64_t id) { Get(id).byzantine = true; }
 
 void PbftClusterSim::MakeForger(int64_t id) { Get(id).forger = true; }
 
+void PbftClusterSim::MakeRequestForger(int64_t id) { Get(id).request_forger = true; }
+
+bool PbftClusterSim::Reports(const SimNode& node) {
+  return !node.byzantine && !node.request_forger;
+}
+
 void PbftClusterSim::Disarm() {
   for (int64_t id : ids_) Get(id).armed.reset();
 }
@@ -348,7 +380,7 @@ void PbftClusterSim::Restart(int64_t id) {
   std::vector<std::pair<uint64_t, std::string>> digests;
   for (const auto& [seq, data] : n.disk.ledger()) {
     digests.emplace_back(seq, n.executor.Apply(seq, data));
-    if (!n.byzantine) invariants_.OnExecuted(id, seq, digests.back().second);
+    if (Reports(n)) invariants_.OnExecuted(id, seq, digests.back().second);
   }
   const RestoredState state = n.disk.Restored();
   n.replica->Restore(state);
@@ -400,9 +432,9 @@ void PbftClusterSim::ProcessActions(SimNode& node) {
     }
     for (const auto& [seq, data] : actions.execute) {
       Trace(seq);
-      if (!node.byzantine) invariants_.OnRelease(node.id, seq, data);
+      if (Reports(node)) invariants_.OnRelease(node.id, seq, data);
     }
-    if (actions.stable.has_value() && !node.byzantine) {
+    if (actions.stable.has_value() && Reports(node)) {
       invariants_.OnStable(node.id, actions.stable->seq(), actions.stable->digest());
     }
     if (strike && strike->point == StrikePoint::kAfterPersist) {
@@ -457,11 +489,19 @@ std::vector<Envelope> PbftClusterSim::Outgoing(SimNode& node, const Actions& act
       if (node.byzantine && m.type() == Request::TYPE_PRE_PREPARE) {
         e = Equivocate(node, std::move(e));
       }
+      if (node.request_forger && m.type() == Request::TYPE_PRE_PREPARE) {
+        e = ForgeRequests(node, std::move(e));
+      }
       out.push_back(std::move(e));
     }
   }
   for (const auto& [to, m] : actions.send) {
-    out.push_back(Envelope{node.id, to, std::make_shared<const Request>(m), sign(m)});
+    Envelope e{node.id, to, std::make_shared<const Request>(m), sign(m)};
+    // A PRE_PREPARE sent again to one backup carries what that backup got the first time.
+    if (node.request_forger && m.type() == Request::TYPE_PRE_PREPARE) {
+      e = ForgeRequests(node, std::move(e));
+    }
+    out.push_back(std::move(e));
   }
   for (const Request& fetch : actions.fetches) {
     const Request reply = node.replica->FetchReply(fetch, node.disk.LedgerFrom(fetch.seq()));
@@ -505,6 +545,60 @@ Envelope PbftClusterSim::Equivocate(SimNode& node, Envelope envelope) {
     ++equivocations_;
   }
   return envelope;
+}
+
+Envelope PbftClusterSim::ForgeRequests(SimNode& node, Envelope envelope) {
+  const Request& m = *envelope.message;
+  // The no-op comes from a view change, whose NEWVIEW names it: only client batches.
+  if (m.data().empty()) return envelope;
+  auto key = std::make_pair(m.view(), m.seq());
+  auto it = node.forged.find(key);
+  if (it == node.forged.end()) {
+    // Half of the time every backup gets the forged batch, so that only the signature check
+    // keeps it from being committed; otherwise some backups do and the rest the client's.
+    std::set<int64_t> receivers;
+    const bool all = Draw(0, 1) == 1;
+    for (int64_t id : ids_) {
+      if (id != node.id && (all || Draw(0, 1) == 1)) receivers.insert(id);
+    }
+    it = node.forged.emplace(key, std::make_pair(receivers, ForgedBatch(node, m.data()))).first;
+  }
+  if (it->second.first.count(envelope.to)) {
+    auto forged = std::make_shared<Request>(m);
+    forged->set_data(it->second.second);
+    forged->set_hash(BatchDigest(it->second.second));
+    envelope.signed_message = std::make_shared<const SignedMessage>(keys_.SignedBySender(*forged));
+    envelope.message = std::move(forged);
+  }
+  return envelope;
+}
+
+std::string PbftClusterSim::ForgedBatch(const SimNode& node, const std::string& batch) {
+  BatchUserRequest requests;
+  requests.ParseFromString(batch);
+  const std::string payload = absl::StrCat("set k", Draw(0, 16), " forged by ", node.id);
+  const int64_t kind = requests.requests_size() == 0 ? 1 : Draw(0, 2);
+  if (kind != 1) {
+    // A client's request, its id, key and signature, with another payload.
+    UserRequest* altered =
+        requests.mutable_requests(static_cast<int>(Draw(0, requests.requests_size() - 1)));
+    altered->set_data(payload);
+    ++forged_requests_;
+  }
+  if (kind != 0) {
+    // A request in a client's name at the id it will use next, signed with the forger's key.
+    const size_t victim = static_cast<size_t>(Draw(0, PbftSimClients::kClients - 1));
+    const ClientIdentity& client = clients_.client(victim);
+    UserRequest* made_up = requests.add_requests();
+    made_up->set_client_id(client.client_id());
+    made_up->set_request_id(clients_.NextRequestIdOf(victim));
+    made_up->set_data(payload);
+    made_up->set_client_public_key(client.public_key());
+    made_up->set_client_signature(forger_key_->Sign(
+        ClientSignedBytes(client.client_id(), made_up->request_id(), made_up->data())));
+    ++forged_requests_;
+  }
+  return requests.SerializeAsString();
 }
 
 Request PbftClusterSim::ForgeViewChange(const SimNode& node, const Request& message) {
@@ -653,7 +747,7 @@ void PbftClusterSim::Execute(SimNode& node, const Actions& actions) {
       return;
     }
     const std::string digest = node.executor.Apply(seq, data);
-    if (!node.byzantine) invariants_.OnExecuted(node.id, seq, digest);
+    if (Reports(node)) invariants_.OnExecuted(node.id, seq, digest);
     node.replica->OnExecuted(seq, digest);
   }
 }

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "platform/common/crypto/signature.h"
 #include "platform/consensus/ordering/pbft/fake_replica_keys.h"
 #include "platform/consensus/ordering/pbft/pbft_replica.h"
 #include "platform/consensus/ordering/pbft/simulation/pbft_invariants.h"
@@ -58,10 +59,16 @@ struct ClusterOptions {
 // claim prepared certificates, at the highest view they may name, for other batches than
 // the ones committed, with PREPAREs it signs in other replicas' names; as new primary, its
 // NEWVIEWs claim that the others' VIEWCHANGEs held no certificates, signing them itself, and
-// it then proposes other batches at the seqs it dropped).
+// it then proposes other batches at the seqs it dropped) and forged client requests (as
+// primary, a replica's PRE_PREPAREs, to all backups or to some, carry batches in which a
+// client's request has another payload or a request in a client's name, at an id the
+// client has not used yet, is signed with another key).
 //
 // Every message is signed by its sender with FakeReplicaKeys, and replicas check the
-// signatures inside relayed evidence with them.
+// signatures inside relayed evidence with them. Client requests are signed by their clients
+// (PbftSimClients), and a correct replica refuses, before Step, a PRE_PREPARE whose batch
+// holds a request its client did not sign, with the check production replicas run
+// (ClientRequestVerifier::VerifyProposedBatch).
 class PbftClusterSim {
  public:
   static constexpr int64_t kUnitsPerTick = 10;
@@ -94,6 +101,8 @@ class PbftClusterSim {
   // `id` forges the prepared certificates of its VIEWCHANGEs and the VIEWCHANGEs of its
   // NEWVIEWs.
   void MakeForger(int64_t id);
+  // `id`, as primary, proposes batches holding forged client requests.
+  void MakeRequestForger(int64_t id);
   // Cancels armed faults that have not struck yet.
   void Disarm();
   // Rebuilds a crashed replica from its disk (no-op for a node that is up or down forever).
@@ -101,7 +110,7 @@ class PbftClusterSim {
 
   bool IsUp(int64_t id) const;
   bool IsArmed(int64_t id) const;
-  // Byzantine, silent or crashed for good.
+  // Byzantine (an equivocator or a forger), silent or crashed for good.
   bool IsFaulty(int64_t id) const;
   // Up and not faulty.
   bool IsCorrectUp(int64_t id) const { return IsUp(id) && !IsFaulty(id); }
@@ -133,6 +142,10 @@ class PbftClusterSim {
   uint64_t equivocations() const { return equivocations_; }
   // Prepared certificates forged.
   uint64_t forgeries() const { return forgeries_; }
+  // Client requests forged, and PRE_PREPAREs correct replicas refused because a request of
+  // their batch was not signed by its client.
+  uint64_t forged_requests() const { return forged_requests_; }
+  uint64_t unsigned_refused() const { return unsigned_refused_; }
   uint64_t trace_hash() const { return trace_hash_; }
 
  private:
@@ -155,6 +168,13 @@ class PbftClusterSim {
   std::vector<Envelope> Outgoing(SimNode& node, const Actions& actions);
   // What an equivocating primary sends instead of `envelope`.
   Envelope Equivocate(SimNode& node, Envelope envelope);
+  // What a request forger sends instead of its PRE_PREPARE `envelope`.
+  Envelope ForgeRequests(SimNode& node, Envelope envelope);
+  // `batch` with forged client requests in it.
+  std::string ForgedBatch(const SimNode& node, const std::string& batch);
+  // Whether `node`'s releases, executions and checkpoints count for the invariants: a
+  // Byzantine replica's prove nothing.
+  static bool Reports(const SimNode& node);
   // What a forger sends instead of its VIEWCHANGE `message`.
   Request ForgeViewChange(const SimNode& node, const Request& message);
   // What a forger sends as new primary instead of its NEWVIEW `message`.
@@ -192,6 +212,10 @@ class PbftClusterSim {
   uint64_t refused_ = 0;
   uint64_t equivocations_ = 0;
   uint64_t forgeries_ = 0;
+  uint64_t forged_requests_ = 0;
+  uint64_t unsigned_refused_ = 0;
+  // What a request forger signs with: a key of its own, not any client's.
+  std::unique_ptr<Signer> forger_key_;
   uint64_t trace_hash_ = 1469598103934665603ULL;
   std::string failed_step_;
 };

@@ -16,6 +16,7 @@ PbftFaultDriver::PbftFaultDriver(const ScenarioConfig& config, uint64_t seed,
   }
   if (config_.equivocating_primary) cluster_->MakeByzantine(1);
   if (config_.forging_backup) cluster_->MakeForger(2);
+  if (config_.forging_requests) cluster_->MakeRequestForger(2);
 }
 
 double PbftFaultDriver::Uniform() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }

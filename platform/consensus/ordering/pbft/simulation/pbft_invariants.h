@@ -18,7 +18,8 @@ namespace simulation {
 //  - each replica releases contiguous seqs, each once: after a restart it continues from its
 //    ledger tip, never below it;
 //  - validity: a released batch is the no-op "" of a view change or a batch a client
-//    proposed, whose request ids the clients issued;
+//    proposed, and each of its requests is one a client issued: that request id, from that
+//    client, with that payload;
 //  - executed state digests agree per seq, and so do stable checkpoints, which must name
 //    the state digest of their seq.
 // The first violation is kept; later ones are ignored.

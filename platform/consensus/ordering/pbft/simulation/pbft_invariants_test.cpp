@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "platform/consensus/ordering/pbft/simulation/pbft_sim_clients.h"
 #include "platform/proto/resdb.pb.h"
 
@@ -59,6 +61,39 @@ TEST_F(PbftInvariantsTest, DetectsBatchesNoClientProposed) {
   forged.add_requests()->set_request_id(999);
   invariants_.OnRelease(1, 1, forged.SerializeAsString());
   EXPECT_NE(invariants_.violation().find("validity"), std::string::npos);
+}
+
+// What a primary could forge if replicas did not check client signatures: a client's request
+// with another payload, and a request in a client's name with an id it has not used yet.
+TEST_F(PbftInvariantsTest, DetectsRequestsNoClientIssued) {
+  BatchUserRequest genuine;
+  ASSERT_TRUE(genuine.ParseFromString(a_));
+  BatchUserRequest altered = genuine;
+  altered.mutable_requests(1)->set_data("set k1 forged");
+  invariants_.OnRelease(1, 1, altered.SerializeAsString());
+  EXPECT_NE(
+      invariants_.violation().find("request " + std::to_string(genuine.requests(1).request_id())),
+      std::string::npos)
+      << invariants_.violation();
+
+  PbftInvariants ahead(&clients_);
+  ahead.OnStart(1, 0);
+  const size_t victim = 0;
+  BatchUserRequest forged;
+  UserRequest* request = forged.add_requests();
+  request->set_client_id(clients_.client(victim).client_id());
+  request->set_request_id(clients_.NextRequestIdOf(victim));
+  request->set_data("set k1 forged");
+  ahead.OnRelease(1, 1, forged.SerializeAsString());
+  EXPECT_NE(ahead.violation().find("never issued"), std::string::npos) << ahead.violation();
+
+  // A genuine request under another client's id is not that client's request either.
+  PbftInvariants moved(&clients_);
+  moved.OnStart(1, 0);
+  BatchUserRequest renamed = genuine;
+  renamed.mutable_requests(0)->set_client_id(genuine.requests(0).client_id() + 1);
+  moved.OnRelease(1, 1, renamed.SerializeAsString());
+  EXPECT_NE(moved.violation().find("validity"), std::string::npos);
 }
 
 TEST_F(PbftInvariantsTest, DetectsDivergentStateAndCheckpoints) {

@@ -31,6 +31,7 @@ std::vector<std::string> ScenarioNames() {
           "partition_catchup",
           "equivocating_primary",
           "forged_evidence",
+          "forged_requests",
           "chaos",
           "primary_crash_idle",
           "tight_window"};
@@ -90,6 +91,18 @@ absl::StatusOr<ScenarioConfig> ScenarioByName(const std::string& name) {
     // the one, so that views change again and again while batches commit.
     c.nodes = 7;
     c.forging_backup = true;
+    c.crash_rate = 0.05;
+    c.crash_primary_bias = 0.7;
+    c.isolation_rate = 0.03;
+    c.proposal_rate = 1.0;
+    c.fault_network.drop_rate = 0.05;
+    c.fault_network.max_delay = 30;
+  } else if (name == "forged_requests") {
+    // Seven replicas, so that one crashed replica at a time leaves a quorum beside the
+    // forger; crashes mostly of the primary change views until the forger's turn comes, and
+    // its forged batches make the backups replace it again.
+    c.nodes = 7;
+    c.forging_requests = true;
     c.crash_rate = 0.05;
     c.crash_primary_bias = 0.7;
     c.isolation_rate = 0.03;

@@ -51,6 +51,9 @@ struct ScenarioConfig {
   // The last replica forges the prepared certificates of its VIEWCHANGEs (see
   // PbftClusterSim::MakeForger).
   bool forging_backup = false;
+  // Replica 2 forges client requests in the batches it proposes as primary (see
+  // PbftClusterSim::MakeRequestForger).
+  bool forging_requests = false;
 
   // Per tick: probability that an up replica crashes (the primary with probability
   // `crash_primary_bias`) at a random point of its next Actions (one of `crash_points`, all

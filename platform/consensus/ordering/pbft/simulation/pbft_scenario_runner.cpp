@@ -139,6 +139,8 @@ RunResult RunScenario(const ScenarioConfig& config, uint64_t seed,
   result.refused = cluster.refused();
   result.equivocations = cluster.equivocations();
   result.forgeries = cluster.forgeries();
+  result.forged_requests = cluster.forged_requests();
+  result.unsigned_refused = cluster.unsigned_refused();
   result.fetched_batches = fetched;
   result.network = cluster.network().stats();
   return result;
@@ -147,12 +149,13 @@ RunResult RunScenario(const ScenarioConfig& config, uint64_t seed,
 std::string RunResult::Summary() const {
   return absl::StrFormat(
       "%s seed=%d nodes=%d %s ticks=%d steps=%d max_view=%d released=%d noops=%d "
-      "proposals=%d retries=%d crashes=%d refused=%d equivocations=%d forgeries=%d fetched=%d "
+      "proposals=%d retries=%d crashes=%d refused=%d equivocations=%d forgeries=%d "
+      "forged_requests=%d unsigned_refused=%d fetched=%d "
       "msgs{sent=%d dropped=%d cut=%d dup=%d} heal->converged=%d trace=%016x",
       scenario, seed, nodes, ok ? "OK" : "VIOLATION", ticks, steps, max_view, released,
-      noop_batches, proposals, retries, crashes, refused, equivocations, forgeries, fetched_batches,
-      network.sent, network.dropped, network.cut, network.duplicated, heal_to_converged_ticks,
-      trace_hash);
+      noop_batches, proposals, retries, crashes, refused, equivocations, forgeries, forged_requests,
+      unsigned_refused, fetched_batches, network.sent, network.dropped, network.cut,
+      network.duplicated, heal_to_converged_ticks, trace_hash);
 }
 
 std::string RunResult::ReproduceHint() const {

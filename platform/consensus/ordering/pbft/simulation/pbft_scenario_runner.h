@@ -31,6 +31,8 @@ struct RunResult {
   uint64_t refused = 0;
   uint64_t equivocations = 0;
   uint64_t forgeries = 0;
+  uint64_t forged_requests = 0;
+  uint64_t unsigned_refused = 0;
   uint64_t fetched_batches = 0;
   int64_t heal_to_converged_ticks = -1;
   NetworkStats network;

@@ -145,6 +145,11 @@ TEST(PbftSimulationCoverageTest, FaultsStrike) {
        "the primary equivocated and was replaced"},
       {"forged_evidence", [](const RunResult& r) { return r.forgeries > 0 && r.max_view >= 2; },
        "a backup forged prepared certificates while views changed"},
+      {"forged_requests",
+       [](const RunResult& r) {
+         return r.forged_requests > 0 && r.unsigned_refused > 0 && r.max_view >= 2;
+       },
+       "a primary forged client requests, the backups refused them and replaced it"},
   };
   for (const Expectation& e : expectations) {
     absl::StatusOr<ScenarioConfig> config = ScenarioByName(e.scenario);
