@@ -43,7 +43,7 @@ struct PbftReplicaOptions {
   // Transport delivery is at most once; this is what makes a lost message harmless.
   uint64_t retransmit_ticks = 5;
   // Checks the signatures of the messages inside evidence another replica relays (the
-  // PRE_PREPARE and PREPAREs of prepared certificates, the CHECKPOINTs of stable checkpoints).
+  // PREPAREs of prepared certificates, the CHECKPOINTs of stable checkpoints).
   // Unset, as in plaintext setups without replica keys, that evidence is still checked for
   // form and consistency, but its signatures are not looked at: such a cluster does not
   // withstand a replica that forges evidence.
