@@ -6,8 +6,9 @@
 # Usage: scripts/test.sh [--asan] [--long] [bazel test target patterns...]
 #   --asan   build and run the tests with AddressSanitizer and UBSan
 #   --long   also run the long variants of the multi-process tests, and fuzz longer
-#   targets  default: //..., and then every fuzz target for a bounded time (scripts/fuzz.sh;
-#            each target counts as one test)
+#   targets  default: //..., then the include rules (scripts/check_layering.sh, one test),
+#            then every fuzz target for a bounded time (scripts/fuzz.sh; each target counts
+#            as one test)
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ for arg in "$@"; do
   case "$arg" in
     --asan) bazel_args+=(--config=asan) ;;
     --long) bazel_args+=(--test_env=RESDB_LONG_TESTS=1); fuzz_seconds=120 ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "test.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
     *) targets+=("$arg") ;;
   esac
@@ -71,6 +72,14 @@ if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
 fi
 
 if [ "$fuzz" -eq 1 ]; then
+  # The include rules of the layout (scripts/check_layering.sh): one test.
+  if bash scripts/check_layering.sh; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    [ "$status" -eq 0 ] && status=1
+  fi
+
   # Its own clang build and output base; already ASan/UBSan, so the same under --asan.
   bash scripts/fuzz.sh --seconds "$fuzz_seconds" 2>&1 | tee "$log"
   fuzz_status=${PIPESTATUS[0]}
