@@ -21,6 +21,7 @@
 #include "service/kv/kv_executor.h"
 #include "service/tools/admin/admin_client.h"
 #include "service/tools/kv/kv_client.h"
+#include "tests/recording_storage.h"
 
 namespace resdb {
 namespace {
@@ -77,9 +78,11 @@ TEST(PbftCreateTest, WindowWhoseNewViewExceedsTheMessageLimitIsRefused) {
 class PbftClusterTest : public ::testing::Test {
  protected:
   struct Replica {
-    std::unique_ptr<Storage> storage = NewMemoryStorage();
+    std::unique_ptr<Storage> storage;
     std::unique_ptr<PrefixAllocator> prefixes;
     std::unique_ptr<Storage> user_data;
+    // As kv_service runs it: the service writes through a StagedStorage.
+    std::unique_ptr<StagedStorage> staged;
     std::unique_ptr<Stats> stats;
     std::unique_ptr<ServiceNetwork> server;
   };
@@ -103,6 +106,8 @@ class PbftClusterTest : public ::testing::Test {
 
   // Changes the settings before the replicas start.
   virtual void Configure(ResConfigData* data) {}
+  // The database of replica `id`.
+  virtual std::unique_ptr<Storage> NewStorage(int id) { return NewMemoryStorage(); }
 
   bool StartAll() {
     TearDown();
@@ -118,6 +123,7 @@ class PbftClusterTest : public ::testing::Test {
     }
     for (int id = 1; id <= 4; ++id) {
       Replica& replica = replicas_[id];
+      replica.storage = NewStorage(id);
       replica.stats = std::make_unique<Stats>();
       ResDBConfig config(data_, id);
       replica.prefixes = std::make_unique<PrefixAllocator>();
@@ -125,9 +131,10 @@ class PbftClusterTest : public ::testing::Test {
           replica.prefixes->Allocate(replica.storage.get(), kUserDataPrefix, "kv user data");
       if (!user_data.ok()) return false;
       replica.user_data = std::move(*user_data);
+      replica.staged = std::make_unique<StagedStorage>(replica.user_data.get());
       auto manager = ConsensusManagerPBFT::Create(
-          config, std::make_unique<KVExecutor>(replica.user_data.get(), false),
-          replica.storage.get(), replica.prefixes.get(), replica.stats.get());
+          config, std::make_unique<KVExecutor>(replica.staged.get(), false), replica.storage.get(),
+          replica.prefixes.get(), replica.stats.get(), replica.staged.get());
       if (!manager.ok()) return false;
       replica.server =
           std::make_unique<ServiceNetwork>(config, std::move(*manager), replica.stats.get());
@@ -377,6 +384,38 @@ TEST_F(PbftSignedClientTest, BackupsRefuseABatchWithAForgedRequest) {
   batch.SerializeToString(pre_prepare.mutable_data());
   EXPECT_EQ(FromReplica(backup, pre_prepare), 0);
   EXPECT_EQ(Unsigned(backup), 1);
+}
+
+class PbftAtomicApplyTest : public PbftClusterTest {
+ protected:
+  std::unique_ptr<Storage> NewStorage(int id) override {
+    auto recording = std::make_unique<testing_util::RecordingStorage>(
+        NewMemoryStorage(), absl::StrCat(kPbftPrefix, "applied/applied_index"));
+    recording_[id] = recording.get();
+    return recording;
+  }
+
+  testing_util::RecordingStorage* recording_[5] = {};
+};
+
+// A crash can never leave a batch's state written without its executed seq (which would
+// execute it again at replay, and a versioned write would then fail where it succeeded):
+// every write of user data carries the applied index with it.
+TEST_F(PbftAtomicApplyTest, StateAndAppliedIndexAreOneWrite) {
+  KVClient client(ClientConfig(1));
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(client.Set(absl::StrCat("k", i), absl::StrCat("v", i)).ok());
+  }
+  ASSERT_TRUE(WaitForExecuted(Status(1).executed_seq()));
+  for (int id = 1; id <= 4; ++id) {
+    int user_writes = 0;
+    for (const auto& shape : recording_[id]->writes()) {
+      if (!shape.user_data) continue;
+      ++user_writes;
+      EXPECT_TRUE(shape.applied_index) << "replica " << id << " wrote user data alone";
+    }
+    EXPECT_GE(user_writes, 1) << "replica " << id;
+  }
 }
 
 }  // namespace

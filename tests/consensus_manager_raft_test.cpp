@@ -25,6 +25,7 @@
 #include "platform/storage/prefix_allocator.h"
 #include "service/kv/kv_executor.h"
 #include "service/tools/kv/kv_client.h"
+#include "tests/recording_storage.h"
 
 namespace resdb {
 namespace {
@@ -540,45 +541,15 @@ TEST_F(RaftClusterTest, MembershipRequestsThatCannotBeDoneSayWhy) {
   EXPECT_EQ(WaitForLeader(), leader);
 }
 
-// A Storage that records, for every write, whether it held user data and an applied index.
-class RecordingStorage : public ForwardingStorage {
- public:
-  struct WriteShape {
-    bool user_data = false;
-    bool applied_index = false;
-  };
-
-  using ForwardingStorage::ForwardingStorage;
-
-  absl::Status Write(const WriteBatch& batch, bool sync) override {
-    WriteShape shape;
-    for (const WriteBatch::Op& op : batch.ops()) {
-      shape.user_data |= absl::StartsWith(op.key, kUserDataPrefix);
-      shape.applied_index |= op.key == absl::StrCat(kRaftStatePrefix, "applied_index");
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      writes_.push_back(shape);
-    }
-    return ForwardingStorage::Write(batch, sync);
-  }
-
-  std::vector<WriteShape> writes() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return writes_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<WriteShape> writes_;
-};
+using testing_util::RecordingStorage;
 
 class RaftAtomicApplyTest : public RaftClusterTest {
  protected:
   void SetUp() override {
     replicas_.resize(4);
     for (int id = 1; id <= 3; ++id) {
-      auto recording = std::make_unique<RecordingStorage>(NewMemoryStorage());
+      auto recording = std::make_unique<RecordingStorage>(
+          NewMemoryStorage(), absl::StrCat(kRaftStatePrefix, "applied_index"));
       recording_[id] = recording.get();
       replicas_[id].storage = std::move(recording);
     }

@@ -314,6 +314,13 @@ absl::Status ResDBConfig::Validate(const ResConfigData& data, int64_t self_id) {
                                    "\" (expected \"pbft\" or \"raft\")"));
   }
   if (self_id < 0) return FieldError("id", absl::StrCat(self_id, " must not be negative"));
+  const std::string protocol =
+      data.has_consensus_protocol() ? data.consensus_protocol() : kDefaultProtocol;
+  if (data.raft_config().join_existing_cluster() && protocol != kProtocolRaft) {
+    return FieldError(
+        "raft_config.join_existing_cluster (--join)",
+        absl::StrCat("only RAFT replicas join a running cluster; this config runs ", protocol));
+  }
   for (auto check : {ValidateGeneral, ValidateRaft, ValidatePbft}) {
     absl::Status status = check(data);
     if (!status.ok()) return status;

@@ -319,6 +319,15 @@ TEST(ResDBConfigTest, RequiresTlsOrExplicitPlaintext) {
   EXPECT_EQ(LoadError(BareConfigJson(R"("allow_plaintext": true)")), "");
 }
 
+// kv_service --join sets raft_config.join_existing_cluster; only RAFT replicas join.
+TEST(ResDBConfigTest, OnlyRaftReplicasJoinARunningCluster) {
+  const std::string join = R"("raft_config": {"join_existing_cluster": true})";
+  EXPECT_EQ(LoadError(ConfigJson(absl::StrCat(R"("consensus_protocol": "raft", )", join))), "");
+  EXPECT_EQ(LoadError(ConfigJson(absl::StrCat(R"("consensus_protocol": "pbft", )", join))),
+            "raft_config.join_existing_cluster (--join): only RAFT replicas join a running "
+            "cluster; this config runs pbft");
+}
+
 TEST(ResDBConfigTest, RejectsTlsTogetherWithPlaintext) {
   EXPECT_EQ(LoadError(ConfigJson(kTls)), "allow_plaintext: must not be true when tls is set");
 }

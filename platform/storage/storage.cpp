@@ -85,6 +85,17 @@ void WriteBatch::Delete(absl::string_view key) {
   bytes_ += key.size();
 }
 
+void WriteBatch::AppendPrefixed(absl::string_view prefix, const WriteBatch& batch) {
+  for (const Op& op : batch.ops()) {
+    const std::string key = absl::StrCat(prefix, op.key);
+    if (op.is_delete) {
+      Delete(key);
+    } else {
+      Put(key, op.value);
+    }
+  }
+}
+
 void WriteBatch::Clear() {
   ops_.clear();
   bytes_ = 0;

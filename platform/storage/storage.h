@@ -20,6 +20,9 @@ class WriteBatch {
  public:
   void Put(absl::string_view key, absl::string_view value);
   void Delete(absl::string_view key);
+  // Adds the operations of `batch`, made on the view of `prefix` (a PrefixedStorage), as they
+  // are on the storage under that view.
+  void AppendPrefixed(absl::string_view prefix, const WriteBatch& batch);
   void Clear();
   bool empty() const { return ops_.empty(); }
   size_t size() const { return ops_.size(); }

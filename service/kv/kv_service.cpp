@@ -70,14 +70,9 @@ int Run() {
   }
   auto config = ResDBConfig::LoadFromFile(FLAGS_config, FLAGS_id);
   if (!config.ok()) Fail(config.status());
-  if (FLAGS_join) {
-    if (config->GetConsensusProtocol() != kProtocolRaft) {
-      Fail(absl::InvalidArgumentError(
-          absl::StrCat("--join: only RAFT replicas join a running cluster; this config runs ",
-                       config->GetConsensusProtocol())));
-    }
+  // The config's validation refuses it for a protocol whose replicas cannot join.
+  if (FLAGS_join)
     config->MutableConfigData()->mutable_raft_config()->set_join_existing_cluster(true);
-  }
 
   // Replica messages are signed and verified when the config requires it (PBFT's fault
   // model); then every replica needs a key.
@@ -134,18 +129,13 @@ int Run() {
   parts.config = &*config;
   // Both protocols keep a synced log (RAFT's log, PBFT's ledger) and write the executed seq
   // after each batch's state in the same database, replaying the log past it at restart, so
-  // the state machine itself need not sync.
-  // RAFT holds each batch's writes back and writes them with the batch's applied-request
-  // records in one write, so that a crash cannot separate the two.
-  std::unique_ptr<StagedStorage> staged;
-  Storage* service_storage = user_data->get();
-  if (config->GetConsensusProtocol() == kProtocolRaft) {
-    staged = std::make_unique<StagedStorage>(user_data->get());
-    service_storage = staged.get();
-    parts.staged_state = staged.get();
-  }
+  // the state machine itself need not sync. The consensus manager holds each batch's writes
+  // back and writes them with the batch's applied-request records in one write, so that a
+  // crash cannot separate the two.
+  auto staged = std::make_unique<StagedStorage>(user_data->get());
+  parts.staged_state = staged.get();
   parts.transaction_manager = std::make_unique<KVExecutor>(
-      service_storage, /*sync=*/false, static_cast<uint64_t>(config->GetQuotaBytes()), &stats);
+      staged.get(), /*sync=*/false, static_cast<uint64_t>(config->GetQuotaBytes()), &stats);
   parts.storage = storage->get();
   parts.prefixes = &prefixes;
   parts.stats = &stats;

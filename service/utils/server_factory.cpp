@@ -38,7 +38,8 @@ absl::StatusOr<std::unique_ptr<ConsensusManager>> CreateConsensusManager(ServerP
   }
   if (parts.config->GetConsensusProtocol() == kProtocolPbft) {
     auto manager = ConsensusManagerPBFT::Create(*parts.config, std::move(parts.transaction_manager),
-                                                parts.storage, parts.prefixes, parts.stats);
+                                                parts.storage, parts.prefixes, parts.stats,
+                                                parts.staged_state);
     if (!manager.ok()) return manager.status();
     return std::unique_ptr<ConsensusManager>(std::move(*manager));
   }

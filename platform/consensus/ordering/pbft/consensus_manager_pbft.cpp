@@ -15,6 +15,9 @@
 namespace resdb {
 namespace {
 
+// The applied-request table's view, inside the "pbft_" prefix.
+constexpr char kAppliedSubprefix[] = "applied/";
+
 constexpr size_t kMaxPendingRequests = 20000;
 constexpr size_t kMaxQueuedWork = 100000;
 // Client work (writes, reads, forwarded writes, operators' requests) queued for the protocol
@@ -123,7 +126,7 @@ ConsensusManagerPBFT::ConsensusManagerPBFT(const ResDBConfig& config, Stats* sta
 
 absl::StatusOr<std::unique_ptr<ConsensusManagerPBFT>> ConsensusManagerPBFT::Create(
     const ResDBConfig& config, std::unique_ptr<TransactionManager> transaction_manager,
-    Storage* storage, PrefixAllocator* prefixes, Stats* stats) {
+    Storage* storage, PrefixAllocator* prefixes, Stats* stats, StagedStorage* staged_state) {
   if (transaction_manager == nullptr || storage == nullptr || prefixes == nullptr) {
     return absl::InvalidArgumentError(
         "pbft: transaction manager, storage and prefix allocator are required");
@@ -138,6 +141,8 @@ absl::StatusOr<std::unique_ptr<ConsensusManagerPBFT>> ConsensusManagerPBFT::Crea
         config.GetMaxMessageBytes(), "): lower the window or raise the limit"));
   }
   std::unique_ptr<ConsensusManagerPBFT> manager(new ConsensusManagerPBFT(config, stats));
+  manager->storage_ = storage;
+  manager->staged_state_ = staged_state;
   absl::Status opened = manager->Open(std::move(transaction_manager), storage, prefixes);
   if (!opened.ok()) return opened;
   return manager;
@@ -149,7 +154,7 @@ absl::Status ConsensusManagerPBFT::Open(std::unique_ptr<TransactionManager> tran
   if (!pbft_view.ok()) return pbft_view.status();
   pbft_view_ = std::move(*pbft_view);
   wal_view_ = std::make_unique<PrefixedStorage>(pbft_view_.get(), "wal/");
-  table_view_ = std::make_unique<PrefixedStorage>(pbft_view_.get(), "applied/");
+  table_view_ = std::make_unique<PrefixedStorage>(pbft_view_.get(), kAppliedSubprefix);
 
   auto wal = pbft::PbftWal::Open(wal_view_.get(), sync_);
   if (!wal.ok()) {
@@ -602,13 +607,25 @@ void ConsensusManagerPBFT::PublishState() {
 void ConsensusManagerPBFT::OnExecuted(std::unique_ptr<Request> request,
                                       std::unique_ptr<BatchUserResponse> response) {
   const uint64_t seq = request->seq();
-  // The applied-request table, the executed seq and the digest in one write. Not synced: the
-  // ledger is the durable record, and what a crash loses here is executed again.
+  // The applied-request table, the executed seq and the digest in one write, with the batch's
+  // state when the service's writes are held back for it. Not synced: the ledger is the
+  // durable record, and what a crash loses here is executed again.
   WriteBatch batch;
   state_digest_.Extend(*response, &batch);
   table_->Flush(seq, &batch);
+  absl::Status written;
+  if (staged_state_ != nullptr) {
+    written = staged_state_->Commit([&](const WriteBatch& state) {
+      WriteBatch all;
+      all.AppendPrefixed(kUserDataPrefix, state);
+      all.AppendPrefixed(absl::StrCat(kPbftPrefix, kAppliedSubprefix), batch);
+      return storage_->Write(all, /*sync=*/false);
+    });
+  } else {
+    written = table_view_->Write(batch, /*sync=*/false);
+  }
   FailStopIfError(absl::StrCat("pbft replica ", self_id_, ": cannot record executed seq ", seq),
-                  table_view_->Write(batch, /*sync=*/false));
+                  written);
   executed_seq_.store(seq);
   if (tracker_.size() > 0 && !request->data().empty()) {
     BatchUserRequest user_requests;

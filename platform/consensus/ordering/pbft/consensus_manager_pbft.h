@@ -31,6 +31,7 @@
 #include "platform/networkstrate/consensus_manager.h"
 #include "platform/statistic/stats.h"
 #include "platform/storage/prefix_allocator.h"
+#include "platform/storage/staged_storage.h"
 #include "platform/storage/storage.h"
 
 namespace resdb {
@@ -60,8 +61,11 @@ namespace resdb {
 // Durability. Before the messages of a round are sent, its durable records (view, accepted
 // and prepared batches, stable checkpoint, and the committed batches as ledger entries) are
 // written to the PbftWal in one synced write. The applied-request table, the executed seq
-// and the state digest are written with each execution. A restarted replica re-executes its
-// ledger after the executed seq and asks its peers for what it missed (see PbftReplica).
+// and the state digest are written with each execution, in one write with the batch's
+// service state when the service writes through `staged_state` (as kv_service does), so a
+// crash never leaves the state without the record that it was applied. A restarted replica
+// re-executes its ledger after the executed seq and asks its peers for what it missed (see
+// PbftReplica).
 //
 // Checkpoints use a running SHA-256 chain over the executed batches' responses as the
 // state digest.
@@ -70,9 +74,12 @@ class ConsensusManagerPBFT : public ConsensusManager {
   // Opens the replica's PBFT records under the "pbft_" prefix of `storage` (registered in
   // `prefixes`) and restores from them. `storage` and `prefixes` must outlive the manager;
   // `stats` may be null. Errors name what could not be opened or decoded.
+  // `staged_state`, if set, is the storage the service writes through: a StagedStorage over
+  // the kUserDataPrefix view of `storage`, committed with each batch's records.
   static absl::StatusOr<std::unique_ptr<ConsensusManagerPBFT>> Create(
       const ResDBConfig& config, std::unique_ptr<TransactionManager> transaction_manager,
-      Storage* storage, PrefixAllocator* prefixes, Stats* stats = nullptr);
+      Storage* storage, PrefixAllocator* prefixes, Stats* stats = nullptr,
+      StagedStorage* staged_state = nullptr);
   ~ConsensusManagerPBFT() override;
 
   absl::Status Start() override;
@@ -145,6 +152,8 @@ class ConsensusManagerPBFT : public ConsensusManager {
   std::unique_ptr<Verifier> replica_keys_;
   pbft::PbftReplica replica_;  // protocol thread only
   ClientRequestTracker tracker_;
+  Storage* storage_ = nullptr;
+  StagedStorage* staged_state_ = nullptr;
   std::unique_ptr<Storage> pbft_view_;
   std::unique_ptr<Storage> wal_view_;
   std::unique_ptr<Storage> table_view_;

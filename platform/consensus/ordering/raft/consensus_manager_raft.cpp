@@ -39,18 +39,6 @@ std::string RoleString(raft::Role role) {
   return "unknown";
 }
 
-// Adds the operations of `batch`, made on the view of `prefix`, to `out` of the whole storage.
-void AddPrefixed(absl::string_view prefix, const WriteBatch& batch, WriteBatch* out) {
-  for (const WriteBatch::Op& op : batch.ops()) {
-    const std::string key = absl::StrCat(prefix, op.key);
-    if (op.is_delete) {
-      out->Delete(key);
-    } else {
-      out->Put(key, op.value);
-    }
-  }
-}
-
 uint64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -963,8 +951,8 @@ void ConsensusManagerRaft::OnExecuted(std::unique_ptr<Request> request,
   if (staged_state_ != nullptr) {
     written = staged_state_->Commit([&](const WriteBatch& state) {
       WriteBatch all;
-      AddPrefixed(kUserDataPrefix, state, &all);
-      AddPrefixed(kRaftStatePrefix, batch, &all);
+      all.AppendPrefixed(kUserDataPrefix, state);
+      all.AppendPrefixed(kRaftStatePrefix, batch);
       return storage_->Write(all, /*sync=*/false);
     });
   } else {
