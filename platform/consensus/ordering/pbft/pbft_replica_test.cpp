@@ -719,6 +719,58 @@ TEST(PbftViewChangeTest, ByzantineNewViewIsRejected) {
   EXPECT_EQ(prepare->seq(), 1u);
 }
 
+// A NEWVIEW names batch a by digest only; backup 4 never had it, votes on the digest and holds
+// the committed batch back until a FETCH answer brings data with that digest. An answer with
+// other data at that seq is not taken for it.
+TEST(PbftViewChangeTest, ABatchKnownByDigestTakesOnlyDataWithThatDigest) {
+  using view_change::NewViewMessage;
+  using view_change::ViewChangeMessage;
+  PbftReplica backup(4, 4);
+  const std::string a = Batch("a");
+  const Request vc2 = ViewChangeMessage(2, 1, {view_change::Cert(1, 0, a, {2, 3})});
+  const Request vc3 = ViewChangeMessage(3, 1, {view_change::Cert(1, 0, a, {2, 3})});
+  ASSERT_TRUE(backup.Step(vc2).ok());
+  ASSERT_TRUE(backup.Step(vc3).ok());
+  std::optional<Request> own =
+      view_change::FindType(backup.TakeActions(), Request::TYPE_VIEWCHANGE);
+  ASSERT_TRUE(own.has_value());
+  Request reproposal = PrePrepare(2, 1, 1, a);
+  reproposal.clear_data();
+  ASSERT_TRUE(backup.Step(NewViewMessage(2, 1, {vc2, vc3, *own}, {reproposal})).ok());
+  ASSERT_TRUE(backup.view_active());
+  for (int64_t sender : {1, 2, 3}) {
+    Request commit = Vote(Request::TYPE_COMMIT, sender, 1, a);
+    commit.set_view(1);
+    ASSERT_TRUE(backup.Step(commit).ok());
+  }
+  EXPECT_EQ(backup.last_executable_seq(), 0u);
+  (void)backup.TakeActions();
+
+  auto fetch_reply = [](int64_t sender, const std::string& data) {
+    FetchReply reply;
+    reply.set_view(1);
+    reply.set_view_active(true);
+    reply.set_last_committed(1);
+    CommittedBatch* batch = reply.add_batches();
+    batch->set_seq(1);
+    batch->set_data(data);
+    Request message;
+    message.set_type(Request::TYPE_RECOVERY_DATA_RESP);
+    message.set_sender_id(sender);
+    message.set_seq(1);
+    reply.SerializeToString(message.mutable_data());
+    return message;
+  };
+  ASSERT_TRUE(backup.Step(fetch_reply(1, Batch("x"))).ok());
+  EXPECT_EQ(backup.last_executable_seq(), 0u);
+  EXPECT_TRUE(backup.TakeActions().execute.empty());
+  ASSERT_TRUE(backup.Step(fetch_reply(3, a)).ok());
+  EXPECT_EQ(backup.last_executable_seq(), 1u);
+  const Actions released = backup.TakeActions();
+  ASSERT_EQ(released.execute.size(), 1u);
+  EXPECT_EQ(released.execute[0].second, a);
+}
+
 TEST(PbftClusterTest, SilentPrimaryIsReplacedAndPreparedBatchesExecuteOnce) {
   PbftReplicaOptions options;
   options.view_change_timeout_ticks = 5;
