@@ -1,9 +1,5 @@
 #include "platform/consensus/ordering/pbft/consensus_manager_pbft.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -21,6 +17,7 @@
 #include "service/kv/kv_executor.h"
 #include "service/tools/admin/admin_client.h"
 #include "service/tools/kv/kv_client.h"
+#include "tests/free_port.h"
 #include "tests/recording_storage.h"
 
 namespace resdb {
@@ -28,18 +25,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
+using testing_util::FreePort;
 
 // A window whose view change would not fit in one message is refused at start, naming both
 // settings, instead of a cluster that could never replace its primary.

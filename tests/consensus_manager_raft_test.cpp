@@ -1,9 +1,5 @@
 #include "platform/consensus/ordering/raft/consensus_manager_raft.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -25,6 +21,7 @@
 #include "platform/storage/prefix_allocator.h"
 #include "service/kv/kv_executor.h"
 #include "service/tools/kv/kv_client.h"
+#include "tests/free_port.h"
 #include "tests/recording_storage.h"
 
 namespace resdb {
@@ -32,18 +29,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
+using testing_util::FreePort;
 
 class RaftClusterTest : public ::testing::Test {
  protected:

@@ -17,6 +17,7 @@ namespace pbft {
 namespace {
 
 using pbft_test::Batch;
+using pbft_test::ViewChangeMessage;
 
 // n = 4, f = 1: a certificate needs 2 PREPAREs counting the holder's own.
 constexpr int kReplicas = 4;
@@ -52,18 +53,6 @@ PreparedCertificate Cert(const FakeReplicaKeys& keys, uint64_t seq, uint64_t vie
     *cert.add_prepares() = keys.SignAs(signer == 0 ? sender : signer, prepare);
   }
   return cert;
-}
-
-Request ViewChangeMessage(int64_t sender, uint64_t view,
-                          const std::vector<PreparedCertificate>& certs) {
-  ViewChange vc;
-  for (const PreparedCertificate& cert : certs) *vc.add_prepared() = cert;
-  Request m;
-  m.set_type(Request::TYPE_VIEWCHANGE);
-  m.set_sender_id(sender);
-  m.set_view(view);
-  vc.SerializeToString(m.mutable_data());
-  return m;
 }
 
 TEST(PreparedCertificateTest, SignedPrePrepareAndPreparesWithTheHoldersOwnAreAccepted) {

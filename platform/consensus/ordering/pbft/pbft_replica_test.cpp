@@ -486,18 +486,7 @@ PreparedCertificate Cert(uint64_t seq, uint64_t view, const std::string& data,
   return cert;
 }
 
-Request ViewChangeMessage(int64_t sender, uint64_t view,
-                          const std::vector<PreparedCertificate>& certs) {
-  ViewChange vc;
-  for (const PreparedCertificate& cert : certs) *vc.add_prepared() = cert;
-  Request m;
-  m.set_type(Request::TYPE_VIEWCHANGE);
-  m.set_sender_id(sender);
-  m.set_view(view);
-  m.set_seq(0);
-  vc.SerializeToString(m.mutable_data());
-  return m;
-}
+using pbft_test::ViewChangeMessage;
 
 Request NewViewMessage(int64_t sender, uint64_t view, const std::vector<Request>& view_changes,
                        const std::vector<Request>& pre_prepares) {

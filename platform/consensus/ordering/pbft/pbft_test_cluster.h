@@ -52,6 +52,19 @@ inline Request Vote(Request::Type type, int64_t sender, uint64_t seq, const std:
   return m;
 }
 
+// `sender`'s VIEWCHANGE for `view` from the genesis checkpoint, carrying `certs`.
+inline Request ViewChangeMessage(int64_t sender, uint64_t view,
+                                 const std::vector<PreparedCertificate>& certs) {
+  ViewChange vc;
+  for (const PreparedCertificate& cert : certs) *vc.add_prepared() = cert;
+  Request m;
+  m.set_type(Request::TYPE_VIEWCHANGE);
+  m.set_sender_id(sender);
+  m.set_view(view);
+  vc.SerializeToString(m.mutable_data());
+  return m;
+}
+
 inline Request Checkpoint(int64_t sender, uint64_t seq, const std::string& state) {
   Request m;
   m.set_type(Request::TYPE_CHECKPOINT);

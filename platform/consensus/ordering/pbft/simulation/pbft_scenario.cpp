@@ -86,23 +86,13 @@ absl::StatusOr<ScenarioConfig> ScenarioByName(const std::string& name) {
     c.equivocating_primary = true;
     c.fault_network.drop_rate = 0.03;
     c.fault_network.max_delay = 15;
-  } else if (name == "forged_evidence") {
-    // Seven replicas: the forger and one crashed replica at a time, with the primary often
-    // the one, so that views change again and again while batches commit.
+  } else if (name == "forged_evidence" || name == "forged_requests") {
+    // Seven replicas: the forger and one crashed replica at a time still leave a quorum;
+    // crashes mostly of the primary change views again and again while batches commit, so the
+    // forger's turns come (and a forger that proposes forged requests is replaced in turn).
     c.nodes = 7;
-    c.forging_backup = true;
-    c.crash_rate = 0.05;
-    c.crash_primary_bias = 0.7;
-    c.isolation_rate = 0.03;
-    c.proposal_rate = 1.0;
-    c.fault_network.drop_rate = 0.05;
-    c.fault_network.max_delay = 30;
-  } else if (name == "forged_requests") {
-    // Seven replicas, so that one crashed replica at a time leaves a quorum beside the
-    // forger; crashes mostly of the primary change views until the forger's turn comes, and
-    // its forged batches make the backups replace it again.
-    c.nodes = 7;
-    c.forging_requests = true;
+    c.forging_backup = name == "forged_evidence";
+    c.forging_requests = name == "forged_requests";
     c.crash_rate = 0.05;
     c.crash_primary_bias = 0.7;
     c.isolation_rate = 0.03;
