@@ -191,7 +191,13 @@ absl::Status PbftReplica::StepFetchReply(const Request& message) {
   PeerReport& report = peer_reports_[sender];
   report.view = reply.view();
   report.view_active = reply.view_active();
-  report.stable = reply.stable();
+  // Checked once, on arrival, rather than at every adoption attempt: the signatures are the
+  // expensive part.
+  report.stable = CheckStableCheckpoint(reply.stable(), n_, options_.checkpoint_interval,
+                                        options_.verify_signature)
+                          .ok()
+                      ? reply.stable()
+                      : StableCheckpoint();
   report.last_committed = reply.last_committed();
 
   // Offers are held for a bounded span ahead, one digest per sender and seq.
@@ -248,17 +254,13 @@ bool PbftReplica::AdoptFromPeers() {
 }
 
 void PbftReplica::AdoptStableFromPeers() {
-  // (seq, digest) -> the reports of it whose proof checks; the highest checkpoint this replica
-  // has released up to that is proven by its signed CHECKPOINTs, or, in a cluster without
-  // replica keys, that f+1 peers agree on.
+  // (seq, digest) -> the reports of it (their proofs were checked on arrival); the highest
+  // checkpoint this replica has released up to that is proven by its signed CHECKPOINTs, or,
+  // in a cluster without replica keys, that f+1 peers agree on.
   std::map<std::pair<uint64_t, std::string>, std::vector<const StableCheckpoint*>> agreeing;
   for (const auto& [peer, report] : peer_reports_) {
     const StableCheckpoint& stable = report.stable;
     if (stable.seq() <= watermarks_.low() || stable.seq() > last_executable_seq_) continue;
-    if (!CheckStableCheckpoint(stable, n_, options_.checkpoint_interval, options_.verify_signature)
-             .ok()) {
-      continue;
-    }
     agreeing[{stable.seq(), stable.digest()}].push_back(&stable);
   }
   const size_t needed = options_.verify_signature ? 1 : f_ + 1;
