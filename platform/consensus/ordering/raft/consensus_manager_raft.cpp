@@ -136,6 +136,7 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
                         absl::StrCat("raft state: ", state.status().message()));
   }
   state_ = std::move(*state);
+  persister_ = std::make_unique<raft::ReadyPersister>(log_.get(), state_.get());
   table_ = std::make_unique<AppliedRequestTable>();
   absl::Status loaded = table_->Load(state_view_.get());
   if (!loaded.ok()) return loaded;
@@ -162,8 +163,7 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
   // holds at least the entries up to it.
   const uint64_t applied = table_->applied_index();
   restored.hard_state.set_last_applied(applied);
-  restored.hard_state.set_commit_index(
-      std::max({restored.hard_state.commit_index(), log_->CommitIndex(), applied}));
+  restored.hard_state.set_commit_index(std::max(log_->CommitIndex(), applied));
   if (applied > log_->LastLogIndex()) {
     return absl::DataLossError(absl::StrCat("raft state: applied index ", applied,
                                             " is beyond the last log index ",
@@ -790,44 +790,10 @@ void ConsensusManagerRaft::ExpireRequests(Clock::time_point now) {
 void ConsensusManagerRaft::DrainReady() {
   while (node_->HasReady()) {
     raft::Ready ready = node_->GetReady();
-    // 0. An installed snapshot moves the log's start past it, before any other log change.
-    if (ready.snapshot.has_value()) {
-      FailStopIfError(
-          absl::StrCat("raft replica ", self_id_, ": cannot move the log past snapshot ",
-                       ready.snapshot->last_included_index()),
-          log_->CompactTo(ready.snapshot->last_included_index(),
-                          ready.snapshot->last_included_term()));
-    }
-    // 1. Term and vote, synced before anything that depends on them is sent.
-    if (ready.hard_state.has_value() &&
-        (ready.hard_state->current_term() != state_->current_term() ||
-         ready.hard_state->voted_for() != state_->voted_for())) {
-      FailStopIfError(
-          absl::StrCat("raft replica ", self_id_, ": cannot persist term and vote"),
-          state_->SetTermAndVote(ready.hard_state->current_term(), ready.hard_state->voted_for()));
-    }
-    // 2. Log changes: truncation, then the new entries as one synced write.
-    if (ready.truncate_from != 0) {
-      FailStopIfError(absl::StrCat("raft replica ", self_id_, ": cannot truncate the log"),
-                      log_->Truncate(ready.truncate_from));
-    }
-    if (!ready.entries.empty()) {
-      FailStopIfError(absl::StrCat("raft replica ", self_id_, ": cannot append to the log"),
-                      log_->Append(ready.entries));
-      if (sync_) log_fsyncs_->Increment();
-    }
-    // The commit index is recorded only after the log holds the entries it covers: recorded
-    // earlier, a crash between the two writes would restart this replica with a commit index
-    // over stale entries that the Ready was replacing, and it would apply them.
-    const uint64_t commit = std::min(node_->commit_index(), log_->LastLogIndex());
-    if (commit > log_->CommitIndex()) {
-      FailStopIfError(absl::StrCat("raft replica ", self_id_, ": cannot record the commit index"),
-                      log_->CommitTo(commit));
-    }
-    if (commit > state_->commit_index()) {
-      FailStopIfError(absl::StrCat("raft replica ", self_id_, ": cannot record the commit index"),
-                      state_->SetCommitIndex(commit));
-    }
+    // Term and vote, the log, then the commit index (ReadyPersister), before any message.
+    const size_t appended = ready.entries.size();
+    FailStopIfError(absl::StrCat("raft replica ", self_id_), persister_->Persist(ready).status());
+    if (sync_ && appended > 0) log_fsyncs_->Increment();
     // 3. Messages.
     for (const raft::RaftMessage& message : ready.messages) rpc_->Send(message);
     // 4. Committed entries, in index order, to the executor.

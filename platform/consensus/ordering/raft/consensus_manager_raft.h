@@ -28,6 +28,7 @@
 #include "platform/consensus/ordering/raft/raft_persistent_state.h"
 #include "platform/consensus/ordering/raft/raft_rpc.h"
 #include "platform/consensus/ordering/raft/raft_snapshot_manager.h"
+#include "platform/consensus/ordering/raft/ready_persister.h"
 #include "platform/networkstrate/consensus_manager.h"
 #include "platform/statistic/stats.h"
 #include "platform/storage/prefix_allocator.h"
@@ -268,6 +269,7 @@ class ConsensusManagerRaft : public ConsensusManager {
   std::unique_ptr<raft::RaftSnapshotManager> snapshots_;
   std::unique_ptr<raft::RaftLog> log_;
   std::unique_ptr<raft::RaftPersistentState> state_;
+  std::unique_ptr<raft::ReadyPersister> persister_;
   std::unique_ptr<AppliedRequestTable> table_;
   // Chain over the responses of every applied entry, kept with the applied index.
   StateDigest state_digest_;

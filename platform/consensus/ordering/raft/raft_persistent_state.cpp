@@ -70,36 +70,12 @@ absl::Status RaftPersistentState::SetTermAndVote(uint64_t term, int64_t voted_fo
   return WriteHardStateLocked(next, sync_);
 }
 
-absl::Status RaftPersistentState::SetCommitIndex(uint64_t commit_index) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (commit_index <= hard_state_.commit_index()) return absl::OkStatus();
-  HardState next = hard_state_;
-  next.set_commit_index(commit_index);
-  return WriteHardStateLocked(next, /*sync=*/false);
-}
-
 absl::Status RaftPersistentState::SetLastApplied(uint64_t last_applied) {
   std::lock_guard<std::mutex> lock(mu_);
   if (last_applied <= hard_state_.last_applied()) return absl::OkStatus();
   HardState next = hard_state_;
   next.set_last_applied(last_applied);
   return WriteHardStateLocked(next, /*sync=*/false);
-}
-
-absl::Status RaftPersistentState::Save(const HardState& hard_state) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (hard_state.current_term() < hard_state_.current_term()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("RaftPersistentState: term cannot go back from ", hard_state_.current_term(),
-                     " to ", hard_state.current_term()));
-  }
-  if (hard_state.current_term() == hard_state_.current_term() &&
-      hard_state_.voted_for() != kNoVote && hard_state.voted_for() != hard_state_.voted_for()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "RaftPersistentState: already voted for ", hard_state_.voted_for(), " in term ",
-        hard_state.current_term(), ", cannot change the vote to ", hard_state.voted_for()));
-  }
-  return WriteHardStateLocked(hard_state, sync_);
 }
 
 absl::Status RaftPersistentState::SetSnapshotMetadata(const SnapshotMetadata& metadata) {
@@ -124,11 +100,6 @@ uint64_t RaftPersistentState::current_term() const {
 int64_t RaftPersistentState::voted_for() const {
   std::lock_guard<std::mutex> lock(mu_);
   return hard_state_.voted_for();
-}
-
-uint64_t RaftPersistentState::commit_index() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return hard_state_.commit_index();
 }
 
 uint64_t RaftPersistentState::last_applied() const {

@@ -17,7 +17,8 @@ namespace raft {
 inline constexpr int64_t kNoVote = 0;
 
 // The state a RAFT node must not forget across restarts: its HardState (current term, vote,
-// commit index, last applied index) and the metadata of its latest snapshot. Kept in a Storage
+// last applied index; the commit index lives in the RaftLog, next to the entries it covers)
+// and the metadata of its latest snapshot. Kept in a Storage
 // view (normally the kRaftStatePrefix view), under the keys "hard_state" and
 // "snapshot_metadata", each with a CRC-32C.
 //
@@ -28,9 +29,9 @@ class RaftPersistentState {
   // Loads the state stored in `storage`, or a zero state (term 0, no vote, no snapshot) if none
   // is stored. DataLossError naming the key if a record is damaged or does not parse.
   //
-  // When `sync` is true, SetTermAndVote, Save and SetSnapshotMetadata are on stable storage
-  // when they return; SetCommitIndex and SetLastApplied never sync (both are re-derived after
-  // a crash that loses them). `storage` must outlive the state.
+  // When `sync` is true, SetTermAndVote and SetSnapshotMetadata are on stable storage when
+  // they return; SetLastApplied never syncs (it is re-derived after a crash that loses it).
+  // `storage` must outlive the state.
   static absl::StatusOr<std::unique_ptr<RaftPersistentState>> Open(Storage* storage,
                                                                    bool sync = true);
 
@@ -43,13 +44,8 @@ class RaftPersistentState {
   // another candidate in it.
   absl::Status SetTermAndVote(uint64_t term, int64_t voted_for);
 
-  // Raise the commit / last applied index; a lower value than the stored one is ignored.
-  absl::Status SetCommitIndex(uint64_t commit_index);
+  // Raises the last applied index; a lower value than the stored one is ignored.
   absl::Status SetLastApplied(uint64_t last_applied);
-
-  // Replaces the whole HardState. FailedPreconditionError if its term is below current_term(),
-  // or if it equals current_term() and changes a vote already cast in it.
-  absl::Status Save(const HardState& hard_state);
 
   // Replaces the snapshot metadata.
   absl::Status SetSnapshotMetadata(const SnapshotMetadata& metadata);
@@ -57,7 +53,6 @@ class RaftPersistentState {
   HardState hard_state() const;
   uint64_t current_term() const;
   int64_t voted_for() const;
-  uint64_t commit_index() const;
   uint64_t last_applied() const;
   // Default (all zero) until a snapshot is recorded.
   SnapshotMetadata snapshot_metadata() const;

@@ -75,7 +75,6 @@ TEST_P(RaftPersistentStateTest, StartsEmpty) {
   std::unique_ptr<RaftPersistentState> state = OpenState();
   EXPECT_EQ(state->current_term(), 0u);
   EXPECT_EQ(state->voted_for(), kNoVote);
-  EXPECT_EQ(state->commit_index(), 0u);
   EXPECT_EQ(state->last_applied(), 0u);
   EXPECT_EQ(state->snapshot_metadata().last_included_index(), 0u);
 }
@@ -83,7 +82,6 @@ TEST_P(RaftPersistentStateTest, StartsEmpty) {
 TEST_P(RaftPersistentStateTest, RoundTripAcrossReopen) {
   std::unique_ptr<RaftPersistentState> state = OpenState();
   ASSERT_TRUE(state->SetTermAndVote(5, 2).ok());
-  ASSERT_TRUE(state->SetCommitIndex(40).ok());
   ASSERT_TRUE(state->SetLastApplied(38).ok());
   ASSERT_TRUE(state->SetSnapshotMetadata(MakeSnapshotMetadata()).ok());
 
@@ -91,19 +89,9 @@ TEST_P(RaftPersistentStateTest, RoundTripAcrossReopen) {
   ASSERT_NE(state, nullptr);
   EXPECT_EQ(state->current_term(), 5u);
   EXPECT_EQ(state->voted_for(), 2);
-  EXPECT_EQ(state->commit_index(), 40u);
   EXPECT_EQ(state->last_applied(), 38u);
   EXPECT_EQ(state->snapshot_metadata().SerializeAsString(),
             MakeSnapshotMetadata().SerializeAsString());
-
-  HardState saved;
-  saved.set_current_term(6);
-  saved.set_voted_for(3);
-  saved.set_commit_index(50);
-  saved.set_last_applied(45);
-  ASSERT_TRUE(state->Save(saved).ok());
-  state = Restart(std::move(state));
-  EXPECT_EQ(state->hard_state().SerializeAsString(), saved.SerializeAsString());
 }
 
 TEST_P(RaftPersistentStateTest, TermNeverGoesBack) {
@@ -112,10 +100,6 @@ TEST_P(RaftPersistentStateTest, TermNeverGoesBack) {
   absl::Status back = state->SetTermAndVote(6, 1);
   EXPECT_TRUE(absl::IsFailedPrecondition(back)) << back;
   EXPECT_THAT(back.message(), HasSubstr("from 7 to 6"));
-
-  HardState older;
-  older.set_current_term(3);
-  EXPECT_TRUE(absl::IsFailedPrecondition(state->Save(older)));
 
   state = Restart(std::move(state));
   EXPECT_EQ(state->current_term(), 7u);
@@ -131,22 +115,15 @@ TEST_P(RaftPersistentStateTest, OneVotePerTerm) {
   EXPECT_TRUE(absl::IsFailedPrecondition(other)) << other;
   EXPECT_THAT(other.message(), HasSubstr("already voted for 3"));
   EXPECT_EQ(state->voted_for(), 3);
-  HardState revote = state->hard_state();
-  revote.set_voted_for(1);
-  EXPECT_TRUE(absl::IsFailedPrecondition(state->Save(revote)));
-  EXPECT_EQ(state->voted_for(), 3);
   ASSERT_TRUE(state->SetTermAndVote(3, 1).ok());  // A new term frees the vote.
   EXPECT_EQ(state->voted_for(), 1);
 }
 
-TEST_P(RaftPersistentStateTest, CommitAndAppliedOnlyMoveForward) {
+TEST_P(RaftPersistentStateTest, AppliedOnlyMovesForward) {
   std::unique_ptr<RaftPersistentState> state = OpenState();
-  ASSERT_TRUE(state->SetCommitIndex(10).ok());
-  ASSERT_TRUE(state->SetCommitIndex(8).ok());
   ASSERT_TRUE(state->SetLastApplied(9).ok());
   ASSERT_TRUE(state->SetLastApplied(2).ok());
   state = Restart(std::move(state));
-  EXPECT_EQ(state->commit_index(), 10u);
   EXPECT_EQ(state->last_applied(), 9u);
 }
 

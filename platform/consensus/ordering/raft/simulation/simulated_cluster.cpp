@@ -227,9 +227,39 @@ void SimulatedCluster::Deliver(int64_t at, const RaftMessage& message) {
 // ---------------------------------------------------------------------------
 // The Ready contract
 
+bool SimulatedCluster::CrashDue(const SimNode& node, CrashPoint point) {
+  return node.crash_armed && node.crash_point == point;
+}
+
 bool SimulatedCluster::CrashHere(SimNode& node, CrashPoint point) {
-  if (!node.crash_armed || node.crash_point != point) return false;
+  if (!CrashDue(node, point)) return false;
   DoCrash(node);
+  return true;
+}
+
+bool SimulatedCluster::StepObserver::AfterStep(ReadyPersister::Step step, const Ready& ready) {
+  using Step = ReadyPersister::Step;
+  SimulatedCluster& c = *cluster_;
+  SimNode& node = *node_;
+  switch (step) {
+    case Step::kHardState:
+      return !c.CrashDue(node, CrashPoint::kAfterHardState);
+    case Step::kSnapshotBoundary: {
+      const uint64_t index = ready.snapshot->last_included_index();
+      c.checker_.OnDurableCompact(node.id, index, ready.snapshot->last_included_term());
+      c.Log(absl::StrCat("  node ", node.id, " durable log now starts after snapshot ", index));
+      return !c.CrashDue(node, CrashPoint::kAfterSnapshotCompaction);
+    }
+    case Step::kTruncated:
+      c.checker_.OnDurableTruncate(node.id, ready.truncate_from);
+      c.Log(absl::StrCat("  node ", node.id, " truncated its log from ", ready.truncate_from));
+      return true;
+    case Step::kAppended:
+      c.checker_.OnDurableAppend(node.id, ready.entries);
+      return true;
+    case Step::kCommitIndex:
+      return !c.CrashDue(node, CrashPoint::kAfterLogWrite);
+  }
   return true;
 }
 
@@ -251,60 +281,20 @@ void SimulatedCluster::ProcessReady(SimNode& node) {
       node.crash_point = CrashPoint::kAfterHardState;
     }
 
-    // 1. Term and vote, before any message that depends on them leaves. The commit index
-    //    is recorded after the log holds the entries it covers (step 2).
-    if (rd.hard_state.has_value()) {
-      HardState hs = *rd.hard_state;
-      hs.set_commit_index(p.state->commit_index());
-      if (options_.durable_state_machine) {
-        hs.set_last_applied(std::max<uint64_t>(hs.last_applied(), node.applied.size()));
-      }
-      absl::Status s = p.state->Save(hs);
-      if (!s.ok()) {
-        Fail(absl::StrCat("node ", node.id, " cannot persist hard state {term ", hs.current_term(),
-                          ", vote ", hs.voted_for(), ", commit ", hs.commit_index(),
-                          "}: ", s.ToString()));
-        return;
-      }
+    // 1-2. Term and vote, the log, then the commit index: the replica's own ReadyPersister,
+    //      with a crash wherever one is armed between its steps.
+    if (rd.snapshot.has_value() && !CheckReadySnapshot(node, *rd.snapshot)) return;
+    StepObserver observer(this, &node);
+    const absl::StatusOr<bool> persisted = p.persister->Persist(rd, &observer);
+    if (!persisted.ok()) {
+      Fail(absl::StrCat("node ", node.id,
+                        " cannot persist its Ready: ", persisted.status().ToString()));
+      return;
     }
-    if (CrashHere(node, CrashPoint::kAfterHardState)) return;
-
-    // 2. The durable log: the boundary of a restored snapshot, truncate, append, then record
-    //    the commit index.
-    if (rd.snapshot.has_value()) {
-      if (!ApplyReadySnapshot(node, *rd.snapshot)) return;
-      if (CrashHere(node, CrashPoint::kAfterSnapshotCompaction)) return;
+    if (!*persisted) {
+      DoCrash(node);
+      return;
     }
-    if (rd.truncate_from != 0) {
-      absl::Status s = p.log->Truncate(rd.truncate_from);
-      if (!s.ok()) {
-        Fail(absl::StrCat("node ", node.id, " cannot truncate its durable log from ",
-                          rd.truncate_from, ": ", s.ToString()));
-        return;
-      }
-      checker_.OnDurableTruncate(node.id, rd.truncate_from);
-      Log(absl::StrCat("  node ", node.id, " truncated its log from ", rd.truncate_from));
-    }
-    if (!rd.entries.empty()) {
-      absl::Status s = p.log->Append(rd.entries);
-      if (!s.ok()) {
-        Fail(absl::StrCat("node ", node.id, " cannot append ", rd.entries.size(),
-                          " entries from index ", rd.entries.front().index(), ": ", s.ToString()));
-        return;
-      }
-      checker_.OnDurableAppend(node.id, rd.entries);
-    }
-    if (rd.hard_state.has_value()) {
-      const uint64_t commit = rd.hard_state->commit_index();
-      absl::Status s = p.log->CommitTo(commit);
-      if (s.ok()) s = p.state->SetCommitIndex(commit);
-      if (!s.ok()) {
-        Fail(absl::StrCat("node ", node.id, " cannot record commit index ", commit, ": ",
-                          s.ToString()));
-        return;
-      }
-    }
-    if (CrashHere(node, CrashPoint::kAfterLogWrite)) return;
 
     // 3. Messages.
     if (!options_.send_before_persist && !Send(node, rd.messages)) return;
@@ -563,6 +553,7 @@ void SimulatedCluster::Restart(int64_t id) {
   auto state = RaftPersistentState::Open(p->state_view.get());
   if (!state.ok()) return fail("RaftPersistentState::Open", state.status());
   p->state = std::move(*state);
+  p->persister = std::make_unique<ReadyPersister>(p->log.get(), p->state.get());
 
   RaftRestoredState restored;
   if (!RestoreFromDisk(n, *p, &restored)) return;
@@ -614,10 +605,10 @@ bool SimulatedCluster::RestoreFromDisk(SimNode& node, Process& p, RaftRestoredSt
       checker_.OnDurableCompact(node.id, index, meta.last_included_term());
     }
     absl::Status s = p.log->CommitTo(index);
-    if (s.ok()) s = p.state->SetCommitIndex(index);
     if (!s.ok()) return fail("commit index of the snapshot", s);
   }
   restored->hard_state = p.state->hard_state();
+  restored->hard_state.set_commit_index(p.log->CommitIndex());
   // RaftNode's log starts where the durable log does.
   const uint64_t boundary = p.log->FirstIndex() - 1;
   const absl::StatusOr<uint64_t> boundary_term = p.log->Term(boundary);

@@ -18,6 +18,7 @@
 #include "platform/consensus/ordering/raft/raft_log.h"
 #include "platform/consensus/ordering/raft/raft_node.h"
 #include "platform/consensus/ordering/raft/raft_persistent_state.h"
+#include "platform/consensus/ordering/raft/ready_persister.h"
 #include "platform/consensus/ordering/raft/simulation/invariant_checker.h"
 #include "platform/consensus/ordering/raft/simulation/proposal_tracker.h"
 #include "platform/consensus/ordering/raft/simulation/simulated_network.h"
@@ -217,6 +218,7 @@ class SimulatedCluster {
     std::unique_ptr<Storage> state_view;
     std::unique_ptr<RaftLog> log;
     std::unique_ptr<RaftPersistentState> state;
+    std::unique_ptr<ReadyPersister> persister;
     std::unique_ptr<RaftNode> raft;
     // Leader: the snapshot transfer in flight to each follower.
     struct Transfer {
@@ -259,7 +261,20 @@ class SimulatedCluster {
   // Hands `messages` of `node` to the network; false (and a violation) if one is malformed.
   bool Send(const SimNode& node, const std::vector<RaftMessage>& messages);
   // Returns true (and crashes the node) if a crash is armed at `point`.
+  // A crash is armed at `point`; CrashHere also performs it.
+  bool CrashDue(const SimNode& node, CrashPoint point);
   bool CrashHere(SimNode& node, CrashPoint point);
+  // Between the persister's steps: tells the checker what became durable, and stops at the
+  // armed crash point (ProcessReady then crashes the node).
+  class StepObserver : public ReadyPersister::Observer {
+   public:
+    StepObserver(SimulatedCluster* cluster, SimNode* node) : cluster_(cluster), node_(node) {}
+    bool AfterStep(ReadyPersister::Step step, const Ready& ready) override;
+
+   private:
+    SimulatedCluster* const cluster_;
+    SimNode* const node_;
+  };
   void OnReadState(const SimNode& node, const ReadState& read);
   void OnDroppedRead(const SimNode& node, uint64_t context);
   void DoCrash(SimNode& node);
@@ -275,7 +290,8 @@ class SimulatedCluster {
   // Compacts the durable log and RaftNode's log to `index`, in an order drawn at random.
   bool CompactLogs(SimNode& node, uint64_t index);
   // Ready::snapshot: records the compaction boundary in the durable log.
-  bool ApplyReadySnapshot(SimNode& node, const SnapshotMetadata& metadata);
+  // Ready::snapshot must be the snapshot the node stored.
+  bool CheckReadySnapshot(SimNode& node, const SnapshotMetadata& metadata);
   // Once per tick, for every leader: gives up on overdue transfers and sends its snapshot
   // to followers that need one and have none in flight.
   void ServeSnapshots();
