@@ -206,6 +206,10 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
                                                          table_.get(), stats());
   transaction_manager_ = dedup.get();
   applied_index_.store(applied);
+  reads_ = std::make_unique<raft::PendingReads>(
+      applied, [this](std::unique_ptr<Context> context, const std::string& data, uint64_t read_at) {
+        ServeRead(std::move(context), data, read_at);
+      });
   executor_ = std::make_unique<TransactionExecutor>(
       config(), std::move(dedup),
       [this](std::unique_ptr<Request> request, std::unique_ptr<BatchUserResponse> response) {
@@ -257,15 +261,8 @@ void ConsensusManagerRaft::Stop() {
         Response::UNAVAILABLE, "replica is stopping; check resdb_admin status for the outcome"));
     membership_change_.reset();
   }
-  std::map<uint64_t, PendingRead> reads;
-  {
-    std::lock_guard<std::mutex> lock(reads_mu_);
-    reads.swap(reads_);
-    waiting_reads_.clear();
-  }
-  for (auto& [id, read] : reads) {
-    read.context->Reply(MakeResponse(Response::UNAVAILABLE, "replica is stopping"));
-  }
+  if (reads_ != nullptr)
+    reads_->FailAll(MakeResponse(Response::UNAVAILABLE, "replica is stopping"));
   ConsensusManager::Stop();
 }
 
@@ -406,19 +403,13 @@ void ConsensusManagerRaft::HandleClientRequest(std::unique_ptr<Context> context,
       context->Reply(NoLeaderResponse("no leader"));
       return;
     }
-    const uint64_t read_id = next_read_id_.fetch_add(1);
-    {
-      std::lock_guard<std::mutex> lock(reads_mu_);
-      PendingRead& read = reads_[read_id];
-      read.context = std::move(context);
-      read.data = std::move(*request->mutable_data());
-      read.deadline = Clock::now() + client_timeout_;
-    }
+    const uint64_t read_id = reads_->Add(std::move(context), std::move(*request->mutable_data()),
+                                         Clock::now() + client_timeout_);
     Work work;
     work.kind = Work::kRead;
     work.read_id = read_id;
     if (!Enqueue(std::move(work))) {
-      FailRead(read_id, MakeResponse(Response::UNAVAILABLE, "replica overloaded"));
+      reads_->Fail(read_id, MakeResponse(Response::UNAVAILABLE, "replica overloaded"));
     }
     return;
   }
@@ -657,7 +648,7 @@ void ConsensusManagerRaft::HandleWork(Work& work) {
       break;
     case Work::kRead: {
       absl::Status read = node_->ReadIndex(work.read_id);
-      if (!read.ok()) FailRead(work.read_id, NoLeaderResponse("no leader"));
+      if (!read.ok()) reads_->Fail(work.read_id, NoLeaderResponse("no leader"));
       break;
     }
   }
@@ -758,33 +749,11 @@ void ConsensusManagerRaft::ExpireRequests(Clock::time_point now) {
         Response::TIMEOUT,
         absl::StrCat("not applied within the ", client_timeout_.count(), " ms client timeout")));
   }
-  std::vector<PendingRead> expired_reads;
-  {
-    std::lock_guard<std::mutex> lock(reads_mu_);
-    for (auto it = reads_.begin(); it != reads_.end();) {
-      if (it->second.deadline <= now) {
-        if (it->second.index != 0) {
-          auto range = waiting_reads_.equal_range(it->second.index);
-          for (auto w = range.first; w != range.second; ++w) {
-            if (w->second == it->first) {
-              waiting_reads_.erase(w);
-              break;
-            }
-          }
-        }
-        expired_reads.push_back(std::move(it->second));
-        it = reads_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  }
-  for (PendingRead& read : expired_reads) {
-    request_timeouts_->Increment();
-    read.context->Reply(MakeResponse(
-        Response::TIMEOUT, absl::StrCat("read not served within the ", client_timeout_.count(),
-                                        " ms client timeout")));
-  }
+  const size_t expired_reads = reads_->Expire(
+      now,
+      MakeResponse(Response::TIMEOUT, absl::StrCat("read not served within the ",
+                                                   client_timeout_.count(), " ms client timeout")));
+  request_timeouts_->Increment(expired_reads);
 }
 
 void ConsensusManagerRaft::DrainReady() {
@@ -812,9 +781,10 @@ void ConsensusManagerRaft::DrainReady() {
       committed_entries_->Increment();
     }
     // 5. Reads.
-    for (const raft::ReadState& read : ready.read_states) SetReadIndex(read.context, read.index);
+    for (const raft::ReadState& read : ready.read_states)
+      reads_->SetIndex(read.context, read.index);
     for (uint64_t read_id : ready.dropped_reads) {
-      FailRead(read_id, NoLeaderResponse("read dropped: leadership changed"));
+      reads_->Fail(read_id, NoLeaderResponse("read dropped: leadership changed"));
     }
     node_->Advance(ready);
   }
@@ -835,73 +805,18 @@ void ConsensusManagerRaft::PublishState() {
   pending_gauge_->Set(static_cast<int64_t>(tracker_.size()));
 }
 
-void ConsensusManagerRaft::FailRead(uint64_t read_id, const Response& response) {
-  PendingRead read;
-  {
-    std::lock_guard<std::mutex> lock(reads_mu_);
-    auto it = reads_.find(read_id);
-    if (it == reads_.end()) return;
-    read = std::move(it->second);
-    reads_.erase(it);
-    if (read.index != 0) {
-      auto range = waiting_reads_.equal_range(read.index);
-      for (auto w = range.first; w != range.second; ++w) {
-        if (w->second == read_id) {
-          waiting_reads_.erase(w);
-          break;
-        }
-      }
-    }
-  }
-  read.context->Reply(response);
-}
-
-void ConsensusManagerRaft::SetReadIndex(uint64_t read_id, uint64_t index) {
-  PendingRead ready;
-  {
-    std::lock_guard<std::mutex> lock(reads_mu_);
-    auto it = reads_.find(read_id);
-    if (it == reads_.end()) return;  // expired meanwhile
-    // Checked under the lock that OnExecuted's ServeReadsUpTo takes after publishing the
-    // applied index, so a read is either served here or found by ServeReadsUpTo.
-    const uint64_t applied = applied_index_.load();
-    if (applied < index) {
-      it->second.index = std::max<uint64_t>(index, 1);
-      waiting_reads_.emplace(it->second.index, read_id);
-      return;
-    }
-    ready = std::move(it->second);
-    reads_.erase(it);
-  }
-  ServeRead(std::move(ready), applied_index_.load());
-}
-
-void ConsensusManagerRaft::ServeReadsUpTo(uint64_t applied) {
-  std::vector<PendingRead> ready;
-  {
-    std::lock_guard<std::mutex> lock(reads_mu_);
-    while (!waiting_reads_.empty() && waiting_reads_.begin()->first <= applied) {
-      auto it = reads_.find(waiting_reads_.begin()->second);
-      waiting_reads_.erase(waiting_reads_.begin());
-      if (it == reads_.end()) continue;
-      ready.push_back(std::move(it->second));
-      reads_.erase(it);
-    }
-  }
-  for (PendingRead& read : ready) ServeRead(std::move(read), applied);
-}
-
-void ConsensusManagerRaft::ServeRead(PendingRead read, uint64_t applied) {
+void ConsensusManagerRaft::ServeRead(std::unique_ptr<Context> context, const std::string& data,
+                                     uint64_t applied) {
   reads_served_->Increment();
-  std::unique_ptr<std::string> result = transaction_manager_->Query(read.data);
+  std::unique_ptr<std::string> result = transaction_manager_->Query(data);
   if (result == nullptr) {
-    read.context->Reply(MakeResponse(Response::UNIMPLEMENTED, "the service has no local reads"));
+    context->Reply(MakeResponse(Response::UNIMPLEMENTED, "the service has no local reads"));
     return;
   }
   Response response = MakeResponse(Response::OK, "");
   response.set_data(std::move(*result));
   response.set_seq(applied);
-  read.context->Reply(response);
+  context->Reply(response);
 }
 
 void ConsensusManagerRaft::OnExecuted(std::unique_ptr<Request> request,
@@ -945,7 +860,7 @@ void ConsensusManagerRaft::OnExecuted(std::unique_ptr<Request> request,
       }
     }
   }
-  ServeReadsUpTo(seq);
+  reads_->SetApplied(seq);
 }
 
 ReplicaStatus ConsensusManagerRaft::GetStatus() {

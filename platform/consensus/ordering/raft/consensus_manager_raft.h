@@ -23,6 +23,7 @@
 #include "platform/consensus/execution/state_digest.h"
 #include "platform/consensus/execution/transaction_executor.h"
 #include "platform/consensus/execution/transaction_manager.h"
+#include "platform/consensus/ordering/raft/pending_reads.h"
 #include "platform/consensus/ordering/raft/raft_log.h"
 #include "platform/consensus/ordering/raft/raft_node.h"
 #include "platform/consensus/ordering/raft/raft_persistent_state.h"
@@ -170,13 +171,6 @@ class ConsensusManagerRaft : public ConsensusManager {
   enum class MemberState { kVoter, kLearner, kRemoved, kJoining };
   static const char* MemberStateName(MemberState state);
 
-  struct PendingRead {
-    std::unique_ptr<Context> context;
-    std::string data;
-    Clock::time_point deadline;
-    uint64_t index = 0;  // 0 until the read index is known
-  };
-
   ConsensusManagerRaft(const ResDBConfig& config, Stats* stats);
 
   absl::Status Open(std::unique_ptr<TransactionManager> transaction_manager, Storage* storage,
@@ -242,11 +236,8 @@ class ConsensusManagerRaft : public ConsensusManager {
   void DrainReady();
   void PublishState();
 
-  // Reads (any thread).
-  void FailRead(uint64_t read_id, const Response& response);
-  void SetReadIndex(uint64_t read_id, uint64_t index);
-  void ServeReadsUpTo(uint64_t applied);
-  void ServeRead(PendingRead read, uint64_t applied);
+  // Answers a linearizable read whose read index is applied (any thread).
+  void ServeRead(std::unique_ptr<Context> context, const std::string& data, uint64_t applied);
 
   // Executor thread.
   void OnExecuted(std::unique_ptr<Request> request, std::unique_ptr<BatchUserResponse> response);
@@ -288,10 +279,7 @@ class ConsensusManagerRaft : public ConsensusManager {
   std::thread raft_thread_;
 
   // Reads waiting for their read index or for apply.
-  std::mutex reads_mu_;
-  std::map<uint64_t, PendingRead> reads_;            // guarded by reads_mu_
-  std::multimap<uint64_t, uint64_t> waiting_reads_;  // index -> read id, guarded by reads_mu_
-  std::atomic<uint64_t> next_read_id_{1};
+  std::unique_ptr<raft::PendingReads> reads_;
 
   // Raft thread only.
   int64_t last_leader_ = 0;

@@ -256,7 +256,7 @@ absl::Status ConsensusManagerRaft::InstallSnapshot(const raft::SnapshotMetadata&
   snapshots_installed_->Increment();
   LOG(INFO) << "raft replica " << self_id_ << ": installed snapshot " << index << " (term "
             << metadata.last_included_term() << ", " << image->size() << " bytes)";
-  ServeReadsUpTo(index);
+  reads_->SetApplied(index);
   return absl::OkStatus();
 }
 
