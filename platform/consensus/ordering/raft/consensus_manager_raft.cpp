@@ -62,9 +62,6 @@ ConsensusManagerRaft::ConsensusManagerRaft(const ResDBConfig& config, Stats* sta
   transfer_timeout_ = std::chrono::milliseconds(std::max(1000, 3 * rc.election_timeout_max_ms()));
   snapshot_threshold_ = static_cast<uint64_t>(std::max<int64_t>(0, rc.snapshot_threshold()));
   log_tail_ = static_cast<uint64_t>(std::max<int64_t>(0, rc.log_tail_after_snapshot()));
-  snapshot_chunk_bytes_ = static_cast<uint64_t>(std::max<int64_t>(1, rc.snapshot_chunk_bytes()));
-  snapshot_resend_ = std::chrono::milliseconds(std::max(100, rc.election_timeout_max_ms()));
-  snapshot_install_patience_ = std::max(std::chrono::milliseconds(10000), 10 * snapshot_resend_);
   Stats* s = this->stats();
   log_fsyncs_ = s->GetCounter("raft_log_fsyncs");
   committed_entries_ = s->GetCounter("raft_committed_entries");
@@ -115,12 +112,25 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
   if (!snapshot_view.ok()) return snapshot_view.status();
   snapshot_view_ = std::move(*snapshot_view);
   storage_ = storage;
-  auto snapshots = raft::RaftSnapshotManager::Open(snapshot_view_.get(), snapshot_chunk_bytes_);
+  const RaftConfig& rc = config().GetRaftConfig();
+  const uint64_t chunk_bytes =
+      static_cast<uint64_t>(std::max<int64_t>(1, rc.snapshot_chunk_bytes()));
+  auto snapshots = raft::RaftSnapshotManager::Open(snapshot_view_.get(), chunk_bytes);
   if (!snapshots.ok()) {
     return absl::Status(snapshots.status().code(),
                         absl::StrCat("raft snapshots: ", snapshots.status().message()));
   }
   snapshots_ = std::move(*snapshots);
+  raft::SnapshotSender::Options sender;
+  sender.self_id = self_id_;
+  sender.chunk_bytes = chunk_bytes;
+  sender.resend = std::chrono::milliseconds(std::max(100, rc.election_timeout_max_ms()));
+  sender.install_patience = std::max(std::chrono::milliseconds(10000), 10 * sender.resend);
+  snapshot_sender_ = std::make_unique<raft::SnapshotSender>(
+      sender, snapshots_.get(), [this](int64_t to, raft::InstallSnapshotRequest request) {
+        rpc_->Send(raft::RaftMessage::Make(self_id_, to, std::move(request)));
+      });
+  snapshot_receiver_ = std::make_unique<raft::SnapshotReceiver>(self_id_, snapshots_.get());
   if (std::optional<raft::SnapshotMetadata> current = snapshots_->Current()) {
     snapshot_index_.store(current->last_included_index());
   }
@@ -177,7 +187,6 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
     restored.membership_index = current->last_included_index();
   }
 
-  const RaftConfig& rc = config().GetRaftConfig();
   raft::RaftNodeOptions options;
   options.id = self_id_;
   // A joining replica learns the membership from the leader; the others start with the

@@ -30,6 +30,8 @@
 #include "platform/consensus/ordering/raft/raft_rpc.h"
 #include "platform/consensus/ordering/raft/raft_snapshot_manager.h"
 #include "platform/consensus/ordering/raft/ready_persister.h"
+#include "platform/consensus/ordering/raft/snapshot_receiver.h"
+#include "platform/consensus/ordering/raft/snapshot_sender.h"
 #include "platform/networkstrate/consensus_manager.h"
 #include "platform/statistic/stats.h"
 #include "platform/storage/prefix_allocator.h"
@@ -133,16 +135,6 @@ class ConsensusManagerRaft : public ConsensusManager {
     bool saved = false;
   };
 
-  // A snapshot being sent to a follower, one chunk at a time.
-  struct OutgoingSnapshot {
-    raft::SnapshotMetadata metadata;
-    uint64_t offset = 0;
-    bool in_flight = false;
-    // The follower has every chunk and is installing them: wait for it longer.
-    bool installing = false;
-    Clock::time_point sent_at;
-  };
-
   // An operator's leadership transfer, answered once it took effect or failed.
   struct PendingTransfer {
     int64_t to = 0;
@@ -226,7 +218,6 @@ class ConsensusManagerRaft : public ConsensusManager {
   void OnSnapshotSaved(const Work& work);
   // Leader: sends the next chunk to every follower whose entries were compacted away.
   void SendSnapshots(Clock::time_point now);
-  void SendChunk(int64_t to, OutgoingSnapshot& outgoing, Clock::time_point now);
   void HandleInstallSnapshotResponse(int64_t from, const raft::InstallSnapshotResponse& resp);
   // Follower: stores the chunk; the last one installs the snapshot.
   void HandleInstallSnapshotRequest(int64_t from, const raft::InstallSnapshotRequest& req);
@@ -288,18 +279,14 @@ class ConsensusManagerRaft : public ConsensusManager {
   std::optional<PendingMembership> membership_change_;
   // RaftNode::membership_version() last acted on by SyncMembership (0: none yet).
   uint64_t synced_membership_version_ = 0;
-  std::map<int64_t, OutgoingSnapshot> outgoing_snapshots_;
+  std::unique_ptr<raft::SnapshotSender> snapshot_sender_;
+  std::unique_ptr<raft::SnapshotReceiver> snapshot_receiver_;
   // Encodes and saves one snapshot at a time, off the raft and executor threads.
   std::thread snapshot_thread_;
   // Set while a snapshot is being taken (executor thread sets, raft thread clears).
   std::atomic<bool> snapshot_busy_{false};
   uint64_t snapshot_threshold_ = 0;
   uint64_t log_tail_ = 0;
-  uint64_t snapshot_chunk_bytes_ = 0;
-  // A chunk without an answer for this long is sent again; a follower installing a snapshot
-  // gets snapshot_install_patience_.
-  std::chrono::milliseconds snapshot_resend_;
-  std::chrono::milliseconds snapshot_install_patience_;
   // How long a transfer may take: the node gives up after an election timeout; the new leader
   // then needs its first heartbeat to be known.
   std::chrono::milliseconds transfer_timeout_;

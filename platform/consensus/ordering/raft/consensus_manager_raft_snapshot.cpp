@@ -87,148 +87,54 @@ void ConsensusManagerRaft::OnSnapshotSaved(const Work& work) {
 
 void ConsensusManagerRaft::SendSnapshots(Clock::time_point now) {
   if (node_->role() != raft::Role::kLeader) {
-    outgoing_snapshots_.clear();
+    snapshot_sender_->Clear();
     return;
   }
-  const std::vector<int64_t> needing = node_->FollowersNeedingSnapshot();
-  for (auto it = outgoing_snapshots_.begin(); it != outgoing_snapshots_.end();) {
-    const bool needed = std::find(needing.begin(), needing.end(), it->first) != needing.end();
-    it = needed ? std::next(it) : outgoing_snapshots_.erase(it);
-  }
-  if (needing.empty()) return;
-  const std::optional<raft::SnapshotMetadata> current = snapshots_->Current();
-  if (!current.has_value()) return;
-  for (int64_t follower : needing) {
-    OutgoingSnapshot& outgoing = outgoing_snapshots_[follower];
-    if (outgoing.metadata.last_included_index() != current->last_included_index()) {
-      outgoing = OutgoingSnapshot();
-      outgoing.metadata = *current;
-    }
-    // One chunk in flight per follower: the transfer paces itself by the follower's answers
-    // and leaves room for normal replication.
-    const auto patience = outgoing.installing ? snapshot_install_patience_ : snapshot_resend_;
-    if (!outgoing.in_flight || now - outgoing.sent_at >= patience) {
-      SendChunk(follower, outgoing, now);
-    }
-  }
-}
-
-void ConsensusManagerRaft::SendChunk(int64_t to, OutgoingSnapshot& outgoing,
-                                     Clock::time_point now) {
-  absl::StatusOr<raft::SnapshotChunk> chunk =
-      snapshots_->ReadChunk(outgoing.offset, snapshot_chunk_bytes_);
-  if (!chunk.ok()) {
-    // Replaced meanwhile by a newer snapshot, which the next round sends from the start.
-    LOG(WARNING) << "raft replica " << self_id_ << ": cannot read snapshot "
-                 << outgoing.metadata.last_included_index() << " at " << outgoing.offset
-                 << " for replica " << to << ": " << chunk.status();
-    outgoing_snapshots_.erase(to);
-    return;
-  }
-  raft::InstallSnapshotRequest request;
-  request.set_term(node_->term());
-  request.set_leader_id(self_id_);
-  *request.mutable_metadata() = outgoing.metadata;
-  *request.mutable_chunk() = *std::move(chunk);
-  rpc_->Send(raft::RaftMessage::Make(self_id_, to, std::move(request)));
-  outgoing.in_flight = true;
-  outgoing.sent_at = now;
+  snapshot_sender_->Tick(node_->term(), node_->FollowersNeedingSnapshot(), now);
 }
 
 void ConsensusManagerRaft::HandleInstallSnapshotResponse(
     int64_t from, const raft::InstallSnapshotResponse& resp) {
   if (node_->role() != raft::Role::kLeader) return;
-  auto it = outgoing_snapshots_.find(from);
-  if (it == outgoing_snapshots_.end() ||
-      resp.last_included_index() != it->second.metadata.last_included_index()) {
-    return;
+  switch (snapshot_sender_->OnResponse(node_->term(), from, resp, Clock::now())) {
+    case raft::SnapshotSender::Outcome::kInstalled:
+      node_->ReportSnapshot(from, true);
+      snapshots_sent_->Increment();
+      break;
+    case raft::SnapshotSender::Outcome::kRejected:
+      node_->ReportSnapshot(from, false);
+      break;
+    case raft::SnapshotSender::Outcome::kAwaitingInstall:
+      snapshot_installs_awaited_->Increment();
+      break;
+    case raft::SnapshotSender::Outcome::kIgnored:
+    case raft::SnapshotSender::Outcome::kNextChunkSent:
+      break;
   }
-  if (resp.rejected() || resp.done()) {
-    node_->ReportSnapshot(from, resp.done() && !resp.rejected());
-    if (resp.done()) snapshots_sent_->Increment();
-    outgoing_snapshots_.erase(it);
-    return;
-  }
-  it->second.offset = resp.next_offset();
-  if (resp.next_offset() >= it->second.metadata.size()) {
-    // Every chunk arrived and the follower is installing them; its answer when done (or its
-    // log's acknowledgement) moves it on. Asked again only after a long silence.
-    it->second.installing = true;
-    it->second.in_flight = true;
-    it->second.sent_at = Clock::now();
-    snapshot_installs_awaited_->Increment();
-    return;
-  }
-  it->second.installing = false;
-  SendChunk(from, it->second, Clock::now());
 }
 
 void ConsensusManagerRaft::HandleInstallSnapshotRequest(int64_t from,
                                                         const raft::InstallSnapshotRequest& req) {
-  const raft::SnapshotMetadata& metadata = req.metadata();
-  raft::InstallSnapshotResponse resp;
-  resp.set_follower_id(self_id_);
-  resp.set_last_included_index(metadata.last_included_index());
-  auto answer = [&](bool rejected) {
-    resp.set_term(node_->term());
-    resp.set_rejected(rejected);
-    rpc_->Send(raft::RaftMessage::Make(self_id_, from, resp));
-  };
-  // Only from the leader this replica follows in this term; a new leader's heartbeats come
-  // first and the leader sends again. A snapshot from a later term than its sender's is
-  // forged: RaftNode would refuse it only after its data replaced the state.
-  if (req.term() != node_->term() || node_->leader_id() != from ||
-      node_->role() == raft::Role::kLeader || metadata.last_included_term() > req.term()) {
-    answer(true);
-    return;
-  }
-  if (metadata.last_included_index() <= node_->commit_index()) {
-    resp.set_next_offset(metadata.size());
-    resp.set_done(true);
-    answer(false);
-    return;
-  }
-  const std::optional<raft::SnapshotMetadata> incoming = snapshots_->Incoming();
-  if (!incoming.has_value() || incoming->SerializeAsString() != metadata.SerializeAsString()) {
-    absl::Status begun = snapshots_->BeginIncoming(metadata);
-    if (!begun.ok()) {
-      LOG(WARNING) << "raft replica " << self_id_ << ": refused snapshot "
-                   << metadata.last_included_index() << " from " << from << ": " << begun;
-      answer(true);
-      return;
-    }
-  }
-  absl::StatusOr<uint64_t> received = snapshots_->WriteChunk(req.chunk());
-  if (!received.ok()) {
-    if (absl::IsFailedPrecondition(received.status())) {
-      // Out of order (a resent or lost chunk): resume where this replica is.
-      resp.set_next_offset(snapshots_->IncomingOffset());
-      answer(false);
-      return;
-    }
-    LOG(WARNING) << "raft replica " << self_id_ << ": bad snapshot chunk from " << from << ": "
-                 << received.status();
-    snapshots_->AbortIncoming();
-    answer(true);
-    return;
-  }
-  resp.set_next_offset(*received);
-  // Installing may take longer than the leader waits for an answer: the receipt is
-  // acknowledged first, so that it waits for the install rather than sending chunks again.
-  answer(false);
-  if (*received < metadata.size()) return;
+  raft::SnapshotReceiver::NodeView view;
+  view.term = node_->term();
+  view.leader_id = node_->leader_id();
+  view.leading = node_->role() == raft::Role::kLeader;
+  view.commit_index = node_->commit_index();
+  const raft::SnapshotReceiver::Step step = snapshot_receiver_->OnChunk(from, req, view);
+  rpc_->Send(raft::RaftMessage::Make(self_id_, from, step.answer));
+  if (!step.install) return;
   // An own snapshot still being saved would replace the one installed now.
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
   absl::Status installed = snapshots_->FinishIncoming();
-  if (installed.ok()) installed = InstallSnapshot(metadata);
+  if (installed.ok()) installed = InstallSnapshot(req.metadata());
   if (!installed.ok()) {
     LOG(ERROR) << "raft replica " << self_id_ << ": cannot install snapshot "
-               << metadata.last_included_index() << ": " << installed;
-    answer(true);
-    return;
+               << req.metadata().last_included_index() << ": " << installed;
   }
-  resp.set_done(true);
-  answer(false);
+  const raft::InstallSnapshotResponse done =
+      installed.ok() ? raft::SnapshotReceiver::Installed(step.answer, node_->term())
+                     : raft::SnapshotReceiver::Failed(step.answer, node_->term());
+  rpc_->Send(raft::RaftMessage::Make(self_id_, from, done));
 }
 
 absl::Status ConsensusManagerRaft::InstallSnapshot(const raft::SnapshotMetadata& metadata) {
