@@ -60,7 +60,6 @@ ConsensusManagerRaft::ConsensusManagerRaft(const ResDBConfig& config, Stats* sta
       queue_(kMaxQueuedWork, kMaxQueuedClientWork) {
   const RaftConfig& rc = config.GetRaftConfig();
   transfer_timeout_ = std::chrono::milliseconds(std::max(1000, 3 * rc.election_timeout_max_ms()));
-  snapshot_threshold_ = static_cast<uint64_t>(std::max<int64_t>(0, rc.snapshot_threshold()));
   log_tail_ = static_cast<uint64_t>(std::max<int64_t>(0, rc.log_tail_after_snapshot()));
   Stats* s = this->stats();
   log_fsyncs_ = s->GetCounter("raft_log_fsyncs");
@@ -131,6 +130,9 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
         rpc_->Send(raft::RaftMessage::Make(self_id_, to, std::move(request)));
       });
   snapshot_receiver_ = std::make_unique<raft::SnapshotReceiver>(self_id_, snapshots_.get());
+  snapshot_taker_ = std::make_unique<raft::SnapshotTaker>(
+      snapshots_.get(), StatePrefixes(),
+      static_cast<uint64_t>(std::max<int64_t>(0, rc.snapshot_threshold())));
   if (std::optional<raft::SnapshotMetadata> current = snapshots_->Current()) {
     snapshot_index_.store(current->last_included_index());
   }
@@ -259,7 +261,7 @@ void ConsensusManagerRaft::Stop() {
   // The executor first: a raft thread blocked in Commit by the execution window returns.
   if (executor_ != nullptr) executor_->Stop();
   if (raft_thread_.joinable()) raft_thread_.join();
-  if (snapshot_thread_.joinable()) snapshot_thread_.join();
+  if (snapshot_taker_ != nullptr) snapshot_taker_->Wait();
   tracker_.FailAll(MakeResponse(Response::UNAVAILABLE, "replica is stopping"));
   if (transfer_.has_value()) {
     transfer_->context->Reply(MakeResponse(Response::UNAVAILABLE, "replica is stopping"));

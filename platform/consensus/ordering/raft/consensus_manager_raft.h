@@ -32,6 +32,7 @@
 #include "platform/consensus/ordering/raft/ready_persister.h"
 #include "platform/consensus/ordering/raft/snapshot_receiver.h"
 #include "platform/consensus/ordering/raft/snapshot_sender.h"
+#include "platform/consensus/ordering/raft/snapshot_taker.h"
 #include "platform/networkstrate/consensus_manager.h"
 #include "platform/statistic/stats.h"
 #include "platform/storage/prefix_allocator.h"
@@ -279,13 +280,9 @@ class ConsensusManagerRaft : public ConsensusManager {
   std::optional<PendingMembership> membership_change_;
   // RaftNode::membership_version() last acted on by SyncMembership (0: none yet).
   uint64_t synced_membership_version_ = 0;
+  std::unique_ptr<raft::SnapshotTaker> snapshot_taker_;
   std::unique_ptr<raft::SnapshotSender> snapshot_sender_;
   std::unique_ptr<raft::SnapshotReceiver> snapshot_receiver_;
-  // Encodes and saves one snapshot at a time, off the raft and executor threads.
-  std::thread snapshot_thread_;
-  // Set while a snapshot is being taken (executor thread sets, raft thread clears).
-  std::atomic<bool> snapshot_busy_{false};
-  uint64_t snapshot_threshold_ = 0;
   uint64_t log_tail_ = 0;
   // How long a transfer may take: the node gives up after an election timeout; the new leader
   // then needs its first heartbeat to be known.

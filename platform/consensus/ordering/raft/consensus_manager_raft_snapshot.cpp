@@ -1,5 +1,5 @@
-// ConsensusManagerRaft: taking snapshots, compacting the log, and sending and installing
-// snapshots for followers whose entries were compacted away.
+// ConsensusManagerRaft: driving SnapshotTaker, SnapshotSender and SnapshotReceiver from the
+// raft thread, compacting the log, and installing a received snapshot.
 
 #include <algorithm>
 #include <utility>
@@ -21,55 +21,34 @@ std::vector<std::string> ConsensusManagerRaft::StatePrefixes() {
 }
 
 void ConsensusManagerRaft::MaybeTakeSnapshot(uint64_t applied) {
-  if (snapshot_threshold_ == 0 || applied < snapshot_index_.load() + snapshot_threshold_) return;
-  if (snapshot_busy_.exchange(true)) return;
-  // Taken here, between two applies, the view is the state after `applied` exactly; reading
-  // it takes long, so that happens elsewhere while execution goes on.
+  if (!snapshot_taker_->Due(applied, snapshot_index_.load())) return;
   Work work;
   work.kind = Work::kSnapshotTaken;
   work.index = applied;
   work.snapshot = storage_->NewSnapshot();
-  if (!Enqueue(std::move(work))) snapshot_busy_.store(false);
+  if (!Enqueue(std::move(work))) snapshot_taker_->Finished();
 }
 
 void ConsensusManagerRaft::OnSnapshotTaken(Work& work) {
   const std::optional<uint64_t> term = node_->TermAt(work.index);
   if (!term.has_value() || stopping_flag_.load()) {
-    snapshot_busy_.store(false);
+    snapshot_taker_->Finished();
     return;
   }
-  if (snapshot_thread_.joinable()) snapshot_thread_.join();  // the previous one is done
-  // The membership as of the snapshot's index travels with it: the log that recorded it
-  // may be compacted away.
-  snapshot_thread_ = std::thread([this, snapshot = std::move(work.snapshot), index = work.index,
-                                  term = *term, membership = node_->MembershipAt(work.index)] {
-    Work saved;
-    saved.kind = Work::kSnapshotSaved;
-    saved.index = index;
-    saved.term = term;
-    absl::StatusOr<std::string> image = EncodeStateImage(*snapshot, StatePrefixes());
-    const std::optional<raft::SnapshotMetadata> current = snapshots_->Current();
-    if (current.has_value() && current->last_included_index() >= index) {
-      // A snapshot installed from the leader meanwhile is newer: keep it.
-    } else if (image.ok()) {
-      raft::SnapshotMetadata metadata;
-      metadata.set_last_included_index(index);
-      metadata.set_last_included_term(term);
-      *metadata.mutable_membership() = membership;
-      absl::Status stored = snapshots_->Save(metadata, *image);
-      saved.saved = stored.ok();
-      LOG_IF(ERROR, !stored.ok()) << "raft replica " << self_id_ << ": cannot store snapshot "
-                                  << index << ": " << stored;
-    } else {
-      LOG(ERROR) << "raft replica " << self_id_ << ": cannot read the state for snapshot " << index
-                 << ": " << image.status();
-    }
-    if (!Enqueue(std::move(saved))) snapshot_busy_.store(false);
-  });
+  snapshot_taker_->Save(std::move(work.snapshot), work.index, *term,
+                        node_->MembershipAt(work.index),
+                        [this](raft::SnapshotTaker::Result result) {
+                          Work saved;
+                          saved.kind = Work::kSnapshotSaved;
+                          saved.index = result.index;
+                          saved.term = result.term;
+                          saved.saved = result.saved;
+                          if (!Enqueue(std::move(saved))) snapshot_taker_->Finished();
+                        });
 }
 
 void ConsensusManagerRaft::OnSnapshotSaved(const Work& work) {
-  snapshot_busy_.store(false);
+  snapshot_taker_->Finished();
   if (!work.saved) return;
   snapshot_index_.store(std::max(snapshot_index_.load(), work.index));
   snapshots_taken_->Increment();
@@ -124,7 +103,7 @@ void ConsensusManagerRaft::HandleInstallSnapshotRequest(int64_t from,
   rpc_->Send(raft::RaftMessage::Make(self_id_, from, step.answer));
   if (!step.install) return;
   // An own snapshot still being saved would replace the one installed now.
-  if (snapshot_thread_.joinable()) snapshot_thread_.join();
+  snapshot_taker_->Wait();
   absl::Status installed = snapshots_->FinishIncoming();
   if (installed.ok()) installed = InstallSnapshot(req.metadata());
   if (!installed.ok()) {
