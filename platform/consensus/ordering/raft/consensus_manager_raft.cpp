@@ -10,6 +10,7 @@
 #include "platform/common/fail_stop.h"
 #include "platform/consensus/execution/log_record.h"
 #include "platform/consensus/execution/tracked_call.h"
+#include "platform/networkstrate/network_address.h"
 
 namespace resdb {
 namespace {
@@ -57,9 +58,9 @@ ConsensusManagerRaft::ConsensusManagerRaft(const ResDBConfig& config, Stats* sta
       sync_(config.IsSyncWrites()),
       forward_retry_(std::max(1000, 2 * config.GetRaftConfig().election_timeout_max_ms())),
       tracker_(kMaxPendingWrites, static_cast<size_t>(config.GetMaxPendingPerClient())),
-      queue_(kMaxQueuedWork, kMaxQueuedClientWork) {
+      queue_(kMaxQueuedWork, kMaxQueuedClientWork),
+      published_membership_(config.GetSelfId()) {
   const RaftConfig& rc = config.GetRaftConfig();
-  transfer_timeout_ = std::chrono::milliseconds(std::max(1000, 3 * rc.election_timeout_max_ms()));
   log_tail_ = static_cast<uint64_t>(std::max<int64_t>(0, rc.log_tail_after_snapshot()));
   Stats* s = this->stats();
   log_fsyncs_ = s->GetCounter("raft_log_fsyncs");
@@ -211,6 +212,25 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
   options.seed = static_cast<uint64_t>(self_id_) * 0x9E3779B97F4A7C15ULL ^
                  static_cast<uint64_t>(Clock::now().time_since_epoch().count());
   node_ = std::make_unique<raft::RaftNode>(options, std::move(restored));
+  auto respond = [this](Response::Status status, const std::string& error) {
+    return MakeResponse(status, error);
+  };
+  // The node gives up a transfer after an election timeout; the new leader then needs its
+  // first heartbeat to be known.
+  transfer_ = std::make_unique<raft::LeadershipTransfer>(
+      self_id_, std::chrono::milliseconds(std::max(1000, 3 * rc.election_timeout_max_ms())),
+      node_.get(), respond);
+  raft::MembershipCoordinator::Options membership;
+  membership.self_id = self_id_;
+  membership.default_timeout = client_timeout_;
+  membership.catch_up_slack = static_cast<uint64_t>(std::max(1, rc.max_entries_per_append()));
+  membership.require_signatures = config().GetConfigData().require_signatures();
+  for (const ReplicaInfo& replica : config().GetReplicaInfos()) {
+    membership.configured[replica.id()] = HostPort(replica.ip(), replica.port());
+  }
+  membership_ = std::make_unique<raft::MembershipCoordinator>(
+      std::move(membership), node_.get(), respond,
+      [this](int64_t id, const std::string& address) { GetCommunicator()->AddPeer(id, address); });
 
   rpc_ = std::make_unique<raft::RaftRpc>(self_id_, GetCommunicator());
   auto dedup = std::make_unique<DedupTransactionManager>(std::move(transaction_manager),
@@ -263,14 +283,12 @@ void ConsensusManagerRaft::Stop() {
   if (raft_thread_.joinable()) raft_thread_.join();
   if (snapshot_taker_ != nullptr) snapshot_taker_->Wait();
   tracker_.FailAll(MakeResponse(Response::UNAVAILABLE, "replica is stopping"));
-  if (transfer_.has_value()) {
-    transfer_->context->Reply(MakeResponse(Response::UNAVAILABLE, "replica is stopping"));
-    transfer_.reset();
+  if (transfer_ != nullptr) {
+    transfer_->Abort(MakeResponse(Response::UNAVAILABLE, "replica is stopping"));
   }
-  if (membership_change_.has_value()) {
-    membership_change_->context->Reply(MakeResponse(
+  if (membership_ != nullptr) {
+    membership_->Abort(MakeResponse(
         Response::UNAVAILABLE, "replica is stopping; check resdb_admin status for the outcome"));
-    membership_change_.reset();
   }
   if (reads_ != nullptr)
     reads_->FailAll(MakeResponse(Response::UNAVAILABLE, "replica is stopping"));
@@ -537,55 +555,6 @@ void ConsensusManagerRaft::HandleAdminRequest(std::unique_ptr<Context> context,
   }
 }
 
-void ConsensusManagerRaft::StartTransfer(int64_t to, std::unique_ptr<Context> context) {
-  if (transfer_.has_value()) {
-    context->Reply(MakeResponse(Response::UNAVAILABLE,
-                                absl::StrCat("a leadership transfer to ", transfer_->to,
-                                             " is in progress; try again when it ends")));
-    return;
-  }
-  if (node_->role() != raft::Role::kLeader) {
-    context->Reply(
-        NoLeaderResponse(absl::StrCat("replica ", self_id_, " is not the leader; ask the leader")));
-    return;
-  }
-  if (to == self_id_) {
-    context->Reply(MakeResponse(Response::OK, "already the leader"));
-    return;
-  }
-  absl::Status started = node_->TransferLeadership(to);
-  if (!started.ok()) {
-    context->Reply(
-        MakeResponse(Response::INVALID_REQUEST,
-                     absl::StrCat("cannot transfer leadership to ", to, ": ", started.message())));
-    return;
-  }
-  LOG(INFO) << "raft replica " << self_id_ << ": transferring leadership to " << to;
-  transfer_ = PendingTransfer{to, std::move(context), Clock::now() + transfer_timeout_};
-}
-
-void ConsensusManagerRaft::CheckTransfer(Clock::time_point now) {
-  if (!transfer_.has_value()) return;
-  const int64_t to = transfer_->to;
-  std::optional<Response> answer;
-  if (node_->leader_id() == to) {
-    answer =
-        MakeResponse(Response::OK, absl::StrCat("replica ", to, " leads in term ", node_->term()));
-  } else if (node_->role() == raft::Role::kLeader && node_->lead_transferee() == 0) {
-    answer = MakeResponse(
-        Response::TIMEOUT,
-        absl::StrCat("replica ", to, " did not take over within an election timeout; replica ",
-                     self_id_, " still leads"));
-  } else if (now >= transfer_->deadline) {
-    answer = MakeResponse(Response::TIMEOUT,
-                          absl::StrCat("replica ", to, " was not seen leading within ",
-                                       transfer_timeout_.count(), " ms"));
-  }
-  if (!answer.has_value()) return;
-  transfer_->context->Reply(*answer);
-  transfer_.reset();
-}
-
 void ConsensusManagerRaft::RaftLoop() {
   Clock::time_point next_tick = Clock::now() + tick_;
   std::vector<Work> work;
@@ -611,8 +580,8 @@ void ConsensusManagerRaft::RaftLoop() {
     ProposePending();
     DrainReady();
     SyncMembership();
-    CheckTransfer(Clock::now());
-    AdvanceMembershipChange(Clock::now());
+    transfer_->Check(Clock::now());
+    membership_->Advance(Clock::now());
     // A step proposed just now goes out in this round.
     DrainReady();
     PublishState();
@@ -639,10 +608,10 @@ void ConsensusManagerRaft::HandleWork(Work& work) {
       RouteWrite(work.request);
       break;
     case Work::kTransferLeader:
-      StartTransfer(work.transfer_to, std::move(work.context));
+      transfer_->Start(work.transfer_to, std::move(work.context), Clock::now());
       break;
     case Work::kMembership:
-      StartMembershipChange(work);
+      membership_->Start(work.admin, std::move(work.context), Clock::now());
       break;
     case Work::kSnapshotTaken:
       OnSnapshotTaken(work);
@@ -883,12 +852,10 @@ ReplicaStatus ConsensusManagerRaft::GetStatus() {
   status.set_last_index(last_index_.load());
   status.set_snapshot_index(snapshot_index_.load());
   status.set_state_digest(state_digest_.value());
-  status.set_membership(MemberStateName(member_state_.load()));
-  {
-    std::lock_guard<std::mutex> lock(membership_mu_);
-    status.mutable_voters()->CopyFrom(published_membership_.voters());
-    status.mutable_learners()->CopyFrom(published_membership_.learners());
-  }
+  status.set_membership(raft::MemberStateName(published_membership_.state()));
+  const raft::Membership membership = published_membership_.membership();
+  status.mutable_voters()->CopyFrom(membership.voters());
+  status.mutable_learners()->CopyFrom(membership.learners());
   auto& metrics = *status.mutable_metrics();
   for (const char* name :
        {"raft_log_fsyncs", "raft_committed_entries", "raft_proposed_requests", "raft_proposals",

@@ -23,7 +23,10 @@
 #include "platform/consensus/execution/state_digest.h"
 #include "platform/consensus/execution/transaction_executor.h"
 #include "platform/consensus/execution/transaction_manager.h"
+#include "platform/consensus/ordering/raft/leadership_transfer.h"
+#include "platform/consensus/ordering/raft/membership_coordinator.h"
 #include "platform/consensus/ordering/raft/pending_reads.h"
+#include "platform/consensus/ordering/raft/published_membership.h"
 #include "platform/consensus/ordering/raft/raft_log.h"
 #include "platform/consensus/ordering/raft/raft_node.h"
 #include "platform/consensus/ordering/raft/raft_persistent_state.h"
@@ -136,34 +139,6 @@ class ConsensusManagerRaft : public ConsensusManager {
     bool saved = false;
   };
 
-  // An operator's leadership transfer, answered once it took effect or failed.
-  struct PendingTransfer {
-    int64_t to = 0;
-    std::unique_ptr<Context> context;
-    Clock::time_point deadline;
-  };
-
-  // An operator's membership change, answered once committed or failed. Adding a voter takes
-  // two steps: add it as a learner, then, once it caught up, promote it.
-  struct PendingMembership {
-    AdminRequest request;
-    std::unique_ptr<Context> context;
-    Clock::time_point deadline;
-    int64_t id = 0;
-    std::string address;
-    // The step being made, and its CONFIG entry once proposed (index 0: not yet).
-    raft::MembershipChange step = raft::MembershipChange::kAddLearner;
-    uint64_t index = 0;
-    uint64_t term = 0;
-    // Before a promotion: the learner's log must reach the leader's last index as of the
-    // moment the promotion was due.
-    uint64_t catch_up_to = 0;
-  };
-
-  // What this replica is in the membership it knows.
-  enum class MemberState { kVoter, kLearner, kRemoved, kJoining };
-  static const char* MemberStateName(MemberState state);
-
   ConsensusManagerRaft(const ResDBConfig& config, Stats* stats);
 
   absl::Status Open(std::unique_ptr<TransactionManager> transaction_manager, Storage* storage,
@@ -186,25 +161,11 @@ class ConsensusManagerRaft : public ConsensusManager {
   void RouteWrite(const UserRequest& request);
   void ProposePending();
   void CheckLeaderChange();
-  void StartTransfer(int64_t to, std::unique_ptr<Context> context);
-  // Answers the pending transfer once it took effect, was abandoned or timed out.
-  void CheckTransfer(Clock::time_point now);
 
   // Membership (consensus_manager_raft_membership.cpp).
-  void StartMembershipChange(Work& work);
-  // Proposes the next step of the pending change when it can, and answers the operator once
-  // the change committed, failed or timed out.
-  void AdvanceMembershipChange(Clock::time_point now);
-  void FinishMembershipChange(const Response& response);
-  // The learner of the pending change reached catch_up_to and is close enough to the leader's
-  // log to vote without stalling commits.
-  bool CaughtUp(const PendingMembership& pending) const;
   // After the node's membership changed: peers for new members, this replica's place in it,
   // what status shows.
   void SyncMembership();
-  // The address of replica `id`: from the membership, else from the config file; "" if
-  // neither has it.
-  std::string AddressOf(int64_t id, const raft::Membership& membership) const;
   // Refuses client requests on a replica that is not a member: it would never apply them.
   bool RefuseIfNotMember(Context* context);
 
@@ -276,17 +237,12 @@ class ConsensusManagerRaft : public ConsensusManager {
   // Raft thread only.
   int64_t last_leader_ = 0;
   std::vector<UserRequest> pending_proposals_;
-  std::optional<PendingTransfer> transfer_;
-  std::optional<PendingMembership> membership_change_;
-  // RaftNode::membership_version() last acted on by SyncMembership (0: none yet).
-  uint64_t synced_membership_version_ = 0;
+  std::unique_ptr<raft::LeadershipTransfer> transfer_;
+  std::unique_ptr<raft::MembershipCoordinator> membership_;
   std::unique_ptr<raft::SnapshotTaker> snapshot_taker_;
   std::unique_ptr<raft::SnapshotSender> snapshot_sender_;
   std::unique_ptr<raft::SnapshotReceiver> snapshot_receiver_;
   uint64_t log_tail_ = 0;
-  // How long a transfer may take: the node gives up after an election timeout; the new leader
-  // then needs its first heartbeat to be known.
-  std::chrono::milliseconds transfer_timeout_;
 
   // Published by the raft thread for other threads.
   std::atomic<int64_t> leader_{0};
@@ -300,9 +256,7 @@ class ConsensusManagerRaft : public ConsensusManager {
   std::atomic<uint64_t> applied_index_{0};
   // The index of the current snapshot (taken or installed).
   std::atomic<uint64_t> snapshot_index_{0};
-  std::atomic<MemberState> member_state_{MemberState::kVoter};
-  std::mutex membership_mu_;
-  raft::Membership published_membership_;  // guarded by membership_mu_
+  raft::PublishedMembership published_membership_;
 
   Counter* log_fsyncs_;
   Counter* committed_entries_;
