@@ -23,8 +23,6 @@ constexpr size_t kMaxQueuedWork = 100000;
 // thread, in a lane of its own, and how much of it one round takes.
 constexpr size_t kMaxQueuedClientWork = 50000;
 constexpr size_t kClientWorkPerRound = 4096;
-// Entries read per call when the log is loaded at start.
-constexpr uint64_t kRestoreChunkBytes = 64 << 20;
 
 std::string RoleString(raft::Role role) {
   switch (role) {
@@ -102,93 +100,42 @@ absl::StatusOr<std::unique_ptr<ConsensusManagerRaft>> ConsensusManagerRaft::Crea
 
 absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> transaction_manager,
                                         Storage* storage, PrefixAllocator* prefixes) {
-  auto log_view = prefixes->Allocate(storage, kRaftLogPrefix, "raft log");
-  if (!log_view.ok()) return log_view.status();
-  log_view_ = std::move(*log_view);
-  auto state_view = prefixes->Allocate(storage, kRaftStatePrefix, "raft state");
-  if (!state_view.ok()) return state_view.status();
-  state_view_ = std::move(*state_view);
-  auto snapshot_view = prefixes->Allocate(storage, kRaftSnapshotPrefix, "raft snapshots");
-  if (!snapshot_view.ok()) return snapshot_view.status();
-  snapshot_view_ = std::move(*snapshot_view);
   storage_ = storage;
   const RaftConfig& rc = config().GetRaftConfig();
   const uint64_t chunk_bytes =
       static_cast<uint64_t>(std::max<int64_t>(1, rc.snapshot_chunk_bytes()));
-  auto snapshots = raft::RaftSnapshotManager::Open(snapshot_view_.get(), chunk_bytes);
-  if (!snapshots.ok()) {
-    return absl::Status(snapshots.status().code(),
-                        absl::StrCat("raft snapshots: ", snapshots.status().message()));
-  }
-  snapshots_ = std::move(*snapshots);
+  auto store = raft::RaftStore::Open(storage, prefixes, sync_, chunk_bytes);
+  if (!store.ok()) return store.status();
+  store_ = std::move(*store);
+  raft::RaftSnapshotManager* snapshots = &store_->snapshots();
   raft::SnapshotSender::Options sender;
   sender.self_id = self_id_;
   sender.chunk_bytes = chunk_bytes;
   sender.resend = std::chrono::milliseconds(std::max(100, rc.election_timeout_max_ms()));
   sender.install_patience = std::max(std::chrono::milliseconds(10000), 10 * sender.resend);
   snapshot_sender_ = std::make_unique<raft::SnapshotSender>(
-      sender, snapshots_.get(), [this](int64_t to, raft::InstallSnapshotRequest request) {
+      sender, snapshots, [this](int64_t to, raft::InstallSnapshotRequest request) {
         rpc_->Send(raft::RaftMessage::Make(self_id_, to, std::move(request)));
       });
-  snapshot_receiver_ = std::make_unique<raft::SnapshotReceiver>(self_id_, snapshots_.get());
+  snapshot_receiver_ = std::make_unique<raft::SnapshotReceiver>(self_id_, snapshots);
   snapshot_taker_ = std::make_unique<raft::SnapshotTaker>(
-      snapshots_.get(), StatePrefixes(),
+      snapshots, StatePrefixes(),
       static_cast<uint64_t>(std::max<int64_t>(0, rc.snapshot_threshold())));
-  if (std::optional<raft::SnapshotMetadata> current = snapshots_->Current()) {
+  if (std::optional<raft::SnapshotMetadata> current = snapshots->Current()) {
     snapshot_index_.store(current->last_included_index());
   }
 
-  auto log = raft::RaftLog::Open(log_view_.get(), sync_);
-  if (!log.ok()) {
-    return absl::Status(log.status().code(), absl::StrCat("raft log: ", log.status().message()));
-  }
-  log_ = std::move(*log);
-  auto state = raft::RaftPersistentState::Open(state_view_.get(), sync_);
-  if (!state.ok()) {
-    return absl::Status(state.status().code(),
-                        absl::StrCat("raft state: ", state.status().message()));
-  }
-  state_ = std::move(*state);
-  persister_ = std::make_unique<raft::ReadyPersister>(log_.get(), state_.get());
   table_ = std::make_unique<AppliedRequestTable>();
-  absl::Status loaded = table_->Load(state_view_.get());
+  absl::Status loaded = table_->Load(store_->state_view());
   if (!loaded.ok()) return loaded;
-  loaded = state_digest_.Load(state_view_.get());
+  loaded = state_digest_.Load(store_->state_view());
   if (!loaded.ok()) return loaded;
 
-  raft::RaftRestoredState restored;
-  restored.hard_state = state_->hard_state();
-  const uint64_t boundary = log_->FirstIndex() - 1;
-  restored.snapshot.set_last_included_index(boundary);
-  auto boundary_term = log_->Term(boundary);
-  if (!boundary_term.ok()) return boundary_term.status();
-  restored.snapshot.set_last_included_term(*boundary_term);
-  for (uint64_t lo = log_->FirstIndex(); lo <= log_->LastLogIndex();) {
-    auto entries = log_->Entries(lo, log_->LastLogIndex() + 1, kRestoreChunkBytes);
-    if (!entries.ok()) {
-      return absl::Status(entries.status().code(),
-                          absl::StrCat("raft log: ", entries.status().message()));
-    }
-    lo += entries->size();
-    for (raft::Entry& entry : *entries) restored.entries.push_back(std::move(entry));
-  }
   // The applied index is the one stored with the applied-request table: the state machine
   // holds at least the entries up to it.
   const uint64_t applied = table_->applied_index();
-  restored.hard_state.set_last_applied(applied);
-  restored.hard_state.set_commit_index(std::max(log_->CommitIndex(), applied));
-  if (applied > log_->LastLogIndex()) {
-    return absl::DataLossError(absl::StrCat("raft state: applied index ", applied,
-                                            " is beyond the last log index ",
-                                            log_->LastLogIndex()));
-  }
-
-  // The membership of the latest snapshot holds until CONFIG entries after it say otherwise.
-  if (std::optional<raft::SnapshotMetadata> current = snapshots_->Current();
-      current.has_value() && current->has_membership()) {
-    restored.membership = current->membership();
-    restored.membership_index = current->last_included_index();
-  }
+  absl::StatusOr<raft::RaftRestoredState> restored = store_->Restore(applied);
+  if (!restored.ok()) return restored.status();
 
   raft::RaftNodeOptions options;
   options.id = self_id_;
@@ -211,7 +158,7 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
   options.check_quorum = rc.enable_check_quorum();
   options.seed = static_cast<uint64_t>(self_id_) * 0x9E3779B97F4A7C15ULL ^
                  static_cast<uint64_t>(Clock::now().time_since_epoch().count());
-  node_ = std::make_unique<raft::RaftNode>(options, std::move(restored));
+  node_ = std::make_unique<raft::RaftNode>(options, *std::move(restored));
   auto respond = [this](Response::Status status, const std::string& error) {
     return MakeResponse(status, error);
   };
@@ -250,7 +197,7 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
   PublishState();
   SyncMembership();
   LOG(INFO) << "raft replica " << self_id_ << " opened: term " << node_->term() << ", log ["
-            << log_->FirstIndex() << ", " << log_->LastLogIndex() << "], commit "
+            << store_->log().FirstIndex() << ", " << store_->log().LastLogIndex() << "], commit "
             << node_->commit_index() << ", applied " << applied;
   return absl::OkStatus();
 }
@@ -486,36 +433,13 @@ Response ConsensusManagerRaft::AnswerLogQuery(const Request& request) {
   if (!query.ParseFromString(request.data())) {
     return MakeResponse(Response::INVALID_REQUEST, "log query: bad data");
   }
-  LogQueryResult result;
-  result.set_commit_index(log_->CommitIndex());
-  const uint64_t first = log_->FirstIndex();
-  const uint64_t last = log_->LastLogIndex();
-  result.set_first_index(first);
-  result.set_last_index(last);
-  const uint64_t from = std::max(first, query.first());
-  if (from <= last) {
-    const uint64_t to = std::min<uint64_t>(last, from + LogQueryLimit(query) - 1);
-    absl::StatusOr<std::vector<raft::Entry>> entries =
-        log_->Entries(from, to + 1, std::numeric_limits<uint64_t>::max());
-    if (!entries.ok()) {
-      // Compacted between the bounds and the read: the caller asks again.
-      return MakeResponse(Response::UNAVAILABLE,
-                          absl::StrCat("log query: ", entries.status().message()));
-    }
-    for (const raft::Entry& entry : *entries) {
-      const char* kind = entry.type() == raft::Entry::NOOP     ? "noop"
-                         : entry.type() == raft::Entry::CONFIG ? "config"
-                                                               : "normal";
-      *result.add_records() = DescribeBatch(entry.index(), entry.term(), kind, entry.data());
-    }
-  }
-  if (std::optional<raft::SnapshotMetadata> snapshot = snapshots_->Current()) {
-    result.set_snapshot_index(snapshot->last_included_index());
-    result.set_snapshot_term(snapshot->last_included_term());
-    result.set_snapshot_bytes(snapshot->size());
+  absl::StatusOr<LogQueryResult> result = store_->Query(query);
+  if (!result.ok()) {
+    return MakeResponse(Response::UNAVAILABLE,
+                        absl::StrCat("log query: ", result.status().message()));
   }
   Response response = MakeResponse(Response::OK, "");
-  result.SerializeToString(response.mutable_data());
+  result->SerializeToString(response.mutable_data());
   return response;
 }
 
@@ -741,7 +665,7 @@ void ConsensusManagerRaft::DrainReady() {
     raft::Ready ready = node_->GetReady();
     // Term and vote, the log, then the commit index (ReadyPersister), before any message.
     const size_t appended = ready.entries.size();
-    FailStopIfError(absl::StrCat("raft replica ", self_id_), persister_->Persist(ready).status());
+    FailStopIfError(absl::StrCat("raft replica ", self_id_), store_->Persist(ready).status());
     if (sync_ && appended > 0) log_fsyncs_->Increment();
     // 3. Messages.
     for (const raft::RaftMessage& message : ready.messages) rpc_->Send(message);
@@ -817,7 +741,7 @@ void ConsensusManagerRaft::OnExecuted(std::unique_ptr<Request> request,
       return storage_->Write(all, /*sync=*/false);
     });
   } else {
-    written = state_view_->Write(batch, /*sync=*/false);
+    written = store_->state_view()->Write(batch, /*sync=*/false);
   }
   // Answering clients for a batch whose state is not stored would lose acknowledged writes.
   FailStopIfError(

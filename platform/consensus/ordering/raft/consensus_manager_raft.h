@@ -27,12 +27,9 @@
 #include "platform/consensus/ordering/raft/membership_coordinator.h"
 #include "platform/consensus/ordering/raft/pending_reads.h"
 #include "platform/consensus/ordering/raft/published_membership.h"
-#include "platform/consensus/ordering/raft/raft_log.h"
 #include "platform/consensus/ordering/raft/raft_node.h"
-#include "platform/consensus/ordering/raft/raft_persistent_state.h"
 #include "platform/consensus/ordering/raft/raft_rpc.h"
-#include "platform/consensus/ordering/raft/raft_snapshot_manager.h"
-#include "platform/consensus/ordering/raft/ready_persister.h"
+#include "platform/consensus/ordering/raft/raft_store.h"
 #include "platform/consensus/ordering/raft/snapshot_receiver.h"
 #include "platform/consensus/ordering/raft/snapshot_sender.h"
 #include "platform/consensus/ordering/raft/snapshot_taker.h"
@@ -72,9 +69,8 @@ namespace resdb {
 // once; "" and "linearizable" go through RaftNode::ReadIndex and are served once the applied
 // index reaches the read index.
 //
-// Storage: kRaftLogPrefix (RaftLog), kRaftStatePrefix (RaftPersistentState and the applied
-// request table with the applied index) and kRaftSnapshotPrefix (RaftSnapshotManager: the
-// snapshots this replica took or installed) views of the replica's database.
+// Storage: RaftStore (the log, term and vote, snapshots) and, in its kRaftStatePrefix view, the
+// applied-request table with the applied index and the state digest.
 class ConsensusManagerRaft : public ConsensusManager {
  public:
   // Opens the durable RAFT state and builds the node and the executor. Errors (a damaged
@@ -204,16 +200,10 @@ class ConsensusManagerRaft : public ConsensusManager {
   const std::chrono::milliseconds forward_retry_;
 
   // Declared in dependency order: destroyed in reverse.
-  std::unique_ptr<Storage> log_view_;
-  std::unique_ptr<Storage> state_view_;
-  std::unique_ptr<Storage> snapshot_view_;
   // The replica's whole storage: state images read and write across prefixes.
   Storage* storage_ = nullptr;
   StagedStorage* staged_state_ = nullptr;
-  std::unique_ptr<raft::RaftSnapshotManager> snapshots_;
-  std::unique_ptr<raft::RaftLog> log_;
-  std::unique_ptr<raft::RaftPersistentState> state_;
-  std::unique_ptr<raft::ReadyPersister> persister_;
+  std::unique_ptr<raft::RaftStore> store_;
   std::unique_ptr<AppliedRequestTable> table_;
   // Chain over the responses of every applied entry, kept with the applied index.
   StateDigest state_digest_;

@@ -55,10 +55,10 @@ void ConsensusManagerRaft::OnSnapshotSaved(const Work& work) {
   // Keep a tail of entries so that a follower a little behind catches up from the log.
   if (work.index <= log_tail_) return;
   const uint64_t compact_to = work.index - log_tail_;
-  if (compact_to < log_->FirstIndex()) return;
+  if (compact_to < store_->log().FirstIndex()) return;
   const std::optional<uint64_t> term = node_->TermAt(compact_to);
   if (!term.has_value()) return;
-  absl::Status compacted = log_->CompactTo(compact_to, *term);
+  absl::Status compacted = store_->log().CompactTo(compact_to, *term);
   if (compacted.ok()) compacted = node_->CompactTo(compact_to);
   LOG_IF(ERROR, !compacted.ok()) << "raft replica " << self_id_ << ": cannot compact the log to "
                                  << compact_to << ": " << compacted;
@@ -104,7 +104,7 @@ void ConsensusManagerRaft::HandleInstallSnapshotRequest(int64_t from,
   if (!step.install) return;
   // An own snapshot still being saved would replace the one installed now.
   snapshot_taker_->Wait();
-  absl::Status installed = snapshots_->FinishIncoming();
+  absl::Status installed = store_->snapshots().FinishIncoming();
   if (installed.ok()) installed = InstallSnapshot(req.metadata());
   if (!installed.ok()) {
     LOG(ERROR) << "raft replica " << self_id_ << ": cannot install snapshot "
@@ -124,13 +124,13 @@ absl::Status ConsensusManagerRaft::InstallSnapshot(const raft::SnapshotMetadata&
     return absl::UnavailableError(
         absl::StrCat("the executor did not reach index ", node_->applied_index(), " in time"));
   }
-  absl::StatusOr<std::string> image = snapshots_->ReadAll();
+  absl::StatusOr<std::string> image = store_->snapshots().ReadAll();
   if (!image.ok()) return image.status();
   absl::Status status = InstallStateImage(storage_, StatePrefixes(), *image, /*sync=*/true);
   if (!status.ok()) return status;
-  status = table_->Load(state_view_.get());
+  status = table_->Load(store_->state_view());
   if (!status.ok()) return status;
-  status = state_digest_.Load(state_view_.get());
+  status = state_digest_.Load(store_->state_view());
   if (!status.ok()) return status;
   executor_->SkipTo(index + 1);
   applied_index_.store(index);
