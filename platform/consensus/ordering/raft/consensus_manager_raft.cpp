@@ -57,31 +57,10 @@ ConsensusManagerRaft::ConsensusManagerRaft(const ResDBConfig& config, Stats* sta
       forward_retry_(std::max(1000, 2 * config.GetRaftConfig().election_timeout_max_ms())),
       tracker_(kMaxPendingWrites, static_cast<size_t>(config.GetMaxPendingPerClient())),
       queue_(kMaxQueuedWork, kMaxQueuedClientWork),
-      published_membership_(config.GetSelfId()) {
+      published_membership_(config.GetSelfId()),
+      metrics_(this->stats()) {
   const RaftConfig& rc = config.GetRaftConfig();
   log_tail_ = static_cast<uint64_t>(std::max<int64_t>(0, rc.log_tail_after_snapshot()));
-  Stats* s = this->stats();
-  log_fsyncs_ = s->GetCounter("raft_log_fsyncs");
-  committed_entries_ = s->GetCounter("raft_committed_entries");
-  proposed_requests_ = s->GetCounter("raft_proposed_requests");
-  proposals_ = s->GetCounter("raft_proposals");
-  forwarded_requests_ = s->GetCounter("raft_forwarded_requests");
-  forward_dropped_ = s->GetCounter("raft_forward_dropped");
-  queue_dropped_ = s->GetCounter("raft_queue_dropped");
-  malformed_messages_ = s->GetCounter("raft_malformed_messages");
-  rejected_messages_ = s->GetCounter("raft_rejected_messages");
-  reads_served_ = s->GetCounter("raft_linearizable_reads");
-  stale_reads_ = s->GetCounter("raft_stale_reads");
-  request_timeouts_ = s->GetCounter("raft_request_timeouts");
-  snapshots_taken_ = s->GetCounter("raft_snapshots_taken");
-  snapshots_sent_ = s->GetCounter("raft_snapshots_sent");
-  snapshots_installed_ = s->GetCounter("raft_snapshots_installed");
-  snapshot_installs_awaited_ = s->GetCounter("raft_snapshot_installs_awaited");
-  term_gauge_ = s->GetGauge("raft_term");
-  leader_gauge_ = s->GetGauge("raft_leader_id");
-  commit_gauge_ = s->GetGauge("raft_commit_index");
-  applied_gauge_ = s->GetGauge("raft_applied_index");
-  pending_gauge_ = s->GetGauge("raft_pending_requests");
 }
 
 absl::StatusOr<std::unique_ptr<ConsensusManagerRaft>> ConsensusManagerRaft::Create(
@@ -122,7 +101,7 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
       snapshots, StatePrefixes(),
       static_cast<uint64_t>(std::max<int64_t>(0, rc.snapshot_threshold())));
   if (std::optional<raft::SnapshotMetadata> current = snapshots->Current()) {
-    snapshot_index_.store(current->last_included_index());
+    published_.snapshot_index.store(current->last_included_index());
   }
 
   table_ = std::make_unique<AppliedRequestTable>();
@@ -183,7 +162,7 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
   auto dedup = std::make_unique<DedupTransactionManager>(std::move(transaction_manager),
                                                          table_.get(), stats());
   transaction_manager_ = dedup.get();
-  applied_index_.store(applied);
+  published_.applied_index.store(applied);
   reads_ = std::make_unique<raft::PendingReads>(
       applied, [this](std::unique_ptr<Context> context, const std::string& data, uint64_t read_at) {
         ServeRead(std::move(context), data, read_at);
@@ -248,8 +227,8 @@ Response ConsensusManagerRaft::MakeResponse(Response::Status status,
   response.set_status(status);
   response.set_error(error);
   response.set_replica_id(self_id_);
-  const int64_t leader = leader_.load();
-  response.set_leader_id(leader != 0 ? leader : last_known_leader_.load());
+  const int64_t leader = published_.leader.load();
+  response.set_leader_id(leader != 0 ? leader : published_.last_known_leader.load());
   return response;
 }
 
@@ -276,7 +255,7 @@ TwoLaneQueue<ConsensusManagerRaft::Work>::Lane ConsensusManagerRaft::LaneOf(Work
 bool ConsensusManagerRaft::Enqueue(Work work) {
   const auto lane = LaneOf(work.kind);
   if (!queue_.TryPush(lane, std::move(work))) {
-    queue_dropped_->Increment();
+    metrics_.queue_dropped->Increment();
     return false;
   }
   return true;
@@ -296,7 +275,7 @@ int ConsensusManagerRaft::ConsensusCommit(std::unique_ptr<Context> context,
       }
       auto message = raft::RaftRpc::FromRequest(self_id_, *request);
       if (!message.ok()) {
-        malformed_messages_->Increment();
+        metrics_.malformed_messages->Increment();
         return -1;
       }
       Work work;
@@ -310,7 +289,7 @@ int ConsensusManagerRaft::ConsensusCommit(std::unique_ptr<Context> context,
         // client's call and names itself as the proxy.
         if (request->proxy_id() <= 0 || request->proxy_id() != request->sender_id() ||
             request->client_id() == 0) {
-          malformed_messages_->Increment();
+          metrics_.malformed_messages->Increment();
           return -1;
         }
         Work work;
@@ -357,7 +336,7 @@ void ConsensusManagerRaft::HandleClientRequest(std::unique_ptr<Context> context,
   if (transaction_manager_->IsReadOnly(request->data())) {
     const std::string& consistency = request->consistency();
     if (consistency == "stale") {
-      stale_reads_->Increment();
+      metrics_.stale_reads->Increment();
       std::unique_ptr<std::string> result = transaction_manager_->Query(request->data());
       if (result == nullptr) {
         context->Reply(MakeResponse(Response::UNIMPLEMENTED, "the service has no local reads"));
@@ -365,7 +344,7 @@ void ConsensusManagerRaft::HandleClientRequest(std::unique_ptr<Context> context,
       }
       Response response = MakeResponse(Response::OK, "stale read");
       response.set_data(std::move(*result));
-      response.set_seq(applied_index_.load());
+      response.set_seq(published_.applied_index.load());
       context->Reply(response);
       return;
     }
@@ -375,7 +354,7 @@ void ConsensusManagerRaft::HandleClientRequest(std::unique_ptr<Context> context,
                                                "\" (expected \"linearizable\" or \"stale\")")));
       return;
     }
-    if (leader_.load() == 0) {
+    if (published_.leader.load() == 0) {
       context->Reply(NoLeaderResponse("no leader"));
       return;
     }
@@ -401,7 +380,7 @@ void ConsensusManagerRaft::HandleClientRequest(std::unique_ptr<Context> context,
     context->Reply(response);
     return;
   }
-  if (leader_.load() == 0) {
+  if (published_.leader.load() == 0) {
     context->Reply(NoLeaderResponse("no leader"));
     return;
   }
@@ -520,7 +499,7 @@ void ConsensusManagerRaft::HandleWork(Work& work) {
         break;
       }
       absl::Status stepped = node_->Step(work.message);
-      if (!stepped.ok()) rejected_messages_->Increment();
+      if (!stepped.ok()) metrics_.rejected_messages->Increment();
       if (const auto* answer = std::get_if<raft::InstallSnapshotResponse>(&work.message.payload)) {
         HandleInstallSnapshotResponse(work.message.from, *answer);
       }
@@ -547,7 +526,7 @@ void ConsensusManagerRaft::HandleWork(Work& work) {
       if (node_->role() == raft::Role::kLeader) {
         pending_proposals_.push_back(std::move(work.request));
       } else {
-        forward_dropped_->Increment();
+        metrics_.forward_dropped->Increment();
       }
       break;
     case Work::kRead: {
@@ -577,9 +556,9 @@ void ConsensusManagerRaft::RouteWrite(const UserRequest& request) {
   forward.set_request_id(request.request_id());
   forward.set_data(request.data());
   if (GetCommunicator()->SendMessage(forward, leader)) {
-    forwarded_requests_->Increment();
+    metrics_.forwarded_requests->Increment();
   } else {
-    forward_dropped_->Increment();
+    metrics_.forward_dropped->Increment();
     tracker_.Complete(
         key, MakeResponse(Response::UNAVAILABLE, absl::StrCat("cannot reach leader ", leader)));
   }
@@ -594,7 +573,7 @@ void ConsensusManagerRaft::ProposePending() {
       if (request.proxy_id() == self_id_) {
         RouteWrite(request);
       } else {
-        forward_dropped_->Increment();
+        metrics_.forward_dropped->Increment();
       }
     }
     return;
@@ -608,8 +587,8 @@ void ConsensusManagerRaft::ProposePending() {
     batch.SerializeToString(&data);
     absl::StatusOr<uint64_t> index = node_->Propose(std::move(data));
     if (index.ok()) {
-      proposals_->Increment();
-      proposed_requests_->Increment(end - begin);
+      metrics_.proposals->Increment();
+      metrics_.proposed_requests->Increment(end - begin);
       continue;
     }
     for (const UserRequest& request : batch.requests()) {
@@ -627,8 +606,8 @@ void ConsensusManagerRaft::CheckLeaderChange() {
   LOG(INFO) << "raft replica " << self_id_ << ": leader " << last_leader_ << " -> " << leader
             << " in term " << node_->term();
   last_leader_ = leader;
-  leader_.store(leader);
-  if (leader != 0) last_known_leader_.store(leader);
+  published_.leader.store(leader);
+  if (leader != 0) published_.last_known_leader.store(leader);
   if (leader == 0) {
     tracker_.FailAll(NoLeaderResponse("no leader (leader lost)"));
     return;
@@ -648,7 +627,7 @@ void ConsensusManagerRaft::ExpireRequests(Clock::time_point now) {
     }
   }
   for (auto& expired : tracker_.TakeExpired(now)) {
-    request_timeouts_->Increment();
+    metrics_.request_timeouts->Increment();
     expired.context->Reply(MakeResponse(
         Response::TIMEOUT,
         absl::StrCat("not applied within the ", client_timeout_.count(), " ms client timeout")));
@@ -657,7 +636,7 @@ void ConsensusManagerRaft::ExpireRequests(Clock::time_point now) {
       now,
       MakeResponse(Response::TIMEOUT, absl::StrCat("read not served within the ",
                                                    client_timeout_.count(), " ms client timeout")));
-  request_timeouts_->Increment(expired_reads);
+  metrics_.request_timeouts->Increment(expired_reads);
 }
 
 void ConsensusManagerRaft::DrainReady() {
@@ -666,7 +645,7 @@ void ConsensusManagerRaft::DrainReady() {
     // Term and vote, the log, then the commit index (ReadyPersister), before any message.
     const size_t appended = ready.entries.size();
     FailStopIfError(absl::StrCat("raft replica ", self_id_), store_->Persist(ready).status());
-    if (sync_ && appended > 0) log_fsyncs_->Increment();
+    if (sync_ && appended > 0) metrics_.log_fsyncs->Increment();
     // 3. Messages.
     for (const raft::RaftMessage& message : ready.messages) rpc_->Send(message);
     // 4. Committed entries, in index order, to the executor.
@@ -682,7 +661,7 @@ void ConsensusManagerRaft::DrainReady() {
         LOG(WARNING) << "raft replica " << self_id_ << ": executor refused entry " << entry.index()
                      << ": " << status;
       }
-      committed_entries_->Increment();
+      metrics_.committed_entries->Increment();
     }
     // 5. Reads.
     for (const raft::ReadState& read : ready.read_states)
@@ -696,22 +675,22 @@ void ConsensusManagerRaft::DrainReady() {
 
 void ConsensusManagerRaft::PublishState() {
   const int64_t leader = node_->leader_id();
-  leader_.store(leader);
-  if (leader != 0) last_known_leader_.store(leader);
-  term_.store(node_->term());
-  role_.store(static_cast<int>(node_->role()));
-  commit_index_.store(node_->commit_index());
-  first_index_.store(node_->first_index());
-  last_index_.store(node_->last_index());
-  term_gauge_->Set(static_cast<int64_t>(node_->term()));
-  leader_gauge_->Set(leader);
-  commit_gauge_->Set(static_cast<int64_t>(node_->commit_index()));
-  pending_gauge_->Set(static_cast<int64_t>(tracker_.size()));
+  published_.leader.store(leader);
+  if (leader != 0) published_.last_known_leader.store(leader);
+  published_.term.store(node_->term());
+  published_.role.store(static_cast<int>(node_->role()));
+  published_.commit_index.store(node_->commit_index());
+  published_.first_index.store(node_->first_index());
+  published_.last_index.store(node_->last_index());
+  metrics_.term->Set(static_cast<int64_t>(node_->term()));
+  metrics_.leader->Set(leader);
+  metrics_.commit_index->Set(static_cast<int64_t>(node_->commit_index()));
+  metrics_.pending_requests->Set(static_cast<int64_t>(tracker_.size()));
 }
 
 void ConsensusManagerRaft::ServeRead(std::unique_ptr<Context> context, const std::string& data,
                                      uint64_t applied) {
-  reads_served_->Increment();
+  metrics_.reads_served->Increment();
   std::unique_ptr<std::string> result = transaction_manager_->Query(data);
   if (result == nullptr) {
     context->Reply(MakeResponse(Response::UNIMPLEMENTED, "the service has no local reads"));
@@ -746,8 +725,8 @@ void ConsensusManagerRaft::OnExecuted(std::unique_ptr<Request> request,
   // Answering clients for a batch whose state is not stored would lose acknowledged writes.
   FailStopIfError(
       absl::StrCat("raft replica ", self_id_, ": cannot store the state of index ", seq), written);
-  applied_index_.store(seq);
-  applied_gauge_->Set(static_cast<int64_t>(seq));
+  published_.applied_index.store(seq);
+  metrics_.applied_index->Set(static_cast<int64_t>(seq));
   MaybeTakeSnapshot(seq);
 
   if (tracker_.size() > 0 && !request->data().empty()) {
@@ -769,24 +748,19 @@ void ConsensusManagerRaft::OnExecuted(std::unique_ptr<Request> request,
 
 ReplicaStatus ConsensusManagerRaft::GetStatus() {
   ReplicaStatus status = ConsensusManager::GetStatus();
-  status.set_role(RoleString(static_cast<raft::Role>(role_.load())));
-  status.set_commit_index(commit_index_.load());
-  status.set_applied_index(applied_index_.load());
-  status.set_first_index(first_index_.load());
-  status.set_last_index(last_index_.load());
-  status.set_snapshot_index(snapshot_index_.load());
+  status.set_role(RoleString(static_cast<raft::Role>(published_.role.load())));
+  status.set_commit_index(published_.commit_index.load());
+  status.set_applied_index(published_.applied_index.load());
+  status.set_first_index(published_.first_index.load());
+  status.set_last_index(published_.last_index.load());
+  status.set_snapshot_index(published_.snapshot_index.load());
   status.set_state_digest(state_digest_.value());
   status.set_membership(raft::MemberStateName(published_membership_.state()));
   const raft::Membership membership = published_membership_.membership();
   status.mutable_voters()->CopyFrom(membership.voters());
   status.mutable_learners()->CopyFrom(membership.learners());
   auto& metrics = *status.mutable_metrics();
-  for (const char* name :
-       {"raft_log_fsyncs", "raft_committed_entries", "raft_proposed_requests", "raft_proposals",
-        "raft_forwarded_requests", "raft_forward_dropped", "raft_queue_dropped",
-        "executor_duplicate_requests", "raft_linearizable_reads", "raft_stale_reads",
-        "raft_request_timeouts", "raft_malformed_messages", "raft_snapshots_taken",
-        "raft_snapshots_sent", "raft_snapshots_installed", "raft_snapshot_installs_awaited"}) {
+  for (const char* name : raft::RaftMetrics::StatusCounters()) {
     metrics[name] = static_cast<int64_t>(stats()->CounterValue(name));
   }
   metrics["raft_pending_requests"] = static_cast<int64_t>(tracker_.size());

@@ -27,6 +27,7 @@
 #include "platform/consensus/ordering/raft/membership_coordinator.h"
 #include "platform/consensus/ordering/raft/pending_reads.h"
 #include "platform/consensus/ordering/raft/published_membership.h"
+#include "platform/consensus/ordering/raft/raft_metrics.h"
 #include "platform/consensus/ordering/raft/raft_node.h"
 #include "platform/consensus/ordering/raft/raft_rpc.h"
 #include "platform/consensus/ordering/raft/raft_store.h"
@@ -93,8 +94,8 @@ class ConsensusManagerRaft : public ConsensusManager {
   void Stop() override;
 
   int ConsensusCommit(std::unique_ptr<Context> context, std::unique_ptr<Request> request) override;
-  int64_t GetPrimary() override { return leader_.load(); }
-  uint64_t GetVersion() override { return term_.load(); }
+  int64_t GetPrimary() override { return published_.leader.load(); }
+  uint64_t GetVersion() override { return published_.term.load(); }
   ReplicaStatus GetStatus() override;
   // The voters and learners of the membership this replica knows; before it knows one (a
   // replica started with --join), the replicas of its config and the peers it was given.
@@ -234,41 +235,23 @@ class ConsensusManagerRaft : public ConsensusManager {
   std::unique_ptr<raft::SnapshotReceiver> snapshot_receiver_;
   uint64_t log_tail_ = 0;
 
-  // Published by the raft thread for other threads.
-  std::atomic<int64_t> leader_{0};
-  std::atomic<int64_t> last_known_leader_{0};
-  std::atomic<uint64_t> term_{0};
-  std::atomic<int> role_{0};
-  std::atomic<uint64_t> commit_index_{0};
-  std::atomic<uint64_t> first_index_{1};
-  std::atomic<uint64_t> last_index_{0};
-  // Published by the executor thread.
-  std::atomic<uint64_t> applied_index_{0};
-  // The index of the current snapshot (taken or installed).
-  std::atomic<uint64_t> snapshot_index_{0};
+  // What the raft and executor threads publish for the others (status, transport, clients).
+  struct Published {
+    std::atomic<int64_t> leader{0};
+    std::atomic<int64_t> last_known_leader{0};
+    std::atomic<uint64_t> term{0};
+    std::atomic<int> role{0};
+    std::atomic<uint64_t> commit_index{0};
+    std::atomic<uint64_t> first_index{1};
+    std::atomic<uint64_t> last_index{0};
+    std::atomic<uint64_t> applied_index{0};  // by the executor thread
+    // The index of the current snapshot (taken or installed).
+    std::atomic<uint64_t> snapshot_index{0};
+  };
+  Published published_;
   raft::PublishedMembership published_membership_;
 
-  Counter* log_fsyncs_;
-  Counter* committed_entries_;
-  Counter* proposed_requests_;
-  Counter* proposals_;
-  Counter* forwarded_requests_;
-  Counter* forward_dropped_;
-  Counter* queue_dropped_;
-  Counter* malformed_messages_;
-  Counter* rejected_messages_;
-  Counter* reads_served_;
-  Counter* stale_reads_;
-  Counter* request_timeouts_;
-  Counter* snapshots_taken_;
-  Counter* snapshots_sent_;
-  Counter* snapshots_installed_;
-  Counter* snapshot_installs_awaited_;
-  Gauge* term_gauge_;
-  Gauge* leader_gauge_;
-  Gauge* commit_gauge_;
-  Gauge* applied_gauge_;
-  Gauge* pending_gauge_;
+  raft::RaftMetrics metrics_;
 };
 
 }  // namespace resdb

@@ -21,7 +21,7 @@ std::vector<std::string> ConsensusManagerRaft::StatePrefixes() {
 }
 
 void ConsensusManagerRaft::MaybeTakeSnapshot(uint64_t applied) {
-  if (!snapshot_taker_->Due(applied, snapshot_index_.load())) return;
+  if (!snapshot_taker_->Due(applied, published_.snapshot_index.load())) return;
   Work work;
   work.kind = Work::kSnapshotTaken;
   work.index = applied;
@@ -50,8 +50,8 @@ void ConsensusManagerRaft::OnSnapshotTaken(Work& work) {
 void ConsensusManagerRaft::OnSnapshotSaved(const Work& work) {
   snapshot_taker_->Finished();
   if (!work.saved) return;
-  snapshot_index_.store(std::max(snapshot_index_.load(), work.index));
-  snapshots_taken_->Increment();
+  published_.snapshot_index.store(std::max(published_.snapshot_index.load(), work.index));
+  metrics_.snapshots_taken->Increment();
   // Keep a tail of entries so that a follower a little behind catches up from the log.
   if (work.index <= log_tail_) return;
   const uint64_t compact_to = work.index - log_tail_;
@@ -78,13 +78,13 @@ void ConsensusManagerRaft::HandleInstallSnapshotResponse(
   switch (snapshot_sender_->OnResponse(node_->term(), from, resp, Clock::now())) {
     case raft::SnapshotSender::Outcome::kInstalled:
       node_->ReportSnapshot(from, true);
-      snapshots_sent_->Increment();
+      metrics_.snapshots_sent->Increment();
       break;
     case raft::SnapshotSender::Outcome::kRejected:
       node_->ReportSnapshot(from, false);
       break;
     case raft::SnapshotSender::Outcome::kAwaitingInstall:
-      snapshot_installs_awaited_->Increment();
+      metrics_.snapshot_installs_awaited->Increment();
       break;
     case raft::SnapshotSender::Outcome::kIgnored:
     case raft::SnapshotSender::Outcome::kNextChunkSent:
@@ -133,12 +133,12 @@ absl::Status ConsensusManagerRaft::InstallSnapshot(const raft::SnapshotMetadata&
   status = state_digest_.Load(store_->state_view());
   if (!status.ok()) return status;
   executor_->SkipTo(index + 1);
-  applied_index_.store(index);
-  applied_gauge_->Set(static_cast<int64_t>(index));
-  snapshot_index_.store(index);
+  published_.applied_index.store(index);
+  metrics_.applied_index->Set(static_cast<int64_t>(index));
+  published_.snapshot_index.store(index);
   status = node_->RestoreSnapshot(metadata);
   if (!status.ok()) return status;
-  snapshots_installed_->Increment();
+  metrics_.snapshots_installed->Increment();
   LOG(INFO) << "raft replica " << self_id_ << ": installed snapshot " << index << " (term "
             << metadata.last_included_term() << ", " << image->size() << " bytes)";
   reads_->SetApplied(index);
