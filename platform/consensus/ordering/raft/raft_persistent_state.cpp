@@ -12,7 +12,6 @@ namespace {
 
 constexpr absl::string_view kComponent = "RaftPersistentState";
 constexpr absl::string_view kHardStateKey = "hard_state";
-constexpr absl::string_view kSnapshotMetadataKey = "snapshot_metadata";
 
 // Loads the record at `key` into `*message`; leaves it default if the key is absent.
 absl::Status Load(Storage* storage, absl::string_view key, google::protobuf::MessageLite* message) {
@@ -29,19 +28,12 @@ absl::StatusOr<std::unique_ptr<RaftPersistentState>> RaftPersistentState::Open(S
   HardState hard_state;
   absl::Status status = Load(storage, kHardStateKey, &hard_state);
   if (!status.ok()) return status;
-  SnapshotMetadata snapshot_metadata;
-  status = Load(storage, kSnapshotMetadataKey, &snapshot_metadata);
-  if (!status.ok()) return status;
   return std::unique_ptr<RaftPersistentState>(
-      new RaftPersistentState(storage, sync, std::move(hard_state), std::move(snapshot_metadata)));
+      new RaftPersistentState(storage, sync, std::move(hard_state)));
 }
 
-RaftPersistentState::RaftPersistentState(Storage* storage, bool sync, HardState hard_state,
-                                         SnapshotMetadata snapshot_metadata)
-    : storage_(storage),
-      sync_(sync),
-      hard_state_(std::move(hard_state)),
-      snapshot_metadata_(std::move(snapshot_metadata)) {}
+RaftPersistentState::RaftPersistentState(Storage* storage, bool sync, HardState hard_state)
+    : storage_(storage), sync_(sync), hard_state_(std::move(hard_state)) {}
 
 absl::Status RaftPersistentState::WriteHardStateLocked(const HardState& hard_state, bool sync) {
   WriteBatch batch;
@@ -78,15 +70,6 @@ absl::Status RaftPersistentState::SetLastApplied(uint64_t last_applied) {
   return WriteHardStateLocked(next, /*sync=*/false);
 }
 
-absl::Status RaftPersistentState::SetSnapshotMetadata(const SnapshotMetadata& metadata) {
-  std::lock_guard<std::mutex> lock(mu_);
-  WriteBatch batch;
-  batch.Put(kSnapshotMetadataKey, EncodeMessageRecord(metadata));
-  absl::Status status = storage_->Write(batch, sync_);
-  if (status.ok()) snapshot_metadata_ = metadata;
-  return status;
-}
-
 HardState RaftPersistentState::hard_state() const {
   std::lock_guard<std::mutex> lock(mu_);
   return hard_state_;
@@ -105,11 +88,6 @@ int64_t RaftPersistentState::voted_for() const {
 uint64_t RaftPersistentState::last_applied() const {
   std::lock_guard<std::mutex> lock(mu_);
   return hard_state_.last_applied();
-}
-
-SnapshotMetadata RaftPersistentState::snapshot_metadata() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return snapshot_metadata_;
 }
 
 }  // namespace raft

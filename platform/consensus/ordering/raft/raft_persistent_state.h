@@ -16,22 +16,20 @@ namespace raft {
 // voted_for when the node has not voted in the current term (node ids start at 1).
 inline constexpr int64_t kNoVote = 0;
 
-// The state a RAFT node must not forget across restarts: its HardState (current term, vote,
-// last applied index; the commit index lives in the RaftLog, next to the entries it covers)
-// and the metadata of its latest snapshot. Kept in a Storage
-// view (normally the kRaftStatePrefix view), under the keys "hard_state" and
-// "snapshot_metadata", each with a CRC-32C.
+// The part of a RAFT node's HardState kept apart from its log: current term, vote and last
+// applied index (the commit index lives in the RaftLog, next to the entries it covers, and
+// snapshot metadata with the snapshots in RaftSnapshotManager). Kept in a Storage view
+// (normally the kRaftStatePrefix view) under the key "hard_state", with a CRC-32C.
 //
 // Every setter changes the stored record and the in-memory copy together: on error neither
 // changes. Thread-safe.
 class RaftPersistentState {
  public:
-  // Loads the state stored in `storage`, or a zero state (term 0, no vote, no snapshot) if none
+  // Loads the state stored in `storage`, or a zero state (term 0, no vote) if none
   // is stored. DataLossError naming the key if a record is damaged or does not parse.
   //
-  // When `sync` is true, SetTermAndVote and SetSnapshotMetadata are on stable storage when
-  // they return; SetLastApplied never syncs (it is re-derived after a crash that loses it).
-  // `storage` must outlive the state.
+  // When `sync` is true, SetTermAndVote is on stable storage when it returns; SetLastApplied never
+  // syncs (it is re-derived after a crash that loses it). `storage` must outlive the state.
   static absl::StatusOr<std::unique_ptr<RaftPersistentState>> Open(Storage* storage,
                                                                    bool sync = true);
 
@@ -47,19 +45,13 @@ class RaftPersistentState {
   // Raises the last applied index; a lower value than the stored one is ignored.
   absl::Status SetLastApplied(uint64_t last_applied);
 
-  // Replaces the snapshot metadata.
-  absl::Status SetSnapshotMetadata(const SnapshotMetadata& metadata);
-
   HardState hard_state() const;
   uint64_t current_term() const;
   int64_t voted_for() const;
   uint64_t last_applied() const;
-  // Default (all zero) until a snapshot is recorded.
-  SnapshotMetadata snapshot_metadata() const;
 
  private:
-  RaftPersistentState(Storage* storage, bool sync, HardState hard_state,
-                      SnapshotMetadata snapshot_metadata);
+  RaftPersistentState(Storage* storage, bool sync, HardState hard_state);
 
   // Writes `hard_state` and on success makes it current.
   absl::Status WriteHardStateLocked(const HardState& hard_state, bool sync);
@@ -68,7 +60,6 @@ class RaftPersistentState {
   const bool sync_;
   mutable std::mutex mu_;
   HardState hard_state_;
-  SnapshotMetadata snapshot_metadata_;
 };
 
 }  // namespace raft

@@ -58,40 +58,23 @@ class RaftPersistentStateTest : public testing::TestWithParam<Backend> {
   Storage* view_ = nullptr;
 };
 
-SnapshotMetadata MakeSnapshotMetadata() {
-  SnapshotMetadata metadata;
-  metadata.set_last_included_index(120);
-  metadata.set_last_included_term(4);
-  metadata.mutable_membership()->add_voters(1);
-  metadata.mutable_membership()->add_voters(2);
-  metadata.mutable_membership()->add_voters(3);
-  metadata.mutable_membership()->add_learners(4);
-  metadata.set_size(4096);
-  metadata.set_checksum(std::string(32, '\x5a'));
-  return metadata;
-}
-
 TEST_P(RaftPersistentStateTest, StartsEmpty) {
   std::unique_ptr<RaftPersistentState> state = OpenState();
   EXPECT_EQ(state->current_term(), 0u);
   EXPECT_EQ(state->voted_for(), kNoVote);
   EXPECT_EQ(state->last_applied(), 0u);
-  EXPECT_EQ(state->snapshot_metadata().last_included_index(), 0u);
 }
 
 TEST_P(RaftPersistentStateTest, RoundTripAcrossReopen) {
   std::unique_ptr<RaftPersistentState> state = OpenState();
   ASSERT_TRUE(state->SetTermAndVote(5, 2).ok());
   ASSERT_TRUE(state->SetLastApplied(38).ok());
-  ASSERT_TRUE(state->SetSnapshotMetadata(MakeSnapshotMetadata()).ok());
 
   state = Restart(std::move(state));
   ASSERT_NE(state, nullptr);
   EXPECT_EQ(state->current_term(), 5u);
   EXPECT_EQ(state->voted_for(), 2);
   EXPECT_EQ(state->last_applied(), 38u);
-  EXPECT_EQ(state->snapshot_metadata().SerializeAsString(),
-            MakeSnapshotMetadata().SerializeAsString());
 }
 
 TEST_P(RaftPersistentStateTest, TermNeverGoesBack) {
@@ -130,10 +113,9 @@ TEST_P(RaftPersistentStateTest, AppliedOnlyMovesForward) {
 TEST_P(RaftPersistentStateTest, CorruptRecordIsDataLoss) {
   std::unique_ptr<RaftPersistentState> state = OpenState();
   ASSERT_TRUE(state->SetTermAndVote(4, 1).ok());
-  ASSERT_TRUE(state->SetSnapshotMetadata(MakeSnapshotMetadata()).ok());
   state.reset();
 
-  for (const char* key : {"hard_state", "snapshot_metadata"}) {
+  for (const char* key : {"hard_state"}) {
     SCOPED_TRACE(key);
     std::string good = view_->Get(key).value_or("");
     ASSERT_FALSE(good.empty());

@@ -28,7 +28,6 @@ void ExercisePersistentState(Storage* storage) {
   absl::StatusOr<std::unique_ptr<RaftPersistentState>> state = RaftPersistentState::Open(storage);
   if (!state.ok()) return;
   const uint64_t term = (*state)->current_term();
-  (*state)->snapshot_metadata();
   // The next term's vote must be recordable whatever was stored.
   if (term < UINT64_MAX && !(*state)->SetTermAndVote(term + 1, 2).ok()) {
     std::fprintf(stderr, "raft_storage_fuzzer: cannot vote in the term after %llu\n",
