@@ -3,9 +3,8 @@
 // must answer every read within its bounds with an entry or an error, and accept the next
 // append.
 //
-// Input: the stored records (see FillStoredRecords), the RaftPersistentState view's keys
-// "hard_state" and "snapshot_metadata" and the RaftLog view's "m" and "e"+index, then the
-// indexes to read.
+// Input: the stored records (see FillStoredRecords), the RaftPersistentState view's key
+// "hard_state" and the RaftLog view's "m" and "e"+index, then the indexes to read.
 
 #include <algorithm>
 #include <cstdint>
@@ -73,7 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   resdb::fuzz::FuzzInput input(data, size);
   std::unique_ptr<resdb::Storage> state = resdb::NewMemoryStorage();
   std::unique_ptr<resdb::Storage> log = resdb::NewMemoryStorage();
-  resdb::raft::FillStoredRecords(&input, {"hard_state", "snapshot_metadata"}, state.get());
+  resdb::raft::FillStoredRecords(&input, {"hard_state"}, state.get());
   resdb::raft::FillStoredRecords(&input, {"m", "e"}, log.get());
   resdb::raft::ExercisePersistentState(state.get());
   resdb::raft::ExerciseLog(log.get(), &input);
