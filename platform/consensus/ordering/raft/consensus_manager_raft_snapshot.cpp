@@ -111,8 +111,7 @@ void ConsensusManagerRaft::HandleInstallSnapshotRequest(int64_t from,
                << req.metadata().last_included_index() << ": " << installed;
   }
   const raft::InstallSnapshotResponse done =
-      installed.ok() ? raft::SnapshotReceiver::Installed(step.answer, node_->term())
-                     : raft::SnapshotReceiver::Failed(step.answer, node_->term());
+      raft::SnapshotReceiver::AfterInstall(step.answer, node_->term(), installed.ok());
   rpc_->Send(raft::RaftMessage::Make(self_id_, from, done));
 }
 

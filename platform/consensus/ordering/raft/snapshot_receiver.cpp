@@ -55,20 +55,16 @@ SnapshotReceiver::Step SnapshotReceiver::OnChunk(int64_t from,
   return step;
 }
 
-InstallSnapshotResponse SnapshotReceiver::Installed(const InstallSnapshotResponse& answer,
-                                                    uint64_t term) {
-  InstallSnapshotResponse done = answer;
-  done.set_term(term);
-  done.set_done(true);
-  return done;
-}
-
-InstallSnapshotResponse SnapshotReceiver::Failed(const InstallSnapshotResponse& answer,
-                                                 uint64_t term) {
-  InstallSnapshotResponse failed = answer;
-  failed.set_term(term);
-  failed.set_rejected(true);
-  return failed;
+InstallSnapshotResponse SnapshotReceiver::AfterInstall(const InstallSnapshotResponse& answer,
+                                                       uint64_t term, bool installed) {
+  InstallSnapshotResponse final_answer = answer;
+  final_answer.set_term(term);
+  if (installed) {
+    final_answer.set_done(true);
+  } else {
+    final_answer.set_rejected(true);
+  }
+  return final_answer;
 }
 
 }  // namespace raft

@@ -11,7 +11,7 @@ namespace raft {
 
 // The follower's side of snapshot transfer: checks each InstallSnapshot chunk against what the
 // follower knows, stores it, and says what to answer. The caller installs a complete snapshot
-// (it replaces the state under the executor) and then answers with Installed() or Failed().
+// (it replaces the state under the executor) and then answers with AfterInstall().
 // Raft thread only.
 class SnapshotReceiver {
  public:
@@ -36,9 +36,9 @@ class SnapshotReceiver {
 
   Step OnChunk(int64_t from, const InstallSnapshotRequest& request, const NodeView& node);
 
-  // The answers once the install ended (`term`: the follower's term then).
-  static InstallSnapshotResponse Installed(const InstallSnapshotResponse& answer, uint64_t term);
-  static InstallSnapshotResponse Failed(const InstallSnapshotResponse& answer, uint64_t term);
+  // The answer once the install ended (`term`: the follower's term then): done, or rejected.
+  static InstallSnapshotResponse AfterInstall(const InstallSnapshotResponse& answer, uint64_t term,
+                                              bool installed);
 
  private:
   const int64_t self_id_;

@@ -91,7 +91,7 @@ TEST_F(SnapshotTransferTest, ChunksFlowOneAtATimeUntilTheFollowerInstalls) {
       ASSERT_TRUE(follower_snapshots_->FinishIncoming().ok());
       EXPECT_EQ(sender_->OnResponse(kTerm, kFollower, answer, now), Outcome::kAwaitingInstall);
       EXPECT_TRUE(sent_.empty());
-      answer = SnapshotReceiver::Installed(answer, kTerm);
+      answer = SnapshotReceiver::AfterInstall(answer, kTerm, /*installed=*/true);
       EXPECT_EQ(sender_->OnResponse(kTerm, kFollower, answer, now), Outcome::kInstalled);
       installed = true;
     } else {
