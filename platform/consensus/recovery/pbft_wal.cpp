@@ -4,22 +4,11 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
-#include "platform/consensus/ordering/raft/raft_record_codec.h"
+#include "platform/storage/record_codec.h"
 
 namespace resdb {
 namespace pbft {
 namespace {
-
-using raft::CorruptRecordError;
-using raft::DecodeMessageRecord;
-using raft::DescribeKey;
-using raft::EncodeMessageRecord;
-using raft::GetFixed64;
-using raft::IndexKey;
-using raft::ParseIndexKey;
-using raft::PutFixed64;
-using raft::SealRecord;
-using raft::UnsealRecord;
 
 constexpr absl::string_view kComponent = "PbftWal";
 constexpr absl::string_view kMetaKey = "meta";

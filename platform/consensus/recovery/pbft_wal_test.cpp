@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "platform/consensus/ordering/raft/raft_record_codec.h"
 #include "platform/storage/leveldb_storage.h"
 #include "platform/storage/memory_storage.h"
 #include "platform/storage/prefix_allocator.h"
+#include "platform/storage/record_codec.h"
 #include "platform/storage/scoped_temp_dir.h"
 
 namespace resdb {
@@ -191,7 +191,7 @@ TEST_F(PbftWalTest, SlotRecordsAreDeletedOnceAStableCheckpointCoversThem) {
   auto raw = base_->GetRange("pbft_slot/", "pbft_slot0");
   ASSERT_TRUE(raw.ok()) << raw.status();
   ASSERT_EQ(raw->size(), 2u);
-  EXPECT_EQ(raw->front().first, absl::StrCat("pbft_", raft::IndexKey("slot/", 4)));
+  EXPECT_EQ(raw->front().first, absl::StrCat("pbft_", IndexKey("slot/", 4)));
 
   Reopen();
   EXPECT_EQ(wal_->restored().stable.seq(), 3u);
@@ -336,7 +336,7 @@ TEST_P(PbftWalCorruptionTest, CorruptRecordFailsOpenWithDataLossNamingTheKey) {
   auto wal = PbftWal::Open(storage_.get(), /*sync=*/true);
   ASSERT_FALSE(wal.ok());
   EXPECT_TRUE(absl::IsDataLoss(wal.status())) << wal.status();
-  EXPECT_NE(wal.status().message().find(raft::DescribeKey(key)), std::string::npos) << wal.status();
+  EXPECT_NE(wal.status().message().find(DescribeKey(key)), std::string::npos) << wal.status();
 
   // A truncated record fails the same way.
   ASSERT_TRUE(base_->Put(absl::StrCat(kPbftPrefix, key), "ab").ok());
@@ -344,9 +344,8 @@ TEST_P(PbftWalCorruptionTest, CorruptRecordFailsOpenWithDataLossNamingTheKey) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryRecordKind, PbftWalCorruptionTest,
-                         ::testing::Values("meta", "view", "stable", raft::IndexKey("slot/", 4),
-                                           raft::IndexKey("ledger/", 1),
-                                           raft::IndexKey("ledger/", 3)));
+                         ::testing::Values("meta", "view", "stable", IndexKey("slot/", 4),
+                                           IndexKey("ledger/", 1), IndexKey("ledger/", 3)));
 
 TEST_F(PbftWalTest, MissingMetadataWithLedgerEntriesIsDataLoss) {
   ASSERT_TRUE(wal_->Write(std::nullopt, {}, std::nullopt, Batches(1, 2)).ok());
@@ -359,7 +358,7 @@ TEST_F(PbftWalTest, MissingMetadataWithLedgerEntriesIsDataLoss) {
 
 TEST_F(PbftWalTest, MissingLedgerEntryIsDataLossWhenRead) {
   ASSERT_TRUE(wal_->Write(std::nullopt, {}, std::nullopt, Batches(1, 5)).ok());
-  ASSERT_TRUE(storage_->Delete(raft::IndexKey("ledger/", 3)).ok());
+  ASSERT_TRUE(storage_->Delete(IndexKey("ledger/", 3)).ok());
   EXPECT_TRUE(absl::IsDataLoss(wal_->ReadBatch(3).status()));
   EXPECT_TRUE(absl::IsDataLoss(wal_->ReadLedger(2, 10, 1 << 20).status()));
   EXPECT_TRUE(absl::IsDataLoss(wal_->ReadLedger(3, 10, 1 << 20).status()));

@@ -4,8 +4,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "platform/consensus/ordering/raft/raft_record_codec.h"
 #include "platform/storage/key_range.h"
+#include "platform/storage/record_codec.h"
 
 namespace resdb {
 namespace {
@@ -13,14 +13,14 @@ namespace {
 constexpr absl::string_view kMagic = "RSI1";
 
 void PutSized(std::string* out, absl::string_view bytes) {
-  raft::PutFixed64(out, bytes.size());
+  PutFixed64(out, bytes.size());
   out->append(bytes.data(), bytes.size());
 }
 
 // Reads a size-prefixed string from `in` at `*pos`; false if the image ends inside it.
 bool GetSized(absl::string_view in, size_t* pos, absl::string_view* out) {
   if (in.size() - *pos < 8) return false;
-  const uint64_t size = raft::GetFixed64(in.data() + *pos);
+  const uint64_t size = GetFixed64(in.data() + *pos);
   *pos += 8;
   if (size > in.size() - *pos) return false;
   *out = in.substr(*pos, size);
@@ -78,7 +78,7 @@ absl::Status InstallStateImage(Storage* storage, const std::vector<std::string>&
     }
     if (!UnderAny(key, prefixes)) {
       return absl::InvalidArgumentError(absl::StrCat("state image: pair ", pairs + 1, " key ",
-                                                     raft::DescribeKey(key),
+                                                     DescribeKey(key),
                                                      " is outside the state's key ranges"));
     }
     batch.Put(key, value);

@@ -14,8 +14,8 @@
 
 #include "platform/common/fuzz/fuzz_input.h"
 #include "platform/consensus/ordering/pbft/pbft_replica.h"
-#include "platform/consensus/ordering/raft/fuzz/stored_records.h"
 #include "platform/consensus/recovery/pbft_wal.h"
+#include "platform/storage/fuzz/stored_records.h"
 #include "platform/storage/memory_storage.h"
 
 namespace resdb {
@@ -49,7 +49,7 @@ void RunRestoredReplica(const RestoredState& restored, int64_t id) {
 
 void Run(fuzz::FuzzInput* input) {
   std::unique_ptr<Storage> storage = NewMemoryStorage();
-  raft::FillStoredRecords(input, {"meta", "view", "stable", "slot/", "ledger/"}, storage.get());
+  FillStoredRecords(input, {"meta", "view", "stable", "slot/", "ledger/"}, storage.get());
   absl::StatusOr<std::unique_ptr<PbftWal>> opened = PbftWal::Open(storage.get(), false);
   if (!opened.ok()) return;
   PbftWal& wal = **opened;

@@ -4,10 +4,10 @@
 #include "platform/common/fuzz/fuzz_input.h"
 #include "platform/consensus/ordering/pbft/pbft.pb.h"
 #include "platform/consensus/ordering/pbft/pbft_digest.h"
-#include "platform/consensus/ordering/raft/fuzz/stored_records.h"
-#include "platform/consensus/ordering/raft/raft_record_codec.h"
 #include "platform/consensus/recovery/state_image.h"
+#include "platform/storage/fuzz/stored_records.h"
 #include "platform/storage/memory_storage.h"
+#include "platform/storage/record_codec.h"
 
 namespace resdb {
 namespace fuzz {
@@ -25,8 +25,8 @@ std::string Ledger(uint64_t seq) {
 
 std::string Wal(uint64_t view, bool active, uint64_t stable_seq) {
   std::string meta(1, 1);  // format version
-  raft::PutFixed64(&meta, stable_seq + 1);
-  raft::PutFixed64(&meta, stable_seq + 2);
+  PutFixed64(&meta, stable_seq + 1);
+  PutFixed64(&meta, stable_seq + 2);
   pbft::ViewRecord view_record;
   view_record.set_view(view);
   view_record.set_active(active);
@@ -49,13 +49,13 @@ std::string Wal(uint64_t view, bool active, uint64_t stable_seq) {
     prepare->set_signature(std::string(64, 's'));
   }
   FuzzInputWriter out;
-  raft::AddStoredRecords({{kMeta, 0, meta},
-                          {kView, 0, view_record.SerializeAsString()},
-                          {kStable, 0, stable.SerializeAsString()},
-                          {kSlot, stable_seq + 3, slot.SerializeAsString()},
-                          {kLedger, stable_seq + 1, Ledger(stable_seq + 1)},
-                          {kLedger, stable_seq + 2, Ledger(stable_seq + 2)}},
-                         &out);
+  AddStoredRecords({{kMeta, 0, meta},
+                    {kView, 0, view_record.SerializeAsString()},
+                    {kStable, 0, stable.SerializeAsString()},
+                    {kSlot, stable_seq + 3, slot.SerializeAsString()},
+                    {kLedger, stable_seq + 1, Ledger(stable_seq + 1)},
+                    {kLedger, stable_seq + 2, Ledger(stable_seq + 2)}},
+                   &out);
   out.AddByte(1);  // replica 2
   out.AddByte(1).AddUint64(stable_seq + 1);
   return out.data();

@@ -1,5 +1,5 @@
-#ifndef PLATFORM_CONSENSUS_ORDERING_RAFT_FUZZ_STORED_RECORDS_H_
-#define PLATFORM_CONSENSUS_ORDERING_RAFT_FUZZ_STORED_RECORDS_H_
+#ifndef PLATFORM_STORAGE_FUZZ_STORED_RECORDS_H_
+#define PLATFORM_STORAGE_FUZZ_STORED_RECORDS_H_
 
 #include <cstdint>
 #include <string>
@@ -9,13 +9,12 @@
 #include "platform/storage/storage.h"
 
 namespace resdb {
-namespace raft {
 
 // Fills `storage` with what a damaged or forged disk could hold, from the input:
 //   count byte % 16, then per record a key selector byte, the key's operands, a seal byte
 //   and the value (TakeBytes()).
 // Key selector s: 0xff a raw key (TakeBytes()); otherwise known_keys[s % size], followed by
-// an 8-byte index (TakeUint64()) when s & 0x80, the way RAFT's indexed keys are built.
+// an 8-byte index (TakeUint64()) when s & 0x80, the way indexed keys are built (IndexKey).
 // Seal byte even: the value is sealed with its checksum, so that forged contents get past the
 // CRC into the decoders; odd: stored as given.
 void FillStoredRecords(fuzz::FuzzInput* input, const std::vector<std::string>& known_keys,
@@ -30,7 +29,6 @@ struct StoredRecord {
 };
 void AddStoredRecords(const std::vector<StoredRecord>& records, fuzz::FuzzInputWriter* out);
 
-}  // namespace raft
 }  // namespace resdb
 
-#endif  // PLATFORM_CONSENSUS_ORDERING_RAFT_FUZZ_STORED_RECORDS_H_
+#endif  // PLATFORM_STORAGE_FUZZ_STORED_RECORDS_H_

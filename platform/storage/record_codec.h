@@ -1,5 +1,5 @@
-#ifndef PLATFORM_CONSENSUS_ORDERING_RAFT_RAFT_RECORD_CODEC_H_
-#define PLATFORM_CONSENSUS_ORDERING_RAFT_RAFT_RECORD_CODEC_H_
+#ifndef PLATFORM_STORAGE_RECORD_CODEC_H_
+#define PLATFORM_STORAGE_RECORD_CODEC_H_
 
 #include <cstdint>
 #include <string>
@@ -10,9 +10,8 @@
 #include "google/protobuf/message_lite.h"
 
 namespace resdb {
-namespace raft {
 
-// Key and record encodings shared by RaftLog, RaftPersistentState and RaftSnapshotManager.
+// Key and record encodings of the records the protocols and the state images keep in storage.
 // All functions are pure and thread-safe.
 
 // Appends `value` to `dst` as 8 bytes, most significant first.
@@ -50,7 +49,6 @@ absl::Status DecodeMessageRecord(absl::string_view component, absl::string_view 
 absl::Status CorruptRecordError(absl::string_view component, absl::string_view key,
                                 absl::string_view reason);
 
-}  // namespace raft
 }  // namespace resdb
 
-#endif  // PLATFORM_CONSENSUS_ORDERING_RAFT_RAFT_RECORD_CODEC_H_
+#endif  // PLATFORM_STORAGE_RECORD_CODEC_H_

@@ -1,4 +1,4 @@
-#include "platform/consensus/ordering/raft/raft_record_codec.h"
+#include "platform/storage/record_codec.h"
 
 #include <array>
 
@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 
 namespace resdb {
-namespace raft {
 namespace {
 
 constexpr size_t kChecksumBytes = 4;
@@ -115,5 +114,4 @@ absl::Status CorruptRecordError(absl::string_view component, absl::string_view k
       absl::StrCat(component, ": corrupt record at key ", DescribeKey(key), ": ", reason));
 }
 
-}  // namespace raft
 }  // namespace resdb

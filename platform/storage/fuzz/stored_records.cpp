@@ -1,9 +1,8 @@
-#include "platform/consensus/ordering/raft/fuzz/stored_records.h"
+#include "platform/storage/fuzz/stored_records.h"
 
-#include "platform/consensus/ordering/raft/raft_record_codec.h"
+#include "platform/storage/record_codec.h"
 
 namespace resdb {
-namespace raft {
 
 void FillStoredRecords(fuzz::FuzzInput* input, const std::vector<std::string>& known_keys,
                        Storage* storage) {
@@ -31,5 +30,4 @@ void AddStoredRecords(const std::vector<StoredRecord>& records, fuzz::FuzzInputW
   }
 }
 
-}  // namespace raft
 }  // namespace resdb

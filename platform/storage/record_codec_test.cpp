@@ -1,18 +1,17 @@
-#include "platform/consensus/ordering/raft/raft_record_codec.h"
+#include "platform/storage/record_codec.h"
 
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "platform/consensus/ordering/raft/proto/raft.pb.h"
+#include "platform/proto/resdb.pb.h"
 
 namespace resdb {
-namespace raft {
 namespace {
 
 using ::testing::HasSubstr;
 
-TEST(RaftRecordCodecTest, IndexKeysSortByIndex) {
+TEST(RecordCodecTest, IndexKeysSortByIndex) {
   EXPECT_EQ(IndexKey("e", 0x0102030405060708ull), std::string("e\x01\x02\x03\x04\x05\x06\x07\x08"));
   EXPECT_LT(IndexKey("e", 255), IndexKey("e", 256));
   EXPECT_LT(IndexKey("e", 1), IndexKey("e", 0xffffffffffffffffull));
@@ -24,18 +23,18 @@ TEST(RaftRecordCodecTest, IndexKeysSortByIndex) {
   EXPECT_EQ(index, 12345u);
 }
 
-TEST(RaftRecordCodecTest, Crc32cMatchesKnownValue) {
+TEST(RecordCodecTest, Crc32cMatchesKnownValue) {
   EXPECT_EQ(Crc32c("123456789"), 0xe3069283u);
   EXPECT_EQ(Crc32c(""), 0u);
 }
 
-TEST(RaftRecordCodecTest, RecordRoundTripAndDamage) {
-  Entry entry;
-  entry.set_index(7);
-  entry.set_term(3);
+TEST(RecordCodecTest, RecordRoundTripAndDamage) {
+  Request entry;
+  entry.set_request_id(7);
+  entry.set_client_id(3);
   entry.set_data("payload");
   std::string record = EncodeMessageRecord(entry);
-  Entry decoded;
+  Request decoded;
   ASSERT_TRUE(DecodeMessageRecord("Test", "k", record, &decoded).ok());
   EXPECT_EQ(decoded.SerializeAsString(), entry.SerializeAsString());
 
@@ -51,5 +50,4 @@ TEST(RaftRecordCodecTest, RecordRoundTripAndDamage) {
 }
 
 }  // namespace
-}  // namespace raft
 }  // namespace resdb
