@@ -14,7 +14,7 @@
 
 #include "platform/common/fuzz/fuzz_input.h"
 #include "platform/consensus/ordering/pbft/pbft_replica.h"
-#include "platform/consensus/recovery/pbft_wal.h"
+#include "platform/consensus/ordering/pbft/pbft_wal.h"
 #include "platform/storage/fuzz/stored_records.h"
 #include "platform/storage/memory_storage.h"
 

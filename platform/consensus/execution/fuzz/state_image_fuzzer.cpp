@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "platform/consensus/recovery/state_image.h"
+#include "platform/consensus/execution/state_image.h"
 #include "platform/storage/memory_storage.h"
 
 namespace resdb {

@@ -1,4 +1,4 @@
-#include "platform/consensus/recovery/state_image.h"
+#include "platform/consensus/execution/state_image.h"
 
 #include <cstdint>
 

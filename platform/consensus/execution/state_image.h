@@ -1,5 +1,5 @@
-#ifndef PLATFORM_CONSENSUS_RECOVERY_STATE_IMAGE_H_
-#define PLATFORM_CONSENSUS_RECOVERY_STATE_IMAGE_H_
+#ifndef PLATFORM_CONSENSUS_EXECUTION_STATE_IMAGE_H_
+#define PLATFORM_CONSENSUS_EXECUTION_STATE_IMAGE_H_
 
 #include <string>
 #include <vector>
@@ -35,4 +35,4 @@ absl::Status InstallStateImage(Storage* storage, const std::vector<std::string>&
 
 }  // namespace resdb
 
-#endif  // PLATFORM_CONSENSUS_RECOVERY_STATE_IMAGE_H_
+#endif  // PLATFORM_CONSENSUS_EXECUTION_STATE_IMAGE_H_

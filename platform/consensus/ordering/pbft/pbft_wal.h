@@ -1,5 +1,5 @@
-#ifndef PLATFORM_CONSENSUS_RECOVERY_PBFT_WAL_H_
-#define PLATFORM_CONSENSUS_RECOVERY_PBFT_WAL_H_
+#ifndef PLATFORM_CONSENSUS_ORDERING_PBFT_PBFT_WAL_H_
+#define PLATFORM_CONSENSUS_ORDERING_PBFT_PBFT_WAL_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -133,4 +133,4 @@ class PbftWal {
 }  // namespace pbft
 }  // namespace resdb
 
-#endif  // PLATFORM_CONSENSUS_RECOVERY_PBFT_WAL_H_
+#endif  // PLATFORM_CONSENSUS_ORDERING_PBFT_PBFT_WAL_H_

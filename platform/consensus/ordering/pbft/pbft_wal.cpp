@@ -1,4 +1,4 @@
-#include "platform/consensus/recovery/pbft_wal.h"
+#include "platform/consensus/ordering/pbft/pbft_wal.h"
 
 #include <algorithm>
 #include <map>

@@ -1,12 +1,9 @@
-#include "platform/common/fuzz/seeds.h"
-
 #include "absl/strings/str_cat.h"
 #include "platform/common/fuzz/fuzz_input.h"
+#include "platform/common/fuzz/seeds.h"
 #include "platform/consensus/ordering/pbft/pbft.pb.h"
 #include "platform/consensus/ordering/pbft/pbft_digest.h"
-#include "platform/consensus/recovery/state_image.h"
 #include "platform/storage/fuzz/stored_records.h"
-#include "platform/storage/memory_storage.h"
 #include "platform/storage/record_codec.h"
 
 namespace resdb {
@@ -61,20 +58,11 @@ std::string Wal(uint64_t view, bool active, uint64_t stable_seq) {
   return out.data();
 }
 
-std::string Image() {
-  std::unique_ptr<Storage> storage = NewMemoryStorage();
-  storage->Put("data/a", "1").IgnoreError();
-  storage->Put("data/b", std::string(3, '\0')).IgnoreError();
-  storage->Put("table/client", "x").IgnoreError();
-  return EncodeStateImage(*storage->NewSnapshot(), {"data/", "table/"}).value();
-}
-
 }  // namespace
 
 std::map<std::string, std::vector<std::string>> Seeds() {
   return {
       {"pbft_wal_fuzzer", {Wal(0, true, 0), Wal(1, false, 2), Wal(5, true, 4)}},
-      {"state_image_fuzzer", {Image(), "RSI1"}},
   };
 }
 
