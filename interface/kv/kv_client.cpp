@@ -1,4 +1,4 @@
-#include "service/tools/kv/kv_client.h"
+#include "interface/kv/kv_client.h"
 
 #include <algorithm>
 #include <atomic>

@@ -1,5 +1,5 @@
-#ifndef SERVICE_TOOLS_KV_KV_CLIENT_H_
-#define SERVICE_TOOLS_KV_KV_CLIENT_H_
+#ifndef INTERFACE_KV_KV_CLIENT_H_
+#define INTERFACE_KV_KV_CLIENT_H_
 
 #include <cstdint>
 #include <memory>
@@ -114,4 +114,4 @@ class KVClient {
 
 }  // namespace resdb
 
-#endif  // SERVICE_TOOLS_KV_KV_CLIENT_H_
+#endif  // INTERFACE_KV_KV_CLIENT_H_

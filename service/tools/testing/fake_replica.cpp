@@ -1,4 +1,4 @@
-#include "service/tools/kv/fake_replica.h"
+#include "service/tools/testing/fake_replica.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,5 +1,5 @@
-#ifndef SERVICE_TOOLS_KV_FAKE_REPLICA_H_
-#define SERVICE_TOOLS_KV_FAKE_REPLICA_H_
+#ifndef SERVICE_TOOLS_TESTING_FAKE_REPLICA_H_
+#define SERVICE_TOOLS_TESTING_FAKE_REPLICA_H_
 
 #include <cstdint>
 #include <memory>
@@ -66,4 +66,4 @@ class ClosedPort {
 
 }  // namespace resdb
 
-#endif  // SERVICE_TOOLS_KV_FAKE_REPLICA_H_
+#endif  // SERVICE_TOOLS_TESTING_FAKE_REPLICA_H_

@@ -1,4 +1,4 @@
-#include "service/tools/admin/fake_status_replica.h"
+#include "service/tools/testing/fake_status_replica.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

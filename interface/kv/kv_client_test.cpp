@@ -1,4 +1,4 @@
-#include "service/tools/kv/kv_client.h"
+#include "interface/kv/kv_client.h"
 
 #include <chrono>
 #include <memory>
@@ -12,7 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "platform/config/resdb_config.h"
-#include "service/tools/kv/fake_replica.h"
+#include "service/tools/testing/fake_replica.h"
 
 namespace resdb {
 namespace {
