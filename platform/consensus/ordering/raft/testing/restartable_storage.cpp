@@ -1,4 +1,4 @@
-#include "platform/consensus/ordering/raft/restartable_storage.h"
+#include "platform/consensus/ordering/raft/testing/restartable_storage.h"
 
 #include <utility>
 
