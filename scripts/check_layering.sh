@@ -7,8 +7,12 @@
 # Rules:
 # - the PBFT and RAFT packages (platform/consensus/ordering/{pbft,raft}) do not include each
 #   other: either protocol builds and changes without the other;
-# - nothing under platform/ includes service/: the platform serves every service, and tests
-#   that need a service live in tests/;
+# - nothing under platform/ includes service/ or interface/: the platform serves every
+#   service and client, and tests that need a service live in tests/;
+# - interface/ (the client library) does not include service/: a client links no server
+#   code. Two exceptions: a service's wire messages (service/<name>/proto/), which are the
+#   contract between the service and its clients, and the library's tests (*_test.cpp),
+#   which may run the service in a stand-in replica;
 # - a service binary (service/<name>/<name>_service.cpp) names no protocol: the config
 #   chooses it, and service/utils/server_factory builds the manager.
 set -uo pipefail
@@ -17,10 +21,13 @@ cd "$(dirname "$0")/.."
 
 violations=0
 
-# check <directory> <included path prefix> <rule>
+# check <directory> <included path prefix> <rule> [<exempt>]
+# <exempt>: an extended regular expression; hits ("<file>:<line>:<include line>") that match
+# it are allowed.
 check() {
   local hit
   while IFS= read -r hit; do
+    [ -n "${4:-}" ] && [[ "$hit" =~ $4 ]] && continue
     echo "layering: VIOLATION ${hit} ($3)"
     violations=$((violations + 1))
   done < <(grep -rnE --include='*.h' --include='*.cc' --include='*.cpp' \
@@ -32,6 +39,9 @@ check platform/consensus/ordering/pbft platform/consensus/ordering/raft/ \
 check platform/consensus/ordering/raft platform/consensus/ordering/pbft/ \
   "RAFT must not include PBFT"
 check platform service/ "platform/ must not include service/"
+check platform interface/ "platform/ must not include interface/"
+check interface service/ "interface/ must not include service/" \
+  '^[^:]*_test\.(cc|cpp):|"service/[^/"]+/proto/'
 
 # Code lines (not comments) of a service binary that name a protocol.
 for binary in service/*/*_service.cpp; do

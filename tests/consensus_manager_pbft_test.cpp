@@ -9,6 +9,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "interface/kv/kv_client.h"
 #include "platform/common/crypto/client_identity.h"
 #include "platform/networkstrate/manager_call.h"
 #include "platform/networkstrate/service_network.h"
@@ -16,7 +17,6 @@
 #include "platform/storage/prefix_allocator.h"
 #include "service/kv/kv_executor.h"
 #include "service/tools/admin/admin_client.h"
-#include "service/tools/kv/kv_client.h"
 #include "tests/free_port.h"
 #include "tests/recording_storage.h"
 

@@ -17,8 +17,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "interface/kv/kv_client.h"
 #include "platform/config/resdb_config.h"
-#include "service/tools/kv/kv_client.h"
 #include "tests/local_cluster.h"
 
 namespace resdb {

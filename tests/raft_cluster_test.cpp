@@ -31,9 +31,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
+#include "interface/kv/kv_client.h"
 #include "platform/config/resdb_config.h"
 #include "service/tools/admin/admin_client.h"
-#include "service/tools/kv/kv_client.h"
 #include "service/tools/testing/tool_runner.h"
 #include "tests/local_cluster.h"
 

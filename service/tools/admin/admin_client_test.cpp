@@ -6,7 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "service/tools/admin/fake_status_replica.h"
+#include "service/tools/testing/fake_status_replica.h"
 
 namespace resdb {
 namespace {

@@ -16,7 +16,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
-#include "service/tools/admin/fake_status_replica.h"
+#include "service/tools/testing/fake_status_replica.h"
 #include "service/tools/testing/tool_runner.h"
 
 namespace resdb {

@@ -25,8 +25,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "gflags/gflags.h"
+#include "interface/kv/kv_client.h"
 #include "platform/config/resdb_config.h"
-#include "service/tools/kv/kv_client.h"
 #include "service/tools/kv/latency_histogram.h"
 
 DEFINE_string(config, "", "Client config file (JSON listing the replicas). Required.");

@@ -16,7 +16,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "service/kv/proto/kv.pb.h"
-#include "service/tools/kv/fake_replica.h"
+#include "service/tools/testing/fake_replica.h"
 #include "service/tools/testing/tool_runner.h"
 
 namespace resdb {

@@ -14,7 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "service/tools/kv/fake_replica.h"
+#include "service/tools/testing/fake_replica.h"
 #include "service/tools/testing/tool_runner.h"
 
 namespace resdb {

@@ -21,8 +21,8 @@
 #include "platform/common/fuzz/fuzz_input.h"
 #include "platform/consensus/execution/applied_request_table.h"
 #include "platform/consensus/execution/state_digest.h"
-#include "platform/consensus/ordering/raft/fuzz/stored_records.h"
 #include "platform/proto/resdb.pb.h"
+#include "platform/storage/fuzz/stored_records.h"
 #include "platform/storage/memory_storage.h"
 
 namespace resdb {
@@ -96,8 +96,7 @@ void ExerciseDigest(Storage* storage) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   resdb::fuzz::FuzzInput input(data, size);
   std::unique_ptr<resdb::Storage> storage = resdb::NewMemoryStorage();
-  resdb::raft::FillStoredRecords(&input, {"applied_index", "client_", "state_digest"},
-                                 storage.get());
+  resdb::FillStoredRecords(&input, {"applied_index", "client_", "state_digest"}, storage.get());
   resdb::ExerciseDigest(storage.get());
   resdb::ExerciseTable(storage.get(), &input);
   return 0;

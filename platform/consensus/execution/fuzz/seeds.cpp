@@ -1,9 +1,9 @@
 #include "platform/common/fuzz/seeds.h"
 
 #include "platform/common/fuzz/fuzz_input.h"
-#include "platform/consensus/ordering/raft/fuzz/stored_records.h"
-#include "platform/consensus/ordering/raft/raft_record_codec.h"
 #include "platform/proto/resdb.pb.h"
+#include "platform/storage/fuzz/stored_records.h"
+#include "platform/storage/record_codec.h"
 
 namespace resdb {
 namespace fuzz {
@@ -14,7 +14,7 @@ enum : uint8_t { kAppliedIndex = 0, kClient = 0x81, kStateDigest = 2 };
 
 std::string ClientRecord(uint64_t clock, uint64_t first_request) {
   std::string record;
-  raft::PutFixed64(&record, clock);
+  PutFixed64(&record, clock);
   BatchUserRequest requests;
   for (uint64_t id = first_request; id < first_request + 2; ++id) {
     UserRequest* request = requests.add_requests();
@@ -26,14 +26,14 @@ std::string ClientRecord(uint64_t clock, uint64_t first_request) {
 
 std::string StoredTable() {
   std::string applied;
-  raft::PutFixed64(&applied, 7);
-  raft::PutFixed64(&applied, 3);
+  PutFixed64(&applied, 7);
+  PutFixed64(&applied, 3);
   FuzzInputWriter out;
-  raft::AddStoredRecords({{kAppliedIndex, 0, applied, false},
-                          {kClient, 1, ClientRecord(2, 1), false},
-                          {kClient, 2, ClientRecord(3, 5), false},
-                          {kStateDigest, 0, std::string(32, 'd'), false}},
-                         &out);
+  AddStoredRecords({{kAppliedIndex, 0, applied, false},
+                    {kClient, 1, ClientRecord(2, 1), false},
+                    {kClient, 2, ClientRecord(3, 5), false},
+                    {kStateDigest, 0, std::string(32, 'd'), false}},
+                   &out);
   out.AddByte(0);
   out.AddByte(1).AddByte(3).AddByte(9).AddBytes("ok");
   out.AddByte(1).AddByte(1).AddByte(3).AddBytes("ok");

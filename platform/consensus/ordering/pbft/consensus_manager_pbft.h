@@ -27,7 +27,7 @@
 #include "platform/consensus/execution/transaction_executor.h"
 #include "platform/consensus/execution/transaction_manager.h"
 #include "platform/consensus/ordering/pbft/pbft_replica.h"
-#include "platform/consensus/recovery/pbft_wal.h"
+#include "platform/consensus/ordering/pbft/pbft_wal.h"
 #include "platform/networkstrate/consensus_manager.h"
 #include "platform/statistic/stats.h"
 #include "platform/storage/prefix_allocator.h"

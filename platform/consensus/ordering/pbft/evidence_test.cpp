@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "platform/consensus/ordering/pbft/fake_replica_keys.h"
 #include "platform/consensus/ordering/pbft/pbft.pb.h"
 #include "platform/consensus/ordering/pbft/pbft_digest.h"
 #include "platform/consensus/ordering/pbft/pbft_replica.h"
-#include "platform/consensus/ordering/pbft/pbft_test_cluster.h"
+#include "platform/consensus/ordering/pbft/testing/fake_replica_keys.h"
+#include "platform/consensus/ordering/pbft/testing/pbft_test_cluster.h"
 
 namespace resdb {
 namespace pbft {

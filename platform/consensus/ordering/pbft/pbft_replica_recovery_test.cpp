@@ -8,11 +8,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "platform/consensus/ordering/pbft/evidence.h"
-#include "platform/consensus/ordering/pbft/fake_replica_keys.h"
 #include "platform/consensus/ordering/pbft/pbft.pb.h"
 #include "platform/consensus/ordering/pbft/pbft_digest.h"
 #include "platform/consensus/ordering/pbft/pbft_replica.h"
-#include "platform/consensus/ordering/pbft/pbft_test_cluster.h"
+#include "platform/consensus/ordering/pbft/testing/fake_replica_keys.h"
+#include "platform/consensus/ordering/pbft/testing/pbft_test_cluster.h"
 
 namespace resdb {
 namespace pbft {

@@ -16,7 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "platform/consensus/ordering/pbft/pbft.pb.h"
 #include "platform/consensus/ordering/pbft/pbft_digest.h"
-#include "platform/consensus/ordering/pbft/pbft_test_cluster.h"
+#include "platform/consensus/ordering/pbft/testing/pbft_test_cluster.h"
 
 namespace resdb {
 namespace pbft {

@@ -6,8 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
+#include "platform/consensus/execution/state_image.h"
 #include "platform/consensus/ordering/raft/consensus_manager_raft.h"
-#include "platform/consensus/recovery/state_image.h"
 
 namespace resdb {
 

@@ -11,7 +11,7 @@
 #include "gtest/gtest.h"
 #include "platform/consensus/ordering/raft/leadership_transfer.h"
 #include "platform/consensus/ordering/raft/published_membership.h"
-#include "platform/consensus/ordering/raft/raft_test_network.h"
+#include "platform/consensus/ordering/raft/testing/raft_test_network.h"
 
 namespace resdb {
 namespace raft {

@@ -14,12 +14,12 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "platform/consensus/ordering/raft/raft_record_codec.h"
-#include "platform/consensus/ordering/raft/restartable_storage.h"
+#include "platform/consensus/ordering/raft/testing/restartable_storage.h"
 #include "platform/storage/forwarding_storage.h"
 #include "platform/storage/leveldb_storage.h"
 #include "platform/storage/memory_storage.h"
 #include "platform/storage/prefix_allocator.h"
+#include "platform/storage/record_codec.h"
 
 namespace resdb {
 namespace raft {

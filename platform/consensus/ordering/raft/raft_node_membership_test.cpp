@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "platform/consensus/ordering/raft/raft_node.h"
-#include "platform/consensus/ordering/raft/raft_test_network.h"
+#include "platform/consensus/ordering/raft/testing/raft_test_network.h"
 
 namespace resdb {
 namespace raft {

@@ -11,7 +11,7 @@
 #include <random>
 #include <set>
 
-#include "platform/consensus/ordering/raft/raft_test_network.h"
+#include "platform/consensus/ordering/raft/testing/raft_test_network.h"
 
 namespace resdb {
 namespace raft {

@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "platform/consensus/ordering/raft/raft_record_codec.h"
+#include "platform/storage/record_codec.h"
 
 namespace resdb {
 namespace raft {

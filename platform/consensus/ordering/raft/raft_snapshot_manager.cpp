@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "platform/common/crypto/signature.h"
-#include "platform/consensus/ordering/raft/raft_record_codec.h"
+#include "platform/storage/record_codec.h"
 
 namespace resdb {
 namespace raft {

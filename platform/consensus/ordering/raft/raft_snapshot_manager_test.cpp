@@ -13,7 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "platform/common/crypto/signature.h"
-#include "platform/consensus/ordering/raft/restartable_storage.h"
+#include "platform/consensus/ordering/raft/testing/restartable_storage.h"
 #include "platform/storage/forwarding_storage.h"
 #include "platform/storage/leveldb_storage.h"
 #include "platform/storage/memory_storage.h"

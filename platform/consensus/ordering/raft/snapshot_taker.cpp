@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "glog/logging.h"
-#include "platform/consensus/recovery/state_image.h"
+#include "platform/consensus/execution/state_image.h"
 
 namespace resdb {
 namespace raft {

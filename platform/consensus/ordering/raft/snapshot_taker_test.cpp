@@ -6,7 +6,7 @@
 #include <optional>
 
 #include "gtest/gtest.h"
-#include "platform/consensus/recovery/state_image.h"
+#include "platform/consensus/execution/state_image.h"
 #include "platform/storage/memory_storage.h"
 
 namespace resdb {

@@ -25,8 +25,8 @@
 #include "platform/consensus/ordering/pbft/message_validator.h"
 #include "platform/consensus/ordering/pbft/pbft_digest.h"
 #include "platform/consensus/ordering/pbft/pbft_replica.h"
+#include "platform/consensus/ordering/pbft/pbft_wal.h"
 #include "platform/consensus/ordering/pbft/watermarks.h"
-#include "platform/consensus/recovery/pbft_wal.h"
 #include "platform/storage/memory_storage.h"
 
 namespace resdb {

@@ -11,13 +11,13 @@
 #include <vector>
 
 #include "platform/common/crypto/signature.h"
-#include "platform/consensus/ordering/pbft/fake_replica_keys.h"
 #include "platform/consensus/ordering/pbft/pbft_replica.h"
 #include "platform/consensus/ordering/pbft/simulation/pbft_invariants.h"
 #include "platform/consensus/ordering/pbft/simulation/pbft_sim_clients.h"
 #include "platform/consensus/ordering/pbft/simulation/pbft_sim_disk.h"
 #include "platform/consensus/ordering/pbft/simulation/pbft_sim_executor.h"
 #include "platform/consensus/ordering/pbft/simulation/pbft_sim_network.h"
+#include "platform/consensus/ordering/pbft/testing/fake_replica_keys.h"
 
 namespace resdb {
 namespace pbft {

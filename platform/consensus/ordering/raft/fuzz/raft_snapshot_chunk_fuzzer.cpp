@@ -19,9 +19,9 @@
 #include <cstdlib>
 
 #include "platform/common/fuzz/fuzz_input.h"
-#include "platform/consensus/ordering/raft/fuzz/stored_records.h"
 #include "platform/consensus/ordering/raft/proto/raft.pb.h"
 #include "platform/consensus/ordering/raft/raft_snapshot_manager.h"
+#include "platform/storage/fuzz/stored_records.h"
 #include "platform/storage/memory_storage.h"
 
 namespace resdb {

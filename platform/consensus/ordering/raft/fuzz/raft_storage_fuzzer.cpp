@@ -13,10 +13,10 @@
 #include <vector>
 
 #include "platform/common/fuzz/fuzz_input.h"
-#include "platform/consensus/ordering/raft/fuzz/stored_records.h"
 #include "platform/consensus/ordering/raft/proto/raft.pb.h"
 #include "platform/consensus/ordering/raft/raft_log.h"
 #include "platform/consensus/ordering/raft/raft_persistent_state.h"
+#include "platform/storage/fuzz/stored_records.h"
 #include "platform/storage/memory_storage.h"
 
 namespace resdb {
@@ -72,8 +72,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   resdb::fuzz::FuzzInput input(data, size);
   std::unique_ptr<resdb::Storage> state = resdb::NewMemoryStorage();
   std::unique_ptr<resdb::Storage> log = resdb::NewMemoryStorage();
-  resdb::raft::FillStoredRecords(&input, {"hard_state"}, state.get());
-  resdb::raft::FillStoredRecords(&input, {"m", "e"}, log.get());
+  resdb::FillStoredRecords(&input, {"hard_state"}, state.get());
+  resdb::FillStoredRecords(&input, {"m", "e"}, log.get());
   resdb::raft::ExercisePersistentState(state.get());
   resdb::raft::ExerciseLog(log.get(), &input);
   return 0;

@@ -2,11 +2,11 @@
 
 #include "platform/common/crypto/signature.h"
 #include "platform/common/fuzz/fuzz_input.h"
-#include "platform/consensus/ordering/raft/fuzz/stored_records.h"
 #include "platform/consensus/ordering/raft/proto/raft.pb.h"
 #include "platform/consensus/ordering/raft/raft_message_type.h"
-#include "platform/consensus/ordering/raft/raft_record_codec.h"
 #include "platform/proto/resdb.pb.h"
+#include "platform/storage/fuzz/stored_records.h"
+#include "platform/storage/record_codec.h"
 
 namespace resdb {
 namespace fuzz {
@@ -134,7 +134,7 @@ std::string VoterRun() {
 std::string LogMeta(uint64_t first, uint64_t last, uint64_t last_term, uint64_t commit) {
   std::string meta(1, 1);  // format version
   for (uint64_t field : {first, last, last_term, first - 1, uint64_t{0}, commit}) {
-    raft::PutFixed64(&meta, field);
+    PutFixed64(&meta, field);
   }
   return meta;
 }
@@ -148,9 +148,9 @@ std::string StoredRaft() {
   hard_state.set_last_applied(1);
   SnapshotMetadata snapshot;
   snapshot.set_last_included_index(0);
-  raft::AddStoredRecords(
-      {{0, 0, hard_state.SerializeAsString()}, {1, 0, snapshot.SerializeAsString()}}, &out);
-  std::vector<raft::StoredRecord> log = {{0, 0, LogMeta(1, 3, 3, 2)}};
+  AddStoredRecords({{0, 0, hard_state.SerializeAsString()}, {1, 0, snapshot.SerializeAsString()}},
+                   &out);
+  std::vector<StoredRecord> log = {{0, 0, LogMeta(1, 3, 3, 2)}};
   for (uint64_t index = 1; index <= 3; ++index) {
     Entry entry;
     entry.set_index(index);
@@ -158,7 +158,7 @@ std::string StoredRaft() {
     entry.set_data("v");
     log.push_back({0x81, index, entry.SerializeAsString()});
   }
-  raft::AddStoredRecords(log, &out);
+  AddStoredRecords(log, &out);
   out.AddByte(2).AddUint64(2).AddUint64(3);
   return out.data();
 }
@@ -211,18 +211,18 @@ std::string StoredSnapshot() {
   const std::string data = "abcdef";
   auto slot_record = [](uint64_t chunk_bytes, uint64_t received, const SnapshotMetadata& m) {
     std::string payload(1, 1);  // format version
-    raft::PutFixed64(&payload, chunk_bytes);
-    raft::PutFixed64(&payload, received);
+    PutFixed64(&payload, chunk_bytes);
+    PutFixed64(&payload, received);
     return payload + m.SerializeAsString();
   };
   FuzzInputWriter out;
-  raft::AddStoredRecords({{0, 0, "a"},
-                          {1, 0, slot_record(4, 6, SnapshotOf(data))},
-                          {0x83, 0, "abcd"},
-                          {0x83, 4, "ef"},
-                          {2, 0, slot_record(4, 4, SnapshotOf("12345678"))},
-                          {0x84, 0, "1234"}},
-                         &out);
+  AddStoredRecords({{0, 0, "a"},
+                    {1, 0, slot_record(4, 6, SnapshotOf(data))},
+                    {0x83, 0, "abcd"},
+                    {0x83, 4, "ef"},
+                    {2, 0, slot_record(4, 4, SnapshotOf("12345678"))},
+                    {0x84, 0, "1234"}},
+                   &out);
   out.AddByte(3);
   out.AddByte(4);
   out.AddByte(3).AddUint64(0).AddByte(9);

@@ -1,0 +1,155 @@
+#include "service/tools/testing/fake_status_replica.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <stdexcept>
+#include <utility>
+
+#include "grpcpp/grpcpp.h"
+#include "platform/proto/service.grpc.pb.h"
+
+namespace resdb {
+
+class FakeStatusReplica::Impl final : public ResDBService::Service {
+ public:
+  enum class Mode { kStatus, kError, kRawData, kHang };
+
+  explicit Impl(ReplicaStatus status) : status_(std::move(status)) {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(this);
+    server_ = builder.BuildAndStart();
+    if (server_ == nullptr || port_ == 0) {
+      throw std::runtime_error("FakeStatusReplica: cannot listen on 127.0.0.1");
+    }
+  }
+
+  ~Impl() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      shutting_down_ = true;
+    }
+    cv_.notify_all();
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    server_->Wait();
+  }
+
+  grpc::Status Call(grpc::ServerContext* context, const ResDBMessage* envelope,
+                    Response* response) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    ++calls_;
+    Request request;
+    if (!request.ParseFromString(envelope->data())) {
+      response->set_status(Response::INVALID_REQUEST);
+      response->set_error("envelope does not hold a Request");
+      return grpc::Status::OK;
+    }
+    response->set_replica_id(status_.id());
+    switch (mode_) {
+      case Mode::kStatus:
+        if (request.type() != Request::TYPE_STATUS) {
+          response->set_status(Response::UNIMPLEMENTED);
+          response->set_error("the fake answers only TYPE_STATUS");
+          return grpc::Status::OK;
+        }
+        response->set_status(Response::OK);
+        status_.SerializeToString(response->mutable_data());
+        return grpc::Status::OK;
+      case Mode::kError:
+        response->set_status(error_status_);
+        response->set_error(error_);
+        return grpc::Status::OK;
+      case Mode::kRawData:
+        response->set_status(Response::OK);
+        response->set_data(raw_data_);
+        return grpc::Status::OK;
+      case Mode::kHang:
+        // The caller's deadline cancels the call; check for that between short waits.
+        while (!shutting_down_ && !context->IsCancelled()) {
+          cv_.wait_for(lock, std::chrono::milliseconds(10));
+        }
+        return grpc::Status(grpc::StatusCode::CANCELLED, "fake replica gave up waiting");
+    }
+    return grpc::Status::OK;
+  }
+
+  void SetStatus(ReplicaStatus status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    mode_ = Mode::kStatus;
+    status_ = std::move(status);
+  }
+  void AnswerError(Response::Status status, const std::string& error) {
+    std::lock_guard<std::mutex> lock(mu_);
+    mode_ = Mode::kError;
+    error_status_ = status;
+    error_ = error;
+  }
+  void AnswerRawData(const std::string& data) {
+    std::lock_guard<std::mutex> lock(mu_);
+    mode_ = Mode::kRawData;
+    raw_data_ = data;
+  }
+  void Hang() {
+    std::lock_guard<std::mutex> lock(mu_);
+    mode_ = Mode::kHang;
+  }
+  int calls() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_;
+  }
+
+  int port_ = 0;
+
+ private:
+  std::unique_ptr<grpc::Server> server_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  Mode mode_ = Mode::kStatus;
+  ReplicaStatus status_;
+  Response::Status error_status_ = Response::OK;
+  std::string error_;
+  std::string raw_data_;
+  bool shutting_down_ = false;
+  int calls_ = 0;
+};
+
+FakeStatusReplica::FakeStatusReplica(ReplicaStatus status)
+    : impl_(std::make_unique<Impl>(std::move(status))) {}
+FakeStatusReplica::~FakeStatusReplica() = default;
+
+int FakeStatusReplica::port() const { return impl_->port_; }
+void FakeStatusReplica::SetStatus(ReplicaStatus status) { impl_->SetStatus(std::move(status)); }
+void FakeStatusReplica::AnswerError(Response::Status status, const std::string& error) {
+  impl_->AnswerError(status, error);
+}
+void FakeStatusReplica::AnswerRawData(const std::string& data) { impl_->AnswerRawData(data); }
+void FakeStatusReplica::Hang() { impl_->Hang(); }
+int FakeStatusReplica::calls() const { return impl_->calls(); }
+
+RefusedPort::RefusedPort() {
+  fd_ = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd_ < 0) throw std::runtime_error("RefusedPort: socket() failed");
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof(address);
+  if (bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    close(fd_);
+    throw std::runtime_error("RefusedPort: cannot bind 127.0.0.1");
+  }
+  port_ = ntohs(address.sin_port);
+}
+
+RefusedPort::~RefusedPort() {
+  if (fd_ >= 0) close(fd_);
+}
+
+}  // namespace resdb
