@@ -26,7 +26,7 @@ void ApplyRecorder::Record(uint64_t seq, const BatchUserResponse& responses) {
   WriteBatch records;
   digest_.Extend(responses, &records);
   table_.Flush(seq, &records);
-  FailStopIfError(absl::StrCat("cannot record the state of executed seq ", seq), Write(records));
+  FailStopIfError(absl::StrCat("cannot store the state of index ", seq), Write(records));
 }
 
 absl::Status ApplyRecorder::Write(const WriteBatch& records) {

@@ -72,8 +72,12 @@ size_t ClientSessions::ProposeQueued(const Propose& propose) {
   while (next < queued_.size()) {
     const size_t end = cutter_.End(queued_, next);
     BatchUserRequest batch;
-    for (size_t i = next; i < end; ++i) *batch.add_requests() = queued_[i];
-    if (!propose(std::move(batch), end - next)) break;
+    for (size_t i = next; i < end; ++i) *batch.add_requests() = std::move(queued_[i]);
+    if (!propose(batch, end - next)) {
+      // Kept for the next round, as they were.
+      for (size_t i = next; i < end; ++i) queued_[i] = std::move(*batch.mutable_requests(i - next));
+      break;
+    }
     ++batches;
     next = end;
   }

@@ -48,9 +48,10 @@ class ClientSessions {
   using MakeResponse = std::function<Response(Response::Status status, const std::string& error)>;
   // Sends `message` to replica `to`; false if the transport refused it.
   using Send = std::function<bool(const Request& message, int64_t to)>;
-  // Proposes one batch of `count` requests. False keeps it and what follows queued (the
-  // protocol cannot take more now); true when it was proposed or the protocol answered it.
-  using Propose = std::function<bool(BatchUserRequest batch, size_t count)>;
+  // Proposes one batch of `count` requests (it may change the batch, e.g. to stamp it). False
+  // keeps the batch and what follows queued (the protocol cannot take more now); true when it
+  // was proposed or the protocol answered its calls.
+  using Propose = std::function<bool(BatchUserRequest& batch, size_t count)>;
 
   // `table` must outlive the sessions.
   ClientSessions(const ClientSessionsOptions& options, const AppliedRequestTable* table,

@@ -191,7 +191,7 @@ TEST_F(ClientSessionsTest, QueuedRequestsAreCutIntoBatchesByCount) {
   auto sessions = Make(options);
   for (uint64_t id = 1; id <= 5; ++id) sessions->Queue(Write(7, id));
   std::vector<size_t> sizes;
-  EXPECT_EQ(sessions->ProposeQueued([&](BatchUserRequest batch, size_t count) {
+  EXPECT_EQ(sessions->ProposeQueued([&](BatchUserRequest& batch, size_t count) {
     EXPECT_EQ(static_cast<size_t>(batch.requests_size()), count);
     sizes.push_back(count);
     return true;
@@ -207,7 +207,7 @@ TEST_F(ClientSessionsTest, QueuedRequestsAreCutIntoBatchesByBytes) {
   options.batch_bytes = 150;
   auto sessions = Make(options);
   for (uint64_t id = 1; id <= 4; ++id) sessions->Queue(Write(7, id, std::string(100, 'x')));
-  size_t batches = sessions->ProposeQueued([](BatchUserRequest batch, size_t count) {
+  size_t batches = sessions->ProposeQueued([](BatchUserRequest& batch, size_t count) {
     EXPECT_EQ(count, 1u);
     return true;
   });
@@ -220,10 +220,12 @@ TEST_F(ClientSessionsTest, ARefusedBatchStaysQueuedWithWhatFollows) {
   auto sessions = Make(options);
   for (uint64_t id = 1; id <= 5; ++id) sessions->Queue(Write(7, id));
   int calls = 0;
-  EXPECT_EQ(sessions->ProposeQueued([&](BatchUserRequest, size_t) { return ++calls == 1; }), 1u);
+  EXPECT_EQ(sessions->ProposeQueued([&](BatchUserRequest&, size_t) { return ++calls == 1; }), 1u);
   std::vector<UserRequest> left = sessions->TakeQueued();
   ASSERT_EQ(left.size(), 3u);
   EXPECT_EQ(left[0].request_id(), 3u);
+  EXPECT_EQ(left[0].data(), "w");
+  EXPECT_EQ(left[2].request_id(), 5u);
   EXPECT_FALSE(sessions->HasQueued());
 }
 

@@ -17,10 +17,6 @@
 #include "absl/status/statusor.h"
 #include "platform/common/two_lane_queue.h"
 #include "platform/config/resdb_config.h"
-#include "platform/consensus/execution/applied_request_table.h"
-#include "platform/consensus/execution/batch_cutter.h"
-#include "platform/consensus/execution/client_request_tracker.h"
-#include "platform/consensus/execution/state_digest.h"
 #include "platform/consensus/execution/transaction_executor.h"
 #include "platform/consensus/execution/transaction_manager.h"
 #include "platform/consensus/ordering/raft/raft_log.h"
@@ -28,6 +24,8 @@
 #include "platform/consensus/ordering/raft/raft_persistent_state.h"
 #include "platform/consensus/ordering/raft/raft_rpc.h"
 #include "platform/consensus/ordering/raft/raft_snapshot_manager.h"
+#include "platform/consensus/replica/apply_recorder.h"
+#include "platform/consensus/replica/client_sessions.h"
 #include "platform/networkstrate/consensus_manager.h"
 #include "platform/statistic/stats.h"
 #include "platform/storage/prefix_allocator.h"
@@ -248,12 +246,11 @@ class ConsensusManagerRaft : public ConsensusManager {
   void ServeRead(PendingRead read, uint64_t applied);
 
   // Executor thread.
-  void OnExecuted(std::unique_ptr<Request> request, std::unique_ptr<BatchUserResponse> response);
+  void OnExecuted(uint64_t seq, const BatchUserRequest& batch, BatchUserResponse responses);
 
   const int64_t self_id_;
   const std::chrono::milliseconds tick_;
   const std::chrono::milliseconds client_timeout_;
-  const BatchCutter batch_cutter_;
   const bool sync_;
   // How long a forwarded write waits before it is forwarded again.
   const std::chrono::milliseconds forward_retry_;
@@ -268,11 +265,11 @@ class ConsensusManagerRaft : public ConsensusManager {
   std::unique_ptr<raft::RaftSnapshotManager> snapshots_;
   std::unique_ptr<raft::RaftLog> log_;
   std::unique_ptr<raft::RaftPersistentState> state_;
-  std::unique_ptr<AppliedRequestTable> table_;
-  // Chain over the responses of every applied entry, kept with the applied index.
-  StateDigest state_digest_;
+  // The applied-request table, the state digest and the applied index, written with each
+  // applied entry's state.
+  std::unique_ptr<ApplyRecorder> recorder_;
   std::unique_ptr<raft::RaftNode> node_;  // raft thread only (after Open)
-  ClientRequestTracker tracker_;
+  std::unique_ptr<ClientSessions> sessions_;
   std::unique_ptr<raft::RaftRpc> rpc_;
   TransactionManager* transaction_manager_ = nullptr;  // owned by executor_
   std::unique_ptr<TransactionExecutor> executor_;
@@ -293,7 +290,6 @@ class ConsensusManagerRaft : public ConsensusManager {
 
   // Raft thread only.
   int64_t last_leader_ = 0;
-  std::vector<UserRequest> pending_proposals_;
   std::optional<PendingTransfer> transfer_;
   std::optional<PendingMembership> membership_change_;
   // RaftNode::membership_version() last acted on by SyncMembership (0: none yet).

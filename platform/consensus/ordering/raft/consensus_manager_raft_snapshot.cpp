@@ -243,9 +243,7 @@ absl::Status ConsensusManagerRaft::InstallSnapshot(const raft::SnapshotMetadata&
   if (!image.ok()) return image.status();
   absl::Status status = InstallStateImage(storage_, StatePrefixes(), *image, /*sync=*/true);
   if (!status.ok()) return status;
-  status = table_->Load(state_view_.get());
-  if (!status.ok()) return status;
-  status = state_digest_.Load(state_view_.get());
+  status = recorder_->Load();
   if (!status.ok()) return status;
   executor_->SkipTo(index + 1);
   applied_index_.store(index);
