@@ -193,61 +193,62 @@ bool ConsensusManagerPBFT::Enqueue(Work work) {
   return true;
 }
 
-int ConsensusManagerPBFT::ConsensusCommit(std::unique_ptr<Context> context,
-                                          std::unique_ptr<Request> request) {
-  if (request == nullptr) return -1;
+int ConsensusManagerPBFT::OnClientCall(std::unique_ptr<Context> context,
+                                       std::unique_ptr<Request> request) {
   if (AnswerStatusRequest(*request, context.get())) return 0;
-  const bool from_client = context != nullptr && context->CanReply();
   if (pbft::IsProtocolMessage(request->type())) {
-    if (from_client) {
-      context->Reply(
-          MakeResponse(Response::INVALID_REQUEST, "pbft messages are accepted from replicas only"));
-      return -1;
-    }
-    return HandleReplicaMessage(std::move(context), std::move(request));
+    context->Reply(
+        MakeResponse(Response::INVALID_REQUEST, "pbft messages are accepted from replicas only"));
+    return -1;
   }
   switch (request->type()) {
     case Request::TYPE_CLIENT_REQUEST:
     case Request::TYPE_QUERY:
-      if (!from_client) return HandleForwardedRequest(std::move(request));
       HandleClientRequest(std::move(context), std::move(request));
       return 0;
     case Request::TYPE_CUSTOM_QUERY:
-      if (!from_client) return -1;
       context->Reply(AnswerLogQuery(*request));
       return 0;
     case Request::TYPE_HEART_BEAT:
       return 0;
     default:
-      if (from_client) {
-        context->Reply(MakeResponse(
-            Response::UNIMPLEMENTED,
-            absl::StrCat("pbft replicas do not serve ", Request::Type_Name(request->type()))));
-      }
+      context->Reply(MakeResponse(
+          Response::UNIMPLEMENTED,
+          absl::StrCat("pbft replicas do not serve ", Request::Type_Name(request->type()))));
       return -1;
   }
 }
 
-int ConsensusManagerPBFT::HandleReplicaMessage(std::unique_ptr<Context> context,
-                                               std::unique_ptr<Request> request) {
-  // Checked here, on the transport's threads, so the protocol thread never waits on it: a
-  // PRE_PREPARE must not propose a request its client did not sign (a faulty primary's
-  // forgery). A NEWVIEW names batches by digest only.
-  if (verify_clients_ && !client_verifier_.VerifyProposedBatch(*request)) {
-    metrics_.unsigned_requests->Increment();
-    metrics_.rejected_messages->Increment();
-    return -1;
-  }
-  Work work;
-  work.kind = Work::kMessage;
-  work.message = std::move(*request);
-  if (context != nullptr) {
+int ConsensusManagerPBFT::OnReplicaMessage(std::unique_ptr<Request> request,
+                                           ResDBMessage envelope) {
+  if (pbft::IsProtocolMessage(request->type())) {
+    // Checked here, on the transport's threads, so the protocol thread never waits on it: a
+    // PRE_PREPARE must not propose a request its client did not sign (a faulty primary's
+    // forgery). A NEWVIEW names batches by digest only.
+    if (verify_clients_ && !client_verifier_.VerifyProposedBatch(*request)) {
+      metrics_.unsigned_requests->Increment();
+      metrics_.rejected_messages->Increment();
+      return -1;
+    }
+    Work work;
+    work.kind = Work::kMessage;
+    work.message = std::move(*request);
     // What the transport verified: kept by the replica as evidence it may relay.
-    work.envelope.set_data(context->signed_data());
-    work.envelope.set_signer(context->signature().node_id());
-    work.envelope.set_signature(context->signature().signature());
+    work.envelope.set_data(std::move(*envelope.mutable_data()));
+    work.envelope.set_signer(envelope.signature().node_id());
+    work.envelope.set_signature(std::move(*envelope.mutable_signature()->mutable_signature()));
+    return Enqueue(std::move(work)) ? 0 : -1;
   }
-  return Enqueue(std::move(work)) ? 0 : -1;
+  switch (request->type()) {
+    case Request::TYPE_CLIENT_REQUEST:
+    case Request::TYPE_QUERY:
+      return HandleForwardedRequest(std::move(request));
+    case Request::TYPE_HEART_BEAT:
+    case Request::TYPE_STATUS:
+      return 0;
+    default:
+      return -1;
+  }
 }
 
 int ConsensusManagerPBFT::HandleForwardedRequest(std::unique_ptr<Request> request) {

@@ -84,7 +84,8 @@ class ConsensusManagerPBFT : public ConsensusManager {
   absl::Status Start() override;
   void Stop() override;
 
-  int ConsensusCommit(std::unique_ptr<Context> context, std::unique_ptr<Request> request) override;
+  int OnClientCall(std::unique_ptr<Context> context, std::unique_ptr<Request> request) override;
+  int OnReplicaMessage(std::unique_ptr<Request> request, ResDBMessage envelope) override;
   int64_t GetPrimary() override { return primary_.load(); }
   uint64_t GetVersion() override { return view_.load(); }
   ReplicaStatus GetStatus() override;
@@ -138,7 +139,6 @@ class ConsensusManagerPBFT : public ConsensusManager {
   void HandleClientRequest(std::unique_ptr<Context> context, std::unique_ptr<Request> request);
   // A client request another replica forwards to this one as primary.
   int HandleForwardedRequest(std::unique_ptr<Request> request);
-  int HandleReplicaMessage(std::unique_ptr<Context> context, std::unique_ptr<Request> request);
 
   // Protocol thread.
   void Loop();

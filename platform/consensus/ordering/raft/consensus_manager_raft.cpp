@@ -322,18 +322,45 @@ bool ConsensusManagerRaft::Enqueue(Work work) {
   return true;
 }
 
-int ConsensusManagerRaft::ConsensusCommit(std::unique_ptr<Context> context,
-                                          std::unique_ptr<Request> request) {
-  if (request == nullptr) return -1;
+int ConsensusManagerRaft::OnClientCall(std::unique_ptr<Context> context,
+                                       std::unique_ptr<Request> request) {
   if (AnswerStatusRequest(*request, context.get())) return 0;
-  const bool from_client = context != nullptr && context->CanReply();
+  switch (request->type()) {
+    case Request::TYPE_CUSTOM_CONSENSUS:
+      context->Reply(
+          MakeResponse(Response::INVALID_REQUEST, "raft messages are accepted from replicas only"));
+      return -1;
+    case Request::TYPE_CLIENT_REQUEST:
+      HandleClientRequest(std::move(context), std::move(request));
+      return 0;
+    case Request::TYPE_QUERY:
+      // An explicit read: served like a read-only client request, never ordered.
+      if (!transaction_manager_->IsReadOnly(request->data())) {
+        context->Reply(MakeResponse(Response::INVALID_REQUEST,
+                                    "TYPE_QUERY carries a request that is not read-only"));
+        return 0;
+      }
+      HandleClientRequest(std::move(context), std::move(request));
+      return 0;
+    case Request::TYPE_CUSTOM_QUERY:
+      context->Reply(AnswerLogQuery(*request));
+      return 0;
+    case Request::TYPE_ADMIN:
+      HandleAdminRequest(std::move(context), *request);
+      return 0;
+    case Request::TYPE_HEART_BEAT:
+      return 0;
+    default:
+      context->Reply(MakeResponse(
+          Response::UNIMPLEMENTED,
+          absl::StrCat("raft replicas do not serve ", Request::Type_Name(request->type()))));
+      return -1;
+  }
+}
+
+int ConsensusManagerRaft::OnReplicaMessage(std::unique_ptr<Request> request, ResDBMessage) {
   switch (request->type()) {
     case Request::TYPE_CUSTOM_CONSENSUS: {
-      if (from_client) {
-        context->Reply(MakeResponse(Response::INVALID_REQUEST,
-                                    "raft messages are accepted from replicas only"));
-        return -1;
-      }
       auto message = raft::RaftRpc::FromRequest(self_id_, *request);
       if (!message.ok()) {
         malformed_messages_->Increment();
@@ -345,48 +372,22 @@ int ConsensusManagerRaft::ConsensusCommit(std::unique_ptr<Context> context,
       return Enqueue(std::move(work)) ? 0 : -1;
     }
     case Request::TYPE_CLIENT_REQUEST: {
-      if (!from_client) {
-        // A write another replica forwards to this one as leader; the forwarder holds the
-        // client's call and names itself as the proxy.
-        if (request->proxy_id() <= 0 || request->proxy_id() != request->sender_id() ||
-            request->client_id() == 0) {
-          malformed_messages_->Increment();
-          return -1;
-        }
-        Work work;
-        work.kind = Work::kForwarded;
-        work.request = ToUserRequest(request.get(), request->proxy_id());
-        return Enqueue(std::move(work)) ? 0 : -1;
+      // A write another replica forwards to this one as leader; the forwarder holds the
+      // client's call and names itself as the proxy.
+      if (request->proxy_id() <= 0 || request->proxy_id() != request->sender_id() ||
+          request->client_id() == 0) {
+        malformed_messages_->Increment();
+        return -1;
       }
-      HandleClientRequest(std::move(context), std::move(request));
-      return 0;
+      Work work;
+      work.kind = Work::kForwarded;
+      work.request = ToUserRequest(request.get(), request->proxy_id());
+      return Enqueue(std::move(work)) ? 0 : -1;
     }
-    case Request::TYPE_QUERY:
-      // An explicit read: served like a read-only client request, never ordered.
-      if (!from_client) return -1;
-      if (!transaction_manager_->IsReadOnly(request->data())) {
-        context->Reply(MakeResponse(Response::INVALID_REQUEST,
-                                    "TYPE_QUERY carries a request that is not read-only"));
-        return 0;
-      }
-      HandleClientRequest(std::move(context), std::move(request));
-      return 0;
-    case Request::TYPE_CUSTOM_QUERY:
-      if (!from_client) return -1;
-      context->Reply(AnswerLogQuery(*request));
-      return 0;
-    case Request::TYPE_ADMIN:
-      if (!from_client) return -1;
-      HandleAdminRequest(std::move(context), *request);
-      return 0;
     case Request::TYPE_HEART_BEAT:
+    case Request::TYPE_STATUS:
       return 0;
     default:
-      if (from_client) {
-        context->Reply(MakeResponse(
-            Response::UNIMPLEMENTED,
-            absl::StrCat("raft replicas do not serve ", Request::Type_Name(request->type()))));
-      }
       return -1;
   }
 }

@@ -86,7 +86,8 @@ class ConsensusManagerRaft : public ConsensusManager {
   absl::Status Start() override;
   void Stop() override;
 
-  int ConsensusCommit(std::unique_ptr<Context> context, std::unique_ptr<Request> request) override;
+  int OnClientCall(std::unique_ptr<Context> context, std::unique_ptr<Request> request) override;
+  int OnReplicaMessage(std::unique_ptr<Request> request, ResDBMessage envelope) override;
   int64_t GetPrimary() override { return leader_.load(); }
   uint64_t GetVersion() override { return term_.load(); }
   ReplicaStatus GetStatus() override;
