@@ -48,11 +48,9 @@ class ApplyRecorder {
   std::optional<std::string> Lookup(uint64_t client_id, uint64_t request_id) const;
   uint64_t applied_index() const { return table_.applied_index(); }
   std::string state_digest() const { return digest_.value(); }
-  // The table the executor's DedupTransactionManager records into before Record runs.
+  // The table the executor's DedupTransactionManager records into before Record runs, and
+  // ClientSessions reads retries from.
   AppliedRequestTable* table() { return &table_; }
-  const AppliedRequestTable& table() const { return table_; }
-  // Where the records are, as a view of the database.
-  Storage* records() const { return records_.get(); }
 
  private:
   absl::Status Write(const WriteBatch& records);
