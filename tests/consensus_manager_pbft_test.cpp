@@ -281,8 +281,7 @@ class PbftSignedClientTest : public PbftClusterTest {
   // Hands `message` to replica `id` as if it came over a replica stream; what the manager
   // returned (negative: refused).
   int FromReplica(int64_t id, const Request& message) {
-    return Manager(id)->ConsensusCommit(std::make_unique<Context>(SignatureInfo(), ""),
-                                        std::make_unique<Request>(message));
+    return Manager(id)->OnReplicaMessage(std::make_unique<Request>(message), ResDBMessage());
   }
   ConsensusManager* Manager(int64_t id) { return replicas_[id].server->manager(); }
   int64_t Unsigned(int64_t id) {

@@ -274,15 +274,11 @@ TEST_F(RaftClusterTest, ForwardNamingAnotherProxyIsRefused) {
   forward.set_sender_id(forwarder);
   forward.set_proxy_id(other);
   ConsensusManager* leading = replicas_[leader].server->manager();
-  EXPECT_LT(leading->ConsensusCommit(std::make_unique<Context>(SignatureInfo(), ""),
-                                     std::make_unique<Request>(forward)),
-            0);
+  EXPECT_LT(leading->OnReplicaMessage(std::make_unique<Request>(forward), ResDBMessage()), 0);
   EXPECT_EQ(Status(static_cast<int>(leader)).metrics().at("raft_malformed_messages"), 1);
   // Named correctly, the same forward is taken.
   forward.set_proxy_id(forwarder);
-  EXPECT_EQ(leading->ConsensusCommit(std::make_unique<Context>(SignatureInfo(), ""),
-                                     std::make_unique<Request>(forward)),
-            0);
+  EXPECT_EQ(leading->OnReplicaMessage(std::make_unique<Request>(forward), ResDBMessage()), 0);
 }
 
 TEST_F(RaftClusterTest, SameRequestIdAppliesOnceOnEveryPath) {

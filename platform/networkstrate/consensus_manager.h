@@ -18,7 +18,8 @@
 namespace resdb {
 
 // The consensus protocol behind a ServiceNetwork (PBFT, RAFT, ...). The transport hands it
-// every valid incoming Request; it talks to the other replicas through GetCommunicator().
+// every valid incoming Request, client calls and replica messages through entry points of
+// their own; it talks to the other replicas through GetCommunicator().
 //
 // The base class owns the ReplicaCommunicator for the config's replicas and a heartbeat
 // thread that calls HeartBeat() every config heartbeat_interval_ms between Start() and
@@ -42,12 +43,16 @@ class ConsensusManager {
   // this. Idempotent.
   virtual void Stop();
 
-  // Takes one incoming Request that passed the transport's validation. `context` carries the
-  // envelope's signature and signed bytes, and for client calls the reply channel (see
-  // Context). Called from transport threads, possibly concurrently; must not block for long.
-  // Returns 0 when the request is accepted, a negative value when it is rejected.
-  virtual int ConsensusCommit(std::unique_ptr<Context> context,
-                              std::unique_ptr<Request> request) = 0;
+  // A client call that passed the transport's validation. `context` answers it (see Context)
+  // and carries the envelope's signature and signed bytes and the caller's identity. Called
+  // from transport threads, possibly concurrently; must not block for long. Returns 0 when the
+  // call is accepted, a negative value when it is rejected.
+  virtual int OnClientCall(std::unique_ptr<Context> context, std::unique_ptr<Request> request) = 0;
+  // A message from another replica's stream that passed the transport's validation (with
+  // replica keys, signed by its sender). `envelope` is what it arrived in: the signed bytes
+  // and the signature, which a protocol may keep as evidence. Same threads and result as
+  // OnClientCall; there is no one to answer.
+  virtual int OnReplicaMessage(std::unique_ptr<Request> request, ResDBMessage envelope) = 0;
 
   // Current leader / primary id, 0 if unknown.
   virtual int64_t GetPrimary() = 0;
@@ -66,7 +71,7 @@ class ConsensusManager {
 
   // If `request` is a TYPE_STATUS client call, answers it through `context` with
   // Response{OK, data = serialized GetStatus()} and returns true; otherwise returns false and
-  // touches nothing. Derived ConsensusCommit implementations call it first.
+  // touches nothing. Derived OnClientCall implementations call it first.
   bool AnswerStatusRequest(const Request& request, Context* context);
 
   // Signs every message the communicator sends from now on (see ReplicaCommunicator).

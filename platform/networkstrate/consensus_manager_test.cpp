@@ -20,7 +20,8 @@ class CountingManager : public ConsensusManager {
   explicit CountingManager(const ResDBConfig& config) : ConsensusManager(config) {}
   ~CountingManager() override { Stop(); }
 
-  int ConsensusCommit(std::unique_ptr<Context>, std::unique_ptr<Request>) override { return 0; }
+  int OnClientCall(std::unique_ptr<Context>, std::unique_ptr<Request>) override { return 0; }
+  int OnReplicaMessage(std::unique_ptr<Request>, ResDBMessage) override { return 0; }
   int64_t GetPrimary() override { return 0; }
   uint64_t GetVersion() override { return 0; }
 

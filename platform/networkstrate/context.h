@@ -47,7 +47,7 @@ class Context {
 
   // Sends `response` to the client. The first call wins; later calls, and calls on a Context
   // without a reply channel, are ignored. Thread-safe; may be called from any thread, also
-  // long after ConsensusCommit returned.
+  // long after OnClientCall returned.
   void Reply(const Response& response);
 
  private:

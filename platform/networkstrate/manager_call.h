@@ -23,7 +23,7 @@ class ManagerCall {
       done_ = true;
       cv_.notify_all();
     });
-    manager->ConsensusCommit(std::move(context), std::make_unique<Request>(request));
+    manager->OnClientCall(std::move(context), std::make_unique<Request>(request));
   }
 
   // The answer; a default Response (and done() false) if none came within `timeout`.

@@ -135,7 +135,7 @@ void MessageDispatcher::DispatchClientCall(const ResDBMessage& envelope, Context
   }
   auto context = std::make_unique<Context>(envelope.signature(), envelope.data(), std::move(reply),
                                            caller_identity);
-  if (manager_->ConsensusCommit(std::move(context), std::move(request)) < 0) {
+  if (manager_->OnClientCall(std::move(context), std::move(request)) < 0) {
     // The manager dropped the Context (which answered UNAVAILABLE) or answered itself.
     rejected_->Increment();
   }
@@ -180,9 +180,7 @@ bool MessageDispatcher::DispatchReplicaMessage(ResDBMessage* envelope, int64_t c
       return false;
     }
   }
-  auto context = std::make_unique<Context>(std::move(*envelope->mutable_signature()),
-                                           std::move(*envelope->mutable_data()));
-  if (manager_->ConsensusCommit(std::move(context), std::move(request)) < 0) {
+  if (manager_->OnReplicaMessage(std::move(request), std::move(*envelope)) < 0) {
     rejected_->Increment();
     return false;
   }

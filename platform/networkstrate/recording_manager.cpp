@@ -28,8 +28,8 @@ void RecordingManager::Stop() {
   ConsensusManager::Stop();
 }
 
-int RecordingManager::ConsensusCommit(std::unique_ptr<Context> context,
-                                      std::unique_ptr<Request> request) {
+int RecordingManager::OnClientCall(std::unique_ptr<Context> context,
+                                   std::unique_ptr<Request> request) {
   if (request->type() == Request::TYPE_CLIENT_REQUEST) {
     if (request->data() == "reject") return -1;
     if (request->data() == "reply") {
@@ -47,16 +47,21 @@ int RecordingManager::ConsensusCommit(std::unique_ptr<Context> context,
     // "drop": the Context is destroyed on return.
     return 0;
   }
-  if (context->CanReply()) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      other_client_calls_.emplace_back(*request, context->caller_identity());
-    }
-    Response response;
-    response.set_status(Response::OK);
-    response.set_data(context->caller_identity());
-    context->Reply(response);
-    return 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    other_client_calls_.emplace_back(*request, context->caller_identity());
+  }
+  Response response;
+  response.set_status(Response::OK);
+  response.set_data(context->caller_identity());
+  context->Reply(response);
+  return 0;
+}
+
+int RecordingManager::OnReplicaMessage(std::unique_ptr<Request> request, ResDBMessage) {
+  // A client request forwarded by a replica: there is no call to answer.
+  if (request->type() == Request::TYPE_CLIENT_REQUEST) {
+    return request->data() == "reject" ? -1 : 0;
   }
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -33,7 +33,8 @@ class RecordingManager : public ConsensusManager {
   absl::Status Start() override;
   void Stop() override;
 
-  int ConsensusCommit(std::unique_ptr<Context> context, std::unique_ptr<Request> request) override;
+  int OnClientCall(std::unique_ptr<Context> context, std::unique_ptr<Request> request) override;
+  int OnReplicaMessage(std::unique_ptr<Request> request, ResDBMessage envelope) override;
   int64_t GetPrimary() override { return 0; }
   uint64_t GetVersion() override { return 0; }
 

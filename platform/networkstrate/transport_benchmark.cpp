@@ -33,7 +33,9 @@ class CountingManager : public ConsensusManager {
       : ConsensusManager(config), expected_(expected) {}
   ~CountingManager() override { Stop(); }
 
-  int ConsensusCommit(std::unique_ptr<Context>, std::unique_ptr<Request>) override {
+  int OnClientCall(std::unique_ptr<Context>, std::unique_ptr<Request>) override { return Count(); }
+  int OnReplicaMessage(std::unique_ptr<Request>, ResDBMessage) override { return Count(); }
+  int Count() {
     std::lock_guard<std::mutex> lock(mu_);
     if (++received_ == expected_) done_.notify_all();
     return 0;

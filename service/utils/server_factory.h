@@ -27,10 +27,10 @@ struct ServerParts {
   // protocol takes its own prefixes from it. Required.
   PrefixAllocator* prefixes = nullptr;
   Stats* stats = nullptr;
-  // RAFT: the StagedStorage the service writes through, over the kUserDataPrefix view of
-  // `storage`, so that each batch's state is written with its applied-request records in one
-  // write (see ConsensusManagerRaft::Create). Optional; PBFT does not take it, so a PBFT
-  // service must write directly.
+  // The StagedStorage the service writes through, over the kUserDataPrefix view of `storage`,
+  // so that each batch's state is written with its applied-request records in one write
+  // (ApplyRecorder), under either protocol. Optional: without it the service writes directly
+  // and the two writes are separate.
   StagedStorage* staged_state = nullptr;
 };
 

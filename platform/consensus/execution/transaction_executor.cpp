@@ -29,11 +29,15 @@ TransactionExecutor::TransactionExecutor(const ResDBConfig& config,
 
 TransactionExecutor::~TransactionExecutor() { Stop(); }
 
-absl::Status TransactionExecutor::Commit(std::unique_ptr<Request> request) {
-  if (request == nullptr) {
-    return absl::InvalidArgumentError("TransactionExecutor::Commit: null request");
-  }
-  const uint64_t seq = request->seq();
+absl::Status TransactionExecutor::Commit(uint64_t seq, BatchUserRequest batch) {
+  return Enqueue(seq, Committed{std::move(batch), /*malformed=*/false});
+}
+
+absl::Status TransactionExecutor::CommitMalformed(uint64_t seq) {
+  return Enqueue(seq, Committed{BatchUserRequest(), /*malformed=*/true});
+}
+
+absl::Status TransactionExecutor::Enqueue(uint64_t seq, Committed committed) {
   std::unique_lock<std::mutex> lock(mu_);
   // Every seq below next_seq_ + window_ fits; further ones wait for the gap to execute.
   if (!stopped_ && seq >= next_seq_ + window_) {
@@ -49,7 +53,7 @@ absl::Status TransactionExecutor::Commit(std::unique_ptr<Request> request) {
     duplicates_->Increment();
     return absl::OkStatus();
   }
-  pending_.emplace(seq, std::move(request));
+  pending_.emplace(seq, std::move(committed));
   pending_requests_->Set(static_cast<int64_t>(pending_.size()));
   if (seq == next_seq_) ready_cv_.notify_one();
   return absl::OkStatus();
@@ -57,39 +61,37 @@ absl::Status TransactionExecutor::Commit(std::unique_ptr<Request> request) {
 
 void TransactionExecutor::ExecutionLoop() {
   while (true) {
-    std::unique_ptr<Request> request;
+    uint64_t seq = 0;
+    Committed committed;
     {
       std::unique_lock<std::mutex> lock(mu_);
       ready_cv_.wait(lock, [this] { return stopped_ || pending_.count(next_seq_) > 0; });
       if (stopped_) return;
       auto it = pending_.find(next_seq_);
-      request = std::move(it->second);
+      seq = it->first;
+      committed = std::move(it->second);
       pending_.erase(it);
       pending_requests_->Set(static_cast<int64_t>(pending_.size()));
       ++next_seq_;
     }
     // The window moved by one seq: a blocked commit may fit now.
     window_cv_.notify_all();
-    Execute(std::move(request));
+    Execute(seq, std::move(committed));
   }
 }
 
-void TransactionExecutor::Execute(std::unique_ptr<Request> request) {
-  const uint64_t seq = request->seq();
-  BatchUserRequest batch;
+void TransactionExecutor::Execute(uint64_t seq, Committed committed) {
   std::unique_ptr<BatchUserResponse> response;
-  if (batch.ParseFromString(request->data())) {
-    response = manager_->ExecuteBatch(batch);
-    executed_requests_->Increment(batch.requests_size());
-  } else {
-    // An unparseable batch still takes its seq, so every replica stays at the same position;
-    // it yields no responses.
+  if (committed.malformed) {
     malformed_batches_->Increment();
+  } else {
+    response = manager_->ExecuteBatch(committed.batch);
+    executed_requests_->Increment(committed.batch.requests_size());
   }
   if (response == nullptr) response = std::make_unique<BatchUserResponse>();
   response->set_seq(seq);
   executed_batches_->Increment();
-  if (callback_) callback_(std::move(request), std::move(response));
+  if (callback_) callback_(seq, committed.batch, std::move(*response));
   {
     std::lock_guard<std::mutex> lock(mu_);
     max_executed_seq_ = std::max(max_executed_seq_, seq);
@@ -135,6 +137,13 @@ void TransactionExecutor::Stop() {
   if (std::this_thread::get_id() == thread_.get_id()) return;
   std::lock_guard<std::mutex> lock(join_mu_);
   if (thread_.joinable()) thread_.join();
+}
+
+absl::Status CommitSerializedBatch(TransactionExecutor* executor, uint64_t seq,
+                                   const std::string& data) {
+  BatchUserRequest batch;
+  if (!batch.ParseFromString(data)) return executor->CommitMalformed(seq);
+  return executor->Commit(seq, std::move(batch));
 }
 
 }  // namespace resdb

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "absl/status/status.h"
@@ -18,7 +19,7 @@
 
 namespace resdb {
 
-// Executes committed requests through a TransactionManager strictly in sequence order,
+// Executes committed batches through a TransactionManager strictly in sequence order,
 // exactly once each, on one dedicated thread. Consensus protocols hand it what they commit,
 // in whatever order and from whatever threads they commit it.
 //
@@ -33,11 +34,11 @@ namespace resdb {
 class TransactionExecutor {
  public:
   // Called once per executed seq, in sequence order, on the execution thread, with the
-  // committed request and its result (response->seq() == request->seq()). It must not wait
-  // for the executor (Commit of a later seq, WaitForExecuted, destruction): the executor
-  // waits for it to return before it runs the next seq.
-  using ResponseCallback = std::function<void(std::unique_ptr<Request> request,
-                                              std::unique_ptr<BatchUserResponse> response)>;
+  // committed batch and its responses (responses.seq() == seq; a malformed batch comes as an
+  // empty one). It must not wait for the executor (Commit of a later seq, WaitForExecuted,
+  // destruction): the executor waits for it to return before it runs the next seq.
+  using ResponseCallback =
+      std::function<void(uint64_t seq, const BatchUserRequest& batch, BatchUserResponse responses)>;
 
   // `next_seq` is the first seq to execute (a restarted replica passes its last applied seq
   // + 1); lower seqs count as already executed. The window is the config's
@@ -51,18 +52,20 @@ class TransactionExecutor {
   TransactionExecutor(const TransactionExecutor&) = delete;
   TransactionExecutor& operator=(const TransactionExecutor&) = delete;
 
-  // Hands over the committed request at position request->seq(); request->data() is a
-  // serialized BatchUserRequest. Returns OK once the request is queued, or when it is
-  // dropped as a duplicate (its seq already executed or already pending: the first commit of
-  // a seq wins).
+  // Hands over the batch committed at position `seq`. Returns OK once the batch is queued, or
+  // when it is dropped as a duplicate (its seq already executed or already pending: the first
+  // commit of a seq wins).
   //
   // Backpressure: at most max_pending_executions seqs are held, those in
   // [next unexecuted seq, next unexecuted seq + window). A seq beyond that blocks until the
   // gap before it is executed; the next unexecuted seq itself is always accepted at once.
   //
-  // Errors: InvalidArgumentError for a null request; UnavailableError once Stop has been
-  // called, including for a Commit that was blocked when Stop came.
-  absl::Status Commit(std::unique_ptr<Request> request);
+  // Errors: UnavailableError once Stop has been called, including for a Commit that was
+  // blocked when Stop came.
+  absl::Status Commit(uint64_t seq, BatchUserRequest batch);
+  // As Commit, for a seq whose committed data is not a BatchUserRequest: it still takes its
+  // seq, so every replica stays at the same position, and yields no responses.
+  absl::Status CommitMalformed(uint64_t seq);
 
   // Moves execution forward to `next_seq` after the state was replaced by a snapshot covering
   // every seq below it: pending commits below it are dropped and GetMaxExecutedSeq() becomes
@@ -87,9 +90,15 @@ class TransactionExecutor {
   void Stop();
 
  private:
+  struct Committed {
+    BatchUserRequest batch;
+    bool malformed = false;
+  };
+
+  absl::Status Enqueue(uint64_t seq, Committed committed);
   void ExecutionLoop();
-  // Runs one committed request through the manager and reports it.
-  void Execute(std::unique_ptr<Request> request);
+  // Runs one committed batch through the manager and reports it.
+  void Execute(uint64_t seq, Committed committed);
 
   const uint64_t window_;
   std::unique_ptr<TransactionManager> manager_;
@@ -110,9 +119,9 @@ class TransactionExecutor {
   std::condition_variable window_cv_;
   // Signals WaitForExecuted: a seq finished, or Stop.
   std::condition_variable executed_cv_;
-  // Requests committed but not yet taken by the execution thread, keyed by seq; every key is
+  // Batches committed but not yet taken by the execution thread, keyed by seq; every key is
   // in [next_seq_, next_seq_ + window_).
-  std::map<uint64_t, std::unique_ptr<Request>> pending_;
+  std::map<uint64_t, Committed> pending_;
   // The next seq the execution thread takes; everything below it is executed or executing.
   uint64_t next_seq_;
   // The highest seq whose execution and callback have finished.
@@ -122,6 +131,11 @@ class TransactionExecutor {
   std::mutex join_mu_;
   std::thread thread_;
 };
+
+// Commits the serialized BatchUserRequest a protocol ordered (`data`; empty: an empty batch)
+// at `seq`, parsed here once; data that does not parse takes its seq as a malformed batch.
+absl::Status CommitSerializedBatch(TransactionExecutor* executor, uint64_t seq,
+                                   const std::string& data);
 
 }  // namespace resdb
 

@@ -30,6 +30,7 @@ struct Record {
   std::vector<uint64_t> response_seqs;       // response->seq() per callback
   std::vector<int> response_counts;          // responses per callback
   std::vector<std::string> first_responses;  // first response per callback, or ""
+  std::vector<int> batch_sizes;              // requests of the batch per callback
 
   std::vector<std::string> Executed() {
     std::lock_guard<std::mutex> lock(mu);
@@ -58,14 +59,11 @@ ResDBConfig MakeConfig(int window) {
   return ResDBConfig(data, 0);
 }
 
-// A committed request at `seq` whose batch holds one request with payload "req-<seq>".
-std::unique_ptr<Request> MakeRequest(uint64_t seq) {
+// A committed batch holding one request with payload "req-<seq>".
+BatchUserRequest MakeBatch(uint64_t seq) {
   BatchUserRequest batch;
   batch.add_requests()->set_data(absl::StrCat("req-", seq));
-  auto request = std::make_unique<Request>();
-  request->set_seq(seq);
-  batch.SerializeToString(request->mutable_data());
-  return request;
+  return batch;
 }
 
 std::vector<std::string> ExpectedPayloads(uint64_t first, uint64_t last) {
@@ -89,14 +87,15 @@ class TransactionExecutorTest : public ::testing::Test {
   std::unique_ptr<TransactionExecutor> MakeExecutor(int window, uint64_t next_seq = 1) {
     return std::make_unique<TransactionExecutor>(
         MakeConfig(window), std::make_unique<RecordingManager>(record_),
-        [record = record_](std::unique_ptr<Request> request,
-                           std::unique_ptr<BatchUserResponse> response) {
+        [record = record_](uint64_t seq, const BatchUserRequest& batch,
+                           BatchUserResponse responses) {
           std::lock_guard<std::mutex> lock(record->mu);
-          record->callback_seqs.push_back(request->seq());
-          record->response_seqs.push_back(response->seq());
-          record->response_counts.push_back(response->responses_size());
-          record->first_responses.push_back(response->responses_size() > 0 ? response->responses(0)
+          record->callback_seqs.push_back(seq);
+          record->response_seqs.push_back(responses.seq());
+          record->response_counts.push_back(responses.responses_size());
+          record->first_responses.push_back(responses.responses_size() > 0 ? responses.responses(0)
                                                                            : "");
+          record->batch_sizes.push_back(batch.requests_size());
         },
         next_seq, &stats_);
   }
@@ -107,16 +106,16 @@ class TransactionExecutorTest : public ::testing::Test {
 
 TEST_F(TransactionExecutorTest, SkipToMovesPastAGapAnInstalledSnapshotCovers) {
   auto executor = MakeExecutor(/*window=*/100);
-  ASSERT_TRUE(executor->Commit(MakeRequest(1)).ok());
+  ASSERT_TRUE(executor->Commit(1, MakeBatch(1)).ok());
   ASSERT_TRUE(executor->WaitForExecuted(1, kDeadline));
   // Seqs 2..5 come from a snapshot; 4 was committed before it and must not run.
-  ASSERT_TRUE(executor->Commit(MakeRequest(4)).ok());
-  ASSERT_TRUE(executor->Commit(MakeRequest(7)).ok());
+  ASSERT_TRUE(executor->Commit(4, MakeBatch(4)).ok());
+  ASSERT_TRUE(executor->Commit(7, MakeBatch(7)).ok());
   executor->SkipTo(6);
   EXPECT_EQ(executor->GetMaxExecutedSeq(), 5u);
   EXPECT_TRUE(executor->WaitForExecuted(5, kDeadline));
-  ASSERT_TRUE(executor->Commit(MakeRequest(3)).ok());  // below: dropped as done
-  ASSERT_TRUE(executor->Commit(MakeRequest(6)).ok());
+  ASSERT_TRUE(executor->Commit(3, MakeBatch(3)).ok());  // below: dropped as done
+  ASSERT_TRUE(executor->Commit(6, MakeBatch(6)).ok());
   ASSERT_TRUE(executor->WaitForExecuted(7, kDeadline));
   EXPECT_EQ(record_->Executed(), (std::vector<std::string>{"req-1", "req-6", "req-7"}));
   executor->SkipTo(3);  // behind: no effect
@@ -136,7 +135,7 @@ TEST_F(TransactionExecutorTest, ShuffledCommitsFromSeveralThreadsExecuteInOrderO
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (size_t i = t; i < seqs.size(); i += kThreads) {
-        EXPECT_TRUE(executor->Commit(MakeRequest(seqs[i])).ok());
+        EXPECT_TRUE(executor->Commit(seqs[i], MakeBatch(seqs[i])).ok());
       }
     });
   }
@@ -173,7 +172,7 @@ TEST_F(TransactionExecutorTest, SmallWindowWithConcurrentCommittersMakesProgress
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      for (uint64_t seq : per_thread[t]) EXPECT_TRUE(executor->Commit(MakeRequest(seq)).ok());
+      for (uint64_t seq : per_thread[t]) EXPECT_TRUE(executor->Commit(seq, MakeBatch(seq)).ok());
     });
   }
   for (std::thread& thread : threads) thread.join();
@@ -184,20 +183,18 @@ TEST_F(TransactionExecutorTest, SmallWindowWithConcurrentCommittersMakesProgress
 
 TEST_F(TransactionExecutorTest, DuplicateCommitsAreDroppedAndCounted) {
   auto executor = MakeExecutor(/*window=*/100);
-  ASSERT_TRUE(executor->Commit(MakeRequest(1)).ok());
-  ASSERT_TRUE(executor->Commit(MakeRequest(2)).ok());
+  ASSERT_TRUE(executor->Commit(1, MakeBatch(1)).ok());
+  ASSERT_TRUE(executor->Commit(2, MakeBatch(2)).ok());
   ASSERT_TRUE(executor->WaitForExecuted(2, kDeadline));
 
   // 1 and 2 are executed; 4 is pending when its second copy arrives.
-  EXPECT_TRUE(executor->Commit(MakeRequest(1)).ok());
-  EXPECT_TRUE(executor->Commit(MakeRequest(2)).ok());
-  ASSERT_TRUE(executor->Commit(MakeRequest(4)).ok());
-  auto second_four = MakeRequest(4);
+  EXPECT_TRUE(executor->Commit(1, MakeBatch(1)).ok());
+  EXPECT_TRUE(executor->Commit(2, MakeBatch(2)).ok());
+  ASSERT_TRUE(executor->Commit(4, MakeBatch(4)).ok());
   BatchUserRequest other;
   other.add_requests()->set_data("impostor");
-  other.SerializeToString(second_four->mutable_data());
-  EXPECT_TRUE(executor->Commit(std::move(second_four)).ok());
-  ASSERT_TRUE(executor->Commit(MakeRequest(3)).ok());
+  EXPECT_TRUE(executor->Commit(4, std::move(other)).ok());
+  ASSERT_TRUE(executor->Commit(3, MakeBatch(3)).ok());
 
   ASSERT_TRUE(executor->WaitForExecuted(4, kDeadline));
   EXPECT_EQ(record_->Executed(), ExpectedPayloads(1, 4));
@@ -207,13 +204,8 @@ TEST_F(TransactionExecutorTest, DuplicateCommitsAreDroppedAndCounted) {
 
 TEST_F(TransactionExecutorTest, MalformedBatchConsumesItsSeqWithNoResponses) {
   auto executor = MakeExecutor(/*window=*/100);
-  auto malformed = std::make_unique<Request>();
-  malformed->set_seq(1);
-  malformed->set_data("\xff\xff");  // a truncated varint: not a valid message
-  ASSERT_FALSE(BatchUserRequest().ParseFromString(malformed->data()));
-
-  ASSERT_TRUE(executor->Commit(MakeRequest(2)).ok());
-  ASSERT_TRUE(executor->Commit(std::move(malformed)).ok());
+  ASSERT_TRUE(executor->Commit(2, MakeBatch(2)).ok());
+  ASSERT_TRUE(executor->CommitMalformed(1).ok());
   ASSERT_TRUE(executor->WaitForExecuted(2, kDeadline));
 
   EXPECT_EQ(record_->Executed(), ExpectedPayloads(2, 2));
@@ -221,22 +213,36 @@ TEST_F(TransactionExecutorTest, MalformedBatchConsumesItsSeqWithNoResponses) {
   EXPECT_EQ(record_->callback_seqs, (std::vector<uint64_t>{1, 2}));
   EXPECT_EQ(record_->response_seqs, (std::vector<uint64_t>{1, 2}));
   EXPECT_EQ(record_->response_counts, (std::vector<int>{0, 1}));
+  EXPECT_EQ(record_->batch_sizes, (std::vector<int>{0, 1}));
   EXPECT_EQ(stats_.CounterValue("executor_malformed_batches"), 1u);
   EXPECT_EQ(stats_.CounterValue("executor_executed_batches"), 2u);
+}
+
+TEST_F(TransactionExecutorTest, SerializedBatchesAreParsedOnceAndBadDataIsMalformed) {
+  auto executor = MakeExecutor(/*window=*/100);
+  ASSERT_TRUE(CommitSerializedBatch(executor.get(), 1, MakeBatch(1).SerializeAsString()).ok());
+  ASSERT_TRUE(CommitSerializedBatch(executor.get(), 2, "").ok());
+  ASSERT_TRUE(CommitSerializedBatch(executor.get(), 3, "\xff\xff").ok());
+  ASSERT_TRUE(executor->WaitForExecuted(3, kDeadline));
+
+  EXPECT_EQ(record_->Executed(), ExpectedPayloads(1, 1));
+  std::lock_guard<std::mutex> lock(record_->mu);
+  EXPECT_EQ(record_->batch_sizes, (std::vector<int>{1, 0, 0}));
+  EXPECT_EQ(stats_.CounterValue("executor_malformed_batches"), 1u);
 }
 
 TEST_F(TransactionExecutorTest, CommitBeyondWindowBlocksUntilGapExecutes) {
   auto executor = MakeExecutor(/*window=*/2);
   // With next seq 1 the window holds seqs 1 and 2.
-  ASSERT_TRUE(executor->Commit(MakeRequest(2)).ok());
+  ASSERT_TRUE(executor->Commit(2, MakeBatch(2)).ok());
   std::future<absl::Status> far =
-      std::async(std::launch::async, [&] { return executor->Commit(MakeRequest(3)); });
+      std::async(std::launch::async, [&] { return executor->Commit(3, MakeBatch(3)); });
   ASSERT_TRUE(WaitUntil([&] { return stats_.GaugeValue("executor_waiting_commits") == 1; }));
   EXPECT_EQ(far.wait_for(milliseconds(0)), std::future_status::timeout);
   EXPECT_EQ(executor->GetMaxExecutedSeq(), 0u);
 
   // The next seq is accepted even though the window is full, and unblocks seq 3.
-  ASSERT_TRUE(executor->Commit(MakeRequest(1)).ok());
+  ASSERT_TRUE(executor->Commit(1, MakeBatch(1)).ok());
   ASSERT_EQ(far.wait_for(kDeadline), std::future_status::ready);
   EXPECT_TRUE(far.get().ok());
   ASSERT_TRUE(executor->WaitForExecuted(3, kDeadline));
@@ -249,9 +255,9 @@ TEST_F(TransactionExecutorTest, StartsAtNextSeqAndTreatsEarlierSeqsAsExecuted) {
   EXPECT_EQ(executor->GetMaxExecutedSeq(), 4u);
   EXPECT_TRUE(executor->WaitForExecuted(4, milliseconds(0)));
 
-  ASSERT_TRUE(executor->Commit(MakeRequest(3)).ok());
-  ASSERT_TRUE(executor->Commit(MakeRequest(6)).ok());
-  ASSERT_TRUE(executor->Commit(MakeRequest(5)).ok());
+  ASSERT_TRUE(executor->Commit(3, MakeBatch(3)).ok());
+  ASSERT_TRUE(executor->Commit(6, MakeBatch(6)).ok());
+  ASSERT_TRUE(executor->Commit(5, MakeBatch(5)).ok());
   ASSERT_TRUE(executor->WaitForExecuted(6, kDeadline));
 
   EXPECT_EQ(record_->Executed(), ExpectedPayloads(5, 6));
@@ -261,7 +267,7 @@ TEST_F(TransactionExecutorTest, StartsAtNextSeqAndTreatsEarlierSeqsAsExecuted) {
 TEST_F(TransactionExecutorTest, StopUnblocksWaitersWithAnError) {
   auto executor = MakeExecutor(/*window=*/1);
   std::future<absl::Status> blocked =
-      std::async(std::launch::async, [&] { return executor->Commit(MakeRequest(3)); });
+      std::async(std::launch::async, [&] { return executor->Commit(3, MakeBatch(3)); });
   std::future<bool> waiter =
       std::async(std::launch::async, [&] { return executor->WaitForExecuted(3, kDeadline); });
   ASSERT_TRUE(WaitUntil([&] { return stats_.GaugeValue("executor_waiting_commits") == 1; }));
@@ -273,20 +279,15 @@ TEST_F(TransactionExecutorTest, StopUnblocksWaitersWithAnError) {
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
   ASSERT_EQ(waiter.wait_for(kDeadline), std::future_status::ready);
   EXPECT_FALSE(waiter.get());
-  EXPECT_EQ(executor->Commit(MakeRequest(1)).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(executor->Commit(1, MakeBatch(1)).code(), absl::StatusCode::kUnavailable);
   EXPECT_FALSE(executor->WaitForExecuted(1, milliseconds(0)));
   executor->Stop();  // idempotent
   EXPECT_TRUE(record_->Executed().empty());
 }
 
-TEST_F(TransactionExecutorTest, NullRequestIsRejected) {
-  auto executor = MakeExecutor(/*window=*/10);
-  EXPECT_EQ(executor->Commit(nullptr).code(), absl::StatusCode::kInvalidArgument);
-}
-
 TEST_F(TransactionExecutorTest, WaitForExecutedTimesOutWhileGapRemains) {
   auto executor = MakeExecutor(/*window=*/10);
-  ASSERT_TRUE(executor->Commit(MakeRequest(2)).ok());
+  ASSERT_TRUE(executor->Commit(2, MakeBatch(2)).ok());
   EXPECT_FALSE(executor->WaitForExecuted(2, milliseconds(20)));
   EXPECT_EQ(executor->GetMaxExecutedSeq(), 0u);
   EXPECT_TRUE(record_->Executed().empty());

@@ -43,30 +43,37 @@ class RecordingConsensusManager : public ConsensusManager {
   RecordingConsensusManager(const ResDBConfig& config, Stats* stats)
       : ConsensusManager(config, stats) {}
 
-  int ConsensusCommit(std::unique_ptr<Context> context, std::unique_ptr<Request> request) override {
-    const int type = static_cast<int>(request->type());
-    if (!Request::Type_IsValid(type) || type == Request::TYPE_NONE) {
-      Fail("a Request of unknown type reached the manager");
-    }
-    Request signed_request;
-    if (!signed_request.ParseFromString(context->signed_data()) ||
-        signed_request.SerializeAsString() != request->SerializeAsString()) {
-      Fail("the Context's signed bytes are not the Request handed over");
-    }
-    if (!context->CanReply() && require_signed_ &&
-        context->signature().node_id() != request->sender_id()) {
-      Fail("a replica message reached the manager without its sender's signature");
-    }
-    if (!context->CanReply() && channel_id_ != 0 && request->sender_id() != channel_id_) {
-      Fail("a replica message reached the manager in another replica's name");
-    }
-    if (request->type() == Request::TYPE_ADMIN) Fail("an admin request reached the manager");
-    if (context->CanReply() && answer_) {
+  int OnClientCall(std::unique_ptr<Context> context, std::unique_ptr<Request> request) override {
+    Check(*request, context->signed_data());
+    if (!context->CanReply()) Fail("a client call reached the manager without a reply channel");
+    if (answer_) {
       Response response;
       response.set_status(Response::OK);
       context->Reply(response);
     }
-    return type == Request::TYPE_HEART_BEAT ? -1 : 0;
+    return request->type() == Request::TYPE_HEART_BEAT ? -1 : 0;
+  }
+  int OnReplicaMessage(std::unique_ptr<Request> request, ResDBMessage envelope) override {
+    Check(*request, envelope.data());
+    if (require_signed_ && envelope.signature().node_id() != request->sender_id()) {
+      Fail("a replica message reached the manager without its sender's signature");
+    }
+    if (channel_id_ != 0 && request->sender_id() != channel_id_) {
+      Fail("a replica message reached the manager in another replica's name");
+    }
+    return request->type() == Request::TYPE_HEART_BEAT ? -1 : 0;
+  }
+  void Check(const Request& request, const std::string& signed_data) {
+    const int type = static_cast<int>(request.type());
+    if (!Request::Type_IsValid(type) || type == Request::TYPE_NONE) {
+      Fail("a Request of unknown type reached the manager");
+    }
+    Request signed_request;
+    if (!signed_request.ParseFromString(signed_data) ||
+        signed_request.SerializeAsString() != request.SerializeAsString()) {
+      Fail("the envelope's signed bytes are not the Request handed over");
+    }
+    if (request.type() == Request::TYPE_ADMIN) Fail("an admin request reached the manager");
   }
   int64_t GetPrimary() override { return 0; }
   uint64_t GetVersion() override { return 0; }

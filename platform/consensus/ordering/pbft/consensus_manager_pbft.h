@@ -5,10 +5,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -19,15 +17,15 @@
 #include "platform/common/crypto/signature.h"
 #include "platform/common/two_lane_queue.h"
 #include "platform/config/resdb_config.h"
-#include "platform/consensus/execution/applied_request_table.h"
-#include "platform/consensus/execution/batch_cutter.h"
-#include "platform/consensus/execution/client_request_tracker.h"
 #include "platform/consensus/execution/client_request_verifier.h"
-#include "platform/consensus/execution/state_digest.h"
 #include "platform/consensus/execution/transaction_executor.h"
 #include "platform/consensus/execution/transaction_manager.h"
+#include "platform/consensus/ordering/pbft/ledger_reader.h"
 #include "platform/consensus/ordering/pbft/pbft_replica.h"
+#include "platform/consensus/ordering/pbft/recent_proposals.h"
 #include "platform/consensus/ordering/pbft/pbft_wal.h"
+#include "platform/consensus/replica/apply_recorder.h"
+#include "platform/consensus/replica/client_sessions.h"
 #include "platform/networkstrate/consensus_manager.h"
 #include "platform/statistic/stats.h"
 #include "platform/storage/prefix_allocator.h"
@@ -38,7 +36,8 @@ namespace resdb {
 
 // PBFT behind the shared transport: orders client requests through a pbft::PbftReplica,
 // runs what commits through a TransactionExecutor (seq = PBFT sequence number) and answers
-// clients after execution.
+// clients after execution. Client calls are kept by ClientSessions and executed batches
+// recorded by an ApplyRecorder, as under RAFT.
 //
 // Threads. One protocol thread owns the PbftReplica. Transport threads hand it work (PBFT
 // messages, client requests) through a TwoLaneQueue, replica traffic and client requests in
@@ -60,10 +59,10 @@ namespace resdb {
 //
 // Durability. Before the messages of a round are sent, its durable records (view, accepted
 // and prepared batches, stable checkpoint, and the committed batches as ledger entries) are
-// written to the PbftWal in one synced write. The applied-request table, the executed seq
-// and the state digest are written with each execution, in one write with the batch's
-// service state when the service writes through `staged_state` (as kv_service does), so a
-// crash never leaves the state without the record that it was applied. A restarted replica
+// written to the PbftWal in one synced write. The ApplyRecorder writes the applied-request
+// table, the executed seq and the state digest with each execution, in one write with the
+// batch's service state when the service writes through `staged_state` (as kv_service does),
+// so a crash never leaves the state without the record that it was applied. A restarted replica
 // re-executes its ledger after the executed seq and asks its peers for what it missed (see
 // PbftReplica).
 //
@@ -85,7 +84,8 @@ class ConsensusManagerPBFT : public ConsensusManager {
   absl::Status Start() override;
   void Stop() override;
 
-  int ConsensusCommit(std::unique_ptr<Context> context, std::unique_ptr<Request> request) override;
+  int OnClientCall(std::unique_ptr<Context> context, std::unique_ptr<Request> request) override;
+  int OnReplicaMessage(std::unique_ptr<Request> request, ResDBMessage envelope) override;
   int64_t GetPrimary() override { return primary_.load(); }
   uint64_t GetVersion() override { return view_.load(); }
   ReplicaStatus GetStatus() override;
@@ -100,10 +100,6 @@ class ConsensusManagerPBFT : public ConsensusManager {
  private:
   using Clock = std::chrono::steady_clock;
 
-  ConsensusManagerPBFT(const ResDBConfig& config, Stats* stats);
-  absl::Status Open(std::unique_ptr<TransactionManager> transaction_manager, Storage* storage,
-                    PrefixAllocator* prefixes);
-
   struct Work {
     enum Kind { kMessage, kWrite, kExecuted };
     Kind kind = kMessage;
@@ -115,6 +111,25 @@ class ConsensusManagerPBFT : public ConsensusManager {
     std::string digest;
   };
 
+  struct Metrics {
+    explicit Metrics(Stats* stats);
+    Counter* proposals;
+    Counter* proposed_requests;
+    Counter* forwarded_requests;
+    Counter* queue_dropped;
+    Counter* rejected_messages;
+    // Client requests (from clients, forwarded by replicas, or in a primary's batch) refused
+    // because their client's signature does not verify.
+    Counter* unsigned_requests;
+    Counter* request_timeouts;
+    Counter* wal_writes;
+    Counter* duplicate_proposals;
+  };
+
+  ConsensusManagerPBFT(const ResDBConfig& config, Stats* stats);
+  absl::Status Open(std::unique_ptr<TransactionManager> transaction_manager, Storage* storage,
+                    PrefixAllocator* prefixes, StagedStorage* staged_state);
+
   // Replica traffic and the protocol thread's own events never wait behind client work.
   static TwoLaneQueue<Work>::Lane LaneOf(Work::Kind kind);
   bool Enqueue(Work work);
@@ -122,13 +137,13 @@ class ConsensusManagerPBFT : public ConsensusManager {
   // Answers a LogQuery from the ledger (any thread).
   Response AnswerLogQuery(const Request& request);
   void HandleClientRequest(std::unique_ptr<Context> context, std::unique_ptr<Request> request);
-  // PRE_PREPARE: true unless the batch it proposes holds a request its client did not sign (a
-  // faulty primary's forgery). Other messages pass; a NEWVIEW names batches by digest only.
-  bool ProposedBatchesAreSigned(const Request& message);
+  // A client request another replica forwards to this one as primary.
+  int HandleForwardedRequest(std::unique_ptr<Request> request);
 
   // Protocol thread.
   void Loop();
   void HandleWork(Work& work);
+  void OnTick(Clock::time_point now);
   void RouteWrite(const UserRequest& request);
   void ProposePending();
   void DrainActions();
@@ -136,38 +151,31 @@ class ConsensusManagerPBFT : public ConsensusManager {
   void ReplayLedger();
   void AnswerFetch(const Request& fetch);
   void PublishState();
-  // Drops copies of requests the primary proposed recently (clients send to every replica).
-  bool ProposedRecently(const UserRequest& request);
 
   // Executor thread.
-  void OnExecuted(std::unique_ptr<Request> request, std::unique_ptr<BatchUserResponse> response);
+  void OnExecuted(uint64_t seq, const BatchUserRequest& batch, BatchUserResponse responses);
 
   const int64_t self_id_;
   const std::chrono::milliseconds tick_;
-  const std::chrono::milliseconds client_timeout_;
-  const BatchCutter batch_cutter_;
+  // With require_signatures, every client request must carry its client's signature.
+  const bool verify_clients_;
+  Metrics metrics_;
 
   // Replica public keys for the evidence the replica checks; set in Open(), read by the
   // protocol thread only after that. Null without require_signatures.
   std::unique_ptr<Verifier> replica_keys_;
   pbft::PbftReplica replica_;  // protocol thread only
-  ClientRequestTracker tracker_;
-  Storage* storage_ = nullptr;
-  StagedStorage* staged_state_ = nullptr;
   std::unique_ptr<Storage> pbft_view_;
   std::unique_ptr<Storage> wal_view_;
-  std::unique_ptr<Storage> table_view_;
   // Written by the protocol thread only; ledger reads (log queries) from any thread.
   std::unique_ptr<pbft::PbftWal> wal_;
-  std::unique_ptr<AppliedRequestTable> table_;
+  std::unique_ptr<pbft::LedgerReader> ledger_;
+  std::unique_ptr<ApplyRecorder> recorder_;
+  std::unique_ptr<ClientSessions> sessions_;
   std::unique_ptr<TransactionExecutor> executor_;
-  bool sync_ = true;
-  uint64_t restored_executed_seq_ = 0;
+  ClientRequestVerifier client_verifier_;
 
   TwoLaneQueue<Work> queue_;
-  // With require_signatures, every client request must carry its client's signature.
-  const bool verify_clients_;
-  ClientRequestVerifier client_verifier_;
   std::mutex lifecycle_mu_;
   bool stopping_ = false;  // guarded by lifecycle_mu_
   bool started_ = false;   // guarded by lifecycle_mu_
@@ -175,12 +183,8 @@ class ConsensusManagerPBFT : public ConsensusManager {
   std::thread thread_;
 
   // Protocol thread only.
-  std::vector<UserRequest> pending_proposals_;
   int64_t last_primary_ = 0;
-  std::set<std::pair<uint64_t, uint64_t>> recent_keys_;
-  std::deque<std::pair<uint64_t, uint64_t>> recent_order_;
-
-  StateDigest state_digest_;
+  pbft::RecentProposals recent_proposals_;
 
   // Published for other threads.
   std::atomic<int64_t> primary_{0};
@@ -190,18 +194,6 @@ class ConsensusManagerPBFT : public ConsensusManager {
   std::atomic<uint64_t> executed_seq_{0};
   std::atomic<uint64_t> fetched_batches_{0};
   std::atomic<uint64_t> fetch_requests_{0};
-
-  Counter* proposals_;
-  Counter* proposed_requests_;
-  Counter* forwarded_requests_;
-  Counter* queue_dropped_;
-  Counter* rejected_messages_;
-  // Client requests (from clients, forwarded by replicas, or in a primary's batch) refused
-  // because their client's signature does not verify.
-  Counter* unsigned_requests_;
-  Counter* request_timeouts_;
-  Counter* wal_writes_;
-  Counter* duplicate_proposals_;
 };
 
 }  // namespace resdb

@@ -9,7 +9,6 @@
 #include "absl/strings/str_cat.h"
 #include "platform/common/fail_stop.h"
 #include "platform/consensus/execution/log_record.h"
-#include "platform/consensus/execution/tracked_call.h"
 #include "platform/networkstrate/network_address.h"
 
 namespace resdb {
@@ -51,11 +50,8 @@ ConsensusManagerRaft::ConsensusManagerRaft(const ResDBConfig& config, Stats* sta
       self_id_(config.GetSelfId()),
       tick_(std::max(1, config.GetRaftConfig().heartbeat_interval_ms())),
       client_timeout_(std::max(1, config.GetClientTimeoutMs())),
-      batch_cutter_(static_cast<size_t>(std::max(1, config.GetClientBatchNum())),
-                    static_cast<size_t>(config.GetMaxBatchBytes())),
       sync_(config.IsSyncWrites()),
       forward_retry_(std::max(1000, 2 * config.GetRaftConfig().election_timeout_max_ms())),
-      tracker_(kMaxPendingWrites, static_cast<size_t>(config.GetMaxPendingPerClient())),
       queue_(kMaxQueuedWork, kMaxQueuedClientWork),
       published_membership_(config.GetSelfId()),
       metrics_(this->stats()) {
@@ -104,15 +100,13 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
     published_.snapshot_index.store(current->last_included_index());
   }
 
-  table_ = std::make_unique<AppliedRequestTable>();
-  absl::Status loaded = table_->Load(store_->state_view());
-  if (!loaded.ok()) return loaded;
-  loaded = state_digest_.Load(store_->state_view());
+  recorder_ = std::make_unique<ApplyRecorder>(storage, kRaftStatePrefix, staged_state_);
+  absl::Status loaded = recorder_->Load();
   if (!loaded.ok()) return loaded;
 
   // The applied index is the one stored with the applied-request table: the state machine
   // holds at least the entries up to it.
-  const uint64_t applied = table_->applied_index();
+  const uint64_t applied = recorder_->applied_index();
   absl::StatusOr<raft::RaftRestoredState> restored = store_->Restore(applied);
   if (!restored.ok()) return restored.status();
 
@@ -159,8 +153,25 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
       [this](int64_t id, const std::string& address) { GetCommunicator()->AddPeer(id, address); });
 
   rpc_ = std::make_unique<raft::RaftRpc>(self_id_, GetCommunicator());
+  ClientSessionsOptions sessions;
+  sessions.self_id = self_id_;
+  sessions.max_pending = kMaxPendingWrites;
+  sessions.max_per_client = static_cast<size_t>(config().GetMaxPendingPerClient());
+  sessions.timeout = client_timeout_;
+  sessions.batch_requests = static_cast<size_t>(std::max(1, config().GetClientBatchNum()));
+  sessions.batch_bytes = static_cast<size_t>(config().GetMaxBatchBytes());
+  // The leader does not check client signatures.
+  sessions.forward_signatures = false;
+  sessions_ = std::make_unique<ClientSessions>(
+      sessions, recorder_->table(),
+      [this](Response::Status status, const std::string& error) {
+        return MakeResponse(status, error);
+      },
+      [this](const Request& message, int64_t to) {
+        return GetCommunicator()->SendMessage(message, to);
+      });
   auto dedup = std::make_unique<DedupTransactionManager>(std::move(transaction_manager),
-                                                         table_.get(), stats());
+                                                         recorder_->table(), stats());
   transaction_manager_ = dedup.get();
   published_.applied_index.store(applied);
   reads_ = std::make_unique<raft::PendingReads>(
@@ -169,8 +180,8 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
       });
   executor_ = std::make_unique<TransactionExecutor>(
       config(), std::move(dedup),
-      [this](std::unique_ptr<Request> request, std::unique_ptr<BatchUserResponse> response) {
-        OnExecuted(std::move(request), std::move(response));
+      [this](uint64_t seq, const BatchUserRequest& batch, BatchUserResponse responses) {
+        OnExecuted(seq, batch, std::move(responses));
       },
       applied + 1, stats());
   PublishState();
@@ -208,7 +219,9 @@ void ConsensusManagerRaft::Stop() {
   if (executor_ != nullptr) executor_->Stop();
   if (raft_thread_.joinable()) raft_thread_.join();
   if (snapshot_taker_ != nullptr) snapshot_taker_->Wait();
-  tracker_.FailAll(MakeResponse(Response::UNAVAILABLE, "replica is stopping"));
+  if (sessions_ != nullptr) {
+    sessions_->FailAll(MakeResponse(Response::UNAVAILABLE, "replica is stopping"));
+  }
   if (transfer_ != nullptr) {
     transfer_->Abort(MakeResponse(Response::UNAVAILABLE, "replica is stopping"));
   }
@@ -261,18 +274,45 @@ bool ConsensusManagerRaft::Enqueue(Work work) {
   return true;
 }
 
-int ConsensusManagerRaft::ConsensusCommit(std::unique_ptr<Context> context,
-                                          std::unique_ptr<Request> request) {
-  if (request == nullptr) return -1;
+int ConsensusManagerRaft::OnClientCall(std::unique_ptr<Context> context,
+                                       std::unique_ptr<Request> request) {
   if (AnswerStatusRequest(*request, context.get())) return 0;
-  const bool from_client = context != nullptr && context->CanReply();
+  switch (request->type()) {
+    case Request::TYPE_CUSTOM_CONSENSUS:
+      context->Reply(
+          MakeResponse(Response::INVALID_REQUEST, "raft messages are accepted from replicas only"));
+      return -1;
+    case Request::TYPE_CLIENT_REQUEST:
+      HandleClientRequest(std::move(context), std::move(request));
+      return 0;
+    case Request::TYPE_QUERY:
+      // An explicit read: served like a read-only client request, never ordered.
+      if (!transaction_manager_->IsReadOnly(request->data())) {
+        context->Reply(MakeResponse(Response::INVALID_REQUEST,
+                                    "TYPE_QUERY carries a request that is not read-only"));
+        return 0;
+      }
+      HandleClientRequest(std::move(context), std::move(request));
+      return 0;
+    case Request::TYPE_CUSTOM_QUERY:
+      context->Reply(AnswerLogQuery(*request));
+      return 0;
+    case Request::TYPE_ADMIN:
+      HandleAdminRequest(std::move(context), *request);
+      return 0;
+    case Request::TYPE_HEART_BEAT:
+      return 0;
+    default:
+      context->Reply(MakeResponse(
+          Response::UNIMPLEMENTED,
+          absl::StrCat("raft replicas do not serve ", Request::Type_Name(request->type()))));
+      return -1;
+  }
+}
+
+int ConsensusManagerRaft::OnReplicaMessage(std::unique_ptr<Request> request, ResDBMessage) {
   switch (request->type()) {
     case Request::TYPE_CUSTOM_CONSENSUS: {
-      if (from_client) {
-        context->Reply(MakeResponse(Response::INVALID_REQUEST,
-                                    "raft messages are accepted from replicas only"));
-        return -1;
-      }
       auto message = raft::RaftRpc::FromRequest(self_id_, *request);
       if (!message.ok()) {
         metrics_.malformed_messages->Increment();
@@ -284,48 +324,22 @@ int ConsensusManagerRaft::ConsensusCommit(std::unique_ptr<Context> context,
       return Enqueue(std::move(work)) ? 0 : -1;
     }
     case Request::TYPE_CLIENT_REQUEST: {
-      if (!from_client) {
-        // A write another replica forwards to this one as leader; the forwarder holds the
-        // client's call and names itself as the proxy.
-        if (request->proxy_id() <= 0 || request->proxy_id() != request->sender_id() ||
-            request->client_id() == 0) {
-          metrics_.malformed_messages->Increment();
-          return -1;
-        }
-        Work work;
-        work.kind = Work::kForwarded;
-        work.request = ToUserRequest(request.get(), request->proxy_id());
-        return Enqueue(std::move(work)) ? 0 : -1;
+      // A write another replica forwards to this one as leader; the forwarder holds the
+      // client's call and names itself as the proxy.
+      if (request->proxy_id() <= 0 || request->proxy_id() != request->sender_id() ||
+          request->client_id() == 0) {
+        metrics_.malformed_messages->Increment();
+        return -1;
       }
-      HandleClientRequest(std::move(context), std::move(request));
-      return 0;
+      Work work;
+      work.kind = Work::kForwarded;
+      work.request = ToUserRequest(request.get(), request->proxy_id());
+      return Enqueue(std::move(work)) ? 0 : -1;
     }
-    case Request::TYPE_QUERY:
-      // An explicit read: served like a read-only client request, never ordered.
-      if (!from_client) return -1;
-      if (!transaction_manager_->IsReadOnly(request->data())) {
-        context->Reply(MakeResponse(Response::INVALID_REQUEST,
-                                    "TYPE_QUERY carries a request that is not read-only"));
-        return 0;
-      }
-      HandleClientRequest(std::move(context), std::move(request));
-      return 0;
-    case Request::TYPE_CUSTOM_QUERY:
-      if (!from_client) return -1;
-      context->Reply(AnswerLogQuery(*request));
-      return 0;
-    case Request::TYPE_ADMIN:
-      if (!from_client) return -1;
-      HandleAdminRequest(std::move(context), *request);
-      return 0;
     case Request::TYPE_HEART_BEAT:
+    case Request::TYPE_STATUS:
       return 0;
     default:
-      if (from_client) {
-        context->Reply(MakeResponse(
-            Response::UNIMPLEMENTED,
-            absl::StrCat("raft replicas do not serve ", Request::Type_Name(request->type()))));
-      }
       return -1;
   }
 }
@@ -373,37 +387,18 @@ void ConsensusManagerRaft::HandleClientRequest(std::unique_ptr<Context> context,
     context->Reply(MakeResponse(Response::INVALID_REQUEST, "a write needs a non-zero client_id"));
     return;
   }
-  // A retry of a write this replica has applied: answer with the recorded response.
-  if (auto stored = table_->Lookup(request->client_id(), request->request_id())) {
-    Response response = MakeResponse(Response::OK, "");
-    response.set_data(std::move(*stored));
-    context->Reply(response);
-    return;
-  }
+  const UserRequest user_request = ToUserRequest(request.get(), self_id_);
+  if (sessions_->AnswerIfApplied(user_request, context.get())) return;
   if (published_.leader.load() == 0) {
     context->Reply(NoLeaderResponse("no leader"));
     return;
   }
-  const UserRequest user_request = ToUserRequest(request.get(), self_id_);
-  const TrackOutcome outcome =
-      TrackUnlessApplied(user_request, &context, Clock::now() + client_timeout_, *table_,
-                         MakeResponse(Response::OK, ""), &tracker_);
-  switch (outcome) {
-    case TrackOutcome::kFull:
-    case TrackOutcome::kClientFull:
-      context->Reply(MakeResponse(Response::UNAVAILABLE, RefusalReason(outcome)));
-      return;
-    case TrackOutcome::kAnswered:
-      return;
-    case TrackOutcome::kTracked:
-      break;
-  }
+  if (!sessions_->Track(user_request, &context)) return;
   Work work;
   work.kind = Work::kWrite;
   work.request = user_request;
   if (!Enqueue(std::move(work))) {
-    tracker_.Complete({user_request.client_id(), user_request.request_id()},
-                      MakeResponse(Response::UNAVAILABLE, "replica overloaded"));
+    sessions_->Fail(user_request, MakeResponse(Response::UNAVAILABLE, "replica overloaded"));
   }
 }
 
@@ -524,7 +519,7 @@ void ConsensusManagerRaft::HandleWork(Work& work) {
       break;
     case Work::kForwarded:
       if (node_->role() == raft::Role::kLeader) {
-        pending_proposals_.push_back(std::move(work.request));
+        sessions_->Queue(std::move(work.request));
       } else {
         metrics_.forward_dropped->Increment();
       }
@@ -538,38 +533,28 @@ void ConsensusManagerRaft::HandleWork(Work& work) {
 }
 
 void ConsensusManagerRaft::RouteWrite(const UserRequest& request) {
-  const ClientRequestTracker::Key key(request.client_id(), request.request_id());
   if (node_->role() == raft::Role::kLeader) {
-    pending_proposals_.push_back(request);
+    sessions_->Queue(request);
     return;
   }
   const int64_t leader = node_->leader_id();
   if (leader == 0) {
-    tracker_.Complete(key, NoLeaderResponse("no leader"));
+    sessions_->Fail(request, NoLeaderResponse("no leader"));
     return;
   }
-  Request forward;
-  forward.set_type(Request::TYPE_CLIENT_REQUEST);
-  forward.set_sender_id(self_id_);
-  forward.set_proxy_id(self_id_);
-  forward.set_client_id(request.client_id());
-  forward.set_request_id(request.request_id());
-  forward.set_data(request.data());
-  if (GetCommunicator()->SendMessage(forward, leader)) {
+  if (sessions_->Forward(request, leader)) {
     metrics_.forwarded_requests->Increment();
   } else {
     metrics_.forward_dropped->Increment();
-    tracker_.Complete(
-        key, MakeResponse(Response::UNAVAILABLE, absl::StrCat("cannot reach leader ", leader)));
+    sessions_->Fail(
+        request, MakeResponse(Response::UNAVAILABLE, absl::StrCat("cannot reach leader ", leader)));
   }
 }
 
 void ConsensusManagerRaft::ProposePending() {
-  if (pending_proposals_.empty()) return;
-  std::vector<UserRequest> requests;
-  requests.swap(pending_proposals_);
+  if (!sessions_->HasQueued()) return;
   if (node_->role() != raft::Role::kLeader) {
-    for (const UserRequest& request : requests) {
+    for (const UserRequest& request : sessions_->TakeQueued()) {
       if (request.proxy_id() == self_id_) {
         RouteWrite(request);
       } else {
@@ -578,26 +563,24 @@ void ConsensusManagerRaft::ProposePending() {
     }
     return;
   }
-  for (size_t begin = 0, end = 0; begin < requests.size(); begin = end) {
-    end = batch_cutter_.End(requests, begin);
-    BatchUserRequest batch;
-    for (size_t i = begin; i < end; ++i) *batch.add_requests() = std::move(requests[i]);
+  sessions_->ProposeQueued([this](BatchUserRequest& batch, size_t count) {
     batch.set_create_time_us(NowMicros());
     std::string data;
     batch.SerializeToString(&data);
     absl::StatusOr<uint64_t> index = node_->Propose(std::move(data));
     if (index.ok()) {
       metrics_.proposals->Increment();
-      metrics_.proposed_requests->Increment(end - begin);
-      continue;
+      metrics_.proposed_requests->Increment(count);
+      return true;
     }
     for (const UserRequest& request : batch.requests()) {
       if (request.proxy_id() != self_id_) continue;
-      tracker_.Complete({request.client_id(), request.request_id()},
-                        MakeResponse(Response::UNAVAILABLE,
-                                     absl::StrCat("proposal refused: ", index.status().message())));
+      sessions_->Fail(request,
+                      MakeResponse(Response::UNAVAILABLE,
+                                   absl::StrCat("proposal refused: ", index.status().message())));
     }
-  }
+    return true;
+  });
 }
 
 void ConsensusManagerRaft::CheckLeaderChange() {
@@ -609,12 +592,12 @@ void ConsensusManagerRaft::CheckLeaderChange() {
   published_.leader.store(leader);
   if (leader != 0) published_.last_known_leader.store(leader);
   if (leader == 0) {
-    tracker_.FailAll(NoLeaderResponse("no leader (leader lost)"));
+    sessions_->FailAll(NoLeaderResponse("no leader (leader lost)"));
     return;
   }
   // Whatever the old leader did not commit may be lost: send every pending write again.
   // The applied-request table keeps a write that ends up twice in the log from applying twice.
-  for (const UserRequest& request : tracker_.PendingRequests()) RouteWrite(request);
+  for (const UserRequest& request : sessions_->Pending()) RouteWrite(request);
 }
 
 void ConsensusManagerRaft::ExpireRequests(Clock::time_point now) {
@@ -622,16 +605,12 @@ void ConsensusManagerRaft::ExpireRequests(Clock::time_point now) {
   // long again. The leader itself does not: its proposal either commits or is overwritten by
   // a new leader, which CheckLeaderChange handles.
   if (node_->role() != raft::Role::kLeader) {
-    for (const UserRequest& request : tracker_.TakeDueForRetry(now, forward_retry_)) {
+    for (const UserRequest& request : sessions_->TakeDueForRetry(now, forward_retry_)) {
       RouteWrite(request);
     }
   }
-  for (auto& expired : tracker_.TakeExpired(now)) {
-    metrics_.request_timeouts->Increment();
-    expired.context->Reply(MakeResponse(
-        Response::TIMEOUT,
-        absl::StrCat("not applied within the ", client_timeout_.count(), " ms client timeout")));
-  }
+  metrics_.request_timeouts->Increment(sessions_->ExpireDue(
+      now, absl::StrCat("not applied within the ", client_timeout_.count(), " ms client timeout")));
   const size_t expired_reads = reads_->Expire(
       now,
       MakeResponse(Response::TIMEOUT, absl::StrCat("read not served within the ",
@@ -650,13 +629,11 @@ void ConsensusManagerRaft::DrainReady() {
     for (const raft::RaftMessage& message : ready.messages) rpc_->Send(message);
     // 4. Committed entries, in index order, to the executor.
     for (const raft::Entry& entry : ready.committed_entries) {
-      auto request = std::make_unique<Request>();
-      request->set_type(Request::TYPE_CLIENT_REQUEST);
-      request->set_seq(entry.index());
-      request->set_view(entry.term());
       // NOOP and CONFIG entries execute as an empty batch, so that seqs stay contiguous.
-      if (entry.type() == raft::Entry::NORMAL) request->set_data(entry.data());
-      absl::Status status = executor_->Commit(std::move(request));
+      absl::Status status =
+          entry.type() == raft::Entry::NORMAL
+              ? CommitSerializedBatch(executor_.get(), entry.index(), entry.data())
+              : executor_->Commit(entry.index(), BatchUserRequest());
       if (!status.ok() && !stopping_flag_.load()) {
         LOG(WARNING) << "raft replica " << self_id_ << ": executor refused entry " << entry.index()
                      << ": " << status;
@@ -685,7 +662,7 @@ void ConsensusManagerRaft::PublishState() {
   metrics_.term->Set(static_cast<int64_t>(node_->term()));
   metrics_.leader->Set(leader);
   metrics_.commit_index->Set(static_cast<int64_t>(node_->commit_index()));
-  metrics_.pending_requests->Set(static_cast<int64_t>(tracker_.size()));
+  metrics_.pending_requests->Set(static_cast<int64_t>(sessions_->size()));
 }
 
 void ConsensusManagerRaft::ServeRead(std::unique_ptr<Context> context, const std::string& data,
@@ -702,47 +679,13 @@ void ConsensusManagerRaft::ServeRead(std::unique_ptr<Context> context, const std
   context->Reply(response);
 }
 
-void ConsensusManagerRaft::OnExecuted(std::unique_ptr<Request> request,
-                                      std::unique_ptr<BatchUserResponse> response) {
-  const uint64_t seq = request->seq();
-  // The applied-request table and the applied index, in one write with the batch's state when
-  // the service's writes are held back for it. Not synced: RAFT's log is the durable record,
-  // and a lost suffix of these writes is applied again at restart.
-  WriteBatch batch;
-  state_digest_.Extend(*response, &batch);
-  table_->Flush(seq, &batch);
-  absl::Status written;
-  if (staged_state_ != nullptr) {
-    written = staged_state_->Commit([&](const WriteBatch& state) {
-      WriteBatch all;
-      all.AppendPrefixed(kUserDataPrefix, state);
-      all.AppendPrefixed(kRaftStatePrefix, batch);
-      return storage_->Write(all, /*sync=*/false);
-    });
-  } else {
-    written = store_->state_view()->Write(batch, /*sync=*/false);
-  }
-  // Answering clients for a batch whose state is not stored would lose acknowledged writes.
-  FailStopIfError(
-      absl::StrCat("raft replica ", self_id_, ": cannot store the state of index ", seq), written);
+void ConsensusManagerRaft::OnExecuted(uint64_t seq, const BatchUserRequest& batch,
+                                      BatchUserResponse responses) {
+  recorder_->Record(seq, responses);
   published_.applied_index.store(seq);
   metrics_.applied_index->Set(static_cast<int64_t>(seq));
   MaybeTakeSnapshot(seq);
-
-  if (tracker_.size() > 0 && !request->data().empty()) {
-    BatchUserRequest user_requests;
-    if (user_requests.ParseFromString(request->data())) {
-      for (int i = 0; i < user_requests.requests_size(); ++i) {
-        const UserRequest& user_request = user_requests.requests(i);
-        const ClientRequestTracker::Key key(user_request.client_id(), user_request.request_id());
-        if (!tracker_.Contains(key)) continue;
-        Response answer = MakeResponse(Response::OK, "");
-        if (i < response->responses_size()) answer.set_data(response->responses(i));
-        answer.set_seq(seq);
-        tracker_.Complete(key, answer);
-      }
-    }
-  }
+  sessions_->AnswerExecuted(seq, batch, responses);
   reads_->SetApplied(seq);
 }
 
@@ -754,7 +697,7 @@ ReplicaStatus ConsensusManagerRaft::GetStatus() {
   status.set_first_index(published_.first_index.load());
   status.set_last_index(published_.last_index.load());
   status.set_snapshot_index(published_.snapshot_index.load());
-  status.set_state_digest(state_digest_.value());
+  status.set_state_digest(recorder_->state_digest());
   status.set_membership(raft::MemberStateName(published_membership_.state()));
   const raft::Membership membership = published_membership_.membership();
   status.mutable_voters()->CopyFrom(membership.voters());
@@ -763,7 +706,7 @@ ReplicaStatus ConsensusManagerRaft::GetStatus() {
   for (const char* name : raft::RaftMetrics::StatusCounters()) {
     metrics[name] = static_cast<int64_t>(stats()->CounterValue(name));
   }
-  metrics["raft_pending_requests"] = static_cast<int64_t>(tracker_.size());
+  metrics["raft_pending_requests"] = static_cast<int64_t>(sessions_->size());
   return status;
 }
 

@@ -17,10 +17,6 @@
 #include "absl/status/statusor.h"
 #include "platform/common/two_lane_queue.h"
 #include "platform/config/resdb_config.h"
-#include "platform/consensus/execution/applied_request_table.h"
-#include "platform/consensus/execution/batch_cutter.h"
-#include "platform/consensus/execution/client_request_tracker.h"
-#include "platform/consensus/execution/state_digest.h"
 #include "platform/consensus/execution/transaction_executor.h"
 #include "platform/consensus/execution/transaction_manager.h"
 #include "platform/consensus/ordering/raft/leadership_transfer.h"
@@ -34,6 +30,8 @@
 #include "platform/consensus/ordering/raft/snapshot_receiver.h"
 #include "platform/consensus/ordering/raft/snapshot_sender.h"
 #include "platform/consensus/ordering/raft/snapshot_taker.h"
+#include "platform/consensus/replica/apply_recorder.h"
+#include "platform/consensus/replica/client_sessions.h"
 #include "platform/networkstrate/consensus_manager.h"
 #include "platform/statistic/stats.h"
 #include "platform/storage/prefix_allocator.h"
@@ -93,7 +91,8 @@ class ConsensusManagerRaft : public ConsensusManager {
   absl::Status Start() override;
   void Stop() override;
 
-  int ConsensusCommit(std::unique_ptr<Context> context, std::unique_ptr<Request> request) override;
+  int OnClientCall(std::unique_ptr<Context> context, std::unique_ptr<Request> request) override;
+  int OnReplicaMessage(std::unique_ptr<Request> request, ResDBMessage envelope) override;
   int64_t GetPrimary() override { return published_.leader.load(); }
   uint64_t GetVersion() override { return published_.term.load(); }
   ReplicaStatus GetStatus() override;
@@ -190,12 +189,11 @@ class ConsensusManagerRaft : public ConsensusManager {
   void ServeRead(std::unique_ptr<Context> context, const std::string& data, uint64_t applied);
 
   // Executor thread.
-  void OnExecuted(std::unique_ptr<Request> request, std::unique_ptr<BatchUserResponse> response);
+  void OnExecuted(uint64_t seq, const BatchUserRequest& batch, BatchUserResponse responses);
 
   const int64_t self_id_;
   const std::chrono::milliseconds tick_;
   const std::chrono::milliseconds client_timeout_;
-  const BatchCutter batch_cutter_;
   const bool sync_;
   // How long a forwarded write waits before it is forwarded again.
   const std::chrono::milliseconds forward_retry_;
@@ -205,11 +203,11 @@ class ConsensusManagerRaft : public ConsensusManager {
   Storage* storage_ = nullptr;
   StagedStorage* staged_state_ = nullptr;
   std::unique_ptr<raft::RaftStore> store_;
-  std::unique_ptr<AppliedRequestTable> table_;
-  // Chain over the responses of every applied entry, kept with the applied index.
-  StateDigest state_digest_;
+  // The applied-request table, the state digest and the applied index, written with each
+  // applied entry's state.
+  std::unique_ptr<ApplyRecorder> recorder_;
   std::unique_ptr<raft::RaftNode> node_;  // raft thread only (after Open)
-  ClientRequestTracker tracker_;
+  std::unique_ptr<ClientSessions> sessions_;
   std::unique_ptr<raft::RaftRpc> rpc_;
   TransactionManager* transaction_manager_ = nullptr;  // owned by executor_
   std::unique_ptr<TransactionExecutor> executor_;
@@ -227,7 +225,6 @@ class ConsensusManagerRaft : public ConsensusManager {
 
   // Raft thread only.
   int64_t last_leader_ = 0;
-  std::vector<UserRequest> pending_proposals_;
   std::unique_ptr<raft::LeadershipTransfer> transfer_;
   std::unique_ptr<raft::MembershipCoordinator> membership_;
   std::unique_ptr<raft::SnapshotTaker> snapshot_taker_;

@@ -40,7 +40,7 @@ void ConsensusManagerRaft::SyncMembership() {
       change->previous != raft::MemberState::kRemoved) {
     // This replica will apply nothing more: the writes waiting here are answered now, and
     // their clients retry elsewhere with the same request ids.
-    tracker_.FailAll(NoLeaderResponse(
+    sessions_->FailAll(NoLeaderResponse(
         absl::StrCat("replica ", self_id_, " was removed from the cluster; ask another replica")));
   }
 }

@@ -127,9 +127,7 @@ absl::Status ConsensusManagerRaft::InstallSnapshot(const raft::SnapshotMetadata&
   if (!image.ok()) return image.status();
   absl::Status status = InstallStateImage(storage_, StatePrefixes(), *image, /*sync=*/true);
   if (!status.ok()) return status;
-  status = table_->Load(store_->state_view());
-  if (!status.ok()) return status;
-  status = state_digest_.Load(store_->state_view());
+  status = recorder_->Load();
   if (!status.ok()) return status;
   executor_->SkipTo(index + 1);
   published_.applied_index.store(index);

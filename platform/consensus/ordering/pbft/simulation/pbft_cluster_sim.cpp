@@ -382,7 +382,7 @@ void PbftClusterSim::Restart(int64_t id) {
     digests.emplace_back(seq, n.executor.Apply(seq, data));
     if (Reports(n)) invariants_.OnExecuted(id, seq, digests.back().second);
   }
-  const RestoredState state = n.disk.Restored();
+  const RestoredState state = n.disk.Reopen();
   n.replica->Restore(state);
   invariants_.OnStart(id, state.last_committed);
   n.seen_view = state.view;
@@ -633,13 +633,12 @@ Request PbftClusterSim::ForgeViewChange(const SimNode& node, const Request& mess
   const uint64_t first = vc.stable_seq() + 1;
   const uint64_t last = std::min(node.replica->last_executable_seq() + 3,
                                  vc.stable_seq() + replica_options_.watermark_window);
-  const std::map<uint64_t, std::string>& ledger = node.disk.ledger();
   const auto& proposals = clients_.proposals();
   vc.clear_prepared();
   for (uint64_t seq = first; seq <= last; ++seq) {
-    auto committed = ledger.find(seq);
+    const std::optional<std::string> committed = node.disk.LedgerEntry(seq);
     std::string data;
-    if (committed != ledger.end() && committed->second.empty() && !proposals.empty()) {
+    if (committed.has_value() && committed->empty() && !proposals.empty()) {
       data = proposals[static_cast<size_t>(Draw(0, proposals.size() - 1))].data;
     }
     PreparedCertificate* cert = vc.add_prepared();

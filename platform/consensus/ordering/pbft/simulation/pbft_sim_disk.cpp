@@ -1,51 +1,65 @@
 #include "platform/consensus/ordering/pbft/simulation/pbft_sim_disk.h"
 
+#include <algorithm>
+#include <cstdlib>
+#include <limits>
+#include <utility>
+
+#include "platform/storage/memory_storage.h"
+
 namespace resdb {
 namespace pbft {
 namespace simulation {
+namespace {
+
+// The simulator's storage never fails, so neither may opening the WAL over it.
+std::unique_ptr<PbftWal> OpenWal(Storage* storage) {
+  auto wal = PbftWal::Open(storage, /*sync=*/true);
+  if (!wal.ok()) std::abort();
+  return std::move(*wal);
+}
+
+}  // namespace
+
+PbftSimDisk::PbftSimDisk() : storage_(NewMemoryStorage()), wal_(OpenWal(storage_.get())) {}
 
 bool PbftSimDisk::Write(const Actions& actions) {
-  uint64_t next = ledger_tip() + 1;
-  for (const auto& [seq, data] : actions.execute) {
-    if (seq != next++) return false;
+  if (!wal_->Write(actions.view_record, actions.slots, actions.stable, actions.execute).ok()) {
+    return false;
   }
   ++writes_;
-  if (actions.view_record.has_value()) view_ = actions.view_record;
-  for (const SlotRecord& slot : actions.slots) slots_[slot.batch().seq()] = slot;
-  if (actions.stable.has_value() &&
-      (!stable_.has_value() || actions.stable->seq() > stable_->seq())) {
-    stable_ = actions.stable;
-  }
-  for (const auto& [seq, data] : actions.execute) ledger_.emplace(seq, data);
-  // Slot records at or below the stable checkpoint are settled for good.
-  if (stable_.has_value()) slots_.erase(slots_.begin(), slots_.upper_bound(stable_->seq()));
   return true;
 }
 
-RestoredState PbftSimDisk::Restored() const {
-  RestoredState state;
-  if (view_.has_value()) {
-    state.view = view_->view();
-    state.view_active = view_->active();
-    state.new_view = view_->new_view();
+RestoredState PbftSimDisk::Reopen() {
+  wal_ = OpenWal(storage_.get());
+  return wal_->restored();
+}
+
+std::map<uint64_t, std::string> PbftSimDisk::ledger() const {
+  std::map<uint64_t, std::string> ledger;
+  for (CommittedBatch& batch : LedgerFrom(wal_->first_ledger_seq())) {
+    ledger.emplace(batch.seq(), std::move(*batch.mutable_data()));
   }
-  if (stable_.has_value()) state.stable = *stable_;
-  state.last_committed = ledger_tip();
-  // Those between the stable checkpoint and last_committed go along too: a VIEWCHANGE after
-  // the restart still has to vouch for those batches.
-  for (const auto& [seq, slot] : slots_) state.slots.push_back(slot);
-  return state;
+  return ledger;
+}
+
+std::optional<std::string> PbftSimDisk::LedgerEntry(uint64_t seq) const {
+  if (seq == 0 || seq < wal_->first_ledger_seq() || seq > wal_->last_committed()) {
+    return std::nullopt;
+  }
+  absl::StatusOr<std::string> data = wal_->ReadBatch(seq);
+  if (!data.ok()) std::abort();
+  return std::move(*data);
 }
 
 std::vector<CommittedBatch> PbftSimDisk::LedgerFrom(uint64_t seq) const {
-  std::vector<CommittedBatch> out;
-  for (auto it = ledger_.lower_bound(seq); it != ledger_.end(); ++it) {
-    CommittedBatch batch;
-    batch.set_seq(it->first);
-    batch.set_data(it->second);
-    out.push_back(std::move(batch));
-  }
-  return out;
+  if (wal_->last_committed() == 0) return {};
+  auto batches =
+      wal_->ReadLedger(std::max(seq, wal_->first_ledger_seq()), std::numeric_limits<size_t>::max(),
+                       std::numeric_limits<size_t>::max());
+  if (!batches.ok()) std::abort();
+  return std::move(*batches);
 }
 
 }  // namespace simulation

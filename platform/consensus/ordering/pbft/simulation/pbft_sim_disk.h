@@ -3,43 +3,49 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "platform/consensus/ordering/pbft/pbft.pb.h"
 #include "platform/consensus/ordering/pbft/pbft_replica.h"
+#include "platform/consensus/ordering/pbft/pbft_wal.h"
+#include "platform/storage/storage.h"
 
 namespace resdb {
 namespace pbft {
 namespace simulation {
 
-// What survives a replica crash: the durable records of the Actions contract. A write is
-// atomic (the "one synced write" of the contract); the ledger is kept whole so that any
-// peer, however far behind, can be answered and a restart can rebuild the executor.
+// What survives a replica crash: the production PbftWal over an in-memory storage that
+// outlives the replica. A write is the WAL's one write (the "one synced write" of the Actions
+// contract); the simulator never trims the ledger, so that any peer, however far behind, can
+// be answered and a restart can rebuild the executor.
 class PbftSimDisk {
  public:
-  // Writes the durable part of `actions`: view record, slot records, stable checkpoint and
-  // the `execute` batches as ledger entries. Returns false (nothing written) if the
-  // batches do not continue the ledger.
+  PbftSimDisk();
+
+  // Writes the durable part of `actions` (view record, slot records, stable checkpoint and the
+  // `execute` batches as ledger entries) through PbftWal::Write. Returns false (nothing
+  // written) if the WAL refuses it, as when the batches do not continue the ledger.
   bool Write(const Actions& actions);
 
-  // The records as Restore() takes them: the latest view record, the stable checkpoint, the
-  // ledger tip as last_committed and the slot records above the stable checkpoint.
-  RestoredState Restored() const;
+  // Opens the WAL again from the storage, as a restarted replica does, and returns what it
+  // restored (the records Restore() takes).
+  RestoredState Reopen();
 
-  uint64_t ledger_tip() const { return ledger_.empty() ? 0 : ledger_.rbegin()->first; }
-  const std::map<uint64_t, std::string>& ledger() const { return ledger_; }
+  uint64_t ledger_tip() const { return wal_->last_committed(); }
+  // The whole ledger, seq -> batch data.
+  std::map<uint64_t, std::string> ledger() const;
+  // The data of ledger entry `seq`, if the ledger holds it.
+  std::optional<std::string> LedgerEntry(uint64_t seq) const;
   // Ledger entries from `seq` on, ascending.
   std::vector<CommittedBatch> LedgerFrom(uint64_t seq) const;
-  const std::optional<StableCheckpoint>& stable() const { return stable_; }
   uint64_t writes() const { return writes_; }
 
  private:
-  std::optional<ViewRecord> view_;
-  std::map<uint64_t, SlotRecord> slots_;
-  std::optional<StableCheckpoint> stable_;
-  std::map<uint64_t, std::string> ledger_;
+  std::unique_ptr<Storage> storage_;
+  std::unique_ptr<PbftWal> wal_;
   uint64_t writes_ = 0;
 };
 
