@@ -1,11 +1,24 @@
 #include "platform/consensus/replica/client_sessions.h"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
 #include "platform/consensus/execution/tracked_call.h"
 
 namespace resdb {
+
+ClientSessionsOptions ClientSessionsOptions::FromConfig(const ResDBConfig& config,
+                                                        size_t max_pending) {
+  ClientSessionsOptions options;
+  options.self_id = config.GetSelfId();
+  options.max_pending = max_pending;
+  options.max_per_client = static_cast<size_t>(config.GetMaxPendingPerClient());
+  options.timeout = std::chrono::milliseconds(std::max(1, config.GetClientTimeoutMs()));
+  options.batch_requests = static_cast<size_t>(std::max(1, config.GetClientBatchNum()));
+  options.batch_bytes = static_cast<size_t>(config.GetMaxBatchBytes());
+  return options;
+}
 
 ClientSessions::ClientSessions(const ClientSessionsOptions& options,
                                const AppliedRequestTable* table, MakeResponse make_response,

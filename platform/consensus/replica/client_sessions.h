@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "platform/config/resdb_config.h"
 #include "platform/consensus/execution/applied_request_table.h"
 #include "platform/consensus/execution/batch_cutter.h"
 #include "platform/consensus/execution/client_request_tracker.h"
@@ -30,6 +31,10 @@ struct ClientSessionsOptions {
   // Whether a forwarded request carries its client's key and signature, for a receiver that
   // checks them.
   bool forward_signatures = true;
+
+  // The config's client settings (timeout, batch size and bytes, calls per client), with at
+  // most `max_pending` calls waiting in all.
+  static ClientSessionsOptions FromConfig(const ResDBConfig& config, size_t max_pending);
 };
 
 // The client side of a replica, the same under every protocol: it answers a retry of an

@@ -101,15 +101,8 @@ absl::Status ConsensusManagerPBFT::Open(std::unique_ptr<TransactionManager> tran
   replica_.Restore(restored);
   executed_seq_.store(executed);
 
-  ClientSessionsOptions options;
-  options.self_id = self_id_;
-  options.max_pending = kMaxPendingRequests;
-  options.max_per_client = static_cast<size_t>(config().GetMaxPendingPerClient());
-  options.timeout = std::chrono::milliseconds(std::max(1, config().GetClientTimeoutMs()));
-  options.batch_requests = static_cast<size_t>(std::max(1, config().GetClientBatchNum()));
-  options.batch_bytes = static_cast<size_t>(config().GetMaxBatchBytes());
   sessions_ = std::make_unique<ClientSessions>(
-      options, recorder_->table(),
+      ClientSessionsOptions::FromConfig(config(), kMaxPendingRequests), recorder_->table(),
       [this](Response::Status status, const std::string& error) {
         return MakeResponse(status, error);
       },

@@ -9,7 +9,6 @@
 #include "absl/strings/str_cat.h"
 #include "platform/common/fail_stop.h"
 #include "platform/consensus/execution/log_record.h"
-#include "platform/networkstrate/network_address.h"
 
 namespace resdb {
 namespace {
@@ -48,7 +47,7 @@ uint64_t NowMicros() {
 ConsensusManagerRaft::ConsensusManagerRaft(const ResDBConfig& config, Stats* stats)
     : ConsensusManager(config, stats),
       self_id_(config.GetSelfId()),
-      tick_(std::max(1, config.GetRaftConfig().heartbeat_interval_ms())),
+      tick_(raft::Tick(config)),
       client_timeout_(std::max(1, config.GetClientTimeoutMs())),
       sync_(config.IsSyncWrites()),
       forward_retry_(std::max(1000, 2 * config.GetRaftConfig().election_timeout_max_ms())),
@@ -77,17 +76,11 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
                                         Storage* storage, PrefixAllocator* prefixes) {
   storage_ = storage;
   const RaftConfig& rc = config().GetRaftConfig();
-  const uint64_t chunk_bytes =
-      static_cast<uint64_t>(std::max<int64_t>(1, rc.snapshot_chunk_bytes()));
-  auto store = raft::RaftStore::Open(storage, prefixes, sync_, chunk_bytes);
+  const raft::SnapshotSender::Options sender = raft::SenderOptionsFrom(config());
+  auto store = raft::RaftStore::Open(storage, prefixes, sync_, sender.chunk_bytes);
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
   raft::RaftSnapshotManager* snapshots = &store_->snapshots();
-  raft::SnapshotSender::Options sender;
-  sender.self_id = self_id_;
-  sender.chunk_bytes = chunk_bytes;
-  sender.resend = std::chrono::milliseconds(std::max(100, rc.election_timeout_max_ms()));
-  sender.install_patience = std::max(std::chrono::milliseconds(10000), 10 * sender.resend);
   snapshot_sender_ = std::make_unique<raft::SnapshotSender>(
       sender, snapshots, [this](int64_t to, raft::InstallSnapshotRequest request) {
         rpc_->Send(raft::RaftMessage::Make(self_id_, to, std::move(request)));
@@ -110,66 +103,27 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
   absl::StatusOr<raft::RaftRestoredState> restored = store_->Restore(applied);
   if (!restored.ok()) return restored.status();
 
-  raft::RaftNodeOptions options;
-  options.id = self_id_;
-  // A joining replica learns the membership from the leader; the others start with the
-  // replicas of the config file (the log overrides both once it records a change).
-  if (!rc.join_existing_cluster()) {
-    for (const ReplicaInfo& replica : config().GetReplicaInfos()) {
-      options.voters.push_back(replica.id());
-    }
-  }
-  const int tick_ms = static_cast<int>(tick_.count());
-  options.election_ticks_min = std::max(2, rc.election_timeout_min_ms() / tick_ms);
-  options.election_ticks_max =
-      std::max(options.election_ticks_min, rc.election_timeout_max_ms() / tick_ms);
-  options.heartbeat_ticks = 1;
-  options.max_entries_per_append = static_cast<uint64_t>(rc.max_entries_per_append());
-  options.max_bytes_per_append = static_cast<uint64_t>(rc.max_bytes_per_append());
-  options.max_inflight_appends = rc.max_inflight_appends();
-  options.pre_vote = rc.enable_pre_vote();
-  options.check_quorum = rc.enable_check_quorum();
-  options.seed = static_cast<uint64_t>(self_id_) * 0x9E3779B97F4A7C15ULL ^
-                 static_cast<uint64_t>(Clock::now().time_since_epoch().count());
-  node_ = std::make_unique<raft::RaftNode>(options, *std::move(restored));
+  const uint64_t seed = static_cast<uint64_t>(self_id_) * 0x9E3779B97F4A7C15ULL ^
+                        static_cast<uint64_t>(Clock::now().time_since_epoch().count());
+  node_ =
+      std::make_unique<raft::RaftNode>(raft::NodeOptionsFrom(config(), seed), *std::move(restored));
   auto respond = [this](Response::Status status, const std::string& error) {
     return MakeResponse(status, error);
   };
-  // The node gives up a transfer after an election timeout; the new leader then needs its
-  // first heartbeat to be known.
-  transfer_ = std::make_unique<raft::LeadershipTransfer>(
-      self_id_, std::chrono::milliseconds(std::max(1000, 3 * rc.election_timeout_max_ms())),
-      node_.get(), respond);
-  raft::MembershipCoordinator::Options membership;
-  membership.self_id = self_id_;
-  membership.default_timeout = client_timeout_;
-  membership.catch_up_slack = static_cast<uint64_t>(std::max(1, rc.max_entries_per_append()));
-  membership.require_signatures = config().GetConfigData().require_signatures();
-  for (const ReplicaInfo& replica : config().GetReplicaInfos()) {
-    membership.configured[replica.id()] = HostPort(replica.ip(), replica.port());
-  }
+  transfer_ = std::make_unique<raft::LeadershipTransfer>(self_id_, raft::TransferTimeout(config()),
+                                                         node_.get(), respond);
   membership_ = std::make_unique<raft::MembershipCoordinator>(
-      std::move(membership), node_.get(), respond,
+      raft::MembershipOptionsFrom(config()), node_.get(), respond,
       [this](int64_t id, const std::string& address) { GetCommunicator()->AddPeer(id, address); });
 
   rpc_ = std::make_unique<raft::RaftRpc>(self_id_, GetCommunicator());
-  ClientSessionsOptions sessions;
-  sessions.self_id = self_id_;
-  sessions.max_pending = kMaxPendingWrites;
-  sessions.max_per_client = static_cast<size_t>(config().GetMaxPendingPerClient());
-  sessions.timeout = client_timeout_;
-  sessions.batch_requests = static_cast<size_t>(std::max(1, config().GetClientBatchNum()));
-  sessions.batch_bytes = static_cast<size_t>(config().GetMaxBatchBytes());
+  ClientSessionsOptions sessions = ClientSessionsOptions::FromConfig(config(), kMaxPendingWrites);
   // The leader does not check client signatures.
   sessions.forward_signatures = false;
-  sessions_ = std::make_unique<ClientSessions>(
-      sessions, recorder_->table(),
-      [this](Response::Status status, const std::string& error) {
-        return MakeResponse(status, error);
-      },
-      [this](const Request& message, int64_t to) {
-        return GetCommunicator()->SendMessage(message, to);
-      });
+  sessions_ = std::make_unique<ClientSessions>(sessions, recorder_->table(), respond,
+                                               [this](const Request& message, int64_t to) {
+                                                 return GetCommunicator()->SendMessage(message, to);
+                                               });
   auto dedup = std::make_unique<DedupTransactionManager>(std::move(transaction_manager),
                                                          recorder_->table(), stats());
   transaction_manager_ = dedup.get();

@@ -23,6 +23,7 @@
 #include "platform/consensus/ordering/raft/membership_coordinator.h"
 #include "platform/consensus/ordering/raft/pending_reads.h"
 #include "platform/consensus/ordering/raft/published_membership.h"
+#include "platform/consensus/ordering/raft/raft_config.h"
 #include "platform/consensus/ordering/raft/raft_metrics.h"
 #include "platform/consensus/ordering/raft/raft_node.h"
 #include "platform/consensus/ordering/raft/raft_rpc.h"
