@@ -36,12 +36,6 @@ std::string RoleString(raft::Role role) {
   return "unknown";
 }
 
-uint64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 ConsensusManagerRaft::ConsensusManagerRaft(const ResDBConfig& config, Stats* stats)
@@ -50,7 +44,6 @@ ConsensusManagerRaft::ConsensusManagerRaft(const ResDBConfig& config, Stats* sta
       tick_(raft::Tick(config)),
       client_timeout_(std::max(1, config.GetClientTimeoutMs())),
       sync_(config.IsSyncWrites()),
-      forward_retry_(std::max(1000, 2 * config.GetRaftConfig().election_timeout_max_ms())),
       queue_(kMaxQueuedWork, kMaxQueuedClientWork),
       published_membership_(config.GetSelfId()),
       metrics_(this->stats()) {
@@ -124,6 +117,10 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
                                                [this](const Request& message, int64_t to) {
                                                  return GetCommunicator()->SendMessage(message, to);
                                                });
+  // A forwarded write waits this long before it is forwarded again.
+  router_ = std::make_unique<raft::WriteRouter>(
+      self_id_, std::chrono::milliseconds(std::max(1000, 2 * rc.election_timeout_max_ms())),
+      node_.get(), sessions_.get(), &metrics_, respond);
   auto dedup = std::make_unique<DedupTransactionManager>(std::move(transaction_manager),
                                                          recorder_->table(), stats());
   transaction_manager_ = dedup.get();
@@ -429,7 +426,7 @@ void ConsensusManagerRaft::RaftLoop() {
       SendSnapshots(now);
     }
     CheckLeaderChange();
-    ProposePending();
+    router_->ProposeQueued();
     DrainReady();
     SyncMembership();
     transfer_->Check(Clock::now());
@@ -457,7 +454,7 @@ void ConsensusManagerRaft::HandleWork(Work& work) {
       break;
     }
     case Work::kWrite:
-      RouteWrite(work.request);
+      router_->Route(work.request);
       break;
     case Work::kTransferLeader:
       transfer_->Start(work.transfer_to, std::move(work.context), Clock::now());
@@ -472,11 +469,7 @@ void ConsensusManagerRaft::HandleWork(Work& work) {
       OnSnapshotSaved(work);
       break;
     case Work::kForwarded:
-      if (node_->role() == raft::Role::kLeader) {
-        sessions_->Queue(std::move(work.request));
-      } else {
-        metrics_.forward_dropped->Increment();
-      }
+      router_->Forwarded(std::move(work.request));
       break;
     case Work::kRead: {
       absl::Status read = node_->ReadIndex(work.read_id);
@@ -486,83 +479,15 @@ void ConsensusManagerRaft::HandleWork(Work& work) {
   }
 }
 
-void ConsensusManagerRaft::RouteWrite(const UserRequest& request) {
-  if (node_->role() == raft::Role::kLeader) {
-    sessions_->Queue(request);
-    return;
-  }
-  const int64_t leader = node_->leader_id();
-  if (leader == 0) {
-    sessions_->Fail(request, NoLeaderResponse("no leader"));
-    return;
-  }
-  if (sessions_->Forward(request, leader)) {
-    metrics_.forwarded_requests->Increment();
-  } else {
-    metrics_.forward_dropped->Increment();
-    sessions_->Fail(
-        request, MakeResponse(Response::UNAVAILABLE, absl::StrCat("cannot reach leader ", leader)));
-  }
-}
-
-void ConsensusManagerRaft::ProposePending() {
-  if (!sessions_->HasQueued()) return;
-  if (node_->role() != raft::Role::kLeader) {
-    for (const UserRequest& request : sessions_->TakeQueued()) {
-      if (request.proxy_id() == self_id_) {
-        RouteWrite(request);
-      } else {
-        metrics_.forward_dropped->Increment();
-      }
-    }
-    return;
-  }
-  sessions_->ProposeQueued([this](BatchUserRequest& batch, size_t count) {
-    batch.set_create_time_us(NowMicros());
-    std::string data;
-    batch.SerializeToString(&data);
-    absl::StatusOr<uint64_t> index = node_->Propose(std::move(data));
-    if (index.ok()) {
-      metrics_.proposals->Increment();
-      metrics_.proposed_requests->Increment(count);
-      return true;
-    }
-    for (const UserRequest& request : batch.requests()) {
-      if (request.proxy_id() != self_id_) continue;
-      sessions_->Fail(request,
-                      MakeResponse(Response::UNAVAILABLE,
-                                   absl::StrCat("proposal refused: ", index.status().message())));
-    }
-    return true;
-  });
-}
-
 void ConsensusManagerRaft::CheckLeaderChange() {
+  if (!router_->CheckLeaderChange()) return;
   const int64_t leader = node_->leader_id();
-  if (leader == last_leader_) return;
-  LOG(INFO) << "raft replica " << self_id_ << ": leader " << last_leader_ << " -> " << leader
-            << " in term " << node_->term();
-  last_leader_ = leader;
   published_.leader.store(leader);
   if (leader != 0) published_.last_known_leader.store(leader);
-  if (leader == 0) {
-    sessions_->FailAll(NoLeaderResponse("no leader (leader lost)"));
-    return;
-  }
-  // Whatever the old leader did not commit may be lost: send every pending write again.
-  // The applied-request table keeps a write that ends up twice in the log from applying twice.
-  for (const UserRequest& request : sessions_->Pending()) RouteWrite(request);
 }
 
 void ConsensusManagerRaft::ExpireRequests(Clock::time_point now) {
-  // A forwarded write can be lost on the way (delivery is at most once): forward what waits
-  // long again. The leader itself does not: its proposal either commits or is overwritten by
-  // a new leader, which CheckLeaderChange handles.
-  if (node_->role() != raft::Role::kLeader) {
-    for (const UserRequest& request : sessions_->TakeDueForRetry(now, forward_retry_)) {
-      RouteWrite(request);
-    }
-  }
+  router_->Retry(now);
   metrics_.request_timeouts->Increment(sessions_->ExpireDue(
       now, absl::StrCat("not applied within the ", client_timeout_.count(), " ms client timeout")));
   const size_t expired_reads = reads_->Expire(

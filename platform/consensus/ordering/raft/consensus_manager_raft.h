@@ -31,6 +31,7 @@
 #include "platform/consensus/ordering/raft/snapshot_receiver.h"
 #include "platform/consensus/ordering/raft/snapshot_sender.h"
 #include "platform/consensus/ordering/raft/snapshot_taker.h"
+#include "platform/consensus/ordering/raft/write_router.h"
 #include "platform/consensus/replica/apply_recorder.h"
 #include "platform/consensus/replica/client_sessions.h"
 #include "platform/networkstrate/consensus_manager.h"
@@ -155,8 +156,6 @@ class ConsensusManagerRaft : public ConsensusManager {
   // Raft thread.
   void RaftLoop();
   void HandleWork(Work& work);
-  void RouteWrite(const UserRequest& request);
-  void ProposePending();
   void CheckLeaderChange();
 
   // Membership (consensus_manager_raft_membership.cpp).
@@ -196,8 +195,6 @@ class ConsensusManagerRaft : public ConsensusManager {
   const std::chrono::milliseconds tick_;
   const std::chrono::milliseconds client_timeout_;
   const bool sync_;
-  // How long a forwarded write waits before it is forwarded again.
-  const std::chrono::milliseconds forward_retry_;
 
   // Declared in dependency order: destroyed in reverse.
   // The replica's whole storage: state images read and write across prefixes.
@@ -209,6 +206,7 @@ class ConsensusManagerRaft : public ConsensusManager {
   std::unique_ptr<ApplyRecorder> recorder_;
   std::unique_ptr<raft::RaftNode> node_;  // raft thread only (after Open)
   std::unique_ptr<ClientSessions> sessions_;
+  std::unique_ptr<raft::WriteRouter> router_;  // raft thread only
   std::unique_ptr<raft::RaftRpc> rpc_;
   TransactionManager* transaction_manager_ = nullptr;  // owned by executor_
   std::unique_ptr<TransactionExecutor> executor_;
@@ -225,7 +223,6 @@ class ConsensusManagerRaft : public ConsensusManager {
   std::unique_ptr<raft::PendingReads> reads_;
 
   // Raft thread only.
-  int64_t last_leader_ = 0;
   std::unique_ptr<raft::LeadershipTransfer> transfer_;
   std::unique_ptr<raft::MembershipCoordinator> membership_;
   std::unique_ptr<raft::SnapshotTaker> snapshot_taker_;
