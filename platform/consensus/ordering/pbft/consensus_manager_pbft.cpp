@@ -128,28 +128,14 @@ absl::Status ConsensusManagerPBFT::Open(std::unique_ptr<TransactionManager> tran
 ConsensusManagerPBFT::~ConsensusManagerPBFT() { Stop(); }
 
 absl::Status ConsensusManagerPBFT::Start() {
-  {
-    std::lock_guard<std::mutex> lock(lifecycle_mu_);
-    if (started_ || stopping_) {
-      return absl::FailedPreconditionError("pbft consensus manager already started or stopped");
-    }
-    started_ = true;
-  }
-  absl::Status status = ConsensusManager::Start();
-  if (!status.ok()) return status;
-  thread_ = std::thread([this] { Loop(); });
-  return absl::OkStatus();
+  return thread_.Start([this] { return ConsensusManager::Start(); }, [this] { Loop(); });
 }
 
 void ConsensusManagerPBFT::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(lifecycle_mu_);
-    stopping_ = true;
-  }
-  stopping_flag_.store(true);
+  thread_.BeginStop();
   queue_.Close();
   if (executor_ != nullptr) executor_->Stop();
-  if (thread_.joinable()) thread_.join();
+  thread_.Join();
   if (sessions_ != nullptr) {
     sessions_->FailAll(MakeResponse(Response::UNAVAILABLE, "replica is stopping"));
   }
@@ -306,7 +292,7 @@ void ConsensusManagerPBFT::ReplayLedger() {
       [this](pbft::CommittedBatch batch) {
         return CommitSerializedBatch(executor_.get(), batch.seq(), batch.data()).ok();
       },
-      [this] { return stopping_flag_.load(); });
+      [this] { return thread_.stopping(); });
   if (!replayed.ok()) {
     LOG(ERROR) << "pbft replica " << self_id_ << ": cannot replay the ledger: " << replayed;
   }
@@ -426,7 +412,7 @@ void ConsensusManagerPBFT::DrainActions() {
     for (const Request& fetch : actions.fetches) AnswerFetch(fetch);
     for (const auto& [seq, data] : actions.execute) {
       absl::Status status = CommitSerializedBatch(executor_.get(), seq, data);
-      if (!status.ok() && !stopping_flag_.load()) {
+      if (!status.ok() && !thread_.stopping()) {
         LOG(WARNING) << "pbft replica " << self_id_ << ": executor refused seq " << seq << ": "
                      << status;
       }

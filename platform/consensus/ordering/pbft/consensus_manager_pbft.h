@@ -22,10 +22,11 @@
 #include "platform/consensus/execution/transaction_manager.h"
 #include "platform/consensus/ordering/pbft/ledger_reader.h"
 #include "platform/consensus/ordering/pbft/pbft_replica.h"
-#include "platform/consensus/ordering/pbft/recent_proposals.h"
 #include "platform/consensus/ordering/pbft/pbft_wal.h"
+#include "platform/consensus/ordering/pbft/recent_proposals.h"
 #include "platform/consensus/replica/apply_recorder.h"
 #include "platform/consensus/replica/client_sessions.h"
+#include "platform/consensus/replica/protocol_thread.h"
 #include "platform/networkstrate/consensus_manager.h"
 #include "platform/statistic/stats.h"
 #include "platform/storage/prefix_allocator.h"
@@ -176,11 +177,7 @@ class ConsensusManagerPBFT : public ConsensusManager {
   ClientRequestVerifier client_verifier_;
 
   TwoLaneQueue<Work> queue_;
-  std::mutex lifecycle_mu_;
-  bool stopping_ = false;  // guarded by lifecycle_mu_
-  bool started_ = false;   // guarded by lifecycle_mu_
-  std::atomic<bool> stopping_flag_{false};
-  std::thread thread_;
+  ProtocolThread thread_{"pbft consensus manager"};
 
   // Protocol thread only.
   int64_t last_primary_ = 0;

@@ -22,20 +22,6 @@ constexpr size_t kMaxQueuedWork = 100000;
 constexpr size_t kMaxQueuedClientWork = 50000;
 constexpr size_t kClientWorkPerRound = 4096;
 
-std::string RoleString(raft::Role role) {
-  switch (role) {
-    case raft::Role::kFollower:
-      return "follower";
-    case raft::Role::kPreCandidate:
-      return "precandidate";
-    case raft::Role::kCandidate:
-      return "candidate";
-    case raft::Role::kLeader:
-      return "leader";
-  }
-  return "unknown";
-}
-
 }  // namespace
 
 ConsensusManagerRaft::ConsensusManagerRaft(const ResDBConfig& config, Stats* stats)
@@ -127,7 +113,8 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
   published_.applied_index.store(applied);
   reads_ = std::make_unique<raft::PendingReads>(
       applied, [this](std::unique_ptr<Context> context, const std::string& data, uint64_t read_at) {
-        ServeRead(std::move(context), data, read_at);
+        metrics_.reads_served->Increment();
+        ServeRead(std::move(context), data, read_at, "");
       });
   executor_ = std::make_unique<TransactionExecutor>(
       config(), std::move(dedup),
@@ -146,29 +133,15 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
 ConsensusManagerRaft::~ConsensusManagerRaft() { Stop(); }
 
 absl::Status ConsensusManagerRaft::Start() {
-  {
-    std::lock_guard<std::mutex> lock(lifecycle_mu_);
-    if (started_ || stopping_) {
-      return absl::FailedPreconditionError("raft consensus manager already started or stopped");
-    }
-    started_ = true;
-  }
-  absl::Status status = ConsensusManager::Start();
-  if (!status.ok()) return status;
-  raft_thread_ = std::thread([this] { RaftLoop(); });
-  return absl::OkStatus();
+  return thread_.Start([this] { return ConsensusManager::Start(); }, [this] { RaftLoop(); });
 }
 
 void ConsensusManagerRaft::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(lifecycle_mu_);
-    stopping_ = true;
-  }
-  stopping_flag_.store(true);
+  thread_.BeginStop();
   queue_.Close();
   // The executor first: a raft thread blocked in Commit by the execution window returns.
   if (executor_ != nullptr) executor_->Stop();
-  if (raft_thread_.joinable()) raft_thread_.join();
+  thread_.Join();
   if (snapshot_taker_ != nullptr) snapshot_taker_->Wait();
   if (sessions_ != nullptr) {
     sessions_->FailAll(MakeResponse(Response::UNAVAILABLE, "replica is stopping"));
@@ -209,8 +182,7 @@ TwoLaneQueue<ConsensusManagerRaft::Work>::Lane ConsensusManagerRaft::LaneOf(Work
     case Work::kWrite:
     case Work::kForwarded:
     case Work::kRead:
-    case Work::kTransferLeader:
-    case Work::kMembership:
+    case Work::kAdmin:
       break;
   }
   return TwoLaneQueue<Work>::Lane::kClient;
@@ -302,15 +274,7 @@ void ConsensusManagerRaft::HandleClientRequest(std::unique_ptr<Context> context,
     const std::string& consistency = request->consistency();
     if (consistency == "stale") {
       metrics_.stale_reads->Increment();
-      std::unique_ptr<std::string> result = transaction_manager_->Query(request->data());
-      if (result == nullptr) {
-        context->Reply(MakeResponse(Response::UNIMPLEMENTED, "the service has no local reads"));
-        return;
-      }
-      Response response = MakeResponse(Response::OK, "stale read");
-      response.set_data(std::move(*result));
-      response.set_seq(published_.applied_index.load());
-      context->Reply(response);
+      ServeRead(std::move(context), request->data(), published_.applied_index.load(), "stale read");
       return;
     }
     if (!consistency.empty() && consistency != "linearizable") {
@@ -370,37 +334,20 @@ Response ConsensusManagerRaft::AnswerLogQuery(const Request& request) {
 
 void ConsensusManagerRaft::HandleAdminRequest(std::unique_ptr<Context> context,
                                               const Request& request) {
-  AdminRequest admin;
-  if (!admin.ParseFromString(request.data())) {
+  Work work;
+  work.kind = Work::kAdmin;
+  if (!work.admin.ParseFromString(request.data())) {
     context->Reply(MakeResponse(Response::INVALID_REQUEST, "admin request: bad data"));
     return;
   }
-  switch (admin.action_case()) {
-    case AdminRequest::kTransferLeader: {
-      Work work;
-      work.kind = Work::kTransferLeader;
-      work.transfer_to = admin.transfer_leader().to();
-      work.context = std::move(context);
-      if (!Enqueue(std::move(work))) {
-        // The refused work took the context with it; destroying it answered the call.
-        LOG(WARNING) << "raft replica " << self_id_ << ": transfer request dropped, queue full";
-      }
-      return;
-    }
-    case AdminRequest::kAddReplica:
-    case AdminRequest::kRemoveReplica: {
-      Work work;
-      work.kind = Work::kMembership;
-      work.admin = std::move(admin);
-      work.context = std::move(context);
-      if (!Enqueue(std::move(work))) {
-        LOG(WARNING) << "raft replica " << self_id_ << ": membership request dropped, queue full";
-      }
-      return;
-    }
-    default:
-      context->Reply(MakeResponse(Response::UNIMPLEMENTED, "admin request: unknown action"));
-      return;
+  if (work.admin.action_case() == AdminRequest::ACTION_NOT_SET) {
+    context->Reply(MakeResponse(Response::UNIMPLEMENTED, "admin request: unknown action"));
+    return;
+  }
+  work.context = std::move(context);
+  // A refused work item takes the call with it; destroying it answers the call.
+  if (!Enqueue(std::move(work))) {
+    LOG(WARNING) << "raft replica " << self_id_ << ": admin request dropped, queue full";
   }
 }
 
@@ -456,11 +403,12 @@ void ConsensusManagerRaft::HandleWork(Work& work) {
     case Work::kWrite:
       router_->Route(work.request);
       break;
-    case Work::kTransferLeader:
-      transfer_->Start(work.transfer_to, std::move(work.context), Clock::now());
-      break;
-    case Work::kMembership:
-      membership_->Start(work.admin, std::move(work.context), Clock::now());
+    case Work::kAdmin:
+      if (work.admin.has_transfer_leader()) {
+        transfer_->Start(work.admin.transfer_leader().to(), std::move(work.context), Clock::now());
+      } else {
+        membership_->Start(work.admin, std::move(work.context), Clock::now());
+      }
       break;
     case Work::kSnapshotTaken:
       OnSnapshotTaken(work);
@@ -513,7 +461,7 @@ void ConsensusManagerRaft::DrainReady() {
           entry.type() == raft::Entry::NORMAL
               ? CommitSerializedBatch(executor_.get(), entry.index(), entry.data())
               : executor_->Commit(entry.index(), BatchUserRequest());
-      if (!status.ok() && !stopping_flag_.load()) {
+      if (!status.ok() && !thread_.stopping()) {
         LOG(WARNING) << "raft replica " << self_id_ << ": executor refused entry " << entry.index()
                      << ": " << status;
       }
@@ -545,14 +493,13 @@ void ConsensusManagerRaft::PublishState() {
 }
 
 void ConsensusManagerRaft::ServeRead(std::unique_ptr<Context> context, const std::string& data,
-                                     uint64_t applied) {
-  metrics_.reads_served->Increment();
+                                     uint64_t applied, const char* note) {
   std::unique_ptr<std::string> result = transaction_manager_->Query(data);
   if (result == nullptr) {
     context->Reply(MakeResponse(Response::UNIMPLEMENTED, "the service has no local reads"));
     return;
   }
-  Response response = MakeResponse(Response::OK, "");
+  Response response = MakeResponse(Response::OK, note);
   response.set_data(std::move(*result));
   response.set_seq(applied);
   context->Reply(response);
@@ -570,7 +517,7 @@ void ConsensusManagerRaft::OnExecuted(uint64_t seq, const BatchUserRequest& batc
 
 ReplicaStatus ConsensusManagerRaft::GetStatus() {
   ReplicaStatus status = ConsensusManager::GetStatus();
-  status.set_role(RoleString(static_cast<raft::Role>(published_.role.load())));
+  status.set_role(raft::RoleName(static_cast<raft::Role>(published_.role.load())));
   status.set_commit_index(published_.commit_index.load());
   status.set_applied_index(published_.applied_index.load());
   status.set_first_index(published_.first_index.load());

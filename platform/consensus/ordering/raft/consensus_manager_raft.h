@@ -34,6 +34,7 @@
 #include "platform/consensus/ordering/raft/write_router.h"
 #include "platform/consensus/replica/apply_recorder.h"
 #include "platform/consensus/replica/client_sessions.h"
+#include "platform/consensus/replica/protocol_thread.h"
 #include "platform/networkstrate/consensus_manager.h"
 #include "platform/statistic/stats.h"
 #include "platform/storage/prefix_allocator.h"
@@ -110,23 +111,13 @@ class ConsensusManagerRaft : public ConsensusManager {
   using Clock = std::chrono::steady_clock;
 
   struct Work {
-    enum Kind {
-      kMessage,
-      kWrite,
-      kForwarded,
-      kRead,
-      kTransferLeader,
-      kMembership,
-      kSnapshotTaken,
-      kSnapshotSaved
-    };
+    enum Kind { kMessage, kWrite, kForwarded, kRead, kAdmin, kSnapshotTaken, kSnapshotSaved };
     Kind kind = kMessage;
     raft::RaftMessage message;
     UserRequest request;
     uint64_t read_id = 0;
-    // kTransferLeader: the target and the operator's call to answer.
-    int64_t transfer_to = 0;
-    // kMembership: the operator's request (add_replica or remove_replica).
+    // kAdmin: the operator's request (transfer_leader, add_replica or remove_replica) and
+    // call.
     AdminRequest admin;
     std::unique_ptr<Context> context;
     // kSnapshotTaken: the storage as of applied `index`. kSnapshotSaved: the snapshot
@@ -185,8 +176,10 @@ class ConsensusManagerRaft : public ConsensusManager {
   void DrainReady();
   void PublishState();
 
-  // Answers a linearizable read whose read index is applied (any thread).
-  void ServeRead(std::unique_ptr<Context> context, const std::string& data, uint64_t applied);
+  // Answers a read from the state as of `applied`, with `note` as the answer's error text
+  // (any thread).
+  void ServeRead(std::unique_ptr<Context> context, const std::string& data, uint64_t applied,
+                 const char* note);
 
   // Executor thread.
   void OnExecuted(uint64_t seq, const BatchUserRequest& batch, BatchUserResponse responses);
@@ -213,11 +206,7 @@ class ConsensusManagerRaft : public ConsensusManager {
 
   // Work queue.
   TwoLaneQueue<Work> queue_;
-  std::mutex lifecycle_mu_;
-  bool stopping_ = false;  // guarded by lifecycle_mu_
-  bool started_ = false;   // guarded by lifecycle_mu_
-  std::atomic<bool> stopping_flag_{false};
-  std::thread raft_thread_;
+  ProtocolThread thread_{"raft consensus manager"};
 
   // Reads waiting for their read index or for apply.
   std::unique_ptr<raft::PendingReads> reads_;

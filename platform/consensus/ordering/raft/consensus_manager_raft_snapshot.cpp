@@ -31,7 +31,7 @@ void ConsensusManagerRaft::MaybeTakeSnapshot(uint64_t applied) {
 
 void ConsensusManagerRaft::OnSnapshotTaken(Work& work) {
   const std::optional<uint64_t> term = node_->TermAt(work.index);
-  if (!term.has_value() || stopping_flag_.load()) {
+  if (!term.has_value() || thread_.stopping()) {
     snapshot_taker_->Finished();
     return;
   }
