@@ -32,10 +32,7 @@ ConsensusManagerRaft::ConsensusManagerRaft(const ResDBConfig& config, Stats* sta
       sync_(config.IsSyncWrites()),
       queue_(kMaxQueuedWork, kMaxQueuedClientWork),
       published_membership_(config.GetSelfId()),
-      metrics_(this->stats()) {
-  const RaftConfig& rc = config.GetRaftConfig();
-  log_tail_ = static_cast<uint64_t>(std::max<int64_t>(0, rc.log_tail_after_snapshot()));
-}
+      metrics_(this->stats()) {}
 
 absl::StatusOr<std::unique_ptr<ConsensusManagerRaft>> ConsensusManagerRaft::Create(
     const ResDBConfig& config, std::unique_ptr<TransactionManager> transaction_manager,
@@ -54,23 +51,11 @@ absl::StatusOr<std::unique_ptr<ConsensusManagerRaft>> ConsensusManagerRaft::Crea
 absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> transaction_manager,
                                         Storage* storage, PrefixAllocator* prefixes) {
   storage_ = storage;
-  const RaftConfig& rc = config().GetRaftConfig();
   const raft::SnapshotSender::Options sender = raft::SenderOptionsFrom(config());
   auto store = raft::RaftStore::Open(storage, prefixes, sync_, sender.chunk_bytes);
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
-  raft::RaftSnapshotManager* snapshots = &store_->snapshots();
-  snapshot_sender_ = std::make_unique<raft::SnapshotSender>(
-      sender, snapshots, [this](int64_t to, raft::InstallSnapshotRequest request) {
-        rpc_->Send(raft::RaftMessage::Make(self_id_, to, std::move(request)));
-      });
-  snapshot_receiver_ = std::make_unique<raft::SnapshotReceiver>(self_id_, snapshots);
-  snapshot_taker_ = std::make_unique<raft::SnapshotTaker>(
-      snapshots, StatePrefixes(),
-      static_cast<uint64_t>(std::max<int64_t>(0, rc.snapshot_threshold())));
-  if (std::optional<raft::SnapshotMetadata> current = snapshots->Current()) {
-    published_.snapshot_index.store(current->last_included_index());
-  }
+  OpenSnapshots(sender);
 
   recorder_ = std::make_unique<ApplyRecorder>(storage, kRaftStatePrefix, staged_state_);
   absl::Status loaded = recorder_->Load();
@@ -89,11 +74,7 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
   auto respond = [this](Response::Status status, const std::string& error) {
     return MakeResponse(status, error);
   };
-  transfer_ = std::make_unique<raft::LeadershipTransfer>(self_id_, raft::TransferTimeout(config()),
-                                                         node_.get(), respond);
-  membership_ = std::make_unique<raft::MembershipCoordinator>(
-      raft::MembershipOptionsFrom(config()), node_.get(), respond,
-      [this](int64_t id, const std::string& address) { GetCommunicator()->AddPeer(id, address); });
+  OpenMembership();
 
   rpc_ = std::make_unique<raft::RaftRpc>(self_id_, GetCommunicator());
   ClientSessionsOptions sessions = ClientSessionsOptions::FromConfig(config(), kMaxPendingWrites);
@@ -103,14 +84,12 @@ absl::Status ConsensusManagerRaft::Open(std::unique_ptr<TransactionManager> tran
                                                [this](const Request& message, int64_t to) {
                                                  return GetCommunicator()->SendMessage(message, to);
                                                });
-  // A forwarded write waits this long before it is forwarded again.
-  router_ = std::make_unique<raft::WriteRouter>(
-      self_id_, std::chrono::milliseconds(std::max(1000, 2 * rc.election_timeout_max_ms())),
-      node_.get(), sessions_.get(), &metrics_, respond);
+  router_ = std::make_unique<raft::WriteRouter>(self_id_, raft::ForwardRetry(config()), node_.get(),
+                                                sessions_.get(), &metrics_, respond);
   auto dedup = std::make_unique<DedupTransactionManager>(std::move(transaction_manager),
                                                          recorder_->table(), stats());
   transaction_manager_ = dedup.get();
-  published_.applied_index.store(applied);
+  published_.SetApplied(applied);
   reads_ = std::make_unique<raft::PendingReads>(
       applied, [this](std::unique_ptr<Context> context, const std::string& data, uint64_t read_at) {
         metrics_.reads_served->Increment();
@@ -164,8 +143,7 @@ Response ConsensusManagerRaft::MakeResponse(Response::Status status,
   response.set_status(status);
   response.set_error(error);
   response.set_replica_id(self_id_);
-  const int64_t leader = published_.leader.load();
-  response.set_leader_id(leader != 0 ? leader : published_.last_known_leader.load());
+  response.set_leader_id(published_.leader_hint());
   return response;
 }
 
@@ -274,7 +252,7 @@ void ConsensusManagerRaft::HandleClientRequest(std::unique_ptr<Context> context,
     const std::string& consistency = request->consistency();
     if (consistency == "stale") {
       metrics_.stale_reads->Increment();
-      ServeRead(std::move(context), request->data(), published_.applied_index.load(), "stale read");
+      ServeRead(std::move(context), request->data(), published_.applied_index(), "stale read");
       return;
     }
     if (!consistency.empty() && consistency != "linearizable") {
@@ -283,7 +261,7 @@ void ConsensusManagerRaft::HandleClientRequest(std::unique_ptr<Context> context,
                                                "\" (expected \"linearizable\" or \"stale\")")));
       return;
     }
-    if (published_.leader.load() == 0) {
+    if (published_.leader() == 0) {
       context->Reply(NoLeaderResponse("no leader"));
       return;
     }
@@ -304,7 +282,7 @@ void ConsensusManagerRaft::HandleClientRequest(std::unique_ptr<Context> context,
   }
   const UserRequest user_request = ToUserRequest(request.get(), self_id_);
   if (sessions_->AnswerIfApplied(user_request, context.get())) return;
-  if (published_.leader.load() == 0) {
+  if (published_.leader() == 0) {
     context->Reply(NoLeaderResponse("no leader"));
     return;
   }
@@ -387,15 +365,7 @@ void ConsensusManagerRaft::RaftLoop() {
 void ConsensusManagerRaft::HandleWork(Work& work) {
   switch (work.kind) {
     case Work::kMessage: {
-      if (const auto* install = std::get_if<raft::InstallSnapshotRequest>(&work.message.payload)) {
-        HandleInstallSnapshotRequest(work.message.from, *install);
-        break;
-      }
-      absl::Status stepped = node_->Step(work.message);
-      if (!stepped.ok()) metrics_.rejected_messages->Increment();
-      if (const auto* answer = std::get_if<raft::InstallSnapshotResponse>(&work.message.payload)) {
-        HandleInstallSnapshotResponse(work.message.from, *answer);
-      }
+      if (HandleSnapshotMessage(work.message)) break;
       // A message may change the leader; pending writes follow before new ones are routed.
       CheckLeaderChange();
       break;
@@ -428,10 +398,7 @@ void ConsensusManagerRaft::HandleWork(Work& work) {
 }
 
 void ConsensusManagerRaft::CheckLeaderChange() {
-  if (!router_->CheckLeaderChange()) return;
-  const int64_t leader = node_->leader_id();
-  published_.leader.store(leader);
-  if (leader != 0) published_.last_known_leader.store(leader);
+  if (router_->CheckLeaderChange()) published_.SetLeader(node_->leader_id());
 }
 
 void ConsensusManagerRaft::ExpireRequests(Clock::time_point now) {
@@ -478,16 +445,9 @@ void ConsensusManagerRaft::DrainReady() {
 }
 
 void ConsensusManagerRaft::PublishState() {
-  const int64_t leader = node_->leader_id();
-  published_.leader.store(leader);
-  if (leader != 0) published_.last_known_leader.store(leader);
-  published_.term.store(node_->term());
-  published_.role.store(static_cast<int>(node_->role()));
-  published_.commit_index.store(node_->commit_index());
-  published_.first_index.store(node_->first_index());
-  published_.last_index.store(node_->last_index());
+  published_.Publish(*node_);
   metrics_.term->Set(static_cast<int64_t>(node_->term()));
-  metrics_.leader->Set(leader);
+  metrics_.leader->Set(node_->leader_id());
   metrics_.commit_index->Set(static_cast<int64_t>(node_->commit_index()));
   metrics_.pending_requests->Set(static_cast<int64_t>(sessions_->size()));
 }
@@ -508,7 +468,7 @@ void ConsensusManagerRaft::ServeRead(std::unique_ptr<Context> context, const std
 void ConsensusManagerRaft::OnExecuted(uint64_t seq, const BatchUserRequest& batch,
                                       BatchUserResponse responses) {
   recorder_->Record(seq, responses);
-  published_.applied_index.store(seq);
+  published_.SetApplied(seq);
   metrics_.applied_index->Set(static_cast<int64_t>(seq));
   MaybeTakeSnapshot(seq);
   sessions_->AnswerExecuted(seq, batch, responses);
@@ -517,12 +477,7 @@ void ConsensusManagerRaft::OnExecuted(uint64_t seq, const BatchUserRequest& batc
 
 ReplicaStatus ConsensusManagerRaft::GetStatus() {
   ReplicaStatus status = ConsensusManager::GetStatus();
-  status.set_role(raft::RoleName(static_cast<raft::Role>(published_.role.load())));
-  status.set_commit_index(published_.commit_index.load());
-  status.set_applied_index(published_.applied_index.load());
-  status.set_first_index(published_.first_index.load());
-  status.set_last_index(published_.last_index.load());
-  status.set_snapshot_index(published_.snapshot_index.load());
+  published_.Fill(&status);
   status.set_state_digest(recorder_->state_digest());
   status.set_membership(raft::MemberStateName(published_membership_.state()));
   const raft::Membership membership = published_membership_.membership();

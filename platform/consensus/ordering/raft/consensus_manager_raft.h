@@ -23,6 +23,7 @@
 #include "platform/consensus/ordering/raft/membership_coordinator.h"
 #include "platform/consensus/ordering/raft/pending_reads.h"
 #include "platform/consensus/ordering/raft/published_membership.h"
+#include "platform/consensus/ordering/raft/published_state.h"
 #include "platform/consensus/ordering/raft/raft_config.h"
 #include "platform/consensus/ordering/raft/raft_metrics.h"
 #include "platform/consensus/ordering/raft/raft_node.h"
@@ -96,8 +97,8 @@ class ConsensusManagerRaft : public ConsensusManager {
 
   int OnClientCall(std::unique_ptr<Context> context, std::unique_ptr<Request> request) override;
   int OnReplicaMessage(std::unique_ptr<Request> request, ResDBMessage envelope) override;
-  int64_t GetPrimary() override { return published_.leader.load(); }
-  uint64_t GetVersion() override { return published_.term.load(); }
+  int64_t GetPrimary() override { return published_.leader(); }
+  uint64_t GetVersion() override { return published_.term(); }
   ReplicaStatus GetStatus() override;
   // The voters and learners of the membership this replica knows; before it knows one (a
   // replica started with --join), the replicas of its config and the peers it was given.
@@ -150,6 +151,8 @@ class ConsensusManagerRaft : public ConsensusManager {
   void CheckLeaderChange();
 
   // Membership (consensus_manager_raft_membership.cpp).
+  // Builds the leadership transfer and the membership coordinator over node_.
+  void OpenMembership();
   // After the node's membership changed: peers for new members, this replica's place in it,
   // what status shows.
   void SyncMembership();
@@ -159,6 +162,11 @@ class ConsensusManagerRaft : public ConsensusManager {
   // Snapshots (consensus_manager_raft_snapshot.cpp). The state a snapshot carries: the
   // service's data and the applied-request table, as key prefixes of the whole storage.
   static std::vector<std::string> StatePrefixes();
+  // Builds the snapshot taker, sender and receiver over the store's snapshots.
+  void OpenSnapshots(const raft::SnapshotSender::Options& sender);
+  // Raft thread: a RAFT message, with the InstallSnapshot exchange handled around Step. True if
+  // it was an InstallSnapshot request (not for the node).
+  bool HandleSnapshotMessage(const raft::RaftMessage& message);
   // Executor thread: after applying `applied`, starts a snapshot when the log has grown
   // snapshot_threshold entries past the last one.
   void MaybeTakeSnapshot(uint64_t applied);
@@ -217,22 +225,8 @@ class ConsensusManagerRaft : public ConsensusManager {
   std::unique_ptr<raft::SnapshotTaker> snapshot_taker_;
   std::unique_ptr<raft::SnapshotSender> snapshot_sender_;
   std::unique_ptr<raft::SnapshotReceiver> snapshot_receiver_;
-  uint64_t log_tail_ = 0;
 
-  // What the raft and executor threads publish for the others (status, transport, clients).
-  struct Published {
-    std::atomic<int64_t> leader{0};
-    std::atomic<int64_t> last_known_leader{0};
-    std::atomic<uint64_t> term{0};
-    std::atomic<int> role{0};
-    std::atomic<uint64_t> commit_index{0};
-    std::atomic<uint64_t> first_index{1};
-    std::atomic<uint64_t> last_index{0};
-    std::atomic<uint64_t> applied_index{0};  // by the executor thread
-    // The index of the current snapshot (taken or installed).
-    std::atomic<uint64_t> snapshot_index{0};
-  };
-  Published published_;
+  raft::PublishedState published_;
   raft::PublishedMembership published_membership_;
 
   raft::RaftMetrics metrics_;

@@ -7,6 +7,17 @@
 
 namespace resdb {
 
+void ConsensusManagerRaft::OpenMembership() {
+  auto respond = [this](Response::Status status, const std::string& error) {
+    return MakeResponse(status, error);
+  };
+  transfer_ = std::make_unique<raft::LeadershipTransfer>(self_id_, raft::TransferTimeout(config()),
+                                                         node_.get(), respond);
+  membership_ = std::make_unique<raft::MembershipCoordinator>(
+      raft::MembershipOptionsFrom(config()), node_.get(), respond,
+      [this](int64_t id, const std::string& address) { GetCommunicator()->AddPeer(id, address); });
+}
+
 bool ConsensusManagerRaft::RefuseIfNotMember(Context* context) {
   const raft::MemberState state = published_membership_.state();
   if (state != raft::MemberState::kRemoved && state != raft::MemberState::kJoining) return false;

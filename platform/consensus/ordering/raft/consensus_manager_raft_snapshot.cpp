@@ -20,8 +20,37 @@ std::vector<std::string> ConsensusManagerRaft::StatePrefixes() {
   return prefixes;
 }
 
+void ConsensusManagerRaft::OpenSnapshots(const raft::SnapshotSender::Options& sender) {
+  raft::RaftSnapshotManager* snapshots = &store_->snapshots();
+  snapshot_sender_ = std::make_unique<raft::SnapshotSender>(
+      sender, snapshots, [this](int64_t to, raft::InstallSnapshotRequest request) {
+        rpc_->Send(raft::RaftMessage::Make(self_id_, to, std::move(request)));
+      });
+  snapshot_receiver_ = std::make_unique<raft::SnapshotReceiver>(self_id_, snapshots);
+  const RaftConfig& rc = config().GetRaftConfig();
+  snapshot_taker_ = std::make_unique<raft::SnapshotTaker>(
+      snapshots, StatePrefixes(),
+      static_cast<uint64_t>(std::max<int64_t>(0, rc.snapshot_threshold())),
+      static_cast<uint64_t>(std::max<int64_t>(0, rc.log_tail_after_snapshot())));
+  if (std::optional<raft::SnapshotMetadata> current = snapshots->Current()) {
+    published_.SetSnapshot(current->last_included_index());
+  }
+}
+
+bool ConsensusManagerRaft::HandleSnapshotMessage(const raft::RaftMessage& message) {
+  if (const auto* install = std::get_if<raft::InstallSnapshotRequest>(&message.payload)) {
+    HandleInstallSnapshotRequest(message.from, *install);
+    return true;
+  }
+  if (!node_->Step(message).ok()) metrics_.rejected_messages->Increment();
+  if (const auto* answer = std::get_if<raft::InstallSnapshotResponse>(&message.payload)) {
+    HandleInstallSnapshotResponse(message.from, *answer);
+  }
+  return false;
+}
+
 void ConsensusManagerRaft::MaybeTakeSnapshot(uint64_t applied) {
-  if (!snapshot_taker_->Due(applied, published_.snapshot_index.load())) return;
+  if (!snapshot_taker_->Due(applied, published_.snapshot_index())) return;
   Work work;
   work.kind = Work::kSnapshotTaken;
   work.index = applied;
@@ -50,12 +79,10 @@ void ConsensusManagerRaft::OnSnapshotTaken(Work& work) {
 void ConsensusManagerRaft::OnSnapshotSaved(const Work& work) {
   snapshot_taker_->Finished();
   if (!work.saved) return;
-  published_.snapshot_index.store(std::max(published_.snapshot_index.load(), work.index));
+  published_.SetSnapshot(work.index);
   metrics_.snapshots_taken->Increment();
-  // Keep a tail of entries so that a follower a little behind catches up from the log.
-  if (work.index <= log_tail_) return;
-  const uint64_t compact_to = work.index - log_tail_;
-  if (compact_to < store_->log().FirstIndex()) return;
+  const uint64_t compact_to = snapshot_taker_->CompactionPoint(work.index);
+  if (compact_to == 0 || compact_to < store_->log().FirstIndex()) return;
   const std::optional<uint64_t> term = node_->TermAt(compact_to);
   if (!term.has_value()) return;
   absl::Status compacted = store_->log().CompactTo(compact_to, *term);
@@ -130,9 +157,9 @@ absl::Status ConsensusManagerRaft::InstallSnapshot(const raft::SnapshotMetadata&
   status = recorder_->Load();
   if (!status.ok()) return status;
   executor_->SkipTo(index + 1);
-  published_.applied_index.store(index);
+  published_.SetApplied(index);
   metrics_.applied_index->Set(static_cast<int64_t>(index));
-  published_.snapshot_index.store(index);
+  published_.SetSnapshot(index);
   status = node_->RestoreSnapshot(metadata);
   if (!status.ok()) return status;
   metrics_.snapshots_installed->Increment();

@@ -58,6 +58,11 @@ MembershipCoordinator::Options MembershipOptionsFrom(const ResDBConfig& config) 
   return options;
 }
 
+std::chrono::milliseconds ForwardRetry(const ResDBConfig& config) {
+  return std::chrono::milliseconds(
+      std::max(1000, 2 * config.GetRaftConfig().election_timeout_max_ms()));
+}
+
 std::chrono::milliseconds TransferTimeout(const ResDBConfig& config) {
   return std::chrono::milliseconds(
       std::max(1000, 3 * config.GetRaftConfig().election_timeout_max_ms()));

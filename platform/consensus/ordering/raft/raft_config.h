@@ -27,6 +27,10 @@ SnapshotSender::Options SenderOptionsFrom(const ResDBConfig& config);
 // Membership changes against the config file's replicas and keys.
 MembershipCoordinator::Options MembershipOptionsFrom(const ResDBConfig& config);
 
+// How long a forwarded write waits before it is forwarded again: twice the largest election
+// timeout, at least 1 s.
+std::chrono::milliseconds ForwardRetry(const ResDBConfig& config);
+
 // How long a leadership transfer may take: the node gives up after an election timeout; the
 // new leader then needs its first heartbeat to be known.
 std::chrono::milliseconds TransferTimeout(const ResDBConfig& config);

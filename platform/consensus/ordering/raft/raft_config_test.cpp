@@ -57,6 +57,7 @@ TEST(RaftConfigTest, SnapshotResendFollowsTheElectionTimeout) {
   EXPECT_EQ(options.resend.count(), 600);
   EXPECT_EQ(options.install_patience.count(), 10000);
   EXPECT_EQ(TransferTimeout(MakeConfig()).count(), 1800);
+  EXPECT_EQ(ForwardRetry(MakeConfig()).count(), 1200);
 }
 
 TEST(RaftConfigTest, MembershipKnowsTheConfigFilesReplicas) {

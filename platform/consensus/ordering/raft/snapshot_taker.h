@@ -32,10 +32,14 @@ class SnapshotTaker {
   using DoneFn = std::function<void(Result)>;
 
   // `state_prefixes`: the key prefixes of the storage a snapshot carries. threshold 0: never.
+  // `log_tail`: entries kept before a snapshot's index when the log is compacted.
   // `snapshots` must outlive the taker.
   SnapshotTaker(RaftSnapshotManager* snapshots, std::vector<std::string> state_prefixes,
-                uint64_t threshold)
-      : snapshots_(snapshots), prefixes_(std::move(state_prefixes)), threshold_(threshold) {}
+                uint64_t threshold, uint64_t log_tail = 0)
+      : snapshots_(snapshots),
+        prefixes_(std::move(state_prefixes)),
+        threshold_(threshold),
+        log_tail_(log_tail) {}
   // Waits for the snapshot being saved.
   ~SnapshotTaker() { Wait(); }
 
@@ -51,6 +55,12 @@ class SnapshotTaker {
   void Save(std::shared_ptr<StorageSnapshot> state, uint64_t index, uint64_t term,
             Membership membership, DoneFn done);
 
+  // Where to compact the log once a snapshot at `index` is saved: a tail of entries stays so
+  // that a follower a little behind catches up from the log. 0: nothing to compact.
+  uint64_t CompactionPoint(uint64_t index) const {
+    return index > log_tail_ ? index - log_tail_ : 0;
+  }
+
   // The due snapshot was saved, dropped or failed: the next one may start.
   void Finished() { busy_.store(false); }
 
@@ -61,6 +71,7 @@ class SnapshotTaker {
   RaftSnapshotManager* const snapshots_;
   const std::vector<std::string> prefixes_;
   const uint64_t threshold_;
+  const uint64_t log_tail_;
   std::atomic<bool> busy_{false};
   std::mutex thread_mu_;
   std::thread thread_;  // guarded by thread_mu_

@@ -59,6 +59,14 @@ TEST_F(SnapshotTakerTest, DueOnceTheLogGrewByTheThresholdAndOneAtATime) {
   EXPECT_FALSE(never.Due(1000000, 0));
 }
 
+TEST_F(SnapshotTakerTest, CompactionKeepsATailOfEntries) {
+  SnapshotTaker taker(snapshots_.get(), {"user_"}, 10, /*log_tail=*/3);
+  EXPECT_EQ(taker.CompactionPoint(10), 7u);
+  EXPECT_EQ(taker.CompactionPoint(3), 0u);
+  SnapshotTaker no_tail(snapshots_.get(), {"user_"}, 10);
+  EXPECT_EQ(no_tail.CompactionPoint(10), 10u);
+}
+
 TEST_F(SnapshotTakerTest, SavesTheStateAsOfTheCaptureWithItsMembership) {
   ASSERT_TRUE(storage_->Put("user_a", "1").ok());
   ASSERT_TRUE(storage_->Put("other_b", "2").ok());
