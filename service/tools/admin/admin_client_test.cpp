@@ -82,7 +82,7 @@ TEST(AdminClientTest, StatusOfAnotherReplicaIsAnError) {
 }
 
 TEST(AdminClientTest, RefusedConnectionErrorsNamingTheReplica) {
-  RefusedPort dead;
+  ClosedPort dead;
   const auto start = Clock::now();
   absl::StatusOr<ReplicaStatus> status =
       GetReplicaStatus(Replica(5, dead.port()), Client(kMaxBytes), std::chrono::milliseconds(500));
@@ -147,7 +147,7 @@ TEST(AdminClientTest, NonPositiveTimeoutIsInvalid) {
 
 TEST(AdminClientTest, ClusterStatusHasOneResultPerReplicaInConfigOrder) {
   FakeStatusReplica live(RaftStatus(2));
-  RefusedPort dead;
+  ClosedPort dead;
   FakeStatusReplica silent(RaftStatus(3));
   silent.Hang();
 

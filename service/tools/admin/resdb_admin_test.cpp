@@ -97,7 +97,7 @@ class ResDBAdminTest : public ::testing::Test {
       : config_(WriteConfig({leader_.port(), dead_.port(), follower_.port()}, "raft")) {}
 
   FakeStatusReplica leader_{RaftStatus(1, "leader")};
-  RefusedPort dead_;
+  ClosedPort dead_;
   FakeStatusReplica follower_{RaftStatus(3, "follower")};
   std::string config_;
 };
@@ -184,7 +184,7 @@ TEST(ResDBAdminPbftTest, PbftReplicasShowPbftFields) {
 }
 
 TEST(ResDBAdminDeadClusterTest, NoAnswerExitsOneWithOneLine) {
-  RefusedPort a, b, c;
+  ClosedPort a, b, c;
   const std::string config = WriteConfig({a.port(), b.port(), c.port()}, "raft");
   RunResult result = RunTool({"--config", config, "status", "--json", "--timeout_ms=500"});
   EXPECT_EQ(result.exit_code, 1);

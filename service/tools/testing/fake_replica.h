@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "platform/proto/resdb.pb.h"
+#include "service/tools/testing/closed_port.h"
 
 namespace resdb {
 
@@ -46,22 +47,6 @@ class FakeReplica {
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;
-};
-
-// A TCP port on 127.0.0.1 that is bound, so nobody else takes it, but not listening: a
-// connection to it is refused. Stands for a replica that is down.
-class ClosedPort {
- public:
-  ClosedPort();
-  ~ClosedPort();
-  ClosedPort(const ClosedPort&) = delete;
-  ClosedPort& operator=(const ClosedPort&) = delete;
-
-  int port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
 };
 
 }  // namespace resdb

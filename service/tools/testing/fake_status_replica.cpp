@@ -1,10 +1,5 @@
 #include "service/tools/testing/fake_status_replica.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -131,25 +126,5 @@ void FakeStatusReplica::AnswerError(Response::Status status, const std::string& 
 void FakeStatusReplica::AnswerRawData(const std::string& data) { impl_->AnswerRawData(data); }
 void FakeStatusReplica::Hang() { impl_->Hang(); }
 int FakeStatusReplica::calls() const { return impl_->calls(); }
-
-RefusedPort::RefusedPort() {
-  fd_ = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd_ < 0) throw std::runtime_error("RefusedPort: socket() failed");
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof(address);
-  if (bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    close(fd_);
-    throw std::runtime_error("RefusedPort: cannot bind 127.0.0.1");
-  }
-  port_ = ntohs(address.sin_port);
-}
-
-RefusedPort::~RefusedPort() {
-  if (fd_ >= 0) close(fd_);
-}
 
 }  // namespace resdb

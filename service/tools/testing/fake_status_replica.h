@@ -5,6 +5,7 @@
 #include <string>
 
 #include "platform/proto/resdb.pb.h"
+#include "service/tools/testing/closed_port.h"
 
 namespace resdb {
 
@@ -37,22 +38,6 @@ class FakeStatusReplica {
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;
-};
-
-// A TCP port on 127.0.0.1 that is bound, so nobody else takes it, but not listening: a
-// connection to it is refused. Stands for a replica that is down.
-class RefusedPort {
- public:
-  RefusedPort();
-  ~RefusedPort();
-  RefusedPort(const RefusedPort&) = delete;
-  RefusedPort& operator=(const RefusedPort&) = delete;
-
-  int port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
 };
 
 }  // namespace resdb
