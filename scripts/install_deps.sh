@@ -18,6 +18,8 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev llvm-14
   # Tools used by the scripts and the multi-process tests.
   python3 curl procps psmisc iproute2 clang-format mawk
+  # etcd, which kv_benchmark --etcd_endpoints drives for comparison (tests/etcd_benchmark_test).
+  etcd-server
 )
 
 missing=()

@@ -1,6 +1,7 @@
-// Closed-loop load generator for the key-value service: N client threads, each with its own
-// KVClient, send one request at a time for a duration or a number of requests, and the tool
-// reports throughput, latency percentiles and the client process's CPU time per request.
+// Closed-loop load generator for the key-value service (or, for comparison, an etcd cluster):
+// N client threads, each with its own client, send one request at a time for a duration or a
+// number of requests, and the tool reports throughput, latency percentiles and the client
+// process's CPU time per request.
 
 #include <sys/resource.h>
 
@@ -24,13 +25,18 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "gflags/gflags.h"
 #include "interface/kv/kv_client.h"
 #include "platform/config/resdb_config.h"
+#include "service/tools/kv/benchmark_target.h"
+#include "service/tools/kv/etcd_target.h"
 #include "service/tools/kv/latency_histogram.h"
 
-DEFINE_string(config, "", "Client config file (JSON listing the replicas). Required.");
-DEFINE_int32(clients, 16, "Client threads, each with its own KVClient and one request in flight.");
+DEFINE_string(config, "", "Client config file (JSON listing the replicas).");
+DEFINE_string(etcd_endpoints, "",
+              "Drive an etcd v3 cluster instead: host:port of its members, comma-separated.");
+DEFINE_int32(clients, 16, "Client threads, each with its own client and one request in flight.");
 DEFINE_int32(value_size, 256, "Bytes per written value.");
 DEFINE_double(duration_s, 10, "Measured seconds (after the warm-up), unless --ops is given.");
 DEFINE_int64(ops, 0, "Total measured requests over all clients; overrides --duration_s.");
@@ -39,7 +45,8 @@ DEFINE_int64(key_space, 100000, "Keys are drawn uniformly from this many.");
 DEFINE_int64(preload_keys, 0, "Keys written before the run (not measured) for reads to find.");
 DEFINE_double(warmup_s, 1, "Seconds of load before measuring; their requests are not counted.");
 DEFINE_string(json_out, "", "Also write the results as JSON to this file.");
-DEFINE_int32(timeout_ms, 0, "Deadline of each request in ms (0: the config's client_timeout_ms).");
+DEFINE_int32(timeout_ms, 0,
+             "Deadline of each request in ms (0: the config's client_timeout_ms; 10000 for etcd).");
 
 namespace resdb {
 namespace {
@@ -52,13 +59,15 @@ constexpr int kExitUsage = 2;
 constexpr int kMaxClients = 4096;
 // Room in a message for everything but the value (envelope, request, key).
 constexpr int64_t kMessageOverheadBytes = 1024;
+constexpr int kEtcdTimeoutMs = 10000;
 
 constexpr char kUsage[] = R"(measures the key-value service under closed-loop load.
 
 Usage:
   kv_benchmark --config=CLIENT_CONFIG [flags]
+  kv_benchmark --etcd_endpoints=HOST:PORT[,HOST:PORT...] [flags]
 
-Each of --clients threads has its own KVClient and keeps one request in flight. A request is
+Each of --clients threads has its own client and keeps one request in flight. A request is
 a write (SET of a --value_size value to a key drawn uniformly from --key_space keys) with
 probability --write_ratio, else a linearizable GET of a key the same thread has written or of
 a preloaded key; a thread that has nothing to read yet writes instead. The first --warmup_s
@@ -66,7 +75,10 @@ seconds are not measured; then the run lasts --duration_s seconds, or until --op
 were sent if --ops is given.
 
 Flags:
-  --config PATH        client config (JSON) listing the replicas; required
+  --config PATH        client config (JSON) listing the replicas
+  --etcd_endpoints L   instead of --config: drive an etcd v3 cluster (plaintext gRPC, its KV
+                       Put and linearizable Range), client i talking to member i mod n, as
+                       etcd's own benchmark does; the same load and report, for comparison
   --clients N          client threads (default 16)
   --value_size BYTES   size of written values (default 256)
   --duration_s S       measured seconds (default 10)
@@ -77,7 +89,8 @@ Flags:
                        --write_ratio is 0)
   --warmup_s S         unmeasured seconds of load first (default 1)
   --json_out FILE      also write the results as JSON to FILE
-  --timeout_ms N       deadline of each request (default: the config's client_timeout_ms)
+  --timeout_ms N       deadline of each request (default: the config's client_timeout_ms;
+                       10000 for etcd)
   --help               this text
 
 Output (stdout): requests sent in the measured phase ("ops"), how many failed by status code,
@@ -106,8 +119,8 @@ int UsageError(const std::string& message) {
 // mistake is one line and exit status 2. Returns -1 to go on, otherwise the exit status.
 int ParseArguments(int argc, char** argv) {
   static const std::set<std::string> kFlags = {
-      "config",    "clients",  "value_size",   "duration_s", "ops",       "write_ratio",
-      "key_space", "warmup_s", "preload_keys", "json_out",   "timeout_ms"};
+      "config",      "etcd_endpoints", "clients",  "value_size",   "duration_s", "ops",
+      "write_ratio", "key_space",      "warmup_s", "preload_keys", "json_out",   "timeout_ms"};
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg.size() < 2 || arg[0] != '-') {
@@ -143,7 +156,9 @@ bool FlagGiven(const char* name) {
 
 // Empty when the flags make sense together, else what is wrong with them.
 std::string CheckFlags() {
-  if (FLAGS_config.empty()) return "--config is required: the client config file";
+  if (FLAGS_config.empty() == FLAGS_etcd_endpoints.empty()) {
+    return "give either --config (this project's replicas) or --etcd_endpoints (an etcd cluster)";
+  }
   if (FLAGS_clients < 1 || FLAGS_clients > kMaxClients) {
     return absl::StrCat("--clients must be in 1..", kMaxClients, ", not ", FLAGS_clients);
   }
@@ -193,8 +208,8 @@ struct RunPlan {
 };
 
 // One client thread's closed loop. `tickets` hands out the measured requests in --ops mode.
-void ClientLoop(int index, KVClient* client, const RunPlan& plan, std::atomic<int64_t>* tickets,
-                ThreadResult* result) {
+void ClientLoop(int index, BenchmarkTarget* client, const RunPlan& plan,
+                std::atomic<int64_t>* tickets, ThreadResult* result) {
   std::mt19937_64 rng(std::random_device{}() ^ (static_cast<uint64_t>(index) << 32));
   std::uniform_int_distribution<int64_t> any_key(0, FLAGS_key_space - 1);
   std::uniform_real_distribution<double> coin(0.0, 1.0);
@@ -245,7 +260,7 @@ void ClientLoop(int index, KVClient* client, const RunPlan& plan, std::atomic<in
 }
 
 // Writes keys 0..preload_keys-1, spread over the clients. Returns the first failure.
-absl::Status Preload(const std::vector<std::unique_ptr<KVClient>>& clients) {
+absl::Status Preload(const std::vector<std::unique_ptr<BenchmarkTarget>>& clients) {
   const std::string value(static_cast<size_t>(FLAGS_value_size), 'p');
   std::vector<absl::Status> failures(clients.size());
   std::vector<std::thread> threads;
@@ -328,19 +343,35 @@ int Main(int argc, char** argv) {
   if (int exit_code = ParseArguments(argc, argv); exit_code >= 0) return exit_code;
   if (std::string problem = CheckFlags(); !problem.empty()) return UsageError(problem);
 
-  absl::StatusOr<ResDBConfig> config = ResDBConfig::LoadFromFile(FLAGS_config, 0);
-  if (!config.ok()) return Fail(kExitUsage, std::string(config.status().message()));
-  const int64_t max_bytes = config->GetMaxMessageBytes();
-  if (max_bytes > 0 && FLAGS_value_size + kMessageOverheadBytes > max_bytes) {
-    return UsageError(absl::StrCat("--value_size ", FLAGS_value_size,
-                                   " does not fit the config's max_message_bytes ", max_bytes));
-  }
-
-  std::vector<std::unique_ptr<KVClient>> clients;
-  for (int i = 0; i < FLAGS_clients; ++i) {
-    clients.push_back(std::make_unique<KVClient>(*config));
-    if (FLAGS_timeout_ms > 0) clients.back()->SetTimeoutMs(FLAGS_timeout_ms);
-    clients.back()->SetConsistency("linearizable");
+  std::vector<std::unique_ptr<BenchmarkTarget>> clients;
+  if (FLAGS_etcd_endpoints.empty()) {
+    absl::StatusOr<ResDBConfig> config = ResDBConfig::LoadFromFile(FLAGS_config, 0);
+    if (!config.ok()) return Fail(kExitUsage, std::string(config.status().message()));
+    const int64_t max_bytes = config->GetMaxMessageBytes();
+    if (max_bytes > 0 && FLAGS_value_size + kMessageOverheadBytes > max_bytes) {
+      return UsageError(absl::StrCat("--value_size ", FLAGS_value_size,
+                                     " does not fit the config's max_message_bytes ", max_bytes));
+    }
+    for (int i = 0; i < FLAGS_clients; ++i) {
+      auto client = std::make_unique<KVClient>(*config);
+      if (FLAGS_timeout_ms > 0) client->SetTimeoutMs(FLAGS_timeout_ms);
+      client->SetConsistency("linearizable");
+      clients.push_back(std::make_unique<ResDBTarget>(std::move(client)));
+    }
+  } else {
+    const std::vector<std::string> endpoints =
+        absl::StrSplit(FLAGS_etcd_endpoints, ',', absl::SkipEmpty());
+    for (const std::string& endpoint : endpoints) {
+      if (endpoint.find(':') == std::string::npos) {
+        return UsageError(absl::StrCat("--etcd_endpoints: \"", endpoint, "\" is not host:port"));
+      }
+    }
+    if (endpoints.empty()) return UsageError("--etcd_endpoints lists no endpoint");
+    const std::chrono::milliseconds timeout(FLAGS_timeout_ms > 0 ? FLAGS_timeout_ms
+                                                                 : kEtcdTimeoutMs);
+    for (int i = 0; i < FLAGS_clients; ++i) {
+      clients.push_back(NewEtcdTarget(endpoints[i % endpoints.size()], timeout));
+    }
   }
   if (FLAGS_preload_keys > 0) {
     if (absl::Status status = Preload(clients); !status.ok()) {
