@@ -2,7 +2,7 @@
 # Starts a local cluster of replicas on 127.0.0.1.
 #
 # Usage: scripts/deploy/start_local_cluster.sh [--protocol pbft|raft] [--replicas N]
-#          [--service kv] [--dir DIR] [--base_port P] [--no_build]
+#          [--service kv] [--dir DIR] [--base_port P] [--no_build] [--plaintext]
 #
 #   --protocol   consensus protocol (default pbft)
 #   --replicas   number of replicas (default 4 for pbft, 3 for raft)
@@ -10,6 +10,8 @@
 #   --dir        deployment directory (default ./resdb_cluster)
 #   --base_port  replica i listens on base_port + i (default 20000)
 #   --no_build   use the binaries already built (bazel build -c opt)
+#   --plaintext  no TLS on any connection (allow_plaintext), to compare with systems run
+#                without TLS; admin requests, which need a client certificate, are refused
 #   RESDB_BIN_DIR (environment): take the binaries from this directory, laid out like
 #                bazel-bin, instead of building
 #
@@ -35,8 +37,9 @@ service=kv
 dir=resdb_cluster
 base_port=20000
 build=1
+plaintext=0
 
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "start_local_cluster: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -47,6 +50,7 @@ while [ $# -gt 0 ]; do
     --dir) dir=${2:?--dir needs a value}; shift 2 ;;
     --base_port) base_port=${2:?--base_port needs a value}; shift 2 ;;
     --no_build) build=0; shift ;;
+    --plaintext) plaintext=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument $1" ;;
   esac
@@ -125,6 +129,9 @@ $entries
   "admin_identities": ["admin"]
 }
 CONFIG
+  if [ "$plaintext" -eq 1 ]; then
+    sed -i 's|^  "tls": .*|  "allow_plaintext": true,|' "$dir/server.config"
+  fi
   sed 's|certs/replica-{id}\.|certs/client.|g' "$dir/server.config" >"$dir/client.config"
   write_admin_config "$dir"
 fi
