@@ -20,6 +20,8 @@ PACKAGES=(
   python3 curl procps psmisc iproute2 clang-format mawk
   # etcd, which kv_benchmark --etcd_endpoints drives for comparison (tests/etcd_benchmark_test).
   etcd-server
+  # The plots of scripts/performance/compare.sh.
+  gnuplot-nox
 )
 
 missing=()
