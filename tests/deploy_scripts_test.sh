@@ -3,8 +3,8 @@
 # check that only its certificates are served and only the admin one may transfer the
 # leadership, add a fourth replica with add_local_replica.sh, remove the first with
 # remove_local_replica.sh, stop everything and start it again: the added replica comes back,
-# the removed one stays down, and the data is there. Every replica started is stopped at the
-# end, also on failure.
+# the removed one stays down, and the data is there; then a --plaintext cluster serves plaintext
+# clients. Every replica started is stopped at the end, also on failure.
 #
 #   deploy_scripts_test.sh [dir laid out like bazel-bin with kv_service, resdb_admin,
 #                           resdb_keygen and kv_service_tools; default: the test's runfiles]
@@ -95,6 +95,22 @@ for key in a b; do
   value=$("$tools" --config "$dir/client.config" --cmd get --key "$key" 2>&1)
   check "$key is readable after the restart" "$([ "$key" = a ] && echo 1 || echo 2)" "$value"
 done
+
+bash "$deploy/stop_local_cluster.sh" --dir "$dir" >/dev/null
+
+# --plaintext: a cluster without TLS, served to plaintext clients.
+plain="${dir}-plaintext"
+trap 'bash "$deploy/stop_local_cluster.sh" --dir "$dir" >/dev/null 2>&1;
+  bash "$deploy/stop_local_cluster.sh" --dir "$plain" >/dev/null 2>&1' EXIT
+out=$(bash "$deploy/start_local_cluster.sh" --protocol raft --dir "$plain" \
+  --base_port $((base + 50)) --plaintext 2>&1)
+check "start_local_cluster --plaintext" "raft cluster of 3 replicas" "$out"
+check "its config allows plaintext" '"allow_plaintext": true' "$(cat "$plain/client.config")"
+grep -q '"tls"' "$plain/server.config" && fail "a --plaintext config names TLS files"
+"$tools" --config "$plain/client.config" --cmd set --key p --value 3 >/dev/null ||
+  fail "a write to the plaintext cluster"
+check "a plaintext read" "3" "$("$tools" --config "$plain/client.config" --cmd get --key p 2>&1)"
+bash "$deploy/stop_local_cluster.sh" --dir "$plain" >/dev/null
 
 echo "deploy scripts: $failures failure(s)"
 [ "$failures" -eq 0 ]
