@@ -49,10 +49,12 @@ bool Accepts(int port) {
 }
 
 // An etcd cluster of `members` on 127.0.0.1, each member a process of its own with its data
-// under the test's temporary directory. The destructor kills and reaps every member.
+// under the test's temporary directory; with `certs` (a make_certs.sh directory holding an
+// "etcd" certificate), clients must come over mutual TLS. The destructor kills and reaps
+// every member.
 class EtcdCluster {
  public:
-  explicit EtcdCluster(int members) {
+  explicit EtcdCluster(int members, const std::string& certs = "") {
     std::vector<std::string> peers;
     for (int i = 0; i < members; ++i) {
       client_ports_.push_back(FreePort());
@@ -60,15 +62,34 @@ class EtcdCluster {
       peers.push_back(absl::StrCat("m", i, "=http://127.0.0.1:", peer_ports_[i]));
     }
     const std::string cluster = absl::StrJoin(peers, ",");
-    const std::string dir = absl::StrCat(TempDir(), "/etcd-", getpid());
+    const std::string dir = absl::StrCat(TempDir(), "/etcd-", getpid(), "-", client_ports_[0]);
+    const std::string client_scheme = certs.empty() ? "http" : "https";
     for (int i = 0; i < members; ++i) {
-      const std::string client_url = absl::StrCat("http://127.0.0.1:", client_ports_[i]);
+      const std::string client_url = absl::StrCat(client_scheme, "://127.0.0.1:", client_ports_[i]);
       const std::string peer_url = absl::StrCat("http://127.0.0.1:", peer_ports_[i]);
-      Spawn({kEtcd, "--name", absl::StrCat("m", i), "--data-dir", absl::StrCat(dir, "/m", i),
-             "--listen-client-urls", client_url, "--advertise-client-urls", client_url,
-             "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
-             "--initial-cluster", cluster, "--initial-cluster-state", "new"},
-            absl::StrCat(dir, "-m", i, ".log"));
+      std::vector<std::string> args = {kEtcd,
+                                       "--name",
+                                       absl::StrCat("m", i),
+                                       "--data-dir",
+                                       absl::StrCat(dir, "/m", i),
+                                       "--listen-client-urls",
+                                       client_url,
+                                       "--advertise-client-urls",
+                                       client_url,
+                                       "--listen-peer-urls",
+                                       peer_url,
+                                       "--initial-advertise-peer-urls",
+                                       peer_url,
+                                       "--initial-cluster",
+                                       cluster,
+                                       "--initial-cluster-state",
+                                       "new"};
+      if (!certs.empty()) {
+        args.insert(args.end(),
+                    {"--cert-file", certs + "/etcd.crt", "--key-file", certs + "/etcd.key",
+                     "--trusted-ca-file", certs + "/ca.crt", "--client-cert-auth"});
+      }
+      Spawn(args, absl::StrCat(dir, "-m", i, ".log"));
     }
   }
 
@@ -149,6 +170,59 @@ TEST_F(EtcdBenchmarkTest, WritesAndReadsBackThroughEveryMemberOfACluster) {
   EXPECT_EQ(report.fields().at("errors").number_value(), 0) << result.out;
   EXPECT_GT(report.fields().at("throughput_ops_s").number_value(), 0);
   EXPECT_THAT(result.out, HasSubstr("reads)"));
+}
+
+// Makes a CA and certificates for `names` in `dir` with the deploy scripts' make_certs.sh.
+void MakeCerts(const std::string& dir, const std::vector<std::string>& names) {
+  std::vector<std::string> args = {RunfilePath("scripts/deploy/make_certs.sh"), dir};
+  args.insert(args.end(), names.begin(), names.end());
+  const testing_util::RunResult made = RunBinary("/bin/bash", args);
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+}
+
+TEST_F(EtcdBenchmarkTest, MutualTlsWithTheMembersCaOnly) {
+  const std::string certs = absl::StrCat(TempDir(), "/etcd-certs");
+  const std::string other = absl::StrCat(TempDir(), "/other-certs");
+  MakeCerts(certs, {"etcd", "client"});
+  MakeCerts(other, {"client"});
+  EtcdCluster etcd(1, certs);
+  ASSERT_TRUE(etcd.WaitUntilServing(std::chrono::seconds(60)));
+  auto run = [&](const std::string& client_dir) {
+    return RunBinary(benchmark_, {"--etcd_endpoints",
+                                  etcd.Endpoints(),
+                                  "--etcd_ca",
+                                  certs + "/ca.crt",
+                                  "--etcd_cert",
+                                  client_dir + "/client.crt",
+                                  "--etcd_key",
+                                  client_dir + "/client.key",
+                                  "--etcd_server_name",
+                                  "etcd",
+                                  "--clients",
+                                  "2",
+                                  "--ops",
+                                  "40",
+                                  "--write_ratio",
+                                  "0.5",
+                                  "--warmup_s",
+                                  "0",
+                                  "--timeout_ms",
+                                  "2000"});
+  };
+  const testing_util::RunResult ok = run(certs);
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_THAT(ok.out, HasSubstr("errors      0"));
+  // A client certificate of another CA is refused by etcd's --client-cert-auth.
+  const testing_util::RunResult stranger = run(other);
+  EXPECT_EQ(stranger.exit_code, 1) << stranger.out;
+  const testing_util::RunResult plaintext =
+      RunBinary(benchmark_, {"--etcd_endpoints", etcd.Endpoints(), "--clients", "1", "--ops", "2",
+                             "--warmup_s", "0", "--timeout_ms", "1000"});
+  EXPECT_EQ(plaintext.exit_code, 1);
+  const testing_util::RunResult no_key = RunBinary(
+      benchmark_, {"--etcd_endpoints", etcd.Endpoints(), "--etcd_cert", certs + "/client.crt"});
+  EXPECT_EQ(no_key.exit_code, 2);
+  EXPECT_THAT(no_key.err, HasSubstr("need --etcd_ca"));
 }
 
 TEST_F(EtcdBenchmarkTest, AnUnreachableMemberFailsWithOneLine) {

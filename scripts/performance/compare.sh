@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Compares this project's RAFT and PBFT with etcd on this machine, under one load generator.
 #
-# Usage: scripts/performance/compare.sh [--quick] [--out DIR] [--no_build]
+# Usage: scripts/performance/compare.sh [--quick] [--tls] [--out DIR] [--no_build]
 #
 #   --quick     clients 1 and 64, 256 B values, 3 s per run: fits in 5 minutes
+#   --tls       every connection over mutual TLS (etcd with its certificate flags, peers with
+#               --peer-auto-tls; the clusters with their default TLS) instead of plaintext
 #   --out DIR   where everything goes (default ./compare_results)
 #   --no_build  use the binaries already built (bazel build -c opt)
 #
 # Starts a 3-member etcd cluster (Debian's etcd-server, default settings: fsync on), a
 # 3-replica RAFT cluster and a 4-replica PBFT cluster (start_local_cluster.sh), all on
-# 127.0.0.1 and all plaintext, and drives each with kv_benchmark (closed loop; etcd through
+# 127.0.0.1, all plaintext (or all TLS), and drives each with kv_benchmark (closed loop; etcd through
 # its KV API, client i on member i mod n) over every cell: clients 1/16/64/256, values of
 # 16 B / 256 B / 4 KiB, and writes, linearizable reads and a 50/50 mix; 10 s per run after
 # 2 s of warm-up. In each cell the three systems run one after the other, in an order that
@@ -24,15 +26,17 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 source "$repo/scripts/deploy/lib.sh"
 quick=0
+tls=0
 out=compare_results
 build=1
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "compare: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1; shift ;;
+    --tls) tls=1; shift ;;
     --out) out=${2:?--out needs a value}; shift 2 ;;
     --no_build) build=0; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -78,19 +82,36 @@ for port in $((etcd_base + 1)) $((etcd_base + 2)) $((etcd_base + 3)) $((etcd_bas
   port_in_use "$port" && die "port $port is in use: stop what runs there first"
 done
 
-echo "compare: starting etcd (3 members), RAFT (3 replicas) and PBFT (4 replicas) in $out"
+mode=plaintext
+scheme=http
+etcd_tls=()
+bench_tls=()
+cluster_tls=(--plaintext)
+mkdir -p "$out/etcd"
+if [ "$tls" -eq 1 ]; then
+  mode=TLS
+  scheme=https
+  certs="$out/etcd/certs"
+  bash "$repo/scripts/deploy/make_certs.sh" "$certs" etcd client >/dev/null ||
+    die "making etcd's certificates failed"
+  etcd_tls=(--cert-file "$certs/etcd.crt" --key-file "$certs/etcd.key"
+    --trusted-ca-file "$certs/ca.crt" --client-cert-auth --peer-auto-tls)
+  bench_tls=(--etcd_ca "$certs/ca.crt" --etcd_cert "$certs/client.crt"
+    --etcd_key "$certs/client.key" --etcd_server_name etcd)
+  cluster_tls=()
+fi
+echo "compare: starting etcd (3 members), RAFT (3 replicas) and PBFT (4 replicas), $mode, in $out"
 members=""
-for i in 1 2 3; do members+="${members:+,}m$i=http://127.0.0.1:$((etcd_base + 10 + i))"; done
+for i in 1 2 3; do members+="${members:+,}m$i=$scheme://127.0.0.1:$((etcd_base + 10 + i))"; done
 endpoints=""
 for i in 1 2 3; do
-  client_url="http://127.0.0.1:$((etcd_base + i))"
-  peer_url="http://127.0.0.1:$((etcd_base + 10 + i))"
+  client_url="$scheme://127.0.0.1:$((etcd_base + i))"
+  peer_url="$scheme://127.0.0.1:$((etcd_base + 10 + i))"
   endpoints+="${endpoints:+,}127.0.0.1:$((etcd_base + i))"
-  mkdir -p "$out/etcd"
   etcd --name "m$i" --data-dir "$out/etcd/m$i" --listen-client-urls "$client_url" \
     --advertise-client-urls "$client_url" --listen-peer-urls "$peer_url" \
     --initial-advertise-peer-urls "$peer_url" --initial-cluster "$members" \
-    --initial-cluster-state new >"$out/etcd/m$i.log" 2>&1 &
+    --initial-cluster-state new "${etcd_tls[@]}" >"$out/etcd/m$i.log" 2>&1 &
   etcd_pids+=($!)
 done
 for i in 1 2 3; do
@@ -102,10 +123,10 @@ for i in 1 2 3; do
 done
 export RESDB_BIN_DIR=$bin
 bash "$repo/scripts/deploy/start_local_cluster.sh" --protocol raft --dir "$out/raft" \
-  --base_port "$raft_base" --no_build --plaintext >"$out/raft.start.log" 2>&1 ||
+  --base_port "$raft_base" --no_build "${cluster_tls[@]}" >"$out/raft.start.log" 2>&1 ||
   die "the RAFT cluster did not start (see $out/raft.start.log)"
 bash "$repo/scripts/deploy/start_local_cluster.sh" --protocol pbft --dir "$out/pbft" \
-  --base_port "$pbft_base" --no_build --plaintext >"$out/pbft.start.log" 2>&1 ||
+  --base_port "$pbft_base" --no_build "${cluster_tls[@]}" >"$out/pbft.start.log" 2>&1 ||
   die "the PBFT cluster did not start (see $out/pbft.start.log)"
 
 total=$(( ${#clients_list[@]} * ${#sizes[@]} * ${#workloads[@]} * ${#systems[@]} ))
@@ -123,7 +144,7 @@ for size in "${sizes[@]}"; do
       for k in 0 1 2; do
         system=${systems[$(( (cell + k) % 3 ))]}
         case "$system" in
-          etcd) target=(--etcd_endpoints "$endpoints") ;;
+          etcd) target=(--etcd_endpoints "$endpoints" "${bench_tls[@]}") ;;
           *) target=(--config "$out/$system/client.config") ;;
         esac
         run=$((run + 1))
@@ -151,6 +172,7 @@ PY
   done
 done
 
-python3 "$repo/scripts/performance/report.py" --runs "$out/runs" --out "$out" --quick "$quick"
+python3 "$repo/scripts/performance/report.py" --runs "$out/runs" --out "$out" --quick "$quick" \
+  --tls "$tls"
 echo "compare: results in $out (results.json, table.txt, *.png)"
 [ "$failed" -eq 0 ] || die "$failed run(s) failed (see $out/runs/*.log)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turns compare.sh's runs into results.json, a table of ratios and PNG plots (gnuplot).
 
-Usage: report.py --runs DIR --out DIR [--quick 0|1]
+Usage: report.py --runs DIR --out DIR [--quick 0|1] [--tls 0|1]
 
 Each run is DIR/<system>-<workload>-c<clients>-v<value size>.json as kv_benchmark writes it.
 """
@@ -161,6 +161,7 @@ def main():
     parser.add_argument("--runs", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--quick", default="0")
+    parser.add_argument("--tls", default="0")
     args = parser.parse_args()
     runs = load_runs(args.runs)
     if not runs:
@@ -169,6 +170,7 @@ def main():
     results = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "quick": args.quick == "1",
+        "tls": args.tls == "1",
         "machine": machine(),
         "runs": runs,
     }

@@ -15,10 +15,8 @@ absl::Status FromGrpc(const grpc::Status& status) {
 
 class EtcdTarget : public BenchmarkTarget {
  public:
-  EtcdTarget(const std::string& endpoint, std::chrono::milliseconds timeout)
-      : stub_(etcdserverpb::KV::NewStub(
-            grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()))),
-        timeout_(timeout) {}
+  EtcdTarget(std::shared_ptr<grpc::Channel> channel, std::chrono::milliseconds timeout)
+      : stub_(etcdserverpb::KV::NewStub(std::move(channel))), timeout_(timeout) {}
 
   absl::Status Set(const std::string& key, const std::string& value) override {
     etcdserverpb::PutRequest request;
@@ -50,8 +48,20 @@ class EtcdTarget : public BenchmarkTarget {
 }  // namespace
 
 std::unique_ptr<BenchmarkTarget> NewEtcdTarget(const std::string& endpoint,
-                                               std::chrono::milliseconds timeout) {
-  return std::make_unique<EtcdTarget>(endpoint, timeout);
+                                               std::chrono::milliseconds timeout,
+                                               const EtcdTls& tls) {
+  if (tls.ca.empty()) {
+    return std::make_unique<EtcdTarget>(
+        grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()), timeout);
+  }
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = tls.ca;
+  options.pem_cert_chain = tls.cert;
+  options.pem_private_key = tls.key;
+  grpc::ChannelArguments arguments;
+  if (!tls.server_name.empty()) arguments.SetSslTargetNameOverride(tls.server_name);
+  return std::make_unique<EtcdTarget>(
+      grpc::CreateCustomChannel(endpoint, grpc::SslCredentials(options), arguments), timeout);
 }
 
 }  // namespace resdb

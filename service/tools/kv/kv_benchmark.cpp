@@ -16,8 +16,10 @@
 #include <memory>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -36,6 +38,10 @@
 DEFINE_string(config, "", "Client config file (JSON listing the replicas).");
 DEFINE_string(etcd_endpoints, "",
               "Drive an etcd v3 cluster instead: host:port of its members, comma-separated.");
+DEFINE_string(etcd_ca, "", "etcd over TLS: the CA file (PEM) of the members' certificates.");
+DEFINE_string(etcd_cert, "", "etcd over TLS: this client's certificate file (PEM).");
+DEFINE_string(etcd_key, "", "etcd over TLS: this client's private key file (PEM).");
+DEFINE_string(etcd_server_name, "", "etcd over TLS: the name on the members' certificates.");
 DEFINE_int32(clients, 16, "Client threads, each with its own client and one request in flight.");
 DEFINE_int32(value_size, 256, "Bytes per written value.");
 DEFINE_double(duration_s, 10, "Measured seconds (after the warm-up), unless --ops is given.");
@@ -79,6 +85,9 @@ Flags:
   --etcd_endpoints L   instead of --config: drive an etcd v3 cluster (plaintext gRPC, its KV
                        Put and linearizable Range), client i talking to member i mod n, as
                        etcd's own benchmark does; the same load and report, for comparison
+  --etcd_ca FILE, --etcd_cert FILE, --etcd_key FILE, --etcd_server_name NAME
+                       etcd over mutual TLS: the members' CA, this client's certificate and
+                       key, and the name the members' certificates carry
   --clients N          client threads (default 16)
   --value_size BYTES   size of written values (default 256)
   --duration_s S       measured seconds (default 10)
@@ -119,8 +128,9 @@ int UsageError(const std::string& message) {
 // mistake is one line and exit status 2. Returns -1 to go on, otherwise the exit status.
 int ParseArguments(int argc, char** argv) {
   static const std::set<std::string> kFlags = {
-      "config",      "etcd_endpoints", "clients",  "value_size",   "duration_s", "ops",
-      "write_ratio", "key_space",      "warmup_s", "preload_keys", "json_out",   "timeout_ms"};
+      "config",   "etcd_endpoints", "etcd_ca",    "etcd_cert", "etcd_key",    "etcd_server_name",
+      "clients",  "value_size",     "duration_s", "ops",       "write_ratio", "key_space",
+      "warmup_s", "preload_keys",   "json_out",   "timeout_ms"};
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg.size() < 2 || arg[0] != '-') {
@@ -369,8 +379,27 @@ int Main(int argc, char** argv) {
     if (endpoints.empty()) return UsageError("--etcd_endpoints lists no endpoint");
     const std::chrono::milliseconds timeout(FLAGS_timeout_ms > 0 ? FLAGS_timeout_ms
                                                                  : kEtcdTimeoutMs);
+    EtcdTls tls;
+    if (!FLAGS_etcd_ca.empty()) {
+      const std::vector<std::tuple<const char*, std::string, std::string*>> files = {
+          {"etcd_ca", FLAGS_etcd_ca, &tls.ca},
+          {"etcd_cert", FLAGS_etcd_cert, &tls.cert},
+          {"etcd_key", FLAGS_etcd_key, &tls.key}};
+      for (const auto& [flag, path, pem] : files) {
+        std::ifstream in(path);
+        std::stringstream content;
+        content << in.rdbuf();
+        if (!in || content.str().empty()) {
+          return UsageError(absl::StrCat("--", flag, ": cannot read \"", path, "\""));
+        }
+        *pem = content.str();
+      }
+      tls.server_name = FLAGS_etcd_server_name;
+    } else if (!FLAGS_etcd_cert.empty() || !FLAGS_etcd_key.empty()) {
+      return UsageError("--etcd_cert and --etcd_key need --etcd_ca");
+    }
     for (int i = 0; i < FLAGS_clients; ++i) {
-      clients.push_back(NewEtcdTarget(endpoints[i % endpoints.size()], timeout));
+      clients.push_back(NewEtcdTarget(endpoints[i % endpoints.size()], timeout, tls));
     }
   }
   if (FLAGS_preload_keys > 0) {
