@@ -43,19 +43,19 @@ namespace resdb {
 // Threads. One protocol thread owns the PbftReplica. Transport threads hand it work (PBFT
 // messages, client requests) through a TwoLaneQueue, replica traffic and client requests in
 // lanes bounded apart so a client flood cannot crowd out the protocol's messages; the
-// executor thread hands it the executed seqs. The thread sleeps on a condition variable until work
-// arrives or the next tick (min(heartbeat_interval_ms, view_change_timeout_ms / 10)) is due.
+// executor thread hands it the executed seqs. The thread sleeps on a condition variable until
+// work arrives or the next tick (min(heartbeat_interval_ms, view_change_timeout_ms / 10)) is
+// due.
 //
 // Requests. Every client request, reads included, is ordered. Clients send each request to
-// every replica and accept a result once f+1 replicas return the same one. The primary
-// proposes its copy; a backup keeps the client's Context and forwards the request to the
-// primary over the replica stream (proxy_id = self) only if it is still waiting two ticks
-// later (every two ticks after that). The primary drops copies of a request it proposed
-// recently and proposes
-// the requests that arrived in one round as BatchUserRequests of up to client_batch_num
-// requests and max_batch_bytes (BatchCutter). Every replica holding a Context for a request answers
-// it from its own execution of the batch; a request not answered within client_timeout_ms gets
-// TIMEOUT. A request ordered twice (a client retry after a view change) is executed once: the
+// f+1 replicas (to all of them when those do not agree) and accept a result once f+1 replicas
+// return the same one. The primary proposes its copy; a backup keeps the client's Context and
+// forwards the request to the primary over the replica stream (proxy_id = self) only if it is
+// still waiting two ticks later (every two ticks after that). The primary drops copies of a
+// request it proposed recently (RecentProposals) and proposes the requests that arrived in
+// one round as BatchUserRequests of up to client_batch_num requests and max_batch_bytes
+// (BatchCutter). Every replica holding a Context for a request answers it from its own
+// execution of the batch; a request not answered within client_timeout_ms gets TIMEOUT. A request ordered twice (a client retry after a view change) is executed once: the
 // applied-request table answers the second time with the first response.
 //
 // Durability. Before the messages of a round are sent, its durable records (view, accepted

@@ -46,31 +46,30 @@ namespace resdb {
 
 // RAFT behind the shared transport: replicates client writes through a RaftNode, applies
 // what commits through a TransactionExecutor (seq = log index) and answers clients after
-// apply.
+// apply. The manager keeps the queue, the thread and the dispatch; the rest is in classes it
+// drives (see documents/architecture.md).
 //
-// Threads. One raft thread owns the RaftNode. Transport threads hand it work (RAFT messages,
-// client writes, reads) through a TwoLaneQueue: replica traffic and client work in lanes
-// bounded apart, so a client flood cannot crowd out heartbeats and votes; what does not fit is
-// dropped, counted in "raft_queue_dropped" and, for a client call, answered UNAVAILABLE. The thread
-// sleeps on a condition variable until work arrives or the next tick
-// (raft_config.heartbeat_interval_ms) is due. After each round of work it drains Ready: hard state
-// and log changes are persisted (the appended entries as one synced write) before any message is
-// sent, committed entries go to the executor, then Advance.
+// Threads. One raft thread (ProtocolThread) owns the RaftNode. Transport threads hand it work
+// (RAFT messages, client writes, reads, operators' requests) through a TwoLaneQueue: replica
+// traffic and client work in lanes bounded apart, so a client flood cannot crowd out
+// heartbeats and votes; what does not fit is dropped, counted in "raft_queue_dropped" and, for
+// a client call, answered UNAVAILABLE. The thread sleeps on a condition variable until work
+// arrives or the next tick (raft_config.heartbeat_interval_ms) is due. After each round of
+// work it drains Ready: RaftStore persists it (ReadyPersister: term and vote, the log, then
+// the commit index) before any message is sent, committed entries go to the executor, read
+// states to PendingReads, then Advance.
 //
-// Writes. The leader proposes what arrived in one round as one entry holding a
-// BatchUserRequest of up to client_batch_num requests and max_batch_bytes (BatchCutter). A follower
-// forwards a client write to the leader over the replica stream (proxy_id = self) and keeps the
-// client's Context; the replica holding the Context answers it once it applied the entry with that
-// (client_id, request_id). With no leader known the answer is NO_LEADER at once (with the
-// last known leader); a write still waiting when the leader is lost gets NO_LEADER, one
-// waiting longer than client_timeout_ms gets TIMEOUT. A pending write is proposed or
-// forwarded again whenever a new leader appears, and a forwarded one also when it waited
-// longer than max(1 s, twice the largest election timeout). An AppliedRequestTable, updated
-// only when entries are applied, makes every (client_id, request_id) apply once.
+// Writes. ClientSessions holds the client's call; WriteRouter queues the write on the leader
+// (proposed as batches of up to client_batch_num requests and max_batch_bytes), forwards it
+// from a follower over the replica stream (proxy_id = self), answers NO_LEADER when no leader
+// is known, and routes every waiting write again when the leader changes (or, forwarded,
+// after max(1 s, twice the largest election timeout)). The replica holding the call answers
+// it once it applied the entry; one waiting longer than client_timeout_ms gets TIMEOUT. The
+// applied-request table (ApplyRecorder) makes every (client_id, request_id) apply once.
 //
 // Reads (TransactionManager::IsReadOnly): consistency "stale" is served from local state at
-// once; "" and "linearizable" go through RaftNode::ReadIndex and are served once the applied
-// index reaches the read index.
+// once; "" and "linearizable" go through RaftNode::ReadIndex and PendingReads and are served
+// once the applied index reaches the read index.
 //
 // Storage: RaftStore (the log, term and vote, snapshots) and, in its kRaftStatePrefix view, the
 // applied-request table with the applied index and the state digest.
