@@ -4,12 +4,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
-#include <stdexcept>
 
 #include "grpcpp/grpcpp.h"
 #include "platform/proto/service.grpc.pb.h"
 #include "platform/storage/memory_storage.h"
 #include "service/kv/kv_executor.h"
+#include "service/tools/testing/loopback_server.h"
 
 namespace resdb {
 
@@ -20,13 +20,7 @@ using Clock = std::chrono::steady_clock;
 class FakeReplica::Impl final : public ResDBService::Service {
  public:
   explicit Impl(int64_t id) : id_(id), storage_(NewMemoryStorage()), executor_(storage_.get()) {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
-    builder.RegisterService(this);
-    server_ = builder.BuildAndStart();
-    if (server_ == nullptr || port_ == 0) {
-      throw std::runtime_error("FakeReplica: cannot listen on 127.0.0.1");
-    }
+    server_ = StartLoopbackServer(this, &port_, "FakeReplica");
   }
 
   ~Impl() override {

@@ -3,11 +3,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
-#include <stdexcept>
 #include <utility>
 
 #include "grpcpp/grpcpp.h"
 #include "platform/proto/service.grpc.pb.h"
+#include "service/tools/testing/loopback_server.h"
 
 namespace resdb {
 
@@ -16,13 +16,7 @@ class FakeStatusReplica::Impl final : public ResDBService::Service {
   enum class Mode { kStatus, kError, kRawData, kHang };
 
   explicit Impl(ReplicaStatus status) : status_(std::move(status)) {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
-    builder.RegisterService(this);
-    server_ = builder.BuildAndStart();
-    if (server_ == nullptr || port_ == 0) {
-      throw std::runtime_error("FakeStatusReplica: cannot listen on 127.0.0.1");
-    }
+    server_ = StartLoopbackServer(this, &port_, "FakeStatusReplica");
   }
 
   ~Impl() override {
